@@ -1,0 +1,3 @@
+"""asyncgen: Self-Instruct (Wang et al., ACL 2023) as an asyncio producer/consumer graph."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,196 @@
+"""Structured events: structlog configured once, to `OUT/events.jsonl` and to the console.
+
+Every event is one JSON object per line in events.jsonl with `event`, `timestamp` (ISO 8601,
+UTC) and `level`. The console shows the same events rendered for people (or as JSON), minus
+the per-request and per-candidate ones, which would scroll by hundreds per second. Event names
+are the constants below; the README documents their fields.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+RUN_STARTED = "run.started"
+RUN_FINISHED = "run.finished"
+RUN_PROGRESS = "run.progress"
+REQUEST_COMPLETED = "request.completed"
+REQUEST_RETRY = "request.retry"
+REQUEST_FAILED = "request.failed"
+CANDIDATES_PARSED = "candidate.parsed"
+TASK_REJECTED = "task.rejected"
+TASK_ADMITTED = "task.admitted"
+TASK_COMMITTED = "task.committed"
+CLASSIFY_UNPARSEABLE = "classify.unparseable"
+STORE_TORN_TAIL = "store.torn_tail_cut"
+
+# too frequent for a terminal; always in events.jsonl
+QUIET_ON_CONSOLE = frozenset(
+    {REQUEST_COMPLETED, REQUEST_RETRY, CANDIDATES_PARSED, TASK_REJECTED, TASK_ADMITTED,
+     TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
+)
+REDACTED = "[redacted]"
+
+
+def get_logger() -> Any:
+    return structlog.get_logger("asyncgen")
+
+
+class Redactor:
+    """Replace any secret value that reached an event field (defence in depth)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        if self._secrets:
+            for key, value in event_dict.items():
+                event_dict[key] = self._scrub(value)
+        return event_dict
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._scrub(v) for v in value]
+        return value
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Path | BaseException):
+        return str(obj)
+    raise TypeError
+
+
+class EventFile:
+    """The events.jsonl sink: one whole line per event, one write(2) on an O_APPEND fd."""
+
+    __slots__ = ("path", "_fd")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        if self._fd is not None:
+            line = orjson.dumps(event_dict, default=_default, option=orjson.OPT_NON_STR_KEYS)
+            os.write(self._fd, line + b"\n")
+        return event_dict
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+
+class Console:
+    """Where console lines go; a live status line (if any) is cleared before each one."""
+
+    __slots__ = ("stream", "status")
+
+    def __init__(self, stream: TextIO, status: StatusLine | None) -> None:
+        self.stream = stream
+        self.status = status
+
+    def msg(self, message: str) -> None:
+        if self.status is not None:
+            self.status.clear()
+        self.stream.write(message + "\n")
+        self.stream.flush()
+        if self.status is not None:
+            self.status.redraw()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class StatusLine:
+    """One self-overwriting line on a terminal; only used when stderr is a TTY."""
+
+    __slots__ = ("stream", "_text")
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._text = ""
+
+    def show(self, text: str) -> None:
+        self._text = text
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self._text:
+            self.stream.write("\r\x1b[2K" + self._text)
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self._text:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+def _console_filter(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    if event_dict.get("event") in QUIET_ON_CONSOLE:
+        raise structlog.DropEvent
+    return event_dict
+
+
+def _drop(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    raise structlog.DropEvent
+
+
+def _json_line(logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+    return orjson.dumps(event_dict, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def configure(
+    *,
+    events_path: Path | None,
+    console_format: str = "human",
+    secrets: Iterable[str] = (),
+    observers: Iterable[Processor] = (),
+    stream: TextIO | None = None,
+) -> tuple[EventFile | None, StatusLine | None]:
+    """Configure structlog for a run. Returns the event file (close it) and the status line."""
+    stream = stream if stream is not None else sys.stderr
+    sink = EventFile(events_path) if events_path is not None else None
+    status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
+    renderer: Processor
+    if console_format == "none":
+        renderer = _drop
+    elif console_format == "json":
+        renderer = _json_line
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        Redactor(secrets),
+        *observers,
+    ]
+    if sink is not None:
+        processors.append(sink)
+    processors += [_console_filter, renderer]
+    console = Console(stream, status)
+    structlog.configure(
+        processors=processors,
+        logger_factory=lambda *args: console,
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+        cache_logger_on_first_use=False,
+    )
+    return sink, status
+

@@ -1,0 +1,140 @@
+"""The producer/consumer graph: streams, workers, one task group, start and stop order.
+
+    sampler ─prompts─▶ instruction workers ─┐
+                                            ▼
+    ┌──────────────────────────────────▶ filter (owns pool + tasks.jsonl) ─jobs─▶ classify
+    │                                                                               │
+    └──────────── Finished ◀── instance workers ◀─────────── classified ◀──────────┘
+
+Every stream is bounded except the filter's inbox: it closes a cycle (filter → classify →
+instances → filter), and a bounded cycle can deadlock with every stage blocked on a full
+neighbour. Its depth is bounded anyway: Finished messages by the jobs in flight (which the filter
+only admits into the bounded `jobs` stream), candidate batches by the `slots` semaphore.
+
+Shutdown runs in order with no sentinels but one: the sampler closes its stream when the run
+stops, instruction workers drain it and exit, then `CandidatesClosed` tells the filter that no
+more candidates come; the filter ends when every admitted job has come back, closing `jobs`,
+which ends classification, which ends instance generation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import ObjectSendStream, TaskGroup
+
+from asyncgen.config import RunConfig
+from asyncgen.pool import Pool
+from asyncgen.progress import Progress
+from asyncgen.prompts import select_classify_demos, select_instance_demos
+from asyncgen.workers.classify import classify
+from asyncgen.workers.control import Asker, CandidatesClosed, Control, FilterMessage, Job
+from asyncgen.workers.filter import Filter
+from asyncgen.workers.instances import generate_instances
+from asyncgen.workers.instructions import Yield, generate, sample
+
+
+@dataclass(slots=True, kw_only=True)
+class Graph:
+    """Everything one run's stages share; `run` starts them and returns when they are done."""
+
+    config: RunConfig
+    pool: Pool
+    control: Control
+    ask: Asker
+    filter: Filter
+    gauge: Yield
+    progress: Progress
+    rng: random.Random
+
+    async def run(self) -> None:
+        cfg = self.config
+        prompts_send, prompts_recv = anyio.create_memory_object_stream[list[str]](cfg.queue_size)
+        inbox_send, inbox_recv = anyio.create_memory_object_stream[FilterMessage](math.inf)
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
+        labelled_send, labelled_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
+        self.progress.queues = {
+            "prompts": prompts_send,
+            "filter_inbox": inbox_send,
+            "classify": jobs_send,
+            "instances": labelled_send,
+        }
+        seeds = [s.demo() for s in self.pool.seeds]
+        with anyio.CancelScope() as scope:
+            self.control.scope = scope
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_signals, tg)
+                tg.start_soon(self.progress.run, self.control)
+                if cfg.max_duration:
+                    tg.start_soon(self._stop_after, cfg.max_duration)
+                async with anyio.create_task_group() as stages:
+                    stages.start_soon(self.filter.run, inbox_recv, jobs_send)
+                    for _ in range(cfg.classify_workers):
+                        stages.start_soon(
+                            lambda: classify(
+                                jobs_recv.clone(), labelled_send.clone(), inbox_send.clone(),
+                                ask=self.ask, demos=select_classify_demos(seeds),
+                            )
+                        )
+                    for _ in range(cfg.instance_workers):
+                        stages.start_soon(
+                            lambda c: generate_instances(
+                                labelled_recv.clone(), inbox_send.clone(), ask=self.ask,
+                                input_first_demos=c[0], output_first_demos=c[1],
+                                max_instances=cfg.max_instances,
+                            ),
+                            (select_instance_demos(seeds, classification=False),
+                             select_instance_demos(seeds, classification=True)),
+                        )
+                    jobs_recv.close()
+                    labelled_send.close()
+                    labelled_recv.close()
+                    stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
+                tg.cancel_scope.cancel()  # stages done: stop the progress and signal watchers
+        self.progress.final(self.control)
+
+    async def _produce(
+        self,
+        prompts_send: ObjectSendStream[list[str]],
+        prompts_recv: anyio.abc.ObjectReceiveStream[list[str]],
+        inbox_send: ObjectSendStream[FilterMessage],
+    ) -> None:
+        """Sampler and instruction workers; then tell the filter no candidate is coming."""
+        cfg = self.config
+        slots = self.filter.slots
+        async with inbox_send:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    lambda: sample(
+                        prompts_send, pool=self.pool, control=self.control, gauge=self.gauge,
+                        rng=self.rng, human=cfg.human_per_prompt, machine=cfg.machine_per_prompt,
+                    )
+                )
+                for _ in range(cfg.instruction_workers):
+                    tg.start_soon(
+                        lambda: generate(
+                            prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
+                            gauge=self.gauge, slots=slots, blacklist=cfg.blacklist,
+                        )
+                    )
+                prompts_recv.close()
+            await inbox_send.send(CandidatesClosed())
+
+    async def _stop_after(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+        self.control.stop("duration")
+
+    async def _watch_signals(self, tg: TaskGroup) -> None:
+        """First SIGINT/SIGTERM drains the run; a second one stops it at once."""
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if self.control.stopping.is_set() and self.control.reason == "signal":
+                    self.control.stop("signal", drain=False)
+                    return
+                self.control.stop("signal")
+                self.progress.note(f"received {signal.Signals(signum).name}: draining "
+                                   f"(up to {self.config.drain_timeout:g}s; again to stop now)")

@@ -1,0 +1,296 @@
+"""The task pool: seed tasks, generated tasks, and the JSONL store they are committed to.
+
+`load_seeds` reads the paper's seed schema. `TaskStore` owns `OUT/tasks.jsonl`: it loads it on
+resume (cutting a torn last line left by a kill -9) and appends one whole line per commit.
+`Pool` holds every instruction that candidates are compared against (seeds + admitted) in a
+`RougeLIndex`; only the filter task mutates it, the sampler only reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from asyncgen import events
+from asyncgen.errors import UsageError
+from asyncgen.prompts import Demo
+from asyncgen.similarity import RougeLIndex
+
+log = events.get_logger()
+
+MOST_SIMILAR_KEPT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    input: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeedTask:
+    id: str
+    name: str
+    instruction: str
+    instances: tuple[Instance, ...]
+    is_classification: bool
+
+    def demo(self) -> Demo:
+        """The seed as a few-shot demonstration."""
+        return Demo(
+            instruction=self.instruction,
+            is_classification=self.is_classification,
+            instances=tuple((i.input, i.output) for i in self.instances),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """A generated task as committed to tasks.jsonl."""
+
+    id: str
+    instruction: str
+    is_classification: bool
+    instances: tuple[Instance, ...]
+    most_similar: dict[str, float]
+    created_at: str
+    model: str
+    run_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        scores = list(self.most_similar.values())
+        return {
+            "id": self.id,
+            "instruction": self.instruction,
+            "is_classification": self.is_classification,
+            "instances": [{"input": i.input, "output": i.output} for i in self.instances],
+            "most_similar": self.most_similar,
+            "avg_similarity_score": sum(scores) / len(scores) if scores else 0.0,
+            "created_at": self.created_at,
+            "model": self.model,
+            "run_id": self.run_id,
+        }
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- seeds -------------------------------------------------------------------------------------
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, where: str) -> Any:
+    """Fetch one typed field of a seed line, or fail naming it."""
+    if name not in obj:
+        raise UsageError(f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, kind):
+        raise UsageError(f"{where}: field {name!r} must be {kind.__name__}")
+    return value
+
+
+def _parse_seed(line: bytes, where: str) -> SeedTask:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise UsageError(f"{where}: expected a JSON object")
+    instruction = _field(obj, "instruction", str, where).strip()
+    if not instruction:
+        raise UsageError(f"{where}: field 'instruction' is empty")
+    instances: list[Instance] = []
+    for n, raw in enumerate(_field(obj, "instances", list, where)):
+        if not isinstance(raw, dict):
+            raise UsageError(f"{where}: field 'instances[{n}]' must be an object")
+        instances.append(
+            Instance(
+                input=_field(raw, "input", str, f"{where} instances[{n}]"),
+                output=_field(raw, "output", str, f"{where} instances[{n}]"),
+            )
+        )
+    return SeedTask(
+        id=str(_field(obj, "id", (str, int), where)),  # type: ignore[arg-type]
+        name=str(obj.get("name", "")),
+        instruction=instruction,
+        instances=tuple(instances),
+        is_classification=_field(obj, "is_classification", bool, where),
+    )
+
+
+def load_seeds(path: Path) -> list[SeedTask]:
+    """Read seed tasks in the paper's schema; any defect is a UsageError naming line and field."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read seed file {path}: {exc.strerror}") from None
+    seeds = [
+        _parse_seed(line, f"{path}:{number}")
+        for number, line in enumerate(data.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not seeds:
+        raise UsageError(f"{path}: no seed tasks")
+    return seeds
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def _task_from_json(obj: dict[str, Any]) -> Task:
+    return Task(
+        id=obj["id"],
+        instruction=obj["instruction"],
+        is_classification=bool(obj["is_classification"]),
+        instances=tuple(Instance(i["input"], i["output"]) for i in obj["instances"]),
+        most_similar=dict(obj.get("most_similar", {})),
+        created_at=obj.get("created_at", ""),
+        model=obj.get("model", ""),
+        run_id=obj.get("run_id", ""),
+    )
+
+
+@dataclass(slots=True)
+class TaskStore:
+    """Append-only `tasks.jsonl`: one whole line per task, written by one owner."""
+
+    path: Path
+    _fd: int | None = field(default=None, repr=False)
+
+    def read(self) -> tuple[list[Task], int | None]:
+        """Committed tasks, and where a torn last line starts (None if the file is whole).
+
+        Reads only, so a run can refuse bad input before writing anything. A bad line that is
+        not the last one is corruption, not a torn write: that is a UsageError.
+        """
+        if not self.path.exists():
+            return [], None
+        if not self.path.is_file():
+            raise UsageError(f"{self.path} is not a file")
+        data = self.path.read_bytes()
+        tasks: list[Task] = []
+        offset = 0
+        for number, line in enumerate(data.splitlines(keepends=True), start=1):
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("no newline at the end")
+                if line.strip():
+                    tasks.append(_task_from_json(orjson.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                if offset + len(line) < len(data):
+                    raise UsageError(f"{self.path}:{number}: corrupt task line ({exc})") from None
+                return tasks, offset
+            offset += len(line)
+        return tasks, None
+
+    def cut_tail(self, offset: int) -> None:
+        """Drop the torn last line found by `read`."""
+        size = self.path.stat().st_size
+        with self.path.open("r+b") as f:
+            f.truncate(offset)
+        log.warning(events.STORE_TORN_TAIL, path=str(self.path), offset=offset,
+                    bytes=size - offset)
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, task: Task) -> None:
+        """Write the task as one line with one write(2) on an O_APPEND descriptor.
+
+        Synchronous on purpose: no await between the first and last byte, so a cancellation can
+        never leave half a line; only a crash mid-syscall can, and `load` cuts that on resume.
+        """
+        assert self._fd is not None, "TaskStore.open() first"
+        line = memoryview(orjson.dumps(task.to_json()) + b"\n")
+        while line:
+            written = os.write(self._fd, line)
+            line = line[written:]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+
+# --- the pool ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    key: int
+    instruction: str
+    most_similar: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    reason: str  # "duplicate" | "similar"
+    score: float
+    nearest: str
+
+
+class Pool:
+    """Seeds and generated instructions; the filter task is its only writer."""
+
+    __slots__ = ("seeds", "machine", "_index", "threshold", "record_floor")
+
+    def __init__(
+        self, seeds: Sequence[SeedTask], *, threshold: float = 0.7, record_floor: float = 0.3
+    ) -> None:
+        self.seeds = list(seeds)
+        self.machine: list[str] = []  # committed generated instructions, read by the sampler
+        self.threshold = threshold
+        self.record_floor = record_floor
+        self._index = RougeLIndex()
+        for seed in self.seeds:
+            self._index.add(seed.instruction)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
+
+    def restore(self, tasks: Sequence[Task]) -> None:
+        """Re-add committed tasks after a resume."""
+        for task in tasks:
+            self._index.add(task.instruction)
+            self.machine.append(task.instruction)
+
+    def admit(self, instruction: str) -> Admitted | Refused:
+        """Admit a candidate when no pool instruction scores above the threshold."""
+        matches = self._index.similar(instruction, min(self.record_floor, self.threshold))
+        if matches and matches[0][1] > self.threshold:
+            key, score = matches[0]
+            nearest = self._index.text(key)
+            reason = "duplicate" if nearest.strip() == instruction.strip() else "similar"
+            return Refused(reason=reason, score=score, nearest=nearest)
+        most_similar = {
+            self._index.text(key): score for key, score in matches[:MOST_SIMILAR_KEPT]
+        }
+        return Admitted(self._index.add(instruction), instruction, most_similar)
+
+    def release(self, key: int) -> None:
+        """Forget an admitted instruction that ended with no valid instance."""
+        self._index.discard(key)
+
+    def commit(self, instruction: str) -> None:
+        self.machine.append(instruction)
+
+    def sample_prompt(self, rng: random.Random, *, human: int, machine: int) -> list[str]:
+        """`human` seed and `machine` generated instructions; all human while none is generated."""
+        take_machine = min(machine, len(self.machine))
+        take_human = min(human + machine - take_machine, len(self.seeds))
+        chosen = [s.instruction for s in rng.sample(self.seeds, take_human)]
+        chosen += rng.sample(self.machine, take_machine)
+        rng.shuffle(chosen)
+        return chosen

@@ -1,0 +1,144 @@
+"""Live progress of a run: tallies read off the event stream, `run.progress` events, status line.
+
+`Tally` is a structlog processor: it sees every event before it is rendered, so the numbers in
+`run.progress` are the same ones `asyncgen report` later reads from events.jsonl.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+from structlog.typing import EventDict, WrappedLogger
+
+from asyncgen import events
+from asyncgen.events import StatusLine
+from asyncgen.workers.control import Control
+
+log = events.get_logger()
+
+STATUS_REFRESH_S = 1.0
+
+
+class Tally:
+    """Running totals of this run's events (a structlog processor; it never drops an event)."""
+
+    __slots__ = ("counts", "rejected", "prompt_tokens", "completion_tokens", "cost_usd",
+                 "candidates", "failed_by_kind")
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.failed_by_kind: Counter[str] = Counter()
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cost_usd = 0.0
+        self.candidates = 0
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        event = event_dict.get("event", "")
+        self.counts[event] += 1
+        if event.startswith("request."):
+            self.cost_usd += event_dict.get("cost_usd") or 0.0
+            self.prompt_tokens += event_dict.get("prompt_tokens") or 0
+            self.completion_tokens += event_dict.get("completion_tokens") or 0
+            if event == events.REQUEST_FAILED:
+                self.failed_by_kind[str(event_dict.get("error_kind"))] += 1
+        elif event == events.CANDIDATES_PARSED:
+            self.candidates += event_dict.get("count", 0)
+        elif event == events.TASK_REJECTED:
+            self.rejected[str(event_dict.get("reason"))] += 1
+        return event_dict
+
+    @property
+    def requests(self) -> int:
+        return self.counts[events.REQUEST_COMPLETED] + self.counts[events.REQUEST_FAILED]
+
+
+def _rate(amount: float, seconds: float) -> float:
+    return amount / seconds if seconds > 0 else 0.0
+
+
+class Progress:
+    """Emits `run.progress` every interval, and a status line on a terminal every second."""
+
+    def __init__(
+        self,
+        *,
+        tally: Tally,
+        interval: float,
+        status: StatusLine | None,
+        limiter_state: Callable[[], Mapping[str, Any]],
+        prior_cost_usd: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tally = tally
+        self.interval = interval
+        self.status = status
+        self.limiter_state = limiter_state
+        self.prior_cost_usd = prior_cost_usd
+        self.clock = clock
+        self.started = clock()
+        self.start_committed = 0
+        self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
+
+    def snapshot(self, control: Control) -> dict[str, Any]:
+        """The fields of run.progress (and of run.finished's totals)."""
+        t = self.tally
+        elapsed = self.clock() - self.started
+        made = control.committed - self.start_committed
+        per_task = t.cost_usd / made if made else 0.0
+        left = max(control.target - control.committed, 0)
+        rate = _rate(made, elapsed)
+        return {
+            "committed": control.committed,
+            "target": control.target,
+            "elapsed_s": round(elapsed, 1),
+            "requests": t.requests,
+            "rps": round(_rate(t.requests, elapsed), 2),
+            "tokens_per_s": round(_rate(t.prompt_tokens + t.completion_tokens, elapsed), 1),
+            "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens,
+            "cost_usd": round(t.cost_usd, 6),
+            "cost_usd_all_runs": round(t.cost_usd + self.prior_cost_usd, 6),
+            "cost_per_hour": round(_rate(t.cost_usd, elapsed) * 3600, 4),
+            "projected_cost_usd": round(t.cost_usd + per_task * left, 4),
+            "eta_s": round(left / rate, 1) if rate else None,
+            "candidates": t.candidates,
+            "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
+            "rejected": dict(t.rejected),
+            "open_jobs": control.open_jobs,
+            "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
+            "limiter": dict(self.limiter_state()),
+        }
+
+    def line(self, control: Control) -> str:
+        s = self.snapshot(control)
+        eta = f"{s['eta_s']:.0f}s" if s["eta_s"] is not None else "?"
+        return (
+            f"{s['committed']}/{s['target']} tasks  {s['rps']:.1f} req/s  "
+            f"${s['cost_usd']:.4f} (${s['cost_per_hour']:.2f}/h, ~${s['projected_cost_usd']:.2f}"
+            f" at target)  ETA {eta}  in flight {s['open_jobs']}"
+        )
+
+    async def run(self, control: Control) -> None:
+        """Tick until cancelled by the graph."""
+        next_event = self.clock() + self.interval
+        while True:
+            await anyio.sleep(STATUS_REFRESH_S if self.status else self.interval)
+            if self.status is not None:
+                self.status.show(self.line(control))
+            if self.clock() >= next_event:
+                next_event += self.interval
+                log.info(events.RUN_PROGRESS, **self.snapshot(control))
+
+    def note(self, message: str) -> None:
+        log.warning("run.note", message=message)
+
+    def final(self, control: Control) -> None:
+        if self.status is not None:
+            self.status.clear()

@@ -1,0 +1,53 @@
+"""Stage 2: ask whether an admitted instruction is a classification task (Table 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from asyncgen import events
+from asyncgen.parsing import parse_classification
+from asyncgen.prompts import Demo, classify_prompt
+from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
+
+log = events.get_logger()
+
+CLASSIFY_TRIES = 2  # an unparseable answer is asked once more, then taken as "No"
+
+
+async def classify(
+    receive: ObjectReceiveStream[Job],
+    send: ObjectSendStream[Job],
+    results: ObjectSendStream[FilterMessage],
+    *,
+    ask: Asker,
+    demos: Sequence[Demo],
+) -> None:
+    """Label each job; a job that cannot be asked goes back to the filter to be released."""
+    async with receive, send, results:
+        async for job in receive:
+            try:
+                answer = await _label(ask, demos, job)
+            except StopRequested:
+                await results.send(Finished(job, reason="stopped"))
+                continue
+            if answer is None:
+                await results.send(Finished(job, reason="classify_failed"))
+                continue
+            job.is_classification = answer
+            await send.send(job)
+
+
+async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
+    """Yes/No for one job; None when the request itself failed."""
+    prompt = classify_prompt(demos, job.instruction)
+    for _ in range(CLASSIFY_TRIES):
+        completion = await ask("classify", prompt)
+        if completion is None:
+            return None
+        label = parse_classification(completion.text)
+        if label is not None:
+            return label
+    log.info(events.CLASSIFY_UNPARSEABLE, instruction=job.instruction, answer=completion.text)
+    return False

@@ -1,0 +1,130 @@
+"""What the stages pass each other, and the run's stop switch.
+
+A candidate's path: the sampler sends a prompt; an instruction worker sends `Candidates` to the
+filter; the filter admits each into the pool and sends a `Job` on; classification fills in
+`is_classification`; instance generation returns the job to the filter as `Finished`, which the
+filter commits (or releases). `Control` is the one place that decides when the run stops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import anyio
+
+from asyncgen.budget import BudgetExhausted
+from asyncgen.llm import Completion, LLMClient
+from asyncgen.llm.errors import ItemError
+from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.pool import Instance
+
+# reasons after which no new request is sent, even to finish an in-flight task
+STOP_SENDING = frozenset({"budget", "max_requests"})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Parsed instructions from one generation request, on their way to admission."""
+
+    instructions: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Job:
+    """An admitted instruction travelling through classification and instance generation."""
+
+    key: int
+    instruction: str
+    most_similar: dict[str, float]
+    is_classification: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A job back at the filter: instances to commit, or the reason it has none."""
+
+    job: Job
+    instances: tuple[Instance, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatesClosed:
+    """Sent once, after the last instruction worker has exited."""
+
+
+FilterMessage = Candidates | Finished | CandidatesClosed
+
+
+class StopRequested(Exception):
+    """Raised to a worker asking for a request after the run decided to stop sending."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Control:
+    """The stop switch and the counters that decide it (owned by the graph, read by stages)."""
+
+    target: int
+    max_requests: float = 0.0
+    drain_timeout: float = 30.0
+    committed: int = 0
+    open_jobs: int = 0  # admitted, not yet committed or released (kept by the filter)
+    requests: int = 0
+    reason: str | None = None
+    fatal_message: str | None = None
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope | None = None
+
+    def stop(self, reason: str, *, drain: bool = True) -> None:
+        """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
+        if self.reason is None:
+            self.reason = reason
+        self.stopping.set()
+        if self.scope is None:
+            return
+        if drain:
+            deadline = anyio.current_time() + self.drain_timeout
+            self.scope.deadline = min(self.scope.deadline, deadline)
+        else:
+            self.scope.cancel()
+
+    def take_request(self) -> None:
+        """Count a request about to be sent, or refuse it once the request cap is reached."""
+        if self.max_requests and self.requests >= self.max_requests:
+            self.stop("max_requests")
+            raise StopRequested
+        self.requests += 1
+
+    @property
+    def remaining(self) -> float:
+        return self.target - self.committed if self.target else math.inf
+
+
+class Asker:
+    """How every stage sends a request: counted, capped, and with provider faults sorted out.
+
+    Returns the completion, or None when this one item failed (the client already logged
+    `request.failed`). Raises StopRequested when the run stops sending (request cap or budget).
+    A FatalError passes through: it ends the run.
+    """
+
+    __slots__ = ("client", "control", "params")
+
+    def __init__(self, client: LLMClient, control: Control, params: Mapping[Stage, RequestParams]):
+        self.client = client
+        self.control = control
+        self.params = params
+
+    async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
+        if self.control.stopping.is_set() and self.control.reason in STOP_SENDING:
+            raise StopRequested
+        self.control.take_request()
+        try:
+            return await self.client.complete(stage, prompt, self.params[stage])
+        except BudgetExhausted:
+            self.control.stop("budget")
+            raise StopRequested from None
+        except ItemError:
+            return None

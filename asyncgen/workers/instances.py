@@ -1,0 +1,46 @@
+"""Stage 3: generate instances, output-first for classification tasks (Tables 7 and 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from asyncgen.parsing import parse_instances
+from asyncgen.pool import Instance
+from asyncgen.prompts import Demo, input_first_prompt, output_first_prompt
+from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
+
+
+async def generate_instances(
+    receive: ObjectReceiveStream[Job],
+    results: ObjectSendStream[FilterMessage],
+    *,
+    ask: Asker,
+    input_first_demos: Sequence[Demo],
+    output_first_demos: Sequence[Demo],
+    max_instances: int,
+) -> None:
+    """Every job comes back to the filter as Finished, with instances or with a reason."""
+    async with receive, results:
+        async for job in receive:
+            if job.is_classification:
+                prompt = output_first_prompt(output_first_demos, job.instruction)
+            else:
+                prompt = input_first_prompt(input_first_demos, job.instruction)
+            try:
+                completion = await ask("instances", prompt)
+            except StopRequested:
+                await results.send(Finished(job, reason="stopped"))
+                continue
+            if completion is None:
+                await results.send(Finished(job, reason="item_error"))
+                continue
+            parsed, reason = parse_instances(
+                completion.text,
+                classification=job.is_classification,
+                finish_reason=completion.finish_reason,
+                max_instances=max_instances,
+            )
+            instances = tuple(Instance(i.input, i.output) for i in parsed)
+            await results.send(Finished(job, instances, reason if not instances else None))
