@@ -1,0 +1,130 @@
+"""Seed loading, the task store (resume, torn tail) and the pool's admission rule."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+from rouge_score import rouge_scorer
+
+from asyncgen.errors import UsageError
+from asyncgen.pool import Admitted, Instance, Pool, Refused, Task, TaskStore, load_seeds
+
+from .conftest import OUR_SEEDS
+
+
+def _task(n: int, instruction: str) -> Task:
+    return Task(
+        id=f"task-{n:06d}", instruction=instruction, is_classification=False,
+        instances=(Instance("", "out"),), most_similar={}, created_at="t", model="m", run_id="r",
+    )
+
+
+def test_loads_the_papers_seed_file(paper_seeds: Path) -> None:
+    seeds = load_seeds(paper_seeds)
+    assert len(seeds) == 175
+    assert sum(s.is_classification for s in seeds) == 26
+    assert all(s.instruction and s.instances for s in seeds)
+
+
+def test_loads_our_seed_file() -> None:
+    seeds = load_seeds(OUR_SEEDS)
+    assert len(seeds) >= 175
+    assert sum(s.is_classification for s in seeds) >= 25
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"{not json", "line 2: not valid JSON"),
+        (b'{"id": "x", "instances": [], "is_classification": false}', "missing field 'instruction'"),
+        (b'{"id": "x", "instruction": "Do it now", "instances": [], "is_classification": "no"}',
+         "field 'is_classification' must be bool"),
+        (b'{"id": "x", "instruction": "Do it", "instances": [{"input": ""}], '
+         b'"is_classification": false}', "instances[0]: missing field 'output'"),
+        (b"[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_malformed_seed_line_names_line_and_field(tmp_path: Path, line: bytes, message: str) -> None:
+    good = orjson.dumps({"id": "a", "instruction": "Say hello to the user.",
+                         "instances": [{"input": "", "output": "Hello"}],
+                         "is_classification": False})
+    path = tmp_path / "seeds.jsonl"
+    path.write_bytes(good + b"\n" + line + b"\n")
+    with pytest.raises(UsageError) as err:
+        load_seeds(path)
+    assert f"{path}:2" in str(err.value)
+    assert message.removeprefix("line 2: ") in str(err.value)
+
+
+def test_store_appends_whole_lines_and_reads_them_back(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "tasks.jsonl")
+    store.open()
+    store.append(_task(1, "Name three rivers in Europe."))
+    store.append(_task(2, "Explain what a mortgage is."))
+    store.close()
+    tasks, torn = TaskStore(tmp_path / "tasks.jsonl").read()
+    assert [t.id for t in tasks] == ["task-000001", "task-000002"]
+    assert torn is None
+
+
+def test_torn_last_line_is_found_and_cut(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.jsonl"
+    whole = orjson.dumps(_task(1, "Name three rivers in Europe.").to_json()) + b"\n"
+    path.write_bytes(whole + b'{"id": "task-000002", "instr')
+    store = TaskStore(path)
+    tasks, torn = store.read()
+    assert len(tasks) == 1 and torn == len(whole)
+    assert path.read_bytes().endswith(b"instr")  # reading never writes
+    store.cut_tail(torn)
+    assert path.read_bytes() == whole
+
+
+def test_corrupt_line_in_the_middle_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.jsonl"
+    whole = orjson.dumps(_task(1, "Name three rivers in Europe.").to_json()) + b"\n"
+    path.write_bytes(whole + b"garbage\n" + whole)
+    with pytest.raises(UsageError, match="tasks.jsonl:2: corrupt task line"):
+        TaskStore(path).read()
+
+
+def test_pool_admits_novel_and_refuses_similar_as_rouge_score_does() -> None:
+    seeds = load_seeds(OUR_SEEDS)
+    pool = Pool(seeds, threshold=0.7)
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    base = seeds[0].instruction
+    words = base.split()
+    variants = [base, " ".join(words[:-1]), " ".join(reversed(words)),
+                "Describe how tides work to a curious ten year old.", base.upper()]
+    for text in variants:
+        best = max(scorer.score(text, s.instruction)["rougeL"].fmeasure for s in seeds)
+        verdict = pool.admit(text)
+        if best > 0.7:
+            assert isinstance(verdict, Refused), text
+            assert verdict.score == best
+        else:
+            assert isinstance(verdict, Admitted), text
+            pool.release(verdict.key)
+
+
+def test_released_instruction_no_longer_blocks_a_similar_one() -> None:
+    pool = Pool(load_seeds(OUR_SEEDS)[:5])
+    text = "Describe how tides work to a curious ten year old child."
+    first = pool.admit(text)
+    assert isinstance(first, Admitted)
+    assert isinstance(pool.admit(text), Refused)
+    pool.release(first.key)
+    assert isinstance(pool.admit(text), Admitted)
+
+
+def test_prompt_sampling_is_all_human_until_machine_tasks_exist() -> None:
+    pool = Pool(load_seeds(OUR_SEEDS))
+    rng = random.Random(0)
+    human = {s.instruction for s in pool.seeds}
+    assert set(pool.sample_prompt(rng, human=6, machine=2)) <= human
+    assert len(pool.sample_prompt(rng, human=6, machine=2)) == 8
+    pool.restore([_task(1, "Plan a weekend trip to the coast on a tight budget.")])
+    shown = pool.sample_prompt(rng, human=6, machine=2)
+    assert len(shown) == 8 and len(set(shown) - human) == 1
