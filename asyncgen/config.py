@@ -17,6 +17,7 @@ from typing import Any
 
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
+from asyncgen.parsing import DEFAULT_BLACKLIST
 
 PROVIDERS = ("sim", "openrouter", "openai", "openai-compatible")
 DEFAULT_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seed_tasks.jsonl"
@@ -92,9 +93,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
     Option("similarity_record_floor", _fraction, 0.3,
            "record pool instructions scoring at least this in most_similar"),
-    Option("blacklist", _words,
-           ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
-            "map", "maps", "draw", "plot", "go to"),
+    Option("blacklist", _words, DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
     Option("max_instances", _positive_int, 5, "instances kept per task"),
     Option("timeout", _positive, 60.0, "HTTP timeout per attempt, seconds"),
@@ -178,7 +177,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=_checked(option),
             choices=option.choices,
             default=argparse.SUPPRESS,
-            required=option.name == "out",
             help=f"{option.help} (default: {default})",
         )
 

@@ -25,7 +25,8 @@ import signal
 from dataclasses import dataclass
 
 import anyio
-from anyio.abc import ObjectSendStream, TaskGroup
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen.config import RunConfig
 from asyncgen.pool import Pool
@@ -99,9 +100,9 @@ class Graph:
 
     async def _produce(
         self,
-        prompts_send: ObjectSendStream[list[str]],
-        prompts_recv: anyio.abc.ObjectReceiveStream[list[str]],
-        inbox_send: ObjectSendStream[FilterMessage],
+        prompts_send: MemoryObjectSendStream[list[str]],
+        prompts_recv: MemoryObjectReceiveStream[list[str]],
+        inbox_send: MemoryObjectSendStream[FilterMessage],
     ) -> None:
         """Sampler and instruction workers; then tell the filter no candidate is coming."""
         cfg = self.config

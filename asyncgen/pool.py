@@ -20,18 +20,13 @@ import orjson
 
 from asyncgen import events
 from asyncgen.errors import UsageError
+from asyncgen.parsing import Instance
 from asyncgen.prompts import Demo
 from asyncgen.similarity import RougeLIndex
 
 log = events.get_logger()
 
 MOST_SIMILAR_KEPT = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    input: str
-    output: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import anyio
 import orjson
@@ -25,6 +26,7 @@ from asyncgen.embedded import simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
 from asyncgen.llm import LLMClient, ProviderConfig
+from asyncgen.llm.providers import Endpoint, Provider, TransportName
 from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
@@ -35,7 +37,7 @@ from asyncgen.workers.instructions import Yield
 
 log = events.get_logger()
 
-KEY_ENV = {"openrouter": "OPENROUTER_API_KEY", "openai": "OPENAI_API_KEY"}
+EMBEDDED_PLACEHOLDER = "http://127.0.0.1/embedded-simulator/v1"  # replaced once it serves
 DEFAULT_MODEL = {
     "sim": "sim-1",
     "openai": "gpt-4o-mini",
@@ -49,9 +51,7 @@ class Prepared:
     """A run's checked inputs: nothing has been written yet."""
 
     config: RunConfig
-    provider: str
-    model: str
-    api_key: str | None
+    provider: ProviderConfig
     seeds: list[SeedTask]
     store: TaskStore
     tasks: list[Task]
@@ -59,20 +59,40 @@ class Prepared:
     prior_cost_usd: float
 
 
-def _provider(config: RunConfig) -> tuple[str, str | None]:
-    """The provider and its key; with no provider and no key, the built-in simulator."""
-    provider = config.provider
-    if provider is None:
-        provider = next((p for p, env in KEY_ENV.items() if os.environ.get(env)), "sim")
-    if provider == "sim":
-        return provider, None
-    if provider == "openai-compatible":
-        key = os.environ.get("ASYNCGEN_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        return provider, key or None
-    key = os.environ.get(KEY_ENV[provider])
-    if not key:
-        raise UsageError(f"--provider {provider} needs the {KEY_ENV[provider]} environment variable")
-    return provider, key
+def _provider(config: RunConfig) -> Provider:
+    """The provider asked for; with none, the first whose key is set, else the simulator."""
+    if config.provider is not None:
+        return cast(Provider, config.provider)
+    if os.environ.get("OPENROUTER_API_KEY"):
+        return "openrouter"
+    return "openai" if os.environ.get("OPENAI_API_KEY") else "sim"
+
+
+def provider_config(config: RunConfig) -> ProviderConfig:
+    """The client's configuration; the key comes from the environment only."""
+    provider = _provider(config)
+    model = config.model or DEFAULT_MODEL.get(provider)
+    if model is None:
+        raise UsageError(f"--provider {provider} needs --model")
+    try:
+        return ProviderConfig.from_env(
+            provider=provider,
+            base_url=config.base_url or (EMBEDDED_PLACEHOLDER if provider == "sim" else None),
+            model=model,
+            endpoint=cast(Endpoint, config.endpoint),
+            transport=cast(TransportName, config.transport),
+            max_concurrency=config.max_concurrency,
+            rpm=int(config.rpm) or None,
+            tpm=int(config.tpm) or None,
+            timeout_s=config.timeout,
+            max_attempts=config.max_attempts,
+            request_deadline_s=config.request_deadline,
+            price_in=config.price_in,
+            price_out=config.price_out,
+            params=config.params,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _prior_cost(events_path: Path) -> float:
@@ -95,42 +115,31 @@ def prepare(config: RunConfig) -> Prepared:
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
     seeds = load_seeds(config.seeds)
-    provider, key = _provider(config)
-    model = config.model or DEFAULT_MODEL.get(provider)
-    if model is None:
-        raise UsageError(f"--provider {provider} needs --model")
-    if config.budget_usd and config.price_in is None and price_for(model) is None:
+    provider = provider_config(config)
+    assert provider.model is not None
+    if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
-            f"--budget-usd needs prices for model {model!r}: give --price-in and --price-out"
+            f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
+            "--price-out"
         )
     store = TaskStore(config.out / "tasks.jsonl")
     tasks, torn_at = store.read()
     return Prepared(
-        config=config, provider=provider, model=model, api_key=key, seeds=seeds, store=store,
-        tasks=tasks, torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
+        config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
+        torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
     )
 
 
 @asynccontextmanager
-async def _base_url(p: Prepared) -> AsyncIterator[str | None]:
-    """The provider's URL; for the simulator with no --base-url, start one for this run."""
-    if p.provider != "sim" or p.config.base_url:
-        yield p.config.base_url
+async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
+    """The provider's config; for the simulator with no --base-url, start one for this run."""
+    if p.provider.base_url != EMBEDDED_PLACEHOLDER:
+        yield p.provider
         return
     log.warning("run.simulator", message="no provider and no API key: using the built-in "
                 "simulator (set OPENAI_API_KEY or OPENROUTER_API_KEY, or --provider)")
     async with simulator(["--seed", str(p.config.seed)]) as url:
-        yield url
-
-
-def _provider_config(p: Prepared, base_url: str | None) -> ProviderConfig:
-    c = p.config
-    return ProviderConfig(
-        provider=p.provider, base_url=base_url, model=p.model, api_key=p.api_key,
-        endpoint=c.endpoint, transport=c.transport, max_concurrency=c.max_concurrency,
-        rpm=c.rpm, tpm=c.tpm, timeout_s=c.timeout, max_attempts=c.max_attempts,
-        request_deadline_s=c.request_deadline, price_in=c.price_in, price_out=c.price_out,
-    )
+        yield replace(p.provider, base_url=url)
 
 
 async def execute(p: Prepared) -> int:
@@ -140,7 +149,7 @@ async def execute(p: Prepared) -> int:
     tally = Tally()
     sink, status = events.configure(
         events_path=c.out / "events.jsonl", console_format=c.log_format,
-        secrets=[p.api_key] if p.api_key else [], observers=[tally],
+        secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
     )
     run_id = uuid.uuid4().hex[:12]
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
@@ -151,12 +160,13 @@ async def execute(p: Prepared) -> int:
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
-        log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider, model=p.model,
+        log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
+                 model=p.provider.model,
                  resumed_tasks=len(p.tasks), prior_cost_usd=round(p.prior_cost_usd, 6),
                  config=c.public())
-        async with _base_url(p) as base_url:
+        async with _connected(p) as provider:
             budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(_provider_config(p, base_url), budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client:
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
                 progress.start_committed = len(p.tasks)
@@ -192,7 +202,8 @@ def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
         control=control,
         ask=Asker(client, control, c.params),
         filter=Filter(pool=pool, store=p.store, control=control, gauge=gauge,
-                      slots=anyio.Semaphore(c.queue_size), model=p.model, run_id=run_id,
+                      slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
+                      run_id=run_id,
                       next_id=len(p.tasks) + 1),
         gauge=gauge,
         progress=progress,

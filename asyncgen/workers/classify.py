@@ -42,6 +42,7 @@ async def classify(
 async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
     """Yes/No for one job; None when the request itself failed."""
     prompt = classify_prompt(demos, job.instruction)
+    answers: list[str] = []
     for _ in range(CLASSIFY_TRIES):
         completion = await ask("classify", prompt)
         if completion is None:
@@ -49,5 +50,6 @@ async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
         label = parse_classification(completion.text)
         if label is not None:
             return label
-    log.info(events.CLASSIFY_UNPARSEABLE, instruction=job.instruction, answer=completion.text)
+        answers.append(completion.text)
+    log.info(events.CLASSIFY_UNPARSEABLE, instruction=job.instruction, answers=answers)
     return False

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from asyncgen.budget import BudgetExhausted
 from asyncgen.llm import Completion, LLMClient
-from asyncgen.llm.errors import ItemError
+from asyncgen.llm.errors import BudgetExhausted, ItemError
 from asyncgen.llm.params import RequestParams, Stage
-from asyncgen.pool import Instance
+from asyncgen.parsing import Instance
 
 # reasons after which no new request is sent, even to finish an in-flight task
 STOP_SENDING = frozenset({"budget", "max_requests"})

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from asyncgen.parsing import parse_instances
-from asyncgen.pool import Instance
 from asyncgen.prompts import Demo, input_first_prompt, output_first_prompt
 from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
 
@@ -42,5 +41,4 @@ async def generate_instances(
                 finish_reason=completion.finish_reason,
                 max_instances=max_instances,
             )
-            instances = tuple(Instance(i.input, i.output) for i in parsed)
-            await results.send(Finished(job, instances, reason if not instances else None))
+            await results.send(Finished(job, tuple(parsed), reason if not parsed else None))

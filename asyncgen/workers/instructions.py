@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen import events
 from asyncgen.parsing import parse_instructions
@@ -39,7 +39,7 @@ class Yield:
 
 
 async def sample(
-    send: ObjectSendStream[list[str]],
+    send: MemoryObjectSendStream[list[str]],
     *,
     pool: Pool,
     control: Control,
@@ -66,8 +66,8 @@ async def sample(
 
 
 async def generate(
-    receive: ObjectReceiveStream[list[str]],
-    send: ObjectSendStream[FilterMessage],
+    receive: MemoryObjectReceiveStream[list[str]],
+    send: MemoryObjectSendStream[FilterMessage],
     *,
     ask: Asker,
     gauge: Yield,
