@@ -1,0 +1,75 @@
+"""The simulator's knobs: one frozen, keyword-only config, validated when built."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Literal
+
+Style = Literal["openai", "openrouter"]
+STYLES: tuple[Style, ...] = ("openai", "openrouter")
+
+DEFAULT_MODEL = "sim-1"
+PRICE_IN_PER_M = 0.50  # USD per 1M prompt tokens, reported in usage.cost
+PRICE_OUT_PER_M = 1.50  # USD per 1M completion tokens
+CONTEXT_LENGTH = 32_768  # prompt + max_tokens above this is a 400 context_length_exceeded
+HANG_S = 3600.0  # far past any client timeout; cut short when the server stops
+
+FAULT_FIELDS: tuple[str, ...] = (
+    "fail_429", "fail_5xx", "fail_hang", "fail_reset", "fail_malformed", "fail_200_error",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimConfig:
+    """How the simulated provider behaves. Limits of 0 mean unlimited; p are probabilities."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = a free port, chosen by the OS
+    seed: int = 0
+    model: str = DEFAULT_MODEL  # listed by /models; any model name is accepted
+    latency_ms: float = 0.0
+    latency_spread_ms: float = 0.0  # latency is uniform in latency_ms ± spread, at least 0
+    tokens_per_s: float = 0.0  # 0 = instant; else completion_tokens / tokens_per_s is added
+    rpm_limit: int = 0
+    tpm_limit: int = 0
+    style: Style = "openai"
+    fail_429: float = 0.0
+    fail_5xx: float = 0.0
+    fail_hang: float = 0.0
+    fail_reset: float = 0.0
+    fail_malformed: float = 0.0
+    fail_200_error: float = 0.0
+    hang_s: float = HANG_S
+    context_length: int = CONTEXT_LENGTH
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
+        for name in ("latency_ms", "latency_spread_ms", "tokens_per_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        for name in ("rpm_limit", "tpm_limit"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = unlimited), got {getattr(self, name)}")
+        if not (self.hang_s > 0 and self.context_length > 0):
+            raise ValueError("hang_s and context_length must be > 0")
+        for name in FAULT_FIELDS:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+        if self.fault_total() > 1.0 + 1e-9:
+            raise ValueError(
+                f"fault probabilities add up to {self.fault_total():g}; their sum must be <= 1"
+            )
+
+    def fault_total(self) -> float:
+        """The probability that a request gets an injected fault."""
+        return float(sum(getattr(self, name) for name in FAULT_FIELDS))
+
+    def flags(self) -> dict[str, object]:
+        """The settings, by field name (for a startup log line)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

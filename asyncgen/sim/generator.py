@@ -1,0 +1,123 @@
+"""Prompt-aware, deterministic text: what the simulated model says to a prompt.
+
+The prompt kind is read from its first line (the headers of `asyncgen.prompts`). The answer
+depends only on (seed, prompt): a `random.Random` seeded with a hash of both drives every
+choice, so a retry, or the same prompt over chat or completions, gets the same text. Stop
+sequences and max_tokens are applied afterwards (`finish`), like a real server does.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from asyncgen.prompts import (
+    CLASSIFY_HEADER,
+    INPUT_FIRST_HEADER,
+    INSTRUCTION_HEADER,
+    OUTPUT_FIRST_HEADER,
+)
+from asyncgen.sim import answers, instructions
+
+CHARS_PER_TOKEN = 4
+
+
+class PromptKind(enum.Enum):
+    """The four Self-Instruct prompts, and anything else."""
+
+    INSTRUCTIONS = "instructions"
+    CLASSIFY = "classify"
+    INPUT_FIRST = "input_first"
+    OUTPUT_FIRST = "output_first"
+    OTHER = "other"
+
+
+_HEADER_PREFIX = 50  # characters of a header that identify it (tolerates small rewordings)
+_HEADERS: tuple[tuple[str, PromptKind], ...] = (
+    (INSTRUCTION_HEADER[:_HEADER_PREFIX], PromptKind.INSTRUCTIONS),
+    (CLASSIFY_HEADER[:_HEADER_PREFIX], PromptKind.CLASSIFY),
+    (INPUT_FIRST_HEADER[:_HEADER_PREFIX], PromptKind.INPUT_FIRST),
+    (OUTPUT_FIRST_HEADER[:_HEADER_PREFIX], PromptKind.OUTPUT_FIRST),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """Model text and why it ended ("stop" or "length")."""
+
+    text: str
+    finish_reason: str
+
+
+def count_tokens(text: str) -> int:
+    """The simulator's tokenizer: one token per four characters, rounded up."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def prompt_kind(prompt: str) -> PromptKind:
+    """Which prompt this is, by the start of its first line."""
+    head = prompt.lstrip()
+    for header, kind in _HEADERS:
+        if head.startswith(header):
+            return kind
+    return PromptKind.OTHER
+
+
+def candidate(prompt: str) -> str:
+    """The task the prompt asks about: the line after the last 'Task:'."""
+    return prompt.rpartition("Task:")[2].strip().partition("\n")[0].strip()
+
+
+class Generator:
+    """Answers prompts; same seed and prompt give the same answer."""
+
+    __slots__ = ("_seed",)
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed.to_bytes(16, "little", signed=True)
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={int.from_bytes(self._seed, 'little', signed=True)})"
+
+    def rng_for(self, prompt: str) -> random.Random:
+        """The random stream of one prompt."""
+        digest = hashlib.blake2b(prompt.encode(), digest_size=8, key=self._seed).digest()
+        return random.Random(int.from_bytes(digest, "little"))
+
+    def generate(self, prompt: str) -> Generated:
+        """The model's natural answer, before stop sequences and max_tokens."""
+        rng = self.rng_for(prompt)
+        kind = prompt_kind(prompt)
+        if kind is PromptKind.INSTRUCTIONS:
+            examples, number, ends_with_number = instructions.parse_instruction_prompt(prompt)
+            text, reason = instructions.continue_list(rng, examples, number, ends_with_number)
+        elif kind is PromptKind.CLASSIFY:
+            text, reason = answers.classify_answer(rng, candidate(prompt)), "stop"
+        elif kind is PromptKind.INPUT_FIRST:
+            text, reason = answers.input_first(rng, candidate(prompt))
+        elif kind is PromptKind.OUTPUT_FIRST:
+            text, reason = answers.output_first(rng, candidate(prompt))
+        else:
+            text, reason = answers.generic(rng, prompt)
+        return Generated(text, reason)
+
+
+def finish(generated: Generated, *, stop: Sequence[str], max_tokens: int | None) -> Generated:
+    """Apply stop sequences (cut before the first one) and max_tokens (cut, "length")."""
+    text = generated.text
+    cut = len(text)
+    for sequence in stop:
+        if sequence:
+            index = text.find(sequence, 0, cut)
+            if index != -1:
+                cut = index
+    limit = len(text) if max_tokens is None else max_tokens * CHARS_PER_TOKEN
+    if min(cut, len(text)) > limit:
+        return Generated(text[:limit], "length")
+    if cut < len(text):
+        return Generated(text[:cut], "stop")
+    return generated
