@@ -91,7 +91,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("human_per_prompt", _positive_int, 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", int, 2, "generated instructions per generation prompt"),
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
-    Option("similarity_record_floor", _fraction, 0.3,
+    Option("similarity_record_floor", _fraction, 0.5,
            "record pool instructions scoring at least this in most_similar"),
     Option("blacklist", _words, DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
@@ -104,6 +104,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", str, "human", "console log format", choices=("human", "json", "none")),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
+_METAVARS: dict[Callable[[str], Any], str] = {
+    Path: "PATH", _positive_int: "N", int: "N", str: "TEXT", _words: "WORDS"
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,6 +147,8 @@ class RunConfig:
     params: Mapping[Stage, RequestParams]
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.similarity_record_floor <= 1.0:
+            raise UsageError("--similarity-record-floor must be in (0, 1]")
         if self.machine_per_prompt < 0:
             raise UsageError("--machine-per-prompt must be >= 0")
         if self.provider == "openai-compatible" and not self.base_url:
@@ -166,18 +171,22 @@ class RunConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare every option as a flag; defaults are shown but applied later (after TOML)."""
-    parser.add_argument("--config", type=Path, help="TOML file with any of these options")
+    parser.add_argument("--config", type=Path, metavar="FILE.toml",
+                        help="TOML file with any of these options (flags override it)")
     for option in OPTIONS:
         default = option.default
         if isinstance(default, tuple):
             default = ",".join(default)
+        shown = "required" if option.name == "out" else f"default: {default}"
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             dest=option.name,
             type=_checked(option),
             choices=option.choices,
             default=argparse.SUPPRESS,
-            help=f"{option.help} (default: {default})",
+            metavar=None if option.choices else _METAVARS.get(option.kind, "X"),
+            help=f"{option.help} ({shown})" if default is not None or shown == "required"
+            else option.help,
         )
 
 

@@ -36,7 +36,7 @@ from asyncgen.workers.classify import classify
 from asyncgen.workers.control import Asker, CandidatesClosed, Control, FilterMessage, Job
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instances import generate_instances
-from asyncgen.workers.instructions import Yield, generate, sample
+from asyncgen.workers.instructions import Outlook, generate, sample
 
 
 @dataclass(slots=True, kw_only=True)
@@ -48,7 +48,7 @@ class Graph:
     control: Control
     ask: Asker
     filter: Filter
-    gauge: Yield
+    outlook: Outlook
     progress: Progress
     rng: random.Random
 
@@ -111,7 +111,7 @@ class Graph:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(
                     lambda: sample(
-                        prompts_send, pool=self.pool, control=self.control, gauge=self.gauge,
+                        prompts_send, pool=self.pool, control=self.control, outlook=self.outlook,
                         rng=self.rng, human=cfg.human_per_prompt, machine=cfg.machine_per_prompt,
                     )
                 )
@@ -119,7 +119,7 @@ class Graph:
                     tg.start_soon(
                         lambda: generate(
                             prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
-                            gauge=self.gauge, slots=slots, blacklist=cfg.blacklist,
+                            outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
                         )
                     )
                 prompts_recv.close()

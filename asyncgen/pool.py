@@ -8,6 +8,7 @@ resume (cutting a torn last line left by a kill -9) and appends one whole line p
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Sequence
@@ -239,13 +240,13 @@ class Pool:
     __slots__ = ("seeds", "machine", "_index", "threshold", "record_floor")
 
     def __init__(
-        self, seeds: Sequence[SeedTask], *, threshold: float = 0.7, record_floor: float = 0.3
+        self, seeds: Sequence[SeedTask], *, threshold: float = 0.7, record_floor: float = 0.5
     ) -> None:
         self.seeds = list(seeds)
         self.machine: list[str] = []  # committed generated instructions, read by the sampler
         self.threshold = threshold
         self.record_floor = record_floor
-        self._index = RougeLIndex()
+        self._index = RougeLIndex(min_threshold=min(record_floor, threshold))
         for seed in self.seeds:
             self._index.add(seed.instruction)
 
@@ -262,17 +263,21 @@ class Pool:
             self.machine.append(task.instruction)
 
     def admit(self, instruction: str) -> Admitted | Refused:
-        """Admit a candidate when no pool instruction scores above the threshold."""
-        matches = self._index.similar(instruction, min(self.record_floor, self.threshold))
-        if matches and matches[0][1] > self.threshold:
-            key, score = matches[0]
-            nearest = self._index.text(key)
+        """Admit a candidate when no pool instruction scores above the threshold.
+
+        `is_novel` first: it stops at the first pool instruction above the threshold, and most
+        rejected candidates are near-duplicates of one. Only admitted candidates pay for the
+        wider `similar` search that fills most_similar.
+        """
+        index = self._index
+        if not index.is_novel(instruction, self.threshold):
+            key, score = index.similar(instruction, math.nextafter(self.threshold, 1.0))[0]
+            nearest = index.text(key)
             reason = "duplicate" if nearest.strip() == instruction.strip() else "similar"
             return Refused(reason=reason, score=score, nearest=nearest)
-        most_similar = {
-            self._index.text(key): score for key, score in matches[:MOST_SIMILAR_KEPT]
-        }
-        return Admitted(self._index.add(instruction), instruction, most_similar)
+        matches = index.similar(instruction, self.record_floor)[:MOST_SIMILAR_KEPT]
+        most_similar = {index.text(key): score for key, score in matches}
+        return Admitted(index.add(instruction), instruction, most_similar)
 
     def release(self, key: int) -> None:
         """Forget an admitted instruction that ended with no valid instance."""

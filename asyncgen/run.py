@@ -33,7 +33,7 @@ from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.workers.control import Asker, Control
 from asyncgen.workers.filter import Filter
-from asyncgen.workers.instructions import Yield
+from asyncgen.workers.instructions import Outlook
 
 log = events.get_logger()
 
@@ -195,17 +195,17 @@ def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)
-    gauge = Yield()
+    outlook = Outlook()
     return Graph(
         config=c,
         pool=pool,
         control=control,
         ask=Asker(client, control, c.params),
-        filter=Filter(pool=pool, store=p.store, control=control, gauge=gauge,
+        filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
                       run_id=run_id,
                       next_id=len(p.tasks) + 1),
-        gauge=gauge,
+        outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.tasks)}"),
     )

@@ -20,7 +20,7 @@ from asyncgen.workers.control import (
     Finished,
     Job,
 )
-from asyncgen.workers.instructions import Yield
+from asyncgen.workers.instructions import Outlook
 
 log = events.get_logger()
 
@@ -28,7 +28,7 @@ log = events.get_logger()
 class Filter:
     """Admits candidates into the pool, commits finished tasks, releases failed ones."""
 
-    __slots__ = ("pool", "store", "control", "gauge", "slots", "model", "run_id", "_next_id")
+    __slots__ = ("pool", "store", "control", "outlook", "slots", "model", "run_id", "_next_id")
 
     def __init__(
         self,
@@ -36,7 +36,7 @@ class Filter:
         pool: Pool,
         store: TaskStore,
         control: Control,
-        gauge: Yield,
+        outlook: Outlook,
         slots: anyio.Semaphore,
         model: str,
         run_id: str,
@@ -45,7 +45,7 @@ class Filter:
         self.pool = pool
         self.store = store
         self.control = control
-        self.gauge = gauge
+        self.outlook = outlook
         self.slots = slots
         self.model = model
         self.run_id = run_id
@@ -68,6 +68,7 @@ class Filter:
 
     async def _admit(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
         self.slots.release()
+        self.outlook.pending -= 1
         for text in batch.instructions:
             verdict = self.pool.admit(text)
             if not isinstance(verdict, Admitted):
@@ -79,7 +80,6 @@ class Filter:
                     nearest=verdict.nearest,
                 )
                 continue
-            self.gauge.admitted += 1
             self.control.open_jobs += 1
             log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
             await jobs.send(Job(verdict.key, text, verdict.most_similar))
@@ -88,6 +88,7 @@ class Filter:
         self.control.open_jobs -= 1
         job = done.job
         if not done.instances:
+            self.outlook.released += 1
             self.pool.release(job.key)
             log.info(events.TASK_REJECTED, reason=done.reason or "no_instances",
                      instruction=job.instruction)
@@ -109,6 +110,7 @@ class Filter:
         self._next_id += 1
         self.pool.commit(task.instruction)
         self.control.committed += 1
+        self.outlook.committed += 1
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
         if self.control.committed >= self.control.target:

@@ -16,26 +16,43 @@ from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, 
 
 log = events.get_logger()
 
-# admitted instructions one generation request yields, before the run has measured it
-INITIAL_YIELD = 3.0
+# before the run has measured them: committed tasks per generation request, and the share of
+# admitted jobs that end up committed
+INITIAL_YIELD = 2.0
+INITIAL_COMMIT_SHARE = 0.9
+MEASURED_AFTER = 20
 SAMPLER_POLL_S = 0.05
 
 
-class Yield:
-    """Admitted instructions per generation request, as measured so far (read by the sampler)."""
+class Outlook:
+    """How many tasks the work under way will still commit; the sampler waits when enough.
 
-    __slots__ = ("requests", "admitted", "in_flight")
+    Counted by the stages (instruction workers, filter), read by the sampler. Without it, every
+    prompt sent after the target is in sight is money spent on tasks that are cut at the end.
+    """
+
+    __slots__ = ("requests", "in_flight", "pending", "committed", "released")
 
     def __init__(self) -> None:
-        self.requests = 0
-        self.admitted = 0
-        self.in_flight = 0
+        self.requests = 0  # generation requests answered
+        self.in_flight = 0  # generation requests under way
+        self.pending = 0  # candidate batches waiting for the filter
+        self.committed = 0  # tasks committed by this run
+        self.released = 0  # admitted jobs that ended with no instance
 
-    @property
     def per_request(self) -> float:
-        if self.requests < 5:
+        if self.requests < MEASURED_AFTER:
             return INITIAL_YIELD
-        return max(self.admitted / self.requests, 0.1)
+        return max(self.committed / self.requests, 0.1)
+
+    def commit_share(self) -> float:
+        done = self.committed + self.released
+        return self.committed / done if done >= MEASURED_AFTER else INITIAL_COMMIT_SHARE
+
+    def expected(self, *, committed: int, open_jobs: int, queued_prompts: int) -> float:
+        """Tasks committed once everything under way (and queued) has run its course."""
+        upstream = self.in_flight + self.pending + queued_prompts
+        return committed + open_jobs * self.commit_share() + upstream * self.per_request()
 
 
 async def sample(
@@ -43,7 +60,7 @@ async def sample(
     *,
     pool: Pool,
     control: Control,
-    gauge: Yield,
+    outlook: Outlook,
     rng: random.Random,
     human: int,
     machine: int,
@@ -51,10 +68,10 @@ async def sample(
     """Send prompts while the tasks already under way are not expected to reach the target."""
     async with send:
         while not control.stopping.is_set():
-            expected = (
-                control.committed
-                + control.open_jobs
-                + (gauge.in_flight + send.statistics().current_buffer_used) * gauge.per_request
+            expected = outlook.expected(
+                committed=control.committed,
+                open_jobs=control.open_jobs,
+                queued_prompts=send.statistics().current_buffer_used,
             )
             if expected >= control.target:
                 await anyio.sleep(SAMPLER_POLL_S)
@@ -70,7 +87,7 @@ async def generate(
     send: MemoryObjectSendStream[FilterMessage],
     *,
     ask: Asker,
-    gauge: Yield,
+    outlook: Outlook,
     slots: anyio.Semaphore,
     blacklist: Sequence[str],
 ) -> None:
@@ -83,14 +100,14 @@ async def generate(
         async for shown in receive:
             if ask.control.stopping.is_set():
                 return
-            gauge.in_flight += 1
+            outlook.in_flight += 1
             try:
                 completion = await ask("instructions", instruction_prompt(shown))
             except StopRequested:
                 return
             finally:
-                gauge.in_flight -= 1
-            gauge.requests += 1
+                outlook.in_flight -= 1
+            outlook.requests += 1
             if completion is None:
                 continue
             kept, rejected = parse_instructions(
@@ -104,4 +121,5 @@ async def generate(
                 log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
             if kept:
                 await slots.acquire()
+                outlook.pending += 1
                 await send.send(Candidates(tuple(kept)))
