@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ import orjson
 from asyncgen import events
 from asyncgen.budget import Budget
 from asyncgen.config import RunConfig
-from asyncgen.embedded import simulator
+from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
 from asyncgen.llm import LLMClient, ProviderConfig
@@ -175,9 +176,10 @@ async def execute(p: Prepared) -> int:
                     control.stop("target")
                 else:
                     await graph.run()
-    except FatalError as exc:
-        control.stop("fatal", drain=False)
-        control.fatal_message = str(exc)
+    except* (FatalError, SimulatorFailed) as group:
+        control.reason = "fatal"
+        control.fatal_message = str(_first(group))
+        print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
         exit_code = EXIT_FATAL
     finally:
         p.store.close()
@@ -187,6 +189,12 @@ async def execute(p: Prepared) -> int:
         if sink is not None:
             sink.close()
     return exit_code
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of a (nested) exception group: the error that stopped the run."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
