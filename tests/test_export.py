@@ -19,14 +19,30 @@ from asyncgen.runfiles import Task
 
 # Two tasks share an input text on purpose: each record must keep its own task's instruction.
 TASKS: list[dict[str, Any]] = [
-    {"id": "task-000001", "instruction": " Classify the sentiment. ", "is_classification": True,
-     "instances": [{"input": "I loved it.", "output": "Positive"},
-                   {"input": "Same input", "output": "Negative "}]},
-    {"id": "task-000002", "instruction": "Write a haiku.", "is_classification": False,
-     "instances": [{"input": "", "output": "Leaves fall"}]},
-    {"id": "task-000003", "instruction": "Translate into French.", "is_classification": False,
-     "instances": [{"input": "Same input", "output": "Même entrée"},
-                   {"input": " \n", "output": "Bonjour"}]},
+    {
+        "id": "task-000001",
+        "instruction": " Classify the sentiment. ",
+        "is_classification": True,
+        "instances": [
+            {"input": "I loved it.", "output": "Positive"},
+            {"input": "Same input", "output": "Negative "},
+        ],
+    },
+    {
+        "id": "task-000002",
+        "instruction": "Write a haiku.",
+        "is_classification": False,
+        "instances": [{"input": "", "output": "Leaves fall"}],
+    },
+    {
+        "id": "task-000003",
+        "instruction": "Translate into French.",
+        "is_classification": False,
+        "instances": [
+            {"input": "Same input", "output": "Même entrée"},
+            {"input": " \n", "output": "Bonjour"},
+        ],
+    },
 ]
 EXPECTED_ALPACA = [
     {"instruction": "Classify the sentiment.", "input": "I loved it.", "output": "Positive"},
@@ -39,9 +55,17 @@ EXPECTED_ALPACA = [
 
 def many_tasks(n: int) -> list[dict[str, Any]]:
     """n tasks of 3 instances each, one of them without input."""
-    return [{"id": f"task-{i:06d}", "instruction": f"Do thing {i}.", "is_classification": False,
-             "instances": [{"input": f"in {i}.{j}" if j else "", "output": f"out {i}.{j}"}
-                           for j in range(3)]} for i in range(n)]
+    return [
+        {
+            "id": f"task-{i:06d}",
+            "instruction": f"Do thing {i}.",
+            "is_classification": False,
+            "instances": [
+                {"input": f"in {i}.{j}" if j else "", "output": f"out {i}.{j}"} for j in range(3)
+            ],
+        }
+        for i in range(n)
+    ]
 
 
 def write_dir(path: Path, tasks: list[dict[str, Any]]) -> Path:
@@ -93,33 +117,41 @@ def test_alpaca_of_no_tasks_is_an_empty_array(tmp_path: Path) -> None:
 def test_openai_chat(run_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     run([str(run_dir), "--format", "openai-chat"])
     records = jsonl_lines(capsysbinary.readouterr().out)
-    assert records[0] == {"messages": [
-        {"role": "user", "content": "Classify the sentiment.\n\nI loved it."},
-        {"role": "assistant", "content": "Positive"}]}
+    assert records[0] == {
+        "messages": [
+            {"role": "user", "content": "Classify the sentiment.\n\nI loved it."},
+            {"role": "assistant", "content": "Positive"},
+        ]
+    }
     assert records[2]["messages"][0] == {"role": "user", "content": "Write a haiku."}
     assert records[4]["messages"][0]["content"] == "Translate into French."  # blank input
-    assert [r["messages"][1]["content"] for r in records] == [
-        e["output"] for e in EXPECTED_ALPACA]
+    assert [r["messages"][1]["content"] for r in records] == [e["output"] for e in EXPECTED_ALPACA]
 
 
 def test_records_do_not_mix_tasks() -> None:
     tasks = [Task.from_json(t) for t in TASKS]
     records = list(export.export(tasks, "alpaca"))
-    pairs = [(t.instruction.strip(), i.input.strip(), i.output.strip())
-             for t in tasks for i in t.instances]
+    pairs = [
+        (t.instruction.strip(), i.input.strip(), i.output.strip())
+        for t in tasks
+        for i in t.instances
+    ]
     assert [(r["instruction"], r["input"], r["output"]) for r in records] == pairs
     same_input = [r for r in records if r["input"] == "Same input"]
-    assert [r["instruction"] for r in same_input] == ["Classify the sentiment.",
-                                                      "Translate into French."]
+    assert [r["instruction"] for r in same_input] == [
+        "Classify the sentiment.",
+        "Translate into French.",
+    ]
 
 
 def _match_template(record: dict[str, str], source: dict[str, str]) -> tuple[str, str]:
     """The (prompt, prefix) template that produced `record` from `source`."""
-    templates = (export.TEMPLATES_WITH_INPUT if source["input"]
-                 else export.TEMPLATES_WITHOUT_INPUT)
-    found = [(p, c) for p, c in templates
-             if p.format(instruction=source["instruction"], input=source["input"])
-             == record["prompt"]]
+    templates = export.TEMPLATES_WITH_INPUT if source["input"] else export.TEMPLATES_WITHOUT_INPUT
+    found = [
+        (p, c)
+        for p, c in templates
+        if p.format(instruction=source["instruction"], input=source["input"]) == record["prompt"]
+    ]
     assert len(found) == 1, record
     return found[0]
 
@@ -130,8 +162,11 @@ def test_prompt_completion_uses_the_papers_templates(tmp_path: Path) -> None:
     run([str(source), "--format", "prompt-completion", "--seed", "7", "-o", str(target)])
     records = jsonl_lines(target.read_bytes())
     tasks = [Task.from_json(t) for t in many_tasks(40)]
-    sources = [{"instruction": t.instruction, "input": i.input, "output": i.output}
-               for t in tasks for i in t.instances]
+    sources = [
+        {"instruction": t.instruction, "input": i.input, "output": i.output}
+        for t in tasks
+        for i in t.instances
+    ]
     assert len(records) == len(sources) == 120
     used = set()
     for record, src in zip(records, sources, strict=True):

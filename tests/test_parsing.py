@@ -53,92 +53,172 @@ WORDS_151 = WORDS_150 + " more"
 
 INSTRUCTION_CASES = [
     ("table5_completion", COMPLETION, "stop", COMPLETION_KEPT, COMPLETION_REJECTED),
-    ("table5_completion_truncated", COMPLETION, "length", COMPLETION_KEPT[:3],
-     [*COMPLETION_REJECTED, Rejected("truncated", COMPLETION_KEPT[3])]),
+    (
+        "table5_completion_truncated",
+        COMPLETION,
+        "length",
+        COMPLETION_KEPT[:3],
+        [*COMPLETION_REJECTED, Rejected("truncated", COMPLETION_KEPT[3])],
+    ),
     ("restates_first_number", f"9. {X}\n10. {Y}", "stop", [X, Y], []),
     ("number_styles", f" {X}\n10 . {Y}\n11) {Z}", "stop", [X, Y, Z], []),
     ("chat_lines_with_indent", f"  9. {X}\n   10. {Y}\n", "stop", [X, Y], []),
     ("markdown_bold_numbers", f"**9.** {X}\n**10.** {Y}", "stop", [X, Y], []),
-    ("chat_preamble_restates_9", f"Sure! Here are more tasks:\n\n9. {X}\n10. {Y}", "stop",
-     [X, Y], []),
+    (
+        "chat_preamble_restates_9",
+        f"Sure! Here are more tasks:\n\n9. {X}\n10. {Y}",
+        "stop",
+        [X, Y],
+        [],
+    ),
     ("chat_preamble_from_10", f"Here are six more tasks:\n10. {X}\n11. {Y}", "stop", [X, Y], []),
-    ("chat_preamble_only", "Sure! Here are seven more tasks:", "stop", [],
-     [Rejected("empty", "Sure! Here are seven more tasks:")]),
-    ("chat_outro_after_blank_line", f"9. {X}\n10. {Y}\n\nLet me know if you would like more!",
-     "stop", [X, Y], []),
+    (
+        "chat_preamble_only",
+        "Sure! Here are seven more tasks:",
+        "stop",
+        [],
+        [Rejected("empty", "Sure! Here are seven more tasks:")],
+    ),
+    (
+        "chat_outro_after_blank_line",
+        f"9. {X}\n10. {Y}\n\nLet me know if you would like more!",
+        "stop",
+        [X, Y],
+        [],
+    ),
     ("blank_lines_between_items", f"9. {X}\n\n10. {Y}\n\n11. {Z}\n", "stop", [X, Y, Z], []),
     ("skipped_numbers", f" {X}\n12. {Y}\n15. {Z}", "stop", [X, Y, Z], []),
-    ("unnumbered_line_continues_item",
-     f" Sort the numbers below in ascending order\nand print them on one line.\n10. {Y}", "stop",
-     ["Sort the numbers below in ascending order and print them on one line.", Y], []),
-    ("no_numbers_at_all", " Find the odd one out in a list of animals.", "stop",
-     ["Find the odd one out in a list of animals."], []),
-    ("decimal_is_not_a_number_line", f" Convert\n3.5 kilometres into miles, rounded.\n10. {Y}",
-     "stop", ["Convert 3.5 kilometres into miles, rounded.", Y], []),
-    ("whitespace_normalised", " Summarise  the\tfollowing\u00a0paragraph in one sentence. ",
-     "stop", ["Summarise the following paragraph in one sentence."], []),
+    (
+        "unnumbered_line_continues_item",
+        f" Sort the numbers below in ascending order\nand print them on one line.\n10. {Y}",
+        "stop",
+        ["Sort the numbers below in ascending order and print them on one line.", Y],
+        [],
+    ),
+    (
+        "no_numbers_at_all",
+        " Find the odd one out in a list of animals.",
+        "stop",
+        ["Find the odd one out in a list of animals."],
+        [],
+    ),
+    (
+        "decimal_is_not_a_number_line",
+        f" Convert\n3.5 kilometres into miles, rounded.\n10. {Y}",
+        "stop",
+        ["Convert 3.5 kilometres into miles, rounded.", Y],
+        [],
+    ),
+    (
+        "whitespace_normalised",
+        " Summarise  the\tfollowing\u00a0paragraph in one sentence. ",
+        "stop",
+        ["Summarise the following paragraph in one sentence."],
+        [],
+    ),
     ("crlf_line_endings", f" {X}\r\n10. {Y}\r\n11. {Z}\r\n", "stop", [X, Y, Z], []),
-    ("case_is_kept", "10. explain the difference between TCP and UDP in simple words.", "stop",
-     ["explain the difference between TCP and UDP in simple words."], []),
+    (
+        "case_is_kept",
+        "10. explain the difference between TCP and UDP in simple words.",
+        "stop",
+        ["explain the difference between TCP and UDP in simple words."],
+        [],
+    ),
     ("exact_duplicates_once", f"9. {X}\n10. {Y}\n11.  {X}  \n12. {X}", "stop", [X, Y], []),
-    ("non_ascii_start",
-     "10. ¿Cuál es la capital de Francia y por qué?\n"
-     "11. “Summarise” the paragraph in two sentences.\n"
-     "12. Énumérez trois avantages du vélo en ville.", "stop", [],
-     [Rejected("bad_start", "¿Cuál es la capital de Francia y por qué?"),
-      Rejected("bad_start", "“Summarise” the paragraph in two sentences."),
-      Rejected("bad_start", "Énumérez trois avantages du vélo en ville.")]),
-    ("punctuation_start",
-     '10. - Suggest a name for a new bakery.\n11. "Translate the phrase into Spanish," she said.\n'
-     "12. (Optional) List three synonyms for happy.\n13. **Write a haiku about autumn leaves**",
-     "stop", [],
-     [Rejected("bad_start", "- Suggest a name for a new bakery."),
-      Rejected("bad_start", '"Translate the phrase into Spanish," she said.'),
-      Rejected("bad_start", "(Optional) List three synonyms for happy."),
-      Rejected("bad_start", "**Write a haiku about autumn leaves**")]),
-    ("blacklist_is_whole_word_only",
-     "10. Update the user profile with the new email address.\n"
-     "11. Describe the mapping between keys and values in a dictionary.\n"
-     "12. Explain when to withdraw money from a savings account.\n"
-     "13. Suggest foods that go together well at a picnic.\n"
-     "14. Imagine a graphic novel about pirates and describe its hero.\n"
-     "15. Plan a trip to Rome for a family of four.", "stop",
-     ["Update the user profile with the new email address.",
-      "Describe the mapping between keys and values in a dictionary.",
-      "Explain when to withdraw money from a savings account.",
-      "Suggest foods that go together well at a picnic.",
-      "Imagine a graphic novel about pirates and describe its hero.",
-      "Plan a trip to Rome for a family of four."], []),
-    ("blacklist_words_and_phrase",
-     "10. Attach a file with your answer and summarise it.\n"
-     "11. Find the shortest route on the MAP of Paris.\n"
-     "12. How would you go  to the airport from downtown?\n"
-     "13. Count the images: how many cats are there?\n"
-     "14. Describe the file-based storage systems you know.\n"
-     "15. Draw a cat sitting on the moon at night.", "stop", [],
-     [Rejected("keyword", "Attach a file with your answer and summarise it."),
-      Rejected("keyword", "Find the shortest route on the MAP of Paris."),
-      Rejected("keyword", "How would you go to the airport from downtown?"),
-      Rejected("keyword", "Count the images: how many cats are there?"),
-      Rejected("keyword", "Describe the file-based storage systems you know."),
-      Rejected("keyword", "Draw a cat sitting on the moon at night.")]),
-    ("write_a_program_any_case",
-     "10. Write a program to reverse a string in place.\n"
-     "11. write a Program that counts the vowels in a word.\n"
-     "12. Write a poem about programs and programmers.", "stop",
-     ["Write a poem about programs and programmers."],
-     [Rejected("program", "Write a program to reverse a string in place."),
-      Rejected("program", "write a Program that counts the vowels in a word.")]),
-    ("length_bounds",
-     f"10. Name three fruits.\n11. Name three tropical fruits.\n12. {WORDS_150}\n13. {WORDS_151}",
-     "stop", ["Name three tropical fruits.", WORDS_150],
-     [Rejected("length", "Name three fruits."), Rejected("length", WORDS_151)]),
+    (
+        "non_ascii_start",
+        "10. ¿Cuál es la capital de Francia y por qué?\n"
+        "11. “Summarise” the paragraph in two sentences.\n"
+        "12. Énumérez trois avantages du vélo en ville.",
+        "stop",
+        [],
+        [
+            Rejected("bad_start", "¿Cuál es la capital de Francia y por qué?"),
+            Rejected("bad_start", "“Summarise” the paragraph in two sentences."),
+            Rejected("bad_start", "Énumérez trois avantages du vélo en ville."),
+        ],
+    ),
+    (
+        "punctuation_start",
+        '10. - Suggest a name for a new bakery.\n11. "Translate the phrase into Spanish," she said.\n'
+        "12. (Optional) List three synonyms for happy.\n13. **Write a haiku about autumn leaves**",
+        "stop",
+        [],
+        [
+            Rejected("bad_start", "- Suggest a name for a new bakery."),
+            Rejected("bad_start", '"Translate the phrase into Spanish," she said.'),
+            Rejected("bad_start", "(Optional) List three synonyms for happy."),
+            Rejected("bad_start", "**Write a haiku about autumn leaves**"),
+        ],
+    ),
+    (
+        "blacklist_is_whole_word_only",
+        "10. Update the user profile with the new email address.\n"
+        "11. Describe the mapping between keys and values in a dictionary.\n"
+        "12. Explain when to withdraw money from a savings account.\n"
+        "13. Suggest foods that go together well at a picnic.\n"
+        "14. Imagine a graphic novel about pirates and describe its hero.\n"
+        "15. Plan a trip to Rome for a family of four.",
+        "stop",
+        [
+            "Update the user profile with the new email address.",
+            "Describe the mapping between keys and values in a dictionary.",
+            "Explain when to withdraw money from a savings account.",
+            "Suggest foods that go together well at a picnic.",
+            "Imagine a graphic novel about pirates and describe its hero.",
+            "Plan a trip to Rome for a family of four.",
+        ],
+        [],
+    ),
+    (
+        "blacklist_words_and_phrase",
+        "10. Attach a file with your answer and summarise it.\n"
+        "11. Find the shortest route on the MAP of Paris.\n"
+        "12. How would you go  to the airport from downtown?\n"
+        "13. Count the images: how many cats are there?\n"
+        "14. Describe the file-based storage systems you know.\n"
+        "15. Draw a cat sitting on the moon at night.",
+        "stop",
+        [],
+        [
+            Rejected("keyword", "Attach a file with your answer and summarise it."),
+            Rejected("keyword", "Find the shortest route on the MAP of Paris."),
+            Rejected("keyword", "How would you go to the airport from downtown?"),
+            Rejected("keyword", "Count the images: how many cats are there?"),
+            Rejected("keyword", "Describe the file-based storage systems you know."),
+            Rejected("keyword", "Draw a cat sitting on the moon at night."),
+        ],
+    ),
+    (
+        "write_a_program_any_case",
+        "10. Write a program to reverse a string in place.\n"
+        "11. write a Program that counts the vowels in a word.\n"
+        "12. Write a poem about programs and programmers.",
+        "stop",
+        ["Write a poem about programs and programmers."],
+        [
+            Rejected("program", "Write a program to reverse a string in place."),
+            Rejected("program", "write a Program that counts the vowels in a word."),
+        ],
+    ),
+    (
+        "length_bounds",
+        f"10. Name three fruits.\n11. Name three tropical fruits.\n12. {WORDS_150}\n13. {WORDS_151}",
+        "stop",
+        ["Name three tropical fruits.", WORDS_150],
+        [Rejected("length", "Name three fruits."), Rejected("length", WORDS_151)],
+    ),
     ("empty_text", "", "stop", [], [Rejected("empty", "")]),
     ("whitespace_only", "  \n\t \r\n", "stop", [], [Rejected("empty", "")]),
     ("numbers_without_text", "10.\n11.\n", "stop", [], [Rejected("empty", "10. 11.")]),
     ("truncated_single_item", f" {X}", "length", [], [Rejected("truncated", X)]),
-    ("truncated_chat_outro", f"9. {X}\n10. {Y}\n\nLet me", "length", [X],
-     [Rejected("truncated", Y)]),
+    (
+        "truncated_chat_outro",
+        f"9. {X}\n10. {Y}\n\nLet me",
+        "length",
+        [X],
+        [Rejected("truncated", Y)],
+    ),
     ("no_finish_reason", f" {X}\n10. {Y}", None, [X, Y], []),
 ]
 
@@ -239,131 +319,309 @@ SPAM_WITH_REPEATS = examples([("1 + 1", "2")] * 3 + [(f"{n} + 1", str(n + 1)) fo
 
 INPUT_FIRST_CASES = [
     ("table7_no_input", "Output: 85°F = 29.44°C", "stop", [I("", "85°F = 29.44°C")], None),
-    ("table7_examples",
-     "Example 1\nInput: Sentence: The cat chased the mouse.\n"
-     "Output: The mouse was chased by the cat.\n\n"
-     "Example 2\nInput: Sentence: Lisa wrote the report.\n"
-     "Output: The report was written by Lisa.\n",
-     "stop",
-     [I("Sentence: The cat chased the mouse.", "The mouse was chased by the cat."),
-      I("Sentence: Lisa wrote the report.", "The report was written by Lisa.")], None),
-    ("table10_short_fields",
-     'Example 1\nInput: Word = "hello"\nOutput: Length = 5, Number of vowels = 2\n\n'
-     'Example 2\nInput: Word = "rhythm"\nOutput: Length = 6, Number of vowels = 0',
-     "stop",
-     [I('Word = "hello"', "Length = 5, Number of vowels = 2"),
-      I('Word = "rhythm"', "Length = 6, Number of vowels = 0")], None),
-    ("table10_multi_line_fields",
-     "Example 1\nInput: Person: Ada, a chemist.\nAnimal: A parrot.\nObject: A kettle.\n"
-     "Output: Ada's parrot hid in the kettle.\nIt whistled when she made tea.",
-     "stop",
-     [I("Person: Ada, a chemist.\nAnimal: A parrot.\nObject: A kettle.",
-        "Ada's parrot hid in the kettle.\nIt whistled when she made tea.")], None),
-    ("table11_incomplete_output",
-     "Example 1\nInput: Address: 12 Elm Street, City: Springfield\nOutput: The zip code is:",
-     "stop", [], "no_instances"),
-    ("pair_without_markers", "Input: 12, 7, 3\nOutput: 3, 7, 12\n", "stop",
-     [I("12, 7, 3", "3, 7, 12")], None),
+    (
+        "table7_examples",
+        "Example 1\nInput: Sentence: The cat chased the mouse.\n"
+        "Output: The mouse was chased by the cat.\n\n"
+        "Example 2\nInput: Sentence: Lisa wrote the report.\n"
+        "Output: The report was written by Lisa.\n",
+        "stop",
+        [
+            I("Sentence: The cat chased the mouse.", "The mouse was chased by the cat."),
+            I("Sentence: Lisa wrote the report.", "The report was written by Lisa."),
+        ],
+        None,
+    ),
+    (
+        "table10_short_fields",
+        'Example 1\nInput: Word = "hello"\nOutput: Length = 5, Number of vowels = 2\n\n'
+        'Example 2\nInput: Word = "rhythm"\nOutput: Length = 6, Number of vowels = 0',
+        "stop",
+        [
+            I('Word = "hello"', "Length = 5, Number of vowels = 2"),
+            I('Word = "rhythm"', "Length = 6, Number of vowels = 0"),
+        ],
+        None,
+    ),
+    (
+        "table10_multi_line_fields",
+        "Example 1\nInput: Person: Ada, a chemist.\nAnimal: A parrot.\nObject: A kettle.\n"
+        "Output: Ada's parrot hid in the kettle.\nIt whistled when she made tea.",
+        "stop",
+        [
+            I(
+                "Person: Ada, a chemist.\nAnimal: A parrot.\nObject: A kettle.",
+                "Ada's parrot hid in the kettle.\nIt whistled when she made tea.",
+            )
+        ],
+        None,
+    ),
+    (
+        "table11_incomplete_output",
+        "Example 1\nInput: Address: 12 Elm Street, City: Springfield\nOutput: The zip code is:",
+        "stop",
+        [],
+        "no_instances",
+    ),
+    (
+        "pair_without_markers",
+        "Input: 12, 7, 3\nOutput: 3, 7, 12\n",
+        "stop",
+        [I("12, 7, 3", "3, 7, 12")],
+        None,
+    ),
     ("pair_on_one_line", "Input: 2 + 2 Output: 4", "stop", [I("2 + 2", "4")], None),
     ("numbered_labels", "Input 1: cat\nOutput 1: cats", "stop", [I("cat", "cats")], None),
-    ("several_pairs_without_markers", "Input: a\nOutput: b\nInput: c\nOutput: d", "stop",
-     [I("a", "b"), I("c", "d")], None),
-    ("second_pair_glued_in_one_example", "Example 1\nInput: a\nOutput: b Input: c Output: d",
-     "stop", [I("a", "b")], None),
-    ("chat_preamble_before_examples",
-     "Sure! Here are two examples.\n\n" + examples([("3 * 4", "12"), ("5 * 5", "25")]), "stop",
-     [I("3 * 4", "12"), I("5 * 5", "25")], None),
-    ("chat_preamble_before_pair", "Sure, here is one:\nInput: dog\nOutput: dogs", "stop",
-     [I("dog", "dogs")], None),
-    ("markdown_bold_labels",
-     "**Example 1**\n**Input:** 9 * 7\n**Output:** 63\n\n**Example 2**\n**Input**: 6 * 8\n"
-     "__Output:__ 48", "stop", [I("9 * 7", "63"), I("6 * 8", "48")], None),
-    ("example_marker_variants",
-     "Example 1:\nInput: a\nOutput: b\nExample2\nInput: c\nOutput: d\n"
-     "### Example 3\nInput: e\nOutput: f\nExample:\nInput: g\nOutput: h", "stop",
-     [I("a", "b"), I("c", "d"), I("e", "f"), I("g", "h")], None),
-    ("example_inside_output_is_not_a_marker",
-     "Output: Put a comma before the conjunction, as in Example 2 of the style guide.", "stop",
-     [I("", "Put a comma before the conjunction, as in Example 2 of the style guide.")], None),
-    ("examples_without_labels",
-     "Example 1\nThe early bird catches the worm.\n\nExample 2\nActions speak louder than words.",
-     "stop",
-     [I("", "The early bird catches the worm."), I("", "Actions speak louder than words.")], None),
+    (
+        "several_pairs_without_markers",
+        "Input: a\nOutput: b\nInput: c\nOutput: d",
+        "stop",
+        [I("a", "b"), I("c", "d")],
+        None,
+    ),
+    (
+        "second_pair_glued_in_one_example",
+        "Example 1\nInput: a\nOutput: b Input: c Output: d",
+        "stop",
+        [I("a", "b")],
+        None,
+    ),
+    (
+        "chat_preamble_before_examples",
+        "Sure! Here are two examples.\n\n" + examples([("3 * 4", "12"), ("5 * 5", "25")]),
+        "stop",
+        [I("3 * 4", "12"), I("5 * 5", "25")],
+        None,
+    ),
+    (
+        "chat_preamble_before_pair",
+        "Sure, here is one:\nInput: dog\nOutput: dogs",
+        "stop",
+        [I("dog", "dogs")],
+        None,
+    ),
+    (
+        "markdown_bold_labels",
+        "**Example 1**\n**Input:** 9 * 7\n**Output:** 63\n\n**Example 2**\n**Input**: 6 * 8\n"
+        "__Output:__ 48",
+        "stop",
+        [I("9 * 7", "63"), I("6 * 8", "48")],
+        None,
+    ),
+    (
+        "example_marker_variants",
+        "Example 1:\nInput: a\nOutput: b\nExample2\nInput: c\nOutput: d\n"
+        "### Example 3\nInput: e\nOutput: f\nExample:\nInput: g\nOutput: h",
+        "stop",
+        [I("a", "b"), I("c", "d"), I("e", "f"), I("g", "h")],
+        None,
+    ),
+    (
+        "example_inside_output_is_not_a_marker",
+        "Output: Put a comma before the conjunction, as in Example 2 of the style guide.",
+        "stop",
+        [I("", "Put a comma before the conjunction, as in Example 2 of the style guide.")],
+        None,
+    ),
+    (
+        "examples_without_labels",
+        "Example 1\nThe early bird catches the worm.\n\nExample 2\nActions speak louder than words.",
+        "stop",
+        [I("", "The early bird catches the worm."), I("", "Actions speak louder than words.")],
+        None,
+    ),
     ("no_labels_no_markers", "Paris is the capital of France.", "stop", [], "no_instances"),
-    ("empty_output_dropped", examples([("What is 2 + 2?", ""), ("What is 3 + 3?", "6")]), "stop",
-     [I("What is 3 + 3?", "6")], None),
+    (
+        "empty_output_dropped",
+        examples([("What is 2 + 2?", ""), ("What is 3 + 3?", "6")]),
+        "stop",
+        [I("What is 3 + 3?", "6")],
+        None,
+    ),
     ("output_equal_to_input", "Input: hello\nOutput: hello", "stop", [], "no_instances"),
-    ("input_ending_with_colon",
-     examples([("Translate this sentence:", "Bonjour"), ("Good night", "Bonne nuit")]), "stop",
-     [I("Good night", "Bonne nuit")], None),
-    ("output_ending_with_colon",
-     examples([("List two colours", "Here they are:"), ("List two shapes", "circle, square")]),
-     "stop", [I("List two shapes", "circle, square")], None),
-    ("conflicting_outputs", examples([("4", "even"), ("7", "odd"), ("4", "odd")]), "stop", [],
-     "conflicting_outputs"),
-    ("empty_inputs_may_differ", "Example 1\nOutput: A haiku.\n\nExample 2\nOutput: A limerick.",
-     "stop", [I("", "A haiku."), I("", "A limerick.")], None),
-    ("exact_duplicates_once", examples([("a", "b"), ("c", "d"), ("a", "b")]), "stop",
-     [I("a", "b"), I("c", "d")], None),
+    (
+        "input_ending_with_colon",
+        examples([("Translate this sentence:", "Bonjour"), ("Good night", "Bonne nuit")]),
+        "stop",
+        [I("Good night", "Bonne nuit")],
+        None,
+    ),
+    (
+        "output_ending_with_colon",
+        examples([("List two colours", "Here they are:"), ("List two shapes", "circle, square")]),
+        "stop",
+        [I("List two shapes", "circle, square")],
+        None,
+    ),
+    (
+        "conflicting_outputs",
+        examples([("4", "even"), ("7", "odd"), ("4", "odd")]),
+        "stop",
+        [],
+        "conflicting_outputs",
+    ),
+    (
+        "empty_inputs_may_differ",
+        "Example 1\nOutput: A haiku.\n\nExample 2\nOutput: A limerick.",
+        "stop",
+        [I("", "A haiku."), I("", "A limerick.")],
+        None,
+    ),
+    (
+        "exact_duplicates_once",
+        examples([("a", "b"), ("c", "d"), ("a", "b")]),
+        "stop",
+        [I("a", "b"), I("c", "d")],
+        None,
+    ),
     ("spam_capped_at_5", SPAM, "stop", [I(f"{n} + {n}", str(2 * n)) for n in range(5)], None),
-    ("dedupe_before_cap", SPAM_WITH_REPEATS, "stop",
-     [I("1 + 1", "2")] + [I(f"{n} + 1", str(n + 1)) for n in range(2, 6)], None),
-    ("truncated_drops_last", examples([("a", "b"), ("c", "d"), ("e", "f")]), "length",
-     [I("a", "b"), I("c", "d")], None),
-    ("truncated_drops_last_before_filters",
-     examples([("a", "b"), ("c", "d"), ("e", "Answer:")]), "length",
-     [I("a", "b"), I("c", "d")], None),
+    (
+        "dedupe_before_cap",
+        SPAM_WITH_REPEATS,
+        "stop",
+        [I("1 + 1", "2")] + [I(f"{n} + 1", str(n + 1)) for n in range(2, 6)],
+        None,
+    ),
+    (
+        "truncated_drops_last",
+        examples([("a", "b"), ("c", "d"), ("e", "f")]),
+        "length",
+        [I("a", "b"), I("c", "d")],
+        None,
+    ),
+    (
+        "truncated_drops_last_before_filters",
+        examples([("a", "b"), ("c", "d"), ("e", "Answer:")]),
+        "length",
+        [I("a", "b"), I("c", "d")],
+        None,
+    ),
     ("truncated_single_output", "Output: 85°F = 29.44°C", "length", [], "no_instances"),
-    ("crlf_line_endings", "Example 1\r\nInput: x\r\ny\r\nOutput: z\r\n", "stop",
-     [I("x\ny", "z")], None),
+    (
+        "crlf_line_endings",
+        "Example 1\r\nInput: x\r\ny\r\nOutput: z\r\n",
+        "stop",
+        [I("x\ny", "z")],
+        None,
+    ),
     ("empty_text", "", "stop", [], "no_instances"),
     ("whitespace_only", " \n\t\r\n ", "stop", [], "no_instances"),
 ]
 
 OUTPUT_FIRST_CASES = [
-    ("table8",
-     "Class label: Positive\nSentence: The staff were friendly and the room was spotless.\n"
-     "Class label: Negative\nSentence: We waited an hour and the soup arrived cold.\n", "stop",
-     [I("Sentence: The staff were friendly and the room was spotless.", "Positive"),
-      I("Sentence: We waited an hour and the soup arrived cold.", "Negative")], None),
-    ("input_prefix_stripped",
-     "Class label: Spam\nInput: You have won a free cruise! Reply now.\n"
-     "Class label: Not spam\nInput: The meeting moved to 3 pm tomorrow.", "stop",
-     [I("You have won a free cruise! Reply now.", "Spam"),
-      I("The meeting moved to 3 pm tomorrow.", "Not spam")], None),
-    ("labels_without_input", "Class label: True\nClass label: False\n", "stop",
-     [I("", "True"), I("", "False")], None),
-    ("multi_line_input",
-     "Class label: Formal\nInput: Dear Ms. Patel,\n\nI am writing to confirm our meeting.\n\n"
-     "Class label: Informal\nInput: hey! see u at 8?", "stop",
-     [I("Dear Ms. Patel,\n\nI am writing to confirm our meeting.", "Formal"),
-      I("hey! see u at 8?", "Informal")], None),
-    ("chat_preamble", "Sure! Here is one input per label:\n\nClass label: Yes\nInput: 17\n"
-     "Class label: No\nInput: 18", "stop", [I("17", "Yes"), I("18", "No")], None),
-    ("label_and_input_on_one_line", "Class label: Positive Input: Loved every minute of it.",
-     "stop", [I("Loved every minute of it.", "Positive")], None),
-    ("capitalised_label_field", "Class Label: Fruit\nInput: mango", "stop",
-     [I("mango", "Fruit")], None),
-    ("markdown_bold_labels", "**Class label:** Sports\n**Input:** The match ended 2-1.", "stop",
-     [I("The match ended 2-1.", "Sports")], None),
-    ("conflicting_outputs", "Class label: Even\nInput: 4\nClass label: Odd\nInput: 4", "stop",
-     [], "conflicting_outputs"),
-    ("input_ending_with_colon",
-     "Class label: Question\nSentence:\nClass label: Statement\nSentence: It is raining.", "stop",
-     [I("Sentence: It is raining.", "Statement")], None),
-    ("input_equal_to_label", "Class label: Positive\nInput: Positive", "stop", [],
-     "no_instances"),
-    ("truncated_drops_last",
-     "Class label: Positive\nInput: Great film.\nClass label: Negative\nInput: Dull and", "length",
-     [I("Great film.", "Positive")], None),
-    ("input_first_format_is_not_parsed", "Input: Great film.\nOutput: Positive", "stop", [],
-     "no_instances"),
+    (
+        "table8",
+        "Class label: Positive\nSentence: The staff were friendly and the room was spotless.\n"
+        "Class label: Negative\nSentence: We waited an hour and the soup arrived cold.\n",
+        "stop",
+        [
+            I("Sentence: The staff were friendly and the room was spotless.", "Positive"),
+            I("Sentence: We waited an hour and the soup arrived cold.", "Negative"),
+        ],
+        None,
+    ),
+    (
+        "input_prefix_stripped",
+        "Class label: Spam\nInput: You have won a free cruise! Reply now.\n"
+        "Class label: Not spam\nInput: The meeting moved to 3 pm tomorrow.",
+        "stop",
+        [
+            I("You have won a free cruise! Reply now.", "Spam"),
+            I("The meeting moved to 3 pm tomorrow.", "Not spam"),
+        ],
+        None,
+    ),
+    (
+        "labels_without_input",
+        "Class label: True\nClass label: False\n",
+        "stop",
+        [I("", "True"), I("", "False")],
+        None,
+    ),
+    (
+        "multi_line_input",
+        "Class label: Formal\nInput: Dear Ms. Patel,\n\nI am writing to confirm our meeting.\n\n"
+        "Class label: Informal\nInput: hey! see u at 8?",
+        "stop",
+        [
+            I("Dear Ms. Patel,\n\nI am writing to confirm our meeting.", "Formal"),
+            I("hey! see u at 8?", "Informal"),
+        ],
+        None,
+    ),
+    (
+        "chat_preamble",
+        "Sure! Here is one input per label:\n\nClass label: Yes\nInput: 17\n"
+        "Class label: No\nInput: 18",
+        "stop",
+        [I("17", "Yes"), I("18", "No")],
+        None,
+    ),
+    (
+        "label_and_input_on_one_line",
+        "Class label: Positive Input: Loved every minute of it.",
+        "stop",
+        [I("Loved every minute of it.", "Positive")],
+        None,
+    ),
+    (
+        "capitalised_label_field",
+        "Class Label: Fruit\nInput: mango",
+        "stop",
+        [I("mango", "Fruit")],
+        None,
+    ),
+    (
+        "markdown_bold_labels",
+        "**Class label:** Sports\n**Input:** The match ended 2-1.",
+        "stop",
+        [I("The match ended 2-1.", "Sports")],
+        None,
+    ),
+    (
+        "conflicting_outputs",
+        "Class label: Even\nInput: 4\nClass label: Odd\nInput: 4",
+        "stop",
+        [],
+        "conflicting_outputs",
+    ),
+    (
+        "input_ending_with_colon",
+        "Class label: Question\nSentence:\nClass label: Statement\nSentence: It is raining.",
+        "stop",
+        [I("Sentence: It is raining.", "Statement")],
+        None,
+    ),
+    ("input_equal_to_label", "Class label: Positive\nInput: Positive", "stop", [], "no_instances"),
+    (
+        "truncated_drops_last",
+        "Class label: Positive\nInput: Great film.\nClass label: Negative\nInput: Dull and",
+        "length",
+        [I("Great film.", "Positive")],
+        None,
+    ),
+    (
+        "input_first_format_is_not_parsed",
+        "Input: Great film.\nOutput: Positive",
+        "stop",
+        [],
+        "no_instances",
+    ),
     ("no_labels", "Positive: great film\nNegative: dull film", "stop", [], "no_instances"),
-    ("crlf_line_endings", "Class label: A\r\nInput: x\r\nClass label: B\r\nInput: y\r\n", "stop",
-     [I("x", "A"), I("y", "B")], None),
-    ("spam_capped_at_5",
-     "\n".join(f"Class label: L{n}\nInput: text {n}" for n in range(100)), "stop",
-     [I(f"text {n}", f"L{n}") for n in range(5)], None),
+    (
+        "crlf_line_endings",
+        "Class label: A\r\nInput: x\r\nClass label: B\r\nInput: y\r\n",
+        "stop",
+        [I("x", "A"), I("y", "B")],
+        None,
+    ),
+    (
+        "spam_capped_at_5",
+        "\n".join(f"Class label: L{n}\nInput: text {n}" for n in range(100)),
+        "stop",
+        [I(f"text {n}", f"L{n}") for n in range(5)],
+        None,
+    ),
     ("empty_text", "", "stop", [], "no_instances"),
 ]
 
@@ -459,9 +717,7 @@ FRAGMENTS = [
 ]  # fmt: skip
 TEXTS = st.one_of(
     st.text(),
-    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=6)), max_size=40).map(
-        "".join
-    ),
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=6)), max_size=40).map("".join),
 )
 FINISH_REASONS = st.sampled_from([None, "stop", "length", "content_filter"])
 PROPERTY = settings(max_examples=300, deadline=None, database=None)

@@ -17,8 +17,14 @@ from .conftest import OUR_SEEDS
 
 def _task(n: int, instruction: str) -> Task:
     return Task(
-        id=f"task-{n:06d}", instruction=instruction, is_classification=False,
-        instances=(Instance("", "out"),), most_similar={}, created_at="t", model="m", run_id="r",
+        id=f"task-{n:06d}",
+        instruction=instruction,
+        is_classification=False,
+        instances=(Instance("", "out"),),
+        most_similar={},
+        created_at="t",
+        model="m",
+        run_id="r",
     )
 
 
@@ -39,18 +45,33 @@ def test_loads_our_seed_file() -> None:
     ("line", "message"),
     [
         (b"{not json", "line 2: not valid JSON"),
-        (b'{"id": "x", "instances": [], "is_classification": false}', "missing field 'instruction'"),
-        (b'{"id": "x", "instruction": "Do it now", "instances": [], "is_classification": "no"}',
-         "field 'is_classification' must be bool"),
-        (b'{"id": "x", "instruction": "Do it", "instances": [{"input": ""}], '
-         b'"is_classification": false}', "instances[0]: missing field 'output'"),
+        (
+            b'{"id": "x", "instances": [], "is_classification": false}',
+            "missing field 'instruction'",
+        ),
+        (
+            b'{"id": "x", "instruction": "Do it now", "instances": [], "is_classification": "no"}',
+            "field 'is_classification' must be bool",
+        ),
+        (
+            b'{"id": "x", "instruction": "Do it", "instances": [{"input": ""}], '
+            b'"is_classification": false}',
+            "instances[0]: missing field 'output'",
+        ),
         (b"[1, 2]", "expected a JSON object"),
     ],
 )
-def test_malformed_seed_line_names_line_and_field(tmp_path: Path, line: bytes, message: str) -> None:
-    good = orjson.dumps({"id": "a", "instruction": "Say hello to the user.",
-                         "instances": [{"input": "", "output": "Hello"}],
-                         "is_classification": False})
+def test_malformed_seed_line_names_line_and_field(
+    tmp_path: Path, line: bytes, message: str
+) -> None:
+    good = orjson.dumps(
+        {
+            "id": "a",
+            "instruction": "Say hello to the user.",
+            "instances": [{"input": "", "output": "Hello"}],
+            "is_classification": False,
+        }
+    )
     path = tmp_path / "seeds.jsonl"
     path.write_bytes(good + b"\n" + line + b"\n")
     with pytest.raises(UsageError) as err:
@@ -96,8 +117,13 @@ def test_pool_admits_novel_and_refuses_similar_as_rouge_score_does() -> None:
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
     base = seeds[0].instruction
     words = base.split()
-    variants = [base, " ".join(words[:-1]), " ".join(reversed(words)),
-                "Describe how tides work to a curious ten year old.", base.upper()]
+    variants = [
+        base,
+        " ".join(words[:-1]),
+        " ".join(reversed(words)),
+        "Describe how tides work to a curious ten year old.",
+        base.upper(),
+    ]
     for text in variants:
         best = max(scorer.score(text, s.instruction)["rougeL"].fmeasure for s in seeds)
         verdict = pool.admit(text)

@@ -17,27 +17,48 @@ from asyncgen.runfiles import JsonlFile, Task, load_tasks
 
 # Four tasks; word counts are in the comments, expected figures are computed by hand below.
 TASKS: list[dict[str, Any]] = [
-    {"id": "task-000001", "instruction": "Classify the sentiment of the review.",  # 6 words
-     "is_classification": True,
-     "instances": [{"input": "I loved it.", "output": "Positive"},  # 3 / 1
-                   {"input": "Terrible service.", "output": "Negative"}],  # 2 / 1
-     "most_similar": {"Rate the movie review.": 0.4, "Classify the tweet.": 0.55},
-     "avg_similarity_score": 0.2},
-    {"id": "task-000002", "instruction": "Write a haiku about autumn.",  # 5 words
-     "is_classification": False,
-     "instances": [{"input": "", "output": "Leaves fall softly down"}],  # empty / 4
-     "most_similar": {}, "avg_similarity_score": 0.0},
-    {"id": "task-000003", "instruction": "Translate the sentence into French.",  # 5 words
-     "is_classification": False,
-     "instances": [{"input": "Good morning", "output": "Bonjour"},  # 2 / 1
-                   {"input": "  \n", "output": "Salut tout le monde"}],  # blank / 4
-     "most_similar": {"Translate to German.": 0.3}, "avg_similarity_score": 0.1},
-    {"id": "task-000004", "instruction": "Is the number even?",  # 4 words
-     "is_classification": True,
-     "instances": [{"input": "4", "output": "Yes"},  # 1 / 1
-                   {"input": "7", "output": "No"},  # 1 / 1
-                   {"input": "", "output": "Need a number"}],  # empty / 3
-     "most_similar": {"Is it prime?": 0.25}, "avg_similarity_score": 0.1},
+    {
+        "id": "task-000001",
+        "instruction": "Classify the sentiment of the review.",  # 6 words
+        "is_classification": True,
+        "instances": [
+            {"input": "I loved it.", "output": "Positive"},  # 3 / 1
+            {"input": "Terrible service.", "output": "Negative"},
+        ],  # 2 / 1
+        "most_similar": {"Rate the movie review.": 0.4, "Classify the tweet.": 0.55},
+        "avg_similarity_score": 0.2,
+    },
+    {
+        "id": "task-000002",
+        "instruction": "Write a haiku about autumn.",  # 5 words
+        "is_classification": False,
+        "instances": [{"input": "", "output": "Leaves fall softly down"}],  # empty / 4
+        "most_similar": {},
+        "avg_similarity_score": 0.0,
+    },
+    {
+        "id": "task-000003",
+        "instruction": "Translate the sentence into French.",  # 5 words
+        "is_classification": False,
+        "instances": [
+            {"input": "Good morning", "output": "Bonjour"},  # 2 / 1
+            {"input": "  \n", "output": "Salut tout le monde"},
+        ],  # blank / 4
+        "most_similar": {"Translate to German.": 0.3},
+        "avg_similarity_score": 0.1,
+    },
+    {
+        "id": "task-000004",
+        "instruction": "Is the number even?",  # 4 words
+        "is_classification": True,
+        "instances": [
+            {"input": "4", "output": "Yes"},  # 1 / 1
+            {"input": "7", "output": "No"},  # 1 / 1
+            {"input": "", "output": "Need a number"},
+        ],  # empty / 3
+        "most_similar": {"Is it prime?": 0.25},
+        "avg_similarity_score": 0.1,
+    },
 ]
 
 
@@ -46,8 +67,18 @@ def ev(event: str, ts: str, **fields: Any) -> dict[str, Any]:
 
 
 def completed(stage: str, ts: str, latency: float, pt: int, ct: int, cost: float) -> dict[str, Any]:
-    return ev("request.completed", ts, stage=stage, model="sim-1", status=200, attempt=1,
-              latency_ms=latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
+    return ev(
+        "request.completed",
+        ts,
+        stage=stage,
+        model="sim-1",
+        status=200,
+        attempt=1,
+        latency_ms=latency,
+        prompt_tokens=pt,
+        completion_tokens=ct,
+        cost_usd=cost,
+    )
 
 
 # Two runs appended to one file (the second resumed the first).
@@ -65,19 +96,47 @@ EVENTS: list[dict[str, Any]] = [
     completed("classify", "08:00:02", 20.0, 1000, 1, 0.0005),
     completed("classify", "08:00:02", 30.0, 1000, 1, 0.0005),
     ev("task.rejected", "08:00:02", reason="classify_failed", instruction="z"),
-    ev("request.retry", "08:00:03", stage="instances", error_kind="rate_limit", status=429,
-       attempt=1, wait_s=1.0),
-    ev("request.retry", "08:00:04", stage="instances", error_kind="rate_limit", status=429,
-       attempt=2, wait_s=2.0),
-    ev("request.failed", "08:00:05", stage="instances", error_kind="timeout", status=None,
-       attempt=3, final=True),
+    ev(
+        "request.retry",
+        "08:00:03",
+        stage="instances",
+        error_kind="rate_limit",
+        status=429,
+        attempt=1,
+        wait_s=1.0,
+    ),
+    ev(
+        "request.retry",
+        "08:00:04",
+        stage="instances",
+        error_kind="rate_limit",
+        status=429,
+        attempt=2,
+        wait_s=2.0,
+    ),
+    ev(
+        "request.failed",
+        "08:00:05",
+        stage="instances",
+        error_kind="timeout",
+        status=None,
+        attempt=3,
+        final=True,
+    ),
     completed("instances", "08:00:06", 400.0, 800, 200, 0.0007),
     completed("instances", "08:00:06", 200.0, 800, 200, 0.0007),
     ev("task.committed", "08:00:06", id="task-000001", instances=2, is_classification=True),
     ev("task.committed", "08:00:06", id="task-000002", instances=1, is_classification=False),
     ev("run.progress", "08:00:07", committed=2, target=4),
-    ev("run.finished", "08:01:00", reason="signal", committed=2, requests=6, cost_usd=0.0036,
-       elapsed_s=60.0),
+    ev(
+        "run.finished",
+        "08:01:00",
+        reason="signal",
+        committed=2,
+        requests=6,
+        cost_usd=0.0036,
+        elapsed_s=60.0,
+    ),
     ev("run.started", "09:00:00", run_id="run-b", config={}),
     completed("instructions", "09:00:01", 1100.0, 500, 300, 0.0007),
     ev("candidate.parsed", "09:00:01", count=4),
@@ -86,14 +145,28 @@ EVENTS: list[dict[str, Any]] = [
     ev("task.admitted", "09:00:01", id="task-000004"),
     ev("task.admitted", "09:00:01", id="t-empty"),
     ev("classify.unparseable", "09:00:02", instruction="Hmm"),
-    ev("request.failed", "09:00:02", stage="classify", error_kind="bad_request", status=400,
-       attempt=1, final=True),
+    ev(
+        "request.failed",
+        "09:00:02",
+        stage="classify",
+        error_kind="bad_request",
+        status=400,
+        attempt=1,
+        final=True,
+    ),
     ev("task.rejected", "09:00:03", reason="no_instances", instruction="w"),
     completed("instances", "09:00:04", 600.0, 800, 200, 0.0007),
     ev("task.committed", "09:00:04", id="task-000003", instances=2, is_classification=False),
     ev("task.committed", "09:00:04", id="task-000004", instances=3, is_classification=True),
-    ev("run.finished", "09:00:30", reason="target", committed=4, requests=2, cost_usd=0.0014,
-       elapsed_s=30.0),
+    ev(
+        "run.finished",
+        "09:00:30",
+        reason="target",
+        committed=4,
+        requests=2,
+        cost_usd=0.0014,
+        elapsed_s=30.0,
+    ),
 ]
 
 
@@ -155,18 +228,25 @@ def test_funnel_and_rejections() -> None:
     assert funnel["committed"] == 4
     assert funnel["in_flight_at_stop"] == 0
     assert funnel["acceptance_rate"] == pytest.approx(0.4)
-    assert funnel["rejected"] == {"similar": 2, "keyword": 1, "classify_failed": 1,
-                                  "length": 1, "no_instances": 1}
+    assert funnel["rejected"] == {
+        "similar": 2,
+        "keyword": 1,
+        "classify_failed": 1,
+        "length": 1,
+        "no_instances": 1,
+    }
     assert list(funnel["rejected"])[0] == "similar"  # most frequent first
     assert funnel["rejected_total"] == 6
     assert funnel["rejected_at_step"] == {"admitted": 4, "classified": 1, "with_instances": 1}
 
 
 def test_item_error_at_classify_is_lost_before_classified() -> None:
-    events = [ev("task.admitted", "08:00:00", id="a"), ev("task.admitted", "08:00:00", id="b"),
-              ev("task.rejected", "08:00:01", reason="item_error", stage="classify",
-                 instruction="a"),
-              ev("task.rejected", "08:00:01", reason="item_error", instruction="b")]
+    events = [
+        ev("task.admitted", "08:00:00", id="a"),
+        ev("task.admitted", "08:00:00", id="b"),
+        ev("task.rejected", "08:00:01", reason="item_error", stage="classify", instruction="a"),
+        ev("task.rejected", "08:00:01", reason="item_error", instruction="b"),
+    ]
     funnel = report.build_report([], events)["funnel"]
     assert (funnel["classified"], funnel["with_instances"]) == (1, 0)
 
@@ -175,14 +255,30 @@ def test_requests_tokens_cost_per_stage() -> None:
     result = report.build_report(tasks(), EVENTS)
     by_stage = result["requests"]["by_stage"]
     assert list(by_stage) == ["instructions", "classify", "instances"]
-    assert by_stage["instructions"] == {"requests": 2, "prompt_tokens": 1000,
-                                        "completion_tokens": 600, "cost_usd": 0.0014}
-    assert by_stage["classify"] == {"requests": 3, "prompt_tokens": 3000,
-                                    "completion_tokens": 3, "cost_usd": 0.0015}
-    assert by_stage["instances"] == {"requests": 3, "prompt_tokens": 2400,
-                                     "completion_tokens": 600, "cost_usd": 0.0021}
-    assert result["requests"]["total"] == {"requests": 8, "prompt_tokens": 6400,
-                                           "completion_tokens": 1203, "cost_usd": 0.005}
+    assert by_stage["instructions"] == {
+        "requests": 2,
+        "prompt_tokens": 1000,
+        "completion_tokens": 600,
+        "cost_usd": 0.0014,
+    }
+    assert by_stage["classify"] == {
+        "requests": 3,
+        "prompt_tokens": 3000,
+        "completion_tokens": 3,
+        "cost_usd": 0.0015,
+    }
+    assert by_stage["instances"] == {
+        "requests": 3,
+        "prompt_tokens": 2400,
+        "completion_tokens": 600,
+        "cost_usd": 0.0021,
+    }
+    assert result["requests"]["total"] == {
+        "requests": 8,
+        "prompt_tokens": 6400,
+        "completion_tokens": 1203,
+        "cost_usd": 0.005,
+    }
     assert result["cost_usd"] == 0.005
     assert result["cost_per_instruction_usd"] == pytest.approx(0.005 / 4)
 
@@ -235,7 +331,11 @@ def test_runs_are_counted_and_aggregated() -> None:
     assert runs["elapsed_s"] == 90.0
     first, second = runs["list"]
     assert (first["run_id"], first["reason"], first["committed"], first["requests"]) == (
-        "run-a", "signal", 2, 6)
+        "run-a",
+        "signal",
+        2,
+        6,
+    )
     assert first["cost_usd"] == 0.0036  # summed exactly, not 0.0036000000000000003
     assert (second["run_id"], second["reason"], second["committed"]) == ("run-b", "target", 2)
 
@@ -247,17 +347,21 @@ def test_unfinished_run_takes_elapsed_from_timestamps() -> None:
 
 
 def test_timestamps_without_zone_are_utc() -> None:
-    events = [ev("run.started", "10:00:00", run_id="r"),
-              {"event": "run.progress", "timestamp": "2026-11-21T10:00:05"}]
+    events = [
+        ev("run.started", "10:00:00", run_id="r"),
+        {"event": "run.progress", "timestamp": "2026-11-21T10:00:05"},
+    ]
     (run,) = report.build_report([], events)["runs"]["list"]
     assert run["elapsed_s"] == 5.0
 
 
 def test_late_and_early_events_do_not_invent_runs() -> None:
-    events = [completed("classify", "07:59:59", 5.0, 10, 1, 0.001),  # before any run.started
-              ev("run.started", "08:00:00", run_id="r"),
-              ev("run.finished", "08:00:10", reason="target", elapsed_s=10.0),
-              completed("classify", "08:00:11", 5.0, 10, 1, 0.001)]  # logged after finishing
+    events = [
+        completed("classify", "07:59:59", 5.0, 10, 1, 0.001),  # before any run.started
+        ev("run.started", "08:00:00", run_id="r"),
+        ev("run.finished", "08:00:10", reason="target", elapsed_s=10.0),
+        completed("classify", "08:00:11", 5.0, 10, 1, 0.001),
+    ]  # logged after finishing
     runs = report.build_report([], events)["runs"]
     assert runs["count"] == 2  # an anonymous segment for the orphan, then "r"
     anonymous, named = runs["list"]
@@ -343,8 +447,10 @@ def test_complete_but_corrupt_last_line_is_an_error(run_dir: Path) -> None:
     [
         (b"[1, 2]\n", "expected a JSON object"),
         (b'{"instruction": 3, "is_classification": true, "instances": []}\n', "'instruction'"),
-        (b'{"instruction": "x", "is_classification": true, "instances": [{"input": 1}]}\n',
-         "each instance"),
+        (
+            b'{"instruction": "x", "is_classification": true, "instances": [{"input": 1}]}\n',
+            "each instance",
+        ),
         (b'{"instruction": "x", "instances": []}\n', "'is_classification'"),
     ],
 )
@@ -381,12 +487,17 @@ def test_file_as_dir(tmp_path: Path) -> None:
 def test_similarity_proxy_and_lengths() -> None:
     assert report.similarity_scores(tasks()) == [0.55, 0.0, 0.3, 0.25]
     lengths = report.length_distributions(tasks())
-    assert lengths == {"instruction": [6, 5, 5, 4], "input": [3, 2, 2, 1, 1],
-                       "output": [1, 1, 4, 1, 4, 1, 1, 3]}
+    assert lengths == {
+        "instruction": [6, 5, 5, 4],
+        "input": [3, 2, 2, 1, 1],
+        "output": [1, 1, 4, 1, 4, 1, 1, 3],
+    }
 
 
 def test_plots_without_matplotlib_is_a_usage_error(
-    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    run_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed

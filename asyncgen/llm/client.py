@@ -1,0 +1,530 @@
+"""LLMClient: one provider's completions, with limits, retries, usage and cost.
+
+The send path is layered, one concern per method (as httpx's is):
+
+    complete                 encode the request body once, estimate its tokens and worst cost
+    _complete_with_retries   attempts, retry verdicts, retry waits, the final failure event
+    _attempt                 shared limits and budget around one attempt; cost; success event
+    _send_once               one HTTP exchange over the httpx transport API
+    errors.map_transport_errors / errors.check_response   the mapping boundary
+
+`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`);
+cancellation propagates. Every billed response is costed and logged, including 200s whose body
+carries an error, and responses the pipeline later throws away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import structlog
+from aiohttp import ClientTimeout
+
+from asyncgen.errors import UsageError
+from asyncgen.llm import retry
+from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.errors import (
+    DeadlineExceeded,
+    ItemError,
+    ProviderError,
+    RateLimited,
+    RetriesExhausted,
+    check_response,
+    map_transport_errors,
+)
+from asyncgen.llm.limits import ProviderLimits
+from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.llm.pricing import (
+    Price,
+    Usage,
+    estimate_tokens,
+    price_for,
+    usage_from,
+    worst_case_cost,
+)
+from asyncgen.llm.providers import ProviderConfig
+from asyncgen.llm.transport import WholeBodyAiohttpTransport
+
+if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
+    from asyncgen.budget import Budget, Reservation
+
+
+CONNECT_TIMEOUT_S = 10.0
+COOLDOWN_DEFAULT_S = retry.BACKOFF_BASE_S
+"""Shared pause after a 429 that did not say how long to wait."""
+USER_AGENT = "asyncgen/0.1"
+_MS = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One successful completion. `latency_ms` is the successful attempt's round trip,
+    `elapsed_ms` the whole `complete` call (queueing and retries included)."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+    latency_ms: float
+    elapsed_ms: float
+    attempts: int
+    model: str
+    stage: Stage
+
+
+class _Deadline:
+    """When this request must be done; time queued for shared limits pushes it back."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
+def _billing(err: ProviderError) -> dict[str, Any]:
+    """Usage fields for an event about a failed attempt that was billed (else none)."""
+    usage = err.billed
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd,
+    }
+
+
+def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
+    """The generated text of a chat or completions choice ("" when the model sent none)."""
+    if chat:
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+    else:
+        content = choice.get("text")
+    return content if isinstance(content, str) else ""
+
+
+class LLMClient:
+    """Completions from one provider, shared by every worker of a run."""
+
+    __slots__ = (
+        "config",
+        "price",
+        "_budget",
+        "_clock",
+        "_rng",
+        "_transport",
+        "_sender",
+        "_fast",
+        "_fast_url",
+        "_fast_headers",
+        "_fast_timeout",
+        "_connect_s",
+        "_url",
+        "_headers",
+        "_extensions",
+        "_limits",
+        "_secret",
+        "_chat",
+        "_bodies",
+        "_log",
+        "_totals",
+        "_errors",
+        "_failures",
+    )
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        budget: Budget | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        assert config.model is not None  # ProviderConfig fills or demands it
+        self.config = config
+        self.price: Price | None = price_for(
+            config.model, price_in=config.price_in, price_out=config.price_out
+        )
+        if budget is not None and self.price is None:
+            raise UsageError(
+                f"a budget needs the price of model {config.model!r}: "
+                "give --price-in and --price-out (USD per 1M tokens)"
+            )
+        self._budget = budget
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._transport = transport
+        self._sender: httpx.AsyncBaseTransport | None = None
+        self._fast: WholeBodyAiohttpTransport | None = None
+        self._fast_url = config.url
+        self._fast_headers = {"User-Agent": USER_AGENT, **config.headers()}
+        self._fast_timeout: ClientTimeout | None = None
+        self._connect_s = min(config.timeout_s, CONNECT_TIMEOUT_S)
+        self._url = httpx.URL(config.url)
+        # Host given up front spares httpx deriving it from the URL on every request
+        host = self._url.netloc.decode("ascii")
+        self._headers = httpx.Headers({"Host": host, "User-Agent": USER_AGENT, **config.headers()})
+        timeout = httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, CONNECT_TIMEOUT_S))
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._limits = ProviderLimits(
+            max_concurrency=config.max_concurrency, rpm=config.rpm, tpm=config.tpm, clock=clock
+        )
+        self._secret = config.api_key
+        self._chat = config.endpoint == "chat"
+        self._bodies: dict[RequestParams, tuple[bytes, bytes]] = {}
+        self._log: Any = structlog.get_logger("asyncgen")
+        self._totals: dict[str, float] = dict.fromkeys(
+            ("attempts", "completed", "retries", "failed", "prompt_tokens", "completion_tokens"),
+            0,
+        )
+        self._totals["cost_usd"] = 0.0
+        self._errors: Counter[str] = Counter()  # by kind, every failed attempt
+        self._failures: Counter[str] = Counter()  # by kind, every request that raised
+
+    def __repr__(self) -> str:
+        return (
+            f"<LLMClient {self.config.provider} {self.config.model} {self.config.url} "
+            f"{self._limits!r}>"
+        )
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """The shared limits (concurrency, RPM, TPM, cooldown)."""
+        return self._limits
+
+    async def __aenter__(self) -> LLMClient:
+        sender = self._transport or self._make_transport()
+        await sender.__aenter__()
+        self._sender = sender
+        if isinstance(sender, WholeBodyAiohttpTransport):
+            self._fast = sender
+            # one `total` timer per attempt (aiohttp's sock_read re-arms a timer on every read)
+            self._fast_timeout = ClientTimeout(
+                total=self.config.timeout_s, sock_connect=self._connect_s
+            )
+        self._log = structlog.get_logger("asyncgen").bind()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._sender is not None:
+            sender, self._sender, self._fast = self._sender, None, None
+            await sender.__aexit__(exc_type, exc, tb)
+
+    def _make_transport(self) -> httpx.AsyncBaseTransport:
+        """aiohttp under the httpx API by default (several times faster); plain httpx by flag."""
+        size = self.config.max_concurrency
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        if self.config.transport == "aiohttp":
+            return WholeBodyAiohttpTransport(limits=limits)
+        return httpx.AsyncHTTPTransport(limits=limits)
+
+    def stats(self) -> dict[str, Any]:
+        """Limiter state and totals, for progress events."""
+        out: dict[str, Any] = self._limits.stats()
+        out.update(self._totals)
+        out["attempt_errors"] = dict(self._errors)
+        out["failures"] = dict(self._failures)
+        if self._budget is not None:
+            out["budget"] = self._budget.stats()
+        return out
+
+    async def complete(
+        self, stage: Stage, prompt: str, params: RequestParams | None = None
+    ) -> Completion:
+        """One completion of `prompt`, retried as the policy allows."""
+        if params is None:
+            params = self.config.params[stage]
+        content = self._encode(prompt, params)
+        estimate = estimate_tokens(prompt) + params.max_tokens
+        worst = 0.0
+        if self._budget is not None and self.price is not None:
+            worst = worst_case_cost(self.price, prompt, params.max_tokens)
+        return await self._complete_with_retries(stage, content, estimate, worst)
+
+    def _encode(self, prompt: str, params: RequestParams) -> bytes:
+        """The JSON request body: the per-params part is serialised once, the prompt spliced in
+        (`{"model": ..., <params>, "messages": [{"role": "user", "content": <prompt>}]}`)."""
+        parts = self._bodies.get(params)
+        if parts is None:
+            parts = self._bodies[params] = self._body_parts(params)
+        return parts[0] + orjson.dumps(prompt) + parts[1]
+
+    def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
+        """The JSON around the prompt for these params (built from a dict, so always valid)."""
+        marker = "\x00prompt\x00"
+        body: dict[str, Any] = {"model": self.config.model, **params.body()}
+        if self._chat:
+            body["messages"] = [{"role": "user", "content": marker}]
+        else:
+            body["prompt"] = marker
+        head, tail = orjson.dumps(body).split(orjson.dumps(marker))
+        return head, tail
+
+    async def _complete_with_retries(
+        self, stage: Stage, content: bytes, estimate: int, worst: float
+    ) -> Completion:
+        """Attempt until success, a non-retryable error, max attempts or the deadline."""
+        config = self.config
+        started = self._clock.monotonic()
+        deadline = _Deadline(started + config.request_deadline_s)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(
+                    stage, content, estimate, worst, attempt, deadline, started
+                )
+            except ProviderError as err:
+                if not err.retryable:
+                    self._fail(stage, err, attempt, err)
+                    raise
+                wait = retry.retry_wait(err.retry_after_s, attempt, self._rng.random())
+                verdict = retry.decide(
+                    retryable=True,
+                    attempt=attempt,
+                    max_attempts=config.max_attempts,
+                    wait_s=wait,
+                    remaining_s=deadline.at - self._clock.monotonic(),
+                )
+                if verdict is not retry.Verdict.RETRY:
+                    final = self._give_up(err, attempt, verdict)
+                    self._fail(stage, final, attempt, err)
+                    raise final from err
+                self._totals["retries"] += 1
+                self._log.warning(
+                    "request.retry",
+                    stage=stage,
+                    error_kind=err.kind,
+                    status=err.status,
+                    attempt=attempt,
+                    wait_s=round(wait, 3),
+                    **_billing(err),
+                )
+                await self._clock.sleep(wait)
+
+    def _give_up(self, err: ProviderError, attempt: int, verdict: retry.Verdict) -> ProviderError:
+        """The item error that ends a request whose retryable error cannot be retried."""
+        if verdict is retry.Verdict.DEADLINE:
+            return DeadlineExceeded(
+                f"per-request deadline of {self.config.request_deadline_s:g}s reached "
+                f"after {attempt} attempt(s); last error: {err}",
+                status=err.status,
+                attempt=attempt,
+                last_kind=err.kind,
+            )
+        return RetriesExhausted(
+            f"gave up after {attempt} attempt(s); last error: {err}",
+            status=err.status,
+            attempt=attempt,
+            last_kind=err.kind,
+        )
+
+    def _fail(self, stage: Stage, err: ProviderError, attempt: int, last: ProviderError) -> None:
+        """Count and log a request that ends in an error (`final`: the run must stop);
+        `last` is the last attempt's own error, whose cost the event carries if it was billed."""
+        self._totals["failed"] += 1
+        self._failures[err.kind] += 1
+        self._log.error(
+            "request.failed",
+            stage=stage,
+            error_kind=err.kind,
+            status=err.status,
+            attempt=attempt,
+            final=not isinstance(err, ItemError),
+            message=str(err),
+            **_billing(last),
+        )
+
+    async def _attempt(
+        self,
+        stage: Stage,
+        content: bytes,
+        estimate: int,
+        worst: float,
+        attempt: int,
+        deadline: _Deadline,
+        started: float,
+    ) -> Completion:
+        """One attempt inside the shared limits, with its budget reservation and its cost."""
+        clock = self._clock
+        limits = self._limits
+        queued_at = clock.monotonic()
+        ticket = await limits.acquire(estimate)
+        sent_at = clock.monotonic()
+        deadline.at += sent_at - queued_at
+        reservation: Reservation | None = None
+        sent = False
+        try:
+            if self._budget is not None:
+                budget = self._budget
+                if budget.fits(worst):
+                    reservation = budget.reserve(worst)
+                else:
+                    reservation = await budget.reserve_when_room(worst)
+            limit_s = min(self.config.timeout_s, deadline.at - sent_at)
+            if limit_s <= 0:
+                raise DeadlineExceeded("per-request deadline reached", attempt=attempt)
+            self._totals["attempts"] += 1
+            sent = True
+            try:
+                body, status = await self._send_once(content, attempt, limit_s)
+            except ProviderError as err:
+                self._account_failure(err, ticket, reservation)
+                raise
+            latency_ms = (clock.monotonic() - sent_at) * _MS
+            completion = self._completion(stage, body, attempt, latency_ms, started, estimate)
+            self._account_success(completion, status, estimate, reservation)
+            return completion
+        finally:
+            limits.release()
+            if reservation is not None and not reservation.settled and self._budget is not None:
+                # cancelled mid-attempt: a sent request may have been billed
+                self._budget.settle(reservation, reservation.amount_usd if sent else 0.0)
+
+    def _account_failure(
+        self, err: ProviderError, ticket: int, reservation: Reservation | None
+    ) -> None:
+        """Count a failed attempt, price it if it was billed, settle it, slow down on a 429."""
+        self._errors[err.kind] += 1
+        if err.usage is not None:
+            err.billed = usage_from(err.usage, self.price)
+            self._count_usage(err.billed)
+        if reservation is not None:
+            self._settle(
+                reservation, None if err.billed is None else err.billed.cost_usd, err.maybe_billed
+            )
+        if isinstance(err, RateLimited):
+            wait = err.retry_after_s
+            self._limits.record_rate_limited(ticket, COOLDOWN_DEFAULT_S if wait is None else wait)
+
+    def _account_success(
+        self, completion: Completion, status: int, estimate: int, reservation: Reservation | None
+    ) -> None:
+        """Settle, reconcile the token estimate, count and log a successful attempt."""
+        usage = completion.usage
+        if reservation is not None:
+            self._settle(reservation, usage.cost_usd, usage.estimated)
+        limits = self._limits
+        limits.record_success(
+            token_charge=limits.token_charge(estimate),
+            actual_tokens=usage.prompt_tokens + usage.completion_tokens,
+        )
+        self._count_usage(usage)
+        self._totals["completed"] += 1
+        self._log.info(
+            "request.completed",
+            stage=completion.stage,
+            model=completion.model,
+            status=status,
+            attempt=completion.attempts,
+            latency_ms=round(completion.latency_ms, 1),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
+        )
+
+    async def _send_once(self, content: bytes, attempt: int, limit_s: float) -> tuple[Any, int]:
+        """POST the body; the decoded JSON of a good response, or the typed error.
+
+        Over the default transport, its direct `post` under one aiohttp `total` timeout of
+        `limit_s` (no httpx.Request/Response per request: a third of the client's CPU,
+        measured with bench/bench_client.py). Over any other transport, httpx's transport API.
+        Neither uses AsyncClient: its URL merging, cookie jar, auth and redirects are not wanted.
+        """
+        fast = self._fast
+        with map_transport_errors(attempt=attempt, secret=self._secret):  # the boundary
+            if fast is not None:
+                timeouts = self._fast_timeout
+                if timeouts is None or limit_s < self.config.timeout_s:
+                    timeouts = ClientTimeout(total=limit_s, sock_connect=self._connect_s)
+                status, headers, data, _ = await fast.post(
+                    self._fast_url, self._fast_headers, content, timeouts
+                )
+            else:
+                status, headers, data = await self._exchange(content, limit_s)
+        self._limits.observe(headers)
+        body = check_response(
+            status, headers, data, attempt=attempt, now=self._clock.wall(), secret=self._secret
+        )
+        return body, status
+
+    async def _exchange(self, content: bytes, limit_s: float) -> tuple[int, httpx.Headers, bytes]:
+        """One request over httpx's transport API; the transport enforces connect/read
+        timeouts, and a timer bounds the whole exchange when the deadline is nearer.
+        asyncio.timeout, not anyio.move_on_after: edge-triggered cancellation lets the
+        response still be closed (its connection returned) while unwinding."""
+        sender = self._sender
+        if sender is None:
+            raise RuntimeError("use LLMClient inside `async with`")
+        request = httpx.Request(
+            "POST", self._url, headers=self._headers, content=content, extensions=self._extensions
+        )
+        async with asyncio.timeout(limit_s if limit_s < self.config.timeout_s else None):
+            response = await sender.handle_async_request(request)
+            try:
+                data = await response.aread()
+            finally:
+                await response.aclose()
+        return response.status_code, response.headers, data
+
+    def _completion(
+        self,
+        stage: Stage,
+        body: dict[str, Any],
+        attempt: int,
+        latency_ms: float,
+        started: float,
+        estimate: int,
+    ) -> Completion:
+        """A Completion from a checked response body."""
+        choice = body["choices"][0]
+        text = _text_of(choice, self._chat)
+        raw_usage = body.get("usage")
+        if isinstance(raw_usage, dict):
+            usage = usage_from(raw_usage, self.price)
+        else:  # no usage sent (some compatible servers): count as the simulator does
+            completion_tokens = estimate_tokens(text)
+            prompt_tokens = max(0, estimate - completion_tokens)
+            cost = None if self.price is None else self.price.cost(prompt_tokens, completion_tokens)
+            usage = Usage(prompt_tokens, completion_tokens, cost, estimated=True)
+        finish = choice.get("finish_reason")
+        return Completion(
+            text=text,
+            finish_reason=finish if isinstance(finish, str) else "unknown",
+            usage=usage,
+            latency_ms=latency_ms,
+            elapsed_ms=(self._clock.monotonic() - started) * _MS,
+            attempts=attempt,
+            model=self.config.model or "",
+            stage=stage,
+        )
+
+    def _count_usage(self, usage: Usage) -> None:
+        """Add a billed response to the totals."""
+        totals = self._totals
+        totals["prompt_tokens"] += usage.prompt_tokens
+        totals["completion_tokens"] += usage.completion_tokens
+        if usage.cost_usd is not None:
+            totals["cost_usd"] += usage.cost_usd
+
+    def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
+        """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""
+        assert self._budget is not None
+        if cost is None:
+            cost = reservation.amount_usd if unsure else 0.0
+        elif unsure:
+            cost = max(cost, reservation.amount_usd)
+        self._budget.settle(reservation, cost)

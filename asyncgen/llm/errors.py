@@ -1,0 +1,379 @@
+"""Typed provider errors, and the one boundary where HTTP responses and transport exceptions
+become them. Nothing above this module catches an httpx or aiohttp exception.
+
+    ProviderError                     kind, status, attempt, retry_after_s, usage
+    ├── RetryableError                transient: retried inside LLMClient, never escapes it
+    │   ├── RateLimited               429                                     rate_limit
+    │   ├── ServerError               409, 5xx (408, 524: kind timeout)       server
+    │   ├── ProviderTimeout           connect/read/attempt timeout            timeout
+    │   ├── ConnectionFailed          refused, reset, dropped mid-body        connection
+    │   ├── MalformedResponse         invalid or truncated JSON body          malformed
+    │   ├── ErrorIn200                200 with `error`, or finish_reason "error"  error_in_200
+    │   └── EmptyChoices              200 with no choices                     empty_choices
+    ├── ItemError                     drop this item, keep the run going
+    │   ├── BadRequest                400 (and unknown 4xx)                   bad_request
+    │   │   └── ContextLengthExceeded 400 context_length_exceeded             context_length
+    │   ├── ModerationBlocked         403                                     moderation
+    │   ├── PayloadTooLarge           413                                     too_large
+    │   ├── Unprocessable             422                                     unprocessable
+    │   ├── RetriesExhausted          max attempts used                       retries_exhausted
+    │   └── DeadlineExceeded          per-request deadline passed             deadline
+    ├── FatalError                    stop the run, with this one message
+    │   ├── AuthenticationFailed      401                                     auth
+    │   ├── InsufficientCredits       402                                     credits
+    │   ├── ModelNotFound             404                                     model_not_found
+    │   ├── QuotaExhausted            429 insufficient_quota                  quota
+    │   └── DailyCapReached           429 that resets hours away              daily_cap
+    └── BudgetExhausted               the next request cannot fit --budget-usd  budget
+
+Messages name the status and the provider's own message, cut short, with the API key and any
+bearer token masked. Errors carry `usage` (the body's usage object) when the response was
+billed, so the client can count its cost even though the attempt failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import aiohttp
+import httpx
+import orjson
+
+from asyncgen.llm import retry
+from asyncgen.llm.pricing import Usage
+
+MAX_MESSAGE_CHARS = 300
+_TOKENISH = re.compile(r"(?i)(bearer\s+)\S+|\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]+")
+_CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|too many tokens", re.IGNORECASE)
+_DAILY = re.compile(r"per[- ]day|daily", re.IGNORECASE)
+
+
+class ProviderError(Exception):
+    """Base of every error `LLMClient.complete` raises."""
+
+    kind: ClassVar[str] = "provider"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempt: int = 0,
+        retry_after_s: float | None = None,
+        usage: Mapping[str, Any] | None = None,
+        maybe_billed: bool = False,
+        kind: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempt = attempt
+        self.retry_after_s = retry_after_s
+        self.usage = usage  # the response's `usage` object when it carried one (billed)
+        self.maybe_billed = maybe_billed  # sent, but the cost could not be read
+        self.billed: Usage | None = None  # `usage` priced by the client
+        if kind is not None:
+            self.kind = kind  # type: ignore[misc]  # instance override of the class default
+
+
+class RetryableError(ProviderError):
+    """Transient: worth another attempt after a wait."""
+
+    retryable = True
+
+
+class RateLimited(RetryableError):
+    kind = "rate_limit"
+
+
+class ServerError(RetryableError):
+    kind = "server"
+
+
+class ProviderTimeout(RetryableError):
+    kind = "timeout"
+
+
+class ConnectionFailed(RetryableError):
+    kind = "connection"
+
+
+class MalformedResponse(RetryableError):
+    kind = "malformed"
+
+
+class ErrorIn200(RetryableError):
+    kind = "error_in_200"
+
+
+class EmptyChoices(RetryableError):
+    kind = "empty_choices"
+
+
+class ItemError(ProviderError):
+    """This request cannot succeed: count it, drop the item, keep going."""
+
+
+class BadRequest(ItemError):
+    kind = "bad_request"
+
+
+class ContextLengthExceeded(BadRequest):
+    kind = "context_length"
+
+
+class ModerationBlocked(ItemError):
+    kind = "moderation"
+
+
+class PayloadTooLarge(ItemError):
+    kind = "too_large"
+
+
+class Unprocessable(ItemError):
+    kind = "unprocessable"
+
+
+class RetriesExhausted(ItemError):
+    """Every attempt failed with a retryable error; `last_kind` is the last one's kind."""
+
+    kind = "retries_exhausted"
+
+    def __init__(self, message: str, *, last_kind: str, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.last_kind = last_kind
+
+
+class DeadlineExceeded(ItemError):
+    """The per-request deadline passed (or the next wait would pass it)."""
+
+    kind = "deadline"
+
+    def __init__(self, message: str, *, last_kind: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.last_kind = last_kind
+
+
+class FatalError(ProviderError):
+    """No request of this run can succeed: stop cleanly with this message."""
+
+
+class AuthenticationFailed(FatalError):
+    kind = "auth"
+
+
+class InsufficientCredits(FatalError):
+    kind = "credits"
+
+
+class ModelNotFound(FatalError):
+    kind = "model_not_found"
+
+
+class QuotaExhausted(FatalError):
+    kind = "quota"
+
+
+class DailyCapReached(FatalError):
+    kind = "daily_cap"
+
+
+class BudgetExhausted(ProviderError):
+    """The next request's worst-case cost does not fit in what is left of the budget."""
+
+    kind = "budget"
+
+
+_ITEM_BY_STATUS: dict[int, type[ItemError]] = {
+    400: BadRequest,
+    403: ModerationBlocked,
+    413: PayloadTooLarge,
+    422: Unprocessable,
+}
+_FATAL_BY_STATUS: dict[int, type[FatalError]] = {
+    401: AuthenticationFailed,
+    402: InsufficientCredits,
+    404: ModelNotFound,
+}
+_RETRYABLE_STATUS = frozenset({408, 409, 500, 502, 503, 524, 529})
+_TIMEOUT_STATUS = frozenset({408, 524})
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Mask the key, bearer tokens and sk- keys; cut to MAX_MESSAGE_CHARS."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    text = _TOKENISH.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS] + "..."
+    return text
+
+
+def _error_object(body: Any) -> Mapping[str, Any] | None:
+    """The `error` object of an OpenAI/OpenRouter error body, if any."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return error
+        if isinstance(error, str):
+            return {"message": error}
+    return None
+
+
+def _usage(body: Any) -> Mapping[str, Any] | None:
+    """The body's usage object, when the response was billed."""
+    if isinstance(body, dict):
+        usage = body.get("usage")
+        if isinstance(usage, dict) and usage:
+            return usage
+    return None
+
+
+def _describe(status: int, error: Mapping[str, Any] | None, secret: str | None) -> str:
+    """One line: status and the provider's message."""
+    detail = ""
+    if error is not None:
+        detail = str(error.get("message") or error.get("code") or error.get("type") or "")
+    return redact(f"HTTP {status}: {detail}" if detail else f"HTTP {status}", secret)
+
+
+def _codes(error: Mapping[str, Any] | None) -> str:
+    """The error's code and type as one lower-case string, for matching."""
+    if error is None:
+        return ""
+    return f"{error.get('code') or ''} {error.get('type') or ''}".lower()
+
+
+def error_for_status(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    attempt: int,
+    now: float,
+    secret: str | None,
+) -> ProviderError:
+    """Map a non-2xx response to its typed error."""
+    try:
+        parsed: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    error = _error_object(parsed)
+    message = _describe(status, error, secret)
+    context: dict[str, Any] = {
+        "status": status,
+        "attempt": attempt,
+        "retry_after_s": retry.server_wait(headers, now),
+        "usage": _usage(parsed),
+    }
+    if status == 429:
+        text = f"{_codes(error)} {message}"
+        if "insufficient_quota" in text:
+            return QuotaExhausted(message, **context)
+        if retry.is_daily_cap(headers, now) or _DAILY.search(text):
+            return DailyCapReached(message, **context)
+        return RateLimited(message, **context)
+    if status == 400 and (
+        "context_length" in _codes(error) or _CONTEXT_LENGTH.search(message) is not None
+    ):
+        return ContextLengthExceeded(message, **context)
+    if status in _FATAL_BY_STATUS:
+        return _FATAL_BY_STATUS[status](message, **context)
+    if status in _ITEM_BY_STATUS:
+        return _ITEM_BY_STATUS[status](message, **context)
+    if status in _RETRYABLE_STATUS or status >= 500:
+        kind = "timeout" if status in _TIMEOUT_STATUS else None
+        return ServerError(message, kind=kind, **context)
+    if 400 <= status < 500:
+        return BadRequest(message, **context)
+    return MalformedResponse(f"unexpected HTTP {status}", **context)
+
+
+def check_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    attempt: int,
+    now: float,
+    secret: str | None,
+) -> dict[str, Any]:
+    """The decoded body of a good response; every other response raises its typed error."""
+    if not 200 <= status < 300:
+        raise error_for_status(status, headers, body, attempt=attempt, now=now, secret=secret)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse(
+            f"HTTP {status}: invalid or truncated JSON ({len(body)} bytes)",
+            status=status,
+            attempt=attempt,
+            maybe_billed=True,
+        ) from None
+    if not isinstance(parsed, dict):
+        raise MalformedResponse(
+            f"HTTP {status}: body is not a JSON object", status=status, attempt=attempt
+        )
+    error = _error_object(parsed)
+    choices = parsed.get("choices")
+    if error is None and isinstance(choices, list) and choices:
+        first = choices[0]
+        if isinstance(first, dict) and first.get("finish_reason") == "error":
+            error = _error_object(first) or {"message": "choice finished with error"}
+    if error is not None:
+        raise ErrorIn200(
+            _describe(status, error, secret),
+            status=status,
+            attempt=attempt,
+            usage=_usage(parsed),
+            retry_after_s=retry.server_wait(headers, now),
+        )
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise EmptyChoices(
+            f"HTTP {status}: no choices in the response",
+            status=status,
+            attempt=attempt,
+            usage=_usage(parsed),
+        )
+    return parsed
+
+
+TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, aiohttp.ClientError, OSError)
+"""What a transport may raise: httpx's errors, and aiohttp's or the OS's leaking through."""
+
+
+def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> ProviderError:
+    """Classify one foreign exception (httpx, or aiohttp/OSError leaking through a transport)."""
+    cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
+    name = type(cause if cause is not None else exc).__name__
+    text = redact(f"{name}: {cause if cause is not None else exc}", secret)
+    never_sent = (
+        isinstance(exc, httpx.ConnectError | httpx.PoolTimeout | aiohttp.ClientConnectorError)
+        or (isinstance(exc, httpx.ConnectTimeout) and not isinstance(cause, aiohttp.ClientError))
+    ) or isinstance(
+        cause,
+        aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | ConnectionRefusedError,
+    )
+    context: dict[str, Any] = {"attempt": attempt, "maybe_billed": not never_sent}
+    if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
+        return ProviderTimeout(text, **context)
+    if isinstance(cause, aiohttp.ClientConnectionError | OSError):
+        # The aiohttp transport maps every connection error to httpx.ConnectTimeout.
+        return ConnectionFailed(text, **context)
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(text, **context)
+    if isinstance(exc, httpx.DecodingError):
+        return MalformedResponse(text, **context)
+    return ConnectionFailed(text, **context)
+
+
+@contextmanager
+def map_transport_errors(*, attempt: int, secret: str | None) -> Iterator[None]:
+    """Translate transport exceptions into typed errors (`raise Mapped(msg) from exc`)."""
+    try:
+        yield
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, attempt=attempt, secret=secret) from exc

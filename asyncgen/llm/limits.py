@@ -1,0 +1,342 @@
+"""Limits shared by every worker of one provider: an adaptive concurrency cap, requests per
+minute, tokens per minute, and a 429 cooldown.
+
+- Concurrency is AIMD: a 429 halves the cap (once per round trip: responses to requests sent
+  before the last decrease do not decrease it again); each success adds 1/cap, about +1 per
+  round trip, up to `max_concurrency`.
+- Requests per minute use aiolimiter: a leaky bucket draining at the limit less RATE_HEADROOM,
+  BURST_S deep (servers, the simulator included, hold one second's worth: ours stays under).
+- Tokens per minute are reserved by estimate (prompt chars / 4 + max_tokens) before sending,
+  and reconciled with the reported usage after (an under-estimate is charged the rest).
+- Limits sent by the server (`x-ratelimit-limit-requests/-tokens`) lower the configured ones
+  (or set them when none was configured); `x-ratelimit-remaining-* == 0` pauses new sends
+  until that bucket's reset (at most REMAINING_PAUSE_CAP_S).
+- A 429 starts a cooldown: new sends wait (anyio sleep through the clock) until it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.retry import parse_duration
+
+DECREASE_FACTOR = 0.5
+MIN_CONCURRENCY = 1
+RATE_HEADROOM = 0.98
+"""Aim 2% under a requests/tokens limit: clock skew and network jitter between us and the
+server's bucket would otherwise turn a few sends into 429s."""
+BURST_S = 0.5
+"""Burst capacity of the request limiter, in seconds of rate: half the server's one second, so
+the server's bucket keeps slack after our first burst."""
+SECONDS_PER_MINUTE = 60.0
+REMAINING_PAUSE_CAP_S = 1.0
+"""When the server reports a bucket empty (`x-ratelimit-remaining-* == 0`), new sends pause
+until its reset, at most this long (OpenAI's reset is the time to a *full* bucket)."""
+
+
+_LIMIT = {b: f"x-ratelimit-limit-{b}" for b in ("requests", "tokens")}
+_REMAINING = {b: f"x-ratelimit-remaining-{b}" for b in ("requests", "tokens")}
+_RESET = {b: f"x-ratelimit-reset-{b}" for b in ("requests", "tokens")}
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A finite number from a header, or None."""
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _rpm_limiter(rpm: float) -> AsyncLimiter:
+    """A leaky bucket at rpm (less headroom), BURST_S seconds deep, at least 1 request."""
+    rate = rpm / SECONDS_PER_MINUTE * RATE_HEADROOM
+    capacity = max(1.0, rate * BURST_S)
+    return AsyncLimiter(capacity, capacity / rate)
+
+
+class TokenBucket:
+    """Leaky bucket of tokens: acquire by estimate, reconcile with the actual count later."""
+
+    __slots__ = ("capacity", "rate", "_level", "_last", "_clock", "_lock")
+
+    def __init__(self, per_minute: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        if per_minute <= 0:
+            raise ValueError(f"per_minute must be > 0, got {per_minute}")
+        self.rate = per_minute / SECONDS_PER_MINUTE * RATE_HEADROOM  # tokens per second
+        self.capacity = max(1.0, self.rate)  # one second's worth
+        self._level = 0.0
+        self._clock = clock
+        self._last = clock.monotonic()
+        self._lock = anyio.Lock()  # FIFO: only the head waiter sleeps
+
+    def __repr__(self) -> str:
+        return (
+            f"<TokenBucket rate={self.rate:.1f}/s capacity={self.capacity:.0f} "
+            f"level={self.level:.0f}>"
+        )
+
+    @property
+    def level(self) -> float:
+        """Tokens in the bucket now."""
+        self._leak()
+        return self._level
+
+    def _leak(self) -> None:
+        """Drip out capacity for the time since the last look."""
+        now = self._clock.monotonic()
+        self._level = max(0.0, self._level - (now - self._last) * self.rate)
+        self._last = now
+
+    def charge(self, amount: float) -> float:
+        """What acquiring `amount` takes: a request larger than the bucket takes all of it."""
+        return min(float(amount), self.capacity)
+
+    async def acquire(self, amount: float) -> None:
+        """Wait until `charge(amount)` tokens fit, then take them."""
+        amount = self.charge(amount)
+        if not self._lock.locked():  # fast path: nobody queued, room now -> no checkpoint
+            self._leak()
+            if self._level + amount <= self.capacity:
+                self._level += amount
+                return
+        async with self._lock:
+            while True:
+                self._leak()
+                excess = self._level + amount - self.capacity
+                if excess <= 0:
+                    self._level += amount
+                    return
+                await self._clock.sleep(excess / self.rate)
+
+    def reconcile(self, charged: float, actual: float) -> None:
+        """Charge what the estimate under-counted. Over-counts are not given back: OpenAI and
+        the simulator charge max_tokens at admission, so their buckets keep it too."""
+        if actual > charged:
+            self._leak()
+            self._level += actual - charged
+
+
+class ProviderLimits:
+    """Concurrency cap (AIMD), RPM, TPM and 429 cooldown, shared by all sends to one provider."""
+
+    __slots__ = (
+        "max_concurrency",
+        "_clock",
+        "_limit",
+        "_cap",
+        "_in_flight",
+        "_waiters",
+        "_ticket",
+        "_decreased_at",
+        "rpm",
+        "tpm",
+        "_rpm_limiter",
+        "_tokens",
+        "_cooldown_until",
+        "server_limits",
+        "decreases",
+        "_buckets",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if max_concurrency < MIN_CONCURRENCY:
+            raise ValueError(f"max_concurrency must be >= {MIN_CONCURRENCY}, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
+        self._clock = clock
+        self._limit = float(max_concurrency)  # AIMD state; the cap is its floor
+        self._cap = max_concurrency
+        self._in_flight = 0
+        # FIFO of tasks waiting for a slot; a slot is counted in _in_flight when granted
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._ticket = 0  # sends so far; a send's ticket orders it against decreases
+        self._decreased_at = -1
+        self.rpm: float | None = None
+        self.tpm: float | None = None
+        self._rpm_limiter: AsyncLimiter | None = None
+        self._tokens: TokenBucket | None = None
+        self._set_rpm(rpm)
+        self._set_tpm(tpm)
+        self._cooldown_until = 0.0
+        self.server_limits: dict[str, float] = {}
+        # per bucket: its name, the configured limit, and how to apply a learnt one
+        self._buckets = (("requests", rpm, self._set_rpm), ("tokens", tpm, self._set_tpm))
+        self.decreases = 0
+
+    def __repr__(self) -> str:
+        cooldown = self.cooldown_remaining_s
+        return (
+            f"<ProviderLimits concurrency={self._in_flight}/{self._cap} "
+            f"(aimd {self._limit:.1f}, max {self.max_concurrency}) waiting={len(self._waiters)} "
+            f"rpm={self.rpm} tpm={self.tpm}"
+            + (f" cooldown={cooldown:.2f}s" if cooldown > 0 else "")
+            + ">"
+        )
+
+    @property
+    def concurrency(self) -> int:
+        """The current cap on requests in flight."""
+        return self._cap
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding a slot now."""
+        return self._in_flight
+
+    @property
+    def cooldown_remaining_s(self) -> float:
+        """Seconds until new sends may start again after a 429 (0 when not cooling down)."""
+        return max(0.0, self._cooldown_until - self._clock.monotonic())
+
+    def _set_rpm(self, rpm: float | None) -> None:
+        """Replace the request limiter (waiters on the old one finish on it)."""
+        if rpm != self.rpm:
+            self.rpm = rpm
+            self._rpm_limiter = None if rpm is None else _rpm_limiter(rpm)
+
+    def _set_tpm(self, tpm: float | None) -> None:
+        """Replace the token bucket."""
+        if tpm != self.tpm:
+            self.tpm = tpm
+            self._tokens = None if tpm is None else TokenBucket(tpm, clock=self._clock)
+
+    def token_charge(self, estimated_tokens: int) -> float:
+        """Tokens a send of this estimate takes from the TPM bucket (0 without a TPM limit)."""
+        return 0.0 if self._tokens is None else self._tokens.charge(estimated_tokens)
+
+    async def _wait_cooldown(self) -> None:
+        """Sleep (never block) until any 429 cooldown has ended; it may be extended meanwhile."""
+        while (left := self._cooldown_until - self._clock.monotonic()) > 0:
+            await self._clock.sleep(left)
+
+    async def _acquire_slot(self) -> None:
+        """Take a concurrency slot, waiting in FIFO order when none is free."""
+        if self._in_flight < self._cap and not self._waiters:
+            self._in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted as we were cancelled: pass the slot on
+            elif waiter in self._waiters:  # `_grant` may have dropped it already
+                self._waiters.remove(waiter)
+            raise
+
+    def _grant(self) -> None:
+        """Hand free slots to waiters, oldest first."""
+        while self._waiters and self._in_flight < self._cap:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
+
+    async def acquire(self, estimated_tokens: int = 0) -> int:
+        """Wait for the cooldown, a slot, a request and the tokens; returns the send's ticket.
+
+        Every successful `acquire` must be paired with one `release`.
+        """
+        if self._cooldown_until > 0:
+            await self._wait_cooldown()
+        await self._acquire_slot()
+        try:
+            if self._rpm_limiter is not None:
+                await self._rpm_limiter.acquire()
+            if self._tokens is not None:
+                await self._tokens.acquire(estimated_tokens)
+            if self._cooldown_until > 0:
+                await self._wait_cooldown()  # a 429 may have come back while we queued
+        except BaseException:
+            self.release()
+            raise
+        self._ticket += 1
+        return self._ticket
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self._in_flight -= 1
+        if self._waiters:
+            self._grant()
+
+    def record_success(
+        self, *, token_charge: float = 0.0, actual_tokens: int | None = None
+    ) -> None:
+        """Additive increase; reconcile the token estimate with the reported usage."""
+        if self._limit < self.max_concurrency:
+            self._limit = min(float(self.max_concurrency), self._limit + 1.0 / self._limit)
+            self._set_cap()
+        if self._tokens is not None and actual_tokens is not None:
+            self._tokens.reconcile(token_charge, actual_tokens)
+
+    def record_rate_limited(self, ticket: int, wait_s: float) -> None:
+        """Multiplicative decrease (once per round trip) and a cooldown of `wait_s`."""
+        if ticket > self._decreased_at:
+            self._limit = max(float(MIN_CONCURRENCY), self._limit * DECREASE_FACTOR)
+            self._decreased_at = self._ticket
+            self.decreases += 1
+            self._set_cap()
+        self.pause(wait_s)
+
+    def _set_cap(self) -> None:
+        """Recompute the integer cap from the AIMD state; wake waiters if it grew."""
+        self._cap = max(MIN_CONCURRENCY, int(self._limit))
+        if self._waiters:
+            self._grant()
+
+    def pause(self, wait_s: float) -> None:
+        """Hold new sends for `wait_s` (extends, never shortens, a running cooldown)."""
+        until = self._clock.monotonic() + wait_s
+        if until > self._cooldown_until:
+            self._cooldown_until = until
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn from `x-ratelimit-limit-*` (lower our limits to the server's) and
+        `x-ratelimit-remaining-*` (an empty bucket pauses new sends until its reset).
+        `headers` must be case-insensitive (aiohttp's or httpx's) or lower-cased."""
+        for bucket, configured, setter in self._buckets:
+            limit = _header_number(headers, _LIMIT[bucket])
+            if limit is not None and limit > 0:
+                self.server_limits[bucket] = limit
+                setter(limit if configured is None else min(configured, limit))
+            remaining = _header_number(headers, _REMAINING[bucket])
+            if remaining is not None:
+                self.server_limits[f"remaining_{bucket}"] = remaining
+                if remaining <= 0:
+                    reset = parse_duration(headers.get(_RESET[bucket])) or 0.0
+                    self.pause(min(reset, REMAINING_PAUSE_CAP_S))
+
+    def stats(self) -> dict[str, Any]:
+        """Live state for progress events."""
+        return {
+            "concurrency": self._cap,
+            "concurrency_aimd": round(self._limit, 2),
+            "max_concurrency": self.max_concurrency,
+            "in_flight": self._in_flight,
+            "waiting": len(self._waiters),
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "tpm_level": None if self._tokens is None else round(self._tokens.level, 1),
+            "server_limits": dict(self.server_limits),
+            "cooldown_s": round(self.cooldown_remaining_s, 3),
+            "decreases": self.decreases,
+        }

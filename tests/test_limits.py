@@ -1,0 +1,293 @@
+"""Shared provider limits: AIMD concurrency, cooldown, RPM/TPM, learning from headers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+
+from asyncgen.llm import limits as lim
+from asyncgen.llm.clock import ManualClock
+from asyncgen.llm.limits import ProviderLimits, TokenBucket
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _settle() -> None:
+    """Let every runnable task run."""
+    for _ in range(10):
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_slots_are_capped_and_granted_in_fifo_order() -> None:
+    limits = ProviderLimits(max_concurrency=2)
+    order: list[int] = []
+
+    async def worker(n: int) -> None:
+        await limits.acquire()
+        order.append(n)
+
+    await limits.acquire()
+    await limits.acquire()
+    async with anyio.create_task_group() as tg:
+        for n in range(3):
+            tg.start_soon(worker, n)
+            await _settle()
+        assert order == [] and limits.stats()["waiting"] == 3
+        limits.release()
+        await _settle()
+        assert order == [0]
+        limits.release()
+        limits.release()
+        await _settle()
+        assert order == [0, 1, 2]
+    assert limits.in_flight == 2
+
+
+async def test_a_cancelled_waiter_frees_its_place() -> None:
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()
+    got: list[str] = []
+    scope = anyio.CancelScope()
+
+    async def waiter(name: str, cancel_scope: anyio.CancelScope) -> None:
+        with cancel_scope:
+            await limits.acquire()
+            got.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter, "cancelled", scope)
+        await _settle()
+        tg.start_soon(waiter, "next", anyio.CancelScope())
+        await _settle()
+        scope.cancel()
+        await _settle()
+        assert limits.stats()["waiting"] == 1
+        limits.release()
+        await _settle()
+    assert got == ["next"]
+    assert limits.in_flight == 1
+
+
+async def test_a_slot_granted_to_a_cancelled_waiter_is_passed_on() -> None:
+    # anyio defers cancelling a task whose future is already done, so use asyncio directly
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()
+    first = asyncio.ensure_future(limits.acquire())
+    second = asyncio.ensure_future(limits.acquire())
+    await _settle()
+    limits.release()  # grants `first` ...
+    first.cancel()  # ... which is cancelled before it runs
+    await _settle()
+    assert first.cancelled()
+    assert second.done() and not second.cancelled()
+    assert limits.in_flight == 1
+
+
+async def test_waiters_cancelled_together_while_a_slot_frees_up() -> None:
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(limits.acquire)
+        await _settle()
+        tg.cancel_scope.cancel()  # their futures are cancelled now, their tasks run later ...
+        limits.release()  # ... after this has dropped the cancelled futures from the queue
+    assert limits.in_flight == 0 and limits.stats()["waiting"] == 0
+    await limits.acquire()
+    assert limits.in_flight == 1
+
+
+async def test_aimd_halves_once_per_round_trip_and_climbs_back() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=16, clock=clock.clock())
+    tickets = [await limits.acquire() for _ in range(8)]
+    for _ in tickets:
+        limits.release()
+    for ticket in tickets:  # a burst of 429s for requests sent before the first decrease
+        limits.record_rate_limited(ticket, 0.0)
+    assert limits.concurrency == 8 and limits.decreases == 1
+    later = await limits.acquire()
+    limits.release()
+    limits.record_rate_limited(later, 0.0)  # sent after the decrease: counts again
+    assert limits.concurrency == 4 and limits.decreases == 2
+    for _ in range(200):
+        limits.record_success()
+    assert limits.concurrency == 16  # additive increase back to the maximum, not beyond
+
+
+async def test_aimd_never_goes_below_one() -> None:
+    limits = ProviderLimits(max_concurrency=2, clock=ManualClock().clock())
+    for _ in range(10):
+        ticket = await limits.acquire()
+        limits.release()
+        limits.record_rate_limited(ticket, 0.0)
+    assert limits.concurrency == lim.MIN_CONCURRENCY
+
+
+async def test_lowered_cap_holds_new_sends_until_in_flight_drains() -> None:
+    limits = ProviderLimits(max_concurrency=4, clock=ManualClock().clock())
+    tickets = [await limits.acquire() for _ in range(4)]
+    limits.record_rate_limited(tickets[0], 0.0)  # cap 2, 4 in flight
+    started: list[int] = []
+
+    async def send() -> None:
+        await limits.acquire()
+        started.append(1)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await _settle()
+        limits.release()
+        limits.release()
+        await _settle()
+        assert started == []  # 2 in flight == cap
+        limits.release()
+        await _settle()
+        assert started == [1]
+
+
+async def test_cooldown_pauses_new_sends_with_the_clock_not_the_loop() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=4, clock=clock.clock())
+    ticket = await limits.acquire()
+    limits.release()
+    limits.record_rate_limited(ticket, 5.0)
+    assert limits.cooldown_remaining_s == pytest.approx(5.0)
+    assert "cooldown=5.00s" in repr(limits)
+    start = clock.now
+    await limits.acquire()
+    assert clock.now - start >= 5.0
+    assert clock.sleeps and clock.sleeps[0] == pytest.approx(5.0)
+    assert limits.cooldown_remaining_s == 0.0
+
+
+async def test_cooldown_is_extended_not_shortened() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=4, clock=clock.clock())
+    limits.pause(10.0)
+    limits.pause(2.0)
+    assert limits.cooldown_remaining_s == pytest.approx(10.0)
+
+
+async def test_token_bucket_waits_and_reconciles() -> None:
+    clock = ManualClock()
+    bucket = TokenBucket(6000, clock=clock.clock())  # 98/s after headroom, 98 deep
+    rate = 6000 / 60 * lim.RATE_HEADROOM
+    assert bucket.capacity == pytest.approx(rate)
+    await bucket.acquire(90)
+    assert clock.sleeps == []
+    await bucket.acquire(50)  # 140 > 98: wait for 42 tokens to leak
+    assert clock.sleeps[-1] == pytest.approx(42 / rate)
+    bucket.reconcile(50, 10)  # over-estimate: kept (servers charge max_tokens up front)
+    assert bucket.level == pytest.approx(98)
+    bucket.reconcile(10, 500)  # under-counted: charge the rest
+    assert bucket.level == pytest.approx(98 + 490)
+
+
+async def test_a_request_larger_than_the_bucket_takes_all_of_it() -> None:
+    clock = ManualClock()
+    bucket = TokenBucket(600, clock=clock.clock())
+    assert bucket.charge(10_000) == bucket.capacity
+    await bucket.acquire(10_000)
+    assert bucket.level == pytest.approx(bucket.capacity)
+
+
+async def test_tpm_limit_is_applied_in_acquire() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=8, tpm=6000, clock=clock.clock())
+    await limits.acquire(98)
+    limits.release()
+    await limits.acquire(98)
+    limits.release()
+    assert clock.sleeps and clock.sleeps[0] == pytest.approx(1.0)
+    limits.record_success(token_charge=limits.token_charge(98), actual_tokens=200)
+    assert limits.stats()["tpm_level"] == pytest.approx(98.0 + 102.0)
+
+
+async def test_rpm_limiter_has_one_burst_then_paces() -> None:
+    limits = ProviderLimits(max_concurrency=64, rpm=3000)
+    limiter = limits._rpm_limiter
+    assert limiter is not None
+    rate = 3000 / 60 * lim.RATE_HEADROOM
+    assert limiter.max_rate == pytest.approx(rate * lim.BURST_S)
+    assert limiter.max_rate / limiter.time_period == pytest.approx(rate)
+    for _ in range(int(limiter.max_rate)):
+        await limits.acquire()
+        limits.release()
+    assert not limiter.has_capacity()
+
+
+async def test_cancelled_while_waiting_for_rate_releases_the_slot() -> None:
+    limits = ProviderLimits(max_concurrency=4, rpm=60)  # one request of burst
+    await limits.acquire()
+    limits.release()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await limits.acquire()
+    assert limits.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("configured", "header", "expected"),
+    [
+        (None, "3000", 3000.0),  # learnt
+        (6000, "3000", 3000.0),  # the server's is lower: obey it
+        (1000, "3000", 1000),  # ours is lower: keep it
+        (None, "junk", None),
+        (None, "0", None),
+    ],
+)
+async def test_learns_request_limit_from_headers(
+    configured: int | None, header: str, expected: float | None
+) -> None:
+    limits = ProviderLimits(max_concurrency=8, rpm=configured)
+    limits.observe(httpx.Headers({"x-ratelimit-limit-requests": header}))
+    assert limits.rpm == expected
+
+
+async def test_learns_token_limit_and_empty_bucket_pauses() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=8, clock=clock.clock())
+    limits.observe(
+        httpx.Headers(
+            {
+                "x-ratelimit-limit-tokens": "150000",
+                "x-ratelimit-remaining-tokens": "0",
+                "x-ratelimit-reset-tokens": "250ms",
+                "x-ratelimit-remaining-requests": "12",
+                "x-ratelimit-reset-requests": "6m0s",
+            }
+        )
+    )
+    assert limits.tpm == 150000
+    assert limits.cooldown_remaining_s == pytest.approx(0.25)
+    assert limits.stats()["server_limits"]["remaining_requests"] == 12
+    limits.observe(
+        httpx.Headers({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m"})
+    )
+    assert limits.cooldown_remaining_s == pytest.approx(lim.REMAINING_PAUSE_CAP_S)
+
+
+async def test_repr_and_stats_show_live_state() -> None:
+    limits = ProviderLimits(max_concurrency=3, rpm=600, tpm=60000)
+    await limits.acquire(10)
+    text = repr(limits)
+    assert "concurrency=1/3" in text and "rpm=600" in text and "tpm=60000" in text
+    stats = limits.stats()
+    assert stats["in_flight"] == 1 and stats["concurrency"] == 3 and stats["rpm"] == 600
+
+
+def test_misuse_fails_fast() -> None:
+    with pytest.raises(ValueError, match="max_concurrency"):
+        ProviderLimits(max_concurrency=0)
+    with pytest.raises(ValueError, match="per_minute"):
+        TokenBucket(0)
