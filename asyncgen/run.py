@@ -27,9 +27,9 @@ from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
 from asyncgen.llm import LLMClient, ProviderConfig
-from asyncgen.llm.providers import Endpoint, Provider, TransportName
 from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
+from asyncgen.llm.providers import Endpoint, Provider, TransportName
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.workers.control import Asker, Control

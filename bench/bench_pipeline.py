@@ -65,7 +65,8 @@ def main() -> int:
             started = time.monotonic()
             subprocess.run(command, check=True, env={**os.environ, "OPENAI_API_KEY": ""})
             wall = time.monotonic() - started
-            events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+            lines = (out / "events.jsonl").read_bytes().splitlines()
+            events = [orjson.loads(line) for line in lines]
     finally:
         sim.terminate()
         sim.wait()

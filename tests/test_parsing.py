@@ -140,7 +140,8 @@ INSTRUCTION_CASES = [
     ),
     (
         "punctuation_start",
-        '10. - Suggest a name for a new bakery.\n11. "Translate the phrase into Spanish," she said.\n'
+        "10. - Suggest a name for a new bakery.\n"
+        '11. "Translate the phrase into Spanish," she said.\n'
         "12. (Optional) List three synonyms for happy.\n13. **Write a haiku about autumn leaves**",
         "stop",
         [],
@@ -203,7 +204,8 @@ INSTRUCTION_CASES = [
     ),
     (
         "length_bounds",
-        f"10. Name three fruits.\n11. Name three tropical fruits.\n12. {WORDS_150}\n13. {WORDS_151}",
+        f"10. Name three fruits.\n11. Name three tropical fruits.\n"
+        f"12. {WORDS_150}\n13. {WORDS_151}",
         "stop",
         ["Name three tropical fruits.", WORDS_150],
         [Rejected("length", "Name three fruits."), Rejected("length", WORDS_151)],
@@ -425,7 +427,8 @@ INPUT_FIRST_CASES = [
     ),
     (
         "examples_without_labels",
-        "Example 1\nThe early bird catches the worm.\n\nExample 2\nActions speak louder than words.",
+        "Example 1\nThe early bird catches the worm.\n\n"
+        "Example 2\nActions speak louder than words.",
         "stop",
         [I("", "The early bird catches the worm."), I("", "Actions speak louder than words.")],
         None,
