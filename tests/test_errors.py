@@ -258,6 +258,20 @@ def test_transport_message_is_redacted() -> None:
     assert KEY not in str(err)
 
 
+def test_an_aiohttp_error_holding_request_headers_leaves_the_chain() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    headers = CIMultiDictProxy(CIMultiDict({"Authorization": f"Bearer {KEY}"}))
+    info = aiohttp.RequestInfo(URL("http://x/v1"), "POST", headers, URL("http://x/v1"))
+    exc = aiohttp.ClientResponseError(info, (), status=400, message="Invalid response status")
+    assert KEY in repr(exc)  # the danger
+    with pytest.raises(e.ProviderError) as raised, e.map_transport_errors(attempt=1, secret=KEY):
+        raise httpx.RemoteProtocolError("bad response") from exc
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert KEY not in str(raised.value) and KEY not in repr(raised.value)
+
+
 def test_cancellation_is_not_mapped() -> None:
     import asyncio
 

@@ -372,8 +372,22 @@ def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> Prov
 
 @contextmanager
 def map_transport_errors(*, attempt: int, secret: str | None) -> Iterator[None]:
-    """Translate transport exceptions into typed errors (`raise Mapped(msg) from exc`)."""
+    """Translate transport exceptions into typed errors (`raise Mapped(msg) from exc`; the
+    foreign exception is dropped from the chain when it holds the request's headers)."""
     try:
         yield
     except TRANSPORT_ERRORS as exc:
-        raise transport_error(exc, attempt=attempt, secret=secret) from exc
+        mapped = transport_error(exc, attempt=attempt, secret=secret)
+        if _carries_request_headers(exc):
+            raise mapped from None  # its repr shows the Authorization header
+        raise mapped from exc
+
+
+def _carries_request_headers(exc: BaseException) -> bool:
+    """aiohttp's ClientResponseError keeps the request's headers and shows them in its repr."""
+    chain: BaseException | None = exc
+    while chain is not None:
+        if isinstance(chain, aiohttp.ClientResponseError):
+            return True
+        chain = chain.__cause__
+    return False

@@ -69,6 +69,7 @@ class Filter:
     async def _admit(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
         self.slots.release()
         self.outlook.pending -= 1
+        self.outlook.requests += 1
         for text in batch.instructions:
             verdict = self.pool.admit(text)
             if not isinstance(verdict, Admitted):
@@ -81,6 +82,7 @@ class Filter:
                 )
                 continue
             self.control.open_jobs += 1
+            self.outlook.admitted += 1
             log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
             await jobs.send(Job(verdict.key, text, verdict.most_similar))
 

@@ -16,9 +16,9 @@ from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, 
 
 log = events.get_logger()
 
-# before the run has measured them: committed tasks per generation request, and the share of
-# admitted jobs that end up committed
-INITIAL_YIELD = 2.0
+# before the run has measured them: admitted candidates per generation request, and the share
+# of admitted jobs that end up committed
+INITIAL_YIELD = 3.0
 INITIAL_COMMIT_SHARE = 0.9
 MEASURED_AFTER = 20
 SAMPLER_POLL_S = 0.05
@@ -31,19 +31,21 @@ class Outlook:
     prompt sent after the target is in sight is money spent on tasks that are cut at the end.
     """
 
-    __slots__ = ("requests", "in_flight", "pending", "committed", "released")
+    __slots__ = ("requests", "in_flight", "pending", "admitted", "committed", "released")
 
     def __init__(self) -> None:
-        self.requests = 0  # generation requests answered
+        self.requests = 0  # generation requests whose candidates the filter has judged
         self.in_flight = 0  # generation requests under way
         self.pending = 0  # candidate batches waiting for the filter
+        self.admitted = 0  # candidates admitted by this run
         self.committed = 0  # tasks committed by this run
         self.released = 0  # admitted jobs that ended with no instance
 
     def per_request(self) -> float:
+        """Admitted candidates per generation request."""
         if self.requests < MEASURED_AFTER:
             return INITIAL_YIELD
-        return max(self.committed / self.requests, 0.1)
+        return max(self.admitted / self.requests, 0.1)
 
     def commit_share(self) -> float:
         done = self.committed + self.released
@@ -51,8 +53,8 @@ class Outlook:
 
     def expected(self, *, committed: int, open_jobs: int, queued_prompts: int) -> float:
         """Tasks committed once everything under way (and queued) has run its course."""
-        upstream = self.in_flight + self.pending + queued_prompts
-        return committed + open_jobs * self.commit_share() + upstream * self.per_request()
+        upstream = (self.in_flight + self.pending + queued_prompts) * self.per_request()
+        return committed + (open_jobs + upstream) * self.commit_share()
 
 
 async def sample(
@@ -107,8 +109,8 @@ async def generate(
                 return
             finally:
                 outlook.in_flight -= 1
-            outlook.requests += 1
             if completion is None:
+                outlook.requests += 1
                 continue
             kept, rejected = parse_instructions(
                 completion.text,
@@ -119,7 +121,9 @@ async def generate(
             log.info(events.CANDIDATES_PARSED, count=len(kept) + len(rejected), kept=len(kept))
             for item in rejected:
                 log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
-            if kept:
-                await slots.acquire()
-                outlook.pending += 1
-                await send.send(Candidates(tuple(kept)))
+            if not kept:
+                outlook.requests += 1
+                continue
+            await slots.acquire()
+            outlook.pending += 1  # counted as a request once the filter has judged it
+            await send.send(Candidates(tuple(kept)))
