@@ -36,6 +36,7 @@ QUIET_ON_CONSOLE = frozenset(
     {REQUEST_COMPLETED, REQUEST_RETRY, CANDIDATES_PARSED, TASK_REJECTED, TASK_ADMITTED,
      TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
+BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
 REDACTED = "[redacted]"
 
 
@@ -141,10 +142,22 @@ class StatusLine:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
 
+    def close(self) -> None:
+        """Clear the line for good: nothing is redrawn after this."""
+        self.clear()
+        self._text = ""
+
 
 def _console_filter(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
     if event_dict.get("event") in QUIET_ON_CONSOLE:
         raise structlog.DropEvent
+    return event_dict
+
+
+def _brief(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    """For people: leave the bulky nested fields to events.jsonl."""
+    for key in BULKY_FIELDS:
+        event_dict.pop(key, None)
     return event_dict
 
 
@@ -168,13 +181,13 @@ def configure(
     stream = stream if stream is not None else sys.stderr
     sink = EventFile(events_path) if events_path is not None else None
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
-    renderer: Processor
+    renderer: list[Processor]
     if console_format == "none":
-        renderer = _drop
+        renderer = [_drop]
     elif console_format == "json":
-        renderer = _json_line
+        renderer = [_json_line]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+        renderer = [_brief, structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)]
     processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -184,7 +197,7 @@ def configure(
     ]
     if sink is not None:
         processors.append(sink)
-    processors += [_console_filter, renderer]
+    processors += [_console_filter, *renderer]
     console = Console(stream, status)
     structlog.configure(
         processors=processors,

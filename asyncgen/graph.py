@@ -96,7 +96,7 @@ class Graph:
                     labelled_recv.close()
                     stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
                 tg.cancel_scope.cancel()  # stages done: stop the progress and signal watchers
-        self.progress.final(self.control)
+        self.progress.final()
 
     async def _produce(
         self,

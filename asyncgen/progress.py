@@ -139,6 +139,6 @@ class Progress:
     def note(self, message: str) -> None:
         log.warning("run.note", message=message)
 
-    def final(self, control: Control) -> None:
+    def final(self) -> None:
         if self.status is not None:
-            self.status.clear()
+            self.status.close()
