@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from asyncgen.workers.control import Control, StopRequested
@@ -56,8 +57,9 @@ def test_first_reason_wins_and_drain_sets_a_deadline() -> None:
             control.stop("signal")
             control.stop("budget")
             assert control.reason == "signal"
-            return scope.deadline, anyio.current_time()
-        raise AssertionError("unreachable")
+            deadline, now = scope.deadline, anyio.current_time()
+            await anyio.lowlevel.checkpoint()
+        return deadline, now
 
     deadline, now = anyio.run(scenario)
     assert 29.0 < deadline - now <= 30.0
