@@ -23,9 +23,9 @@ import math
 import random
 import signal
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen.config import RunConfig
@@ -65,35 +65,31 @@ class Graph:
             "instances": labelled_send,
         }
         seeds = [s.demo() for s in self.pool.seeds]
+        classifier = partial(classify, ask=self.ask, demos=select_classify_demos(seeds))
+        instance_maker = partial(
+            generate_instances,
+            ask=self.ask,
+            input_first_demos=select_instance_demos(seeds, classification=False),
+            output_first_demos=select_instance_demos(seeds, classification=True),
+            max_instances=cfg.max_instances,
+        )
         with anyio.CancelScope() as scope:
             self.control.scope = scope
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_signals, tg)
+                tg.start_soon(self._watch_signals)
                 tg.start_soon(self.progress.run, self.control)
                 if cfg.max_duration:
                     tg.start_soon(self._stop_after, cfg.max_duration)
-                async with anyio.create_task_group() as stages:
+                # the streams after the task group are closed as soon as the workers have their
+                # clones (inner context managers exit first); the group then waits for them
+                async with anyio.create_task_group() as stages, jobs_recv, labelled_send, \
+                        labelled_recv:
                     stages.start_soon(self.filter.run, inbox_recv, jobs_send)
                     for _ in range(cfg.classify_workers):
-                        stages.start_soon(
-                            lambda: classify(
-                                jobs_recv.clone(), labelled_send.clone(), inbox_send.clone(),
-                                ask=self.ask, demos=select_classify_demos(seeds),
-                            )
-                        )
+                        stages.start_soon(classifier, jobs_recv.clone(), labelled_send.clone(),
+                                          inbox_send.clone())
                     for _ in range(cfg.instance_workers):
-                        stages.start_soon(
-                            lambda c: generate_instances(
-                                labelled_recv.clone(), inbox_send.clone(), ask=self.ask,
-                                input_first_demos=c[0], output_first_demos=c[1],
-                                max_instances=cfg.max_instances,
-                            ),
-                            (select_instance_demos(seeds, classification=False),
-                             select_instance_demos(seeds, classification=True)),
-                        )
-                    jobs_recv.close()
-                    labelled_send.close()
-                    labelled_recv.close()
+                        stages.start_soon(instance_maker, labelled_recv.clone(), inbox_send.clone())
                     stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
                 tg.cancel_scope.cancel()  # stages done: stop the progress and signal watchers
         self.progress.final()
@@ -108,28 +104,24 @@ class Graph:
         cfg = self.config
         slots = self.filter.slots
         async with inbox_send:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    lambda: sample(
-                        prompts_send, pool=self.pool, control=self.control, outlook=self.outlook,
-                        rng=self.rng, human=cfg.human_per_prompt, machine=cfg.machine_per_prompt,
-                    )
-                )
+            async with anyio.create_task_group() as tg, prompts_recv:
+                tg.start_soon(partial(
+                    sample, prompts_send, pool=self.pool, control=self.control,
+                    outlook=self.outlook, rng=self.rng, human=cfg.human_per_prompt,
+                    machine=cfg.machine_per_prompt,
+                ))
                 for _ in range(cfg.instruction_workers):
-                    tg.start_soon(
-                        lambda: generate(
-                            prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
-                            outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
-                        )
-                    )
-                prompts_recv.close()
+                    tg.start_soon(partial(
+                        generate, prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
+                        outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
+                    ))
             await inbox_send.send(CandidatesClosed())
 
     async def _stop_after(self, seconds: float) -> None:
         await anyio.sleep(seconds)
         self.control.stop("duration")
 
-    async def _watch_signals(self, tg: TaskGroup) -> None:
+    async def _watch_signals(self) -> None:
         """First SIGINT/SIGTERM drains the run; a second one stops it at once."""
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:

@@ -8,7 +8,6 @@ filter commits (or releases). `Control` is the one place that decides when the r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -95,10 +94,6 @@ class Control:
             self.stop("max_requests")
             raise StopRequested
         self.requests += 1
-
-    @property
-    def remaining(self) -> float:
-        return self.target - self.committed if self.target else math.inf
 
 
 class Asker:
