@@ -52,10 +52,13 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
 
+    @property
+    def active(self) -> bool:
+        return bool(self._secrets)
+
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-        if self._secrets:
-            for key, value in event_dict.items():
-                event_dict[key] = self._scrub(value)
+        for key, value in event_dict.items():
+            event_dict[key] = self._scrub(value)
         return event_dict
 
     def _scrub(self, value: Any) -> Any:
@@ -109,6 +112,8 @@ class Console:
         self.status = status
 
     def msg(self, message: str) -> None:
+        if not message:
+            return
         if self.status is not None:
             self.status.clear()
         self.stream.write(message + "\n")
@@ -148,25 +153,51 @@ class StatusLine:
         self._text = ""
 
 
-def _console_filter(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-    if event_dict.get("event") in QUIET_ON_CONSOLE:
-        raise structlog.DropEvent
-    return event_dict
+class ConsoleRenderer:
+    """The last step: the console line for an event, or "" when the console skips it."""
+
+    __slots__ = ("_format", "_human")
+
+    def __init__(self, console_format: str) -> None:
+        self._format = console_format
+        self._human = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+        if self._format == "none" or event_dict.get("event") in QUIET_ON_CONSOLE:
+            return ""
+        if self._format == "json":
+            return orjson.dumps(event_dict, default=_default,
+                                option=orjson.OPT_NON_STR_KEYS).decode()
+        for key in BULKY_FIELDS:  # for people: the nested details stay in events.jsonl
+            event_dict.pop(key, None)
+        return self._human(logger, name, event_dict)
 
 
-def _brief(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-    """For people: leave the bulky nested fields to events.jsonl."""
-    for key in BULKY_FIELDS:
-        event_dict.pop(key, None)
-    return event_dict
+class _Chain:
+    """The current run's processors. structlog is configured once, with this one object, so
+    loggers can be cached on first use (a bound logger per call costs more than the event);
+    a new run swaps `steps`, not the configuration."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: tuple[Processor, ...] = (ConsoleRenderer("human"),)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        result: Any = event_dict
+        for step in self.steps:
+            result = step(logger, name, result)
+        return result
 
 
-def _drop(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-    raise structlog.DropEvent
-
-
-def _json_line(logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
-    return orjson.dumps(event_dict, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+_CHAIN = _Chain()
+_CONSOLE = Console(sys.stderr, None)
+structlog.configure(
+    processors=[_CHAIN],
+    logger_factory=lambda *args: _CONSOLE,
+    wrapper_class=structlog.make_filtering_bound_logger(0),
+    cache_logger_on_first_use=True,
+)
 
 
 def configure(
@@ -177,33 +208,22 @@ def configure(
     observers: Iterable[Processor] = (),
     stream: TextIO | None = None,
 ) -> tuple[EventFile | None, StatusLine | None]:
-    """Configure structlog for a run. Returns the event file (close it) and the status line."""
+    """Point the events of a run at its events.jsonl and console. Returns the event file
+    (close it) and the live status line (None unless the console is a terminal)."""
     stream = stream if stream is not None else sys.stderr
     sink = EventFile(events_path) if events_path is not None else None
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
-    renderer: list[Processor]
-    if console_format == "none":
-        renderer = [_drop]
-    elif console_format == "json":
-        renderer = [_json_line]
-    else:
-        renderer = [_brief, structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)]
-    processors: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
+    steps: list[Processor] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        Redactor(secrets),
-        *observers,
     ]
+    redactor = Redactor(secrets)
+    if redactor.active:
+        steps.append(redactor)
+    steps += observers
     if sink is not None:
-        processors.append(sink)
-    processors += [_console_filter, *renderer]
-    console = Console(stream, status)
-    structlog.configure(
-        processors=processors,
-        logger_factory=lambda *args: console,
-        wrapper_class=structlog.make_filtering_bound_logger(0),
-        cache_logger_on_first_use=False,
-    )
+        steps.append(sink)
+    steps.append(ConsoleRenderer(console_format))
+    _CONSOLE.stream, _CONSOLE.status = stream, status
+    _CHAIN.steps = tuple(steps)
     return sink, status
-
