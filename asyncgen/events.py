@@ -73,6 +73,16 @@ class Redactor:
         return value
 
 
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line that has no newline (left by a kill mid-write)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, Path | BaseException):
         return str(obj)
@@ -80,13 +90,18 @@ def _default(obj: Any) -> Any:
 
 
 class EventFile:
-    """The events.jsonl sink: one whole line per event, one write(2) on an O_APPEND fd."""
+    """The events.jsonl sink: one whole line per event, one write(2) on an O_APPEND fd.
+
+    A run killed mid-write leaves a torn last line; the next run into the same directory cuts
+    it before appending, so the file stays one JSON object per line.
+    """
 
     __slots__ = ("path", "_fd")
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_tail(path)
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:

@@ -28,7 +28,8 @@ from typing import Any, Literal, get_args
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.runfiles import EVENTS_FILE, TASKS_FILE, Task, load_tasks, output_dir
+from asyncgen.pool import Task
+from asyncgen.runfiles import EVENTS_FILE, TASKS_FILE, load_tasks, output_dir
 
 Format = Literal["alpaca", "openai-chat", "prompt-completion"]
 FORMATS: tuple[Format, ...] = get_args(Format)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,10 +55,45 @@ class Task:
     instruction: str
     is_classification: bool
     instances: tuple[Instance, ...]
-    most_similar: dict[str, float]
-    created_at: str
-    model: str
-    run_id: str
+    most_similar: dict[str, float] = field(default_factory=dict)
+    created_at: str = ""
+    model: str = ""
+    run_id: str = ""
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
+        """Validate a decoded line; `where` ("tasks.jsonl, line 3") prefixes the error."""
+        instruction = obj.get("instruction")
+        if not isinstance(instruction, str):
+            raise UsageError(f"{where}: field 'instruction' must be a string")
+        is_classification = obj.get("is_classification")
+        if not isinstance(is_classification, bool):
+            raise UsageError(f"{where}: field 'is_classification' must be true or false")
+        raw_instances = obj.get("instances")
+        if not isinstance(raw_instances, list):
+            raise UsageError(f"{where}: field 'instances' must be a list")
+        if not all(
+            isinstance(raw, dict)
+            and isinstance(raw.get("input"), str)
+            and isinstance(raw.get("output"), str)
+            for raw in raw_instances
+        ):
+            raise UsageError(f"{where}: each instance must have string 'input' and 'output'")
+        raw_similar = obj.get("most_similar") or {}
+        if not isinstance(raw_similar, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in raw_similar.values()
+        ):
+            raise UsageError(f"{where}: field 'most_similar' must map instructions to scores")
+        return cls(
+            id=str(obj.get("id", "")),
+            instruction=instruction,
+            is_classification=is_classification,
+            instances=tuple(Instance(raw["input"], raw["output"]) for raw in raw_instances),
+            most_similar={str(k): float(v) for k, v in raw_similar.items()},
+            created_at=str(obj.get("created_at", "")),
+            model=str(obj.get("model", "")),
+            run_id=str(obj.get("run_id", "")),
+        )
 
     def to_json(self) -> dict[str, Any]:
         scores = list(self.most_similar.values())
@@ -140,19 +175,6 @@ def load_seeds(path: Path) -> list[SeedTask]:
 # --- the store ---------------------------------------------------------------------------------
 
 
-def _task_from_json(obj: dict[str, Any]) -> Task:
-    return Task(
-        id=obj["id"],
-        instruction=obj["instruction"],
-        is_classification=bool(obj["is_classification"]),
-        instances=tuple(Instance(i["input"], i["output"]) for i in obj["instances"]),
-        most_similar=dict(obj.get("most_similar", {})),
-        created_at=obj.get("created_at", ""),
-        model=obj.get("model", ""),
-        run_id=obj.get("run_id", ""),
-    )
-
-
 @dataclass(slots=True)
 class TaskStore:
     """Append-only `tasks.jsonl`: one whole line per task, written by one owner."""
@@ -178,9 +200,14 @@ class TaskStore:
                 if not line.endswith(b"\n"):
                     raise ValueError("no newline at the end")
                 if line.strip():
-                    tasks.append(_task_from_json(orjson.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
+                    obj = orjson.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError("not a JSON object")
+                    tasks.append(Task.from_json(obj, where=f"{self.path}:{number}"))
+            except (ValueError, UsageError) as exc:
                 if offset + len(line) < len(data):
+                    if isinstance(exc, UsageError):
+                        raise
                     raise UsageError(f"{self.path}:{number}: corrupt task line ({exc})") from None
                 return tasks, offset
             offset += len(line)

@@ -22,7 +22,8 @@ import orjson
 
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
-from asyncgen.runfiles import Task, events_file, iter_events, load_tasks
+from asyncgen.pool import Task
+from asyncgen.runfiles import events_file, iter_events, load_tasks
 
 PERCENTILES = (50, 95, 99)
 FUNNEL_STEPS = ("candidates_parsed", "admitted", "classified", "with_instances", "committed")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import cast
 
 import anyio
-import orjson
 
 from asyncgen import events
 from asyncgen.budget import Budget
@@ -32,6 +31,7 @@ from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import Endpoint, Provider, TransportName
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
+from asyncgen.runfiles import JsonlFile
 from asyncgen.workers.control import Asker, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
@@ -100,15 +100,11 @@ def _prior_cost(events_path: Path) -> float:
     """What earlier runs into this directory spent (their request events), for the budget."""
     if not events_path.exists():
         return 0.0
-    total = 0.0
-    for line in events_path.read_bytes().splitlines():
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a torn last line: its request, if any, was not settled
-        if str(event.get("event", "")).startswith("request."):
-            total += float(event.get("cost_usd") or 0.0)
-    return total
+    return sum(
+        float(event.get("cost_usd") or 0.0)
+        for _, event in JsonlFile(events_path)
+        if str(event.get("event", "")).startswith("request.")
+    )
 
 
 def prepare(config: RunConfig) -> Prepared:

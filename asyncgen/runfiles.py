@@ -8,76 +8,17 @@ than stopping. `report` and `export` both read through here; nothing here writes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from asyncgen.errors import UsageError
+from asyncgen.pool import Task
 
 TASKS_FILE = "tasks.jsonl"
 EVENTS_FILE = "events.jsonl"
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """One input/output pair of a task; an empty (or blank) input means "no input"."""
-
-    input: str
-    output: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Task:
-    """A committed task, one line of `tasks.jsonl` (fields the readers need)."""
-
-    id: str
-    instruction: str
-    is_classification: bool
-    instances: tuple[Instance, ...]
-    most_similar: Mapping[str, float] = field(default_factory=dict)
-    avg_similarity_score: float | None = None
-    run_id: str | None = None
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
-        """Validate a decoded line; `where` ("tasks.jsonl, line 3") prefixes the error."""
-        instruction = obj.get("instruction")
-        if not isinstance(instruction, str):
-            raise UsageError(f"{where}: field 'instruction' must be a string")
-        is_classification = obj.get("is_classification")
-        if not isinstance(is_classification, bool):
-            raise UsageError(f"{where}: field 'is_classification' must be true or false")
-        raw_instances = obj.get("instances")
-        if not isinstance(raw_instances, list):
-            raise UsageError(f"{where}: field 'instances' must be a list")
-        instances: list[Instance] = []
-        for raw in raw_instances:
-            if not (
-                isinstance(raw, dict)
-                and isinstance(raw.get("input"), str)
-                and isinstance(raw.get("output"), str)
-            ):
-                raise UsageError(f"{where}: each instance must have string 'input' and 'output'")
-            instances.append(Instance(raw["input"], raw["output"]))
-        raw_similar = obj.get("most_similar") or {}
-        if not isinstance(raw_similar, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in raw_similar.values()
-        ):
-            raise UsageError(f"{where}: field 'most_similar' must map instructions to scores")
-        avg = obj.get("avg_similarity_score")
-        run_id = obj.get("run_id")
-        return cls(
-            id=str(obj.get("id", "")),
-            instruction=instruction,
-            is_classification=is_classification,
-            instances=tuple(instances),
-            most_similar={str(k): float(v) for k, v in raw_similar.items()},
-            avg_similarity_score=float(avg) if isinstance(avg, int | float) else None,
-            run_id=run_id if isinstance(run_id, str) else None,
-        )
 
 
 class JsonlFile:

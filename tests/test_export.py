@@ -15,7 +15,7 @@ import pytest
 
 from asyncgen import export
 from asyncgen.errors import UsageError
-from asyncgen.runfiles import Task
+from asyncgen.pool import Task
 
 # Two tasks share an input text on purpose: each record must keep its own task's instruction.
 TASKS: list[dict[str, Any]] = [

@@ -79,7 +79,10 @@ def test_resume_cuts_a_torn_tail_and_continues_without_duplicates(tmp_path: Path
     assert main(["run", "--out", str(out), "--target-instructions", "15", *QUIET]) == 0
     with (out / "tasks.jsonl").open("ab") as f:
         f.write(b'{"id": "task-000016", "instruction": "Half a li')  # as a kill -9 leaves it
+    with (out / "events.jsonl").open("ab") as f:
+        f.write(b'{"event": "request.compl')
     assert main(["run", "--out", str(out), "--target-instructions", "30", *QUIET]) == 0
+    assert main(["report", str(out), "--json"]) == 0  # every events line parses again
     tasks = _tasks(out)
     assert len(tasks) == 30
     _assert_valid_pool(tasks)

@@ -13,7 +13,8 @@ import pytest
 
 from asyncgen import report
 from asyncgen.errors import UsageError
-from asyncgen.runfiles import JsonlFile, Task, load_tasks
+from asyncgen.pool import Task
+from asyncgen.runfiles import JsonlFile, load_tasks
 
 # Four tasks; word counts are in the comments, expected figures are computed by hand below.
 TASKS: list[dict[str, Any]] = [
