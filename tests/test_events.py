@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,6 +13,7 @@ import pytest
 
 from asyncgen.cli import main
 
+from .conftest import sim_process
 from .test_pipeline import KEY_VARS, QUIET, _events, _tasks
 
 MARKER_KEY = "sk-MARKER-0123456789abcdef"
@@ -44,17 +43,9 @@ def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def faulty_sim() -> Iterator[str]:
     """A simulator with some of every fault, so retries and failures show up in events."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asyncgen.sim", "--port", "0", "--fail-429", "0.05",
-         "--fail-5xx", "0.05", "--fail-malformed", "0.03", "--fail-200-error", "0.03",
-         "--fail-reset", "0.02"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    yield proc.stdout.readline().split("listening on ", 1)[1].strip()
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    with sim_process("--fail-429", "0.05", "--fail-5xx", "0.05", "--fail-malformed", "0.03",
+                     "--fail-200-error", "0.03", "--fail-reset", "0.02") as url:
+        yield url
 
 
 def test_every_event_line_parses_and_carries_its_fields(tmp_path: Path, faulty_sim: str) -> None:

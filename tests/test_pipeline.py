@@ -21,7 +21,7 @@ from rouge_score import rouge_scorer
 
 from asyncgen.cli import main
 
-from .conftest import OUR_SEEDS
+from .conftest import OUR_SEEDS, sim_process
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")
 QUIET = ["--log-format", "none", "--progress-interval", "1"]
@@ -139,17 +139,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 @pytest.fixture
 def slow_sim() -> Iterator[str]:
     """A simulator with some latency, so a signal lands while requests are in flight."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asyncgen.sim", "--port", "0", "--latency-ms", "100"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    yield line.split("listening on ", 1)[1].strip()
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    with sim_process("--latency-ms", "100") as url:
+        yield url
 
 
 def _start_run(out: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
