@@ -7,6 +7,7 @@ code 2, as argparse itself does for bad flags.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, add_arguments, handler in table:
         sub = commands.add_parser(
             name, help=help_text, description=help_text,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter if name != "run"
+            # run's options carry their defaults in their help text already
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter if name == "sim"
             else argparse.HelpFormatter,
         )
         add_arguments(sub)
@@ -62,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `asyncgen export ... | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return code
 
 
