@@ -99,6 +99,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("timeout", _positive, 60.0, "HTTP timeout per attempt, seconds"),
     Option("max_attempts", _positive_int, 6, "attempts per request, retries included"),
     Option("request_deadline", _positive, 300.0, "total seconds per request, retries included"),
+    Option("max_consecutive_failures", int, 50,
+           "stop the run after this many failed requests in a row (0 = never)"),
     Option("drain_timeout", _non_negative, 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", _positive, 10.0, "seconds between run.progress events"),
     Option("log_format", str, "human", "console log format", choices=("human", "json", "none")),
@@ -141,6 +143,7 @@ class RunConfig:
     timeout: float
     max_attempts: int
     request_deadline: float
+    max_consecutive_failures: int
     drain_timeout: float
     progress_interval: float
     log_format: str
@@ -149,6 +152,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity_record_floor <= 1.0:
             raise UsageError("--similarity-record-floor must be in (0, 1]")
+        if self.max_consecutive_failures < 0:
+            raise UsageError("--max-consecutive-failures must be >= 0")
         if self.machine_per_prompt < 0:
             raise UsageError("--machine-per-prompt must be >= 0")
         if self.provider == "openai-compatible" and not self.base_url:

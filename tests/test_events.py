@@ -140,3 +140,22 @@ def test_fatal_provider_error_stops_the_run_with_one_clear_message(
     assert finished["event"] == "run.finished" and finished["reason"] == "fatal"
     assert finished["error"]
     assert (out / "tasks.jsonl").read_bytes() == b""
+
+
+def test_an_unreachable_provider_stops_the_run_instead_of_retrying_forever(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "out"
+    code = main(["run", "--out", str(out), "--provider", "openai-compatible", "--base-url",
+                 f"http://127.0.0.1:{port}/v1", "--model", "m", "--max-attempts", "1",
+                 "--max-consecutive-failures", "5", "--log-format", "none"])
+    assert code == 1
+    assert "5 requests in a row failed" in capfd.readouterr().err
+    finished = _events(out)[-1]
+    assert finished["reason"] == "fatal"
+    assert sum(e["event"] == "request.failed" for e in _events(out)) >= 5

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from asyncgen.llm import Completion, LLMClient
-from asyncgen.llm.errors import BudgetExhausted, ItemError
+from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.parsing import Instance
 
@@ -60,6 +60,12 @@ class StopRequested(Exception):
     """Raised to a worker asking for a request after the run decided to stop sending."""
 
 
+class ProviderUnusable(FatalError):
+    """Every recent request failed (after its retries): the provider is down or misconfigured."""
+
+    kind = "unusable"
+
+
 @dataclass(slots=True, kw_only=True)
 class Control:
     """The stop switch and the counters that decide it (owned by the graph, read by stages)."""
@@ -101,24 +107,42 @@ class Asker:
 
     Returns the completion, or None when this one item failed (the client already logged
     `request.failed`). Raises StopRequested when the run stops sending (request cap or budget).
-    A FatalError passes through: it ends the run.
+    A FatalError passes through: it ends the run, as does a long run of failed requests with no
+    success between them (a wrong URL or an outage would otherwise retry forever, unwatched).
     """
 
-    __slots__ = ("client", "control", "params")
+    __slots__ = ("client", "control", "params", "max_failures", "_failures_in_a_row")
 
-    def __init__(self, client: LLMClient, control: Control, params: Mapping[Stage, RequestParams]):
+    def __init__(
+        self,
+        client: LLMClient,
+        control: Control,
+        params: Mapping[Stage, RequestParams],
+        *,
+        max_failures: int = 0,
+    ) -> None:
         self.client = client
         self.control = control
         self.params = params
+        self.max_failures = max_failures  # 0: never give up
+        self._failures_in_a_row = 0
 
     async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
         if self.control.stopping.is_set() and self.control.reason in STOP_SENDING:
             raise StopRequested
         self.control.take_request()
         try:
-            return await self.client.complete(stage, prompt, self.params[stage])
+            completion = await self.client.complete(stage, prompt, self.params[stage])
         except BudgetExhausted:
             self.control.stop("budget")
             raise StopRequested from None
-        except ItemError:
+        except ItemError as exc:
+            self._failures_in_a_row += 1
+            if self.max_failures and self._failures_in_a_row >= self.max_failures:
+                raise ProviderUnusable(
+                    f"{self._failures_in_a_row} requests in a row failed; last: {exc}",
+                    status=exc.status,
+                ) from exc
             return None
+        self._failures_in_a_row = 0
+        return completion
