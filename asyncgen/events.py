@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
@@ -73,6 +74,28 @@ class Redactor:
         return value
 
 
+class UtcTimestamp:
+    """`timestamp`: now in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always with microseconds).
+
+    The same ISO 8601 as structlog's TimeStamper(fmt="iso", utc=True) at a fraction of the
+    cost: the date and time up to the second are formatted once per second, not per event.
+    """
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}{nanos // 1000:06d}Z"
+        return event_dict
+
+
 def _cut_torn_tail(path: Path) -> None:
     """Drop a last line that has no newline (left by a kill mid-write)."""
     if not path.exists():
@@ -87,6 +110,9 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, Path | BaseException):
         return str(obj)
     raise TypeError
+
+
+_LINE = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 class EventFile:
@@ -106,8 +132,7 @@ class EventFile:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if self._fd is not None:
-            line = orjson.dumps(event_dict, default=_default, option=orjson.OPT_NON_STR_KEYS)
-            os.write(self._fd, line + b"\n")
+            os.write(self._fd, orjson.dumps(event_dict, default=_default, option=_LINE))
         return event_dict
 
     def close(self) -> None:
@@ -230,7 +255,7 @@ def configure(
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
     steps: list[Processor] = [
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        UtcTimestamp(),
     ]
     redactor = Redactor(secrets)
     if redactor.active:

@@ -27,6 +27,7 @@ import httpx
 import orjson
 import structlog
 from aiohttp import ClientTimeout
+from multidict import CIMultiDict
 
 from asyncgen.errors import UsageError
 from asyncgen.llm import retry
@@ -165,7 +166,8 @@ class LLMClient:
         self._sender: httpx.AsyncBaseTransport | None = None
         self._fast: WholeBodyAiohttpTransport | None = None
         self._fast_url = config.url
-        self._fast_headers = {"User-Agent": USER_AGENT, **config.headers()}
+        # a CIMultiDict is taken as is by aiohttp (a dict is converted on every request)
+        self._fast_headers = CIMultiDict({"User-Agent": USER_AGENT, **config.headers()})
         self._fast_timeout: ClientTimeout | None = None
         self._connect_s = min(config.timeout_s, CONNECT_TIMEOUT_S)
         self._url = httpx.URL(config.url)

@@ -23,7 +23,8 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── InsufficientCredits       402                                     credits
     │   ├── ModelNotFound             404                                     model_not_found
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
-    │   └── DailyCapReached           429 that resets hours away              daily_cap
+    │   ├── DailyCapReached           429 that resets hours away              daily_cap
+    │   └── ProviderUnusable          every recent request failed (workers.control) unusable
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 
 Messages name the status and the provider's own message, cut short, with the API key and any
@@ -34,8 +35,8 @@ billed, so the client can count its cost even though the attempt failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from types import TracebackType
 from typing import Any, ClassVar
 
 import aiohttp
@@ -370,14 +371,31 @@ def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> Prov
     return ConnectionFailed(text, **context)
 
 
-@contextmanager
-def map_transport_errors(*, attempt: int, secret: str | None) -> Iterator[None]:
+class map_transport_errors:  # lower case: used like the @contextmanager function it was
     """Translate transport exceptions into typed errors (`raise Mapped(msg) from exc`; the
-    foreign exception is dropped from the chain when it holds the request's headers)."""
-    try:
-        yield
-    except TRANSPORT_ERRORS as exc:
-        mapped = transport_error(exc, attempt=attempt, secret=secret)
+    foreign exception is dropped from the chain when it holds the request's headers).
+
+    A class, not a @contextmanager generator: it wraps every request, and a generator costs
+    several times more to enter and leave."""
+
+    __slots__ = ("_attempt", "_secret")
+
+    def __init__(self, *, attempt: int, secret: str | None) -> None:
+        self._attempt = attempt
+        self._secret = secret
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or not isinstance(exc, TRANSPORT_ERRORS):
+            return  # success, or not a transport's error: let it propagate unchanged
+        mapped = transport_error(exc, attempt=self._attempt, secret=self._secret)
         if _carries_request_headers(exc):
             raise mapped from None  # its repr shows the Authorization header
         raise mapped from exc

@@ -42,9 +42,12 @@ REMAINING_PAUSE_CAP_S = 1.0
 until its reset, at most this long (OpenAI's reset is the time to a *full* bucket)."""
 
 
-_LIMIT = {b: f"x-ratelimit-limit-{b}" for b in ("requests", "tokens")}
-_REMAINING = {b: f"x-ratelimit-remaining-{b}" for b in ("requests", "tokens")}
-_RESET = {b: f"x-ratelimit-reset-{b}" for b in ("requests", "tokens")}
+# per bucket: the limit, remaining and reset headers, and the `server_limits` key of remaining
+_HEADERS = {
+    b: (f"x-ratelimit-limit-{b}", f"x-ratelimit-remaining-{b}", f"x-ratelimit-reset-{b}",
+        f"remaining_{b}")
+    for b in ("requests", "tokens")
+}
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -103,14 +106,22 @@ class TokenBucket:
         """What acquiring `amount` takes: a request larger than the bucket takes all of it."""
         return min(float(amount), self.capacity)
 
+    def try_acquire(self, amount: float) -> bool:
+        """Take `charge(amount)` tokens if nobody is queued and they fit now (never waits)."""
+        if self._lock.locked():
+            return False
+        amount = self.charge(amount)
+        self._leak()
+        if self._level + amount <= self.capacity:
+            self._level += amount
+            return True
+        return False
+
     async def acquire(self, amount: float) -> None:
         """Wait until `charge(amount)` tokens fit, then take them."""
+        if self.try_acquire(amount):  # fast path: no checkpoint
+            return
         amount = self.charge(amount)
-        if not self._lock.locked():  # fast path: nobody queued, room now -> no checkpoint
-            self._leak()
-            if self._level + amount <= self.capacity:
-                self._level += amount
-                return
         async with self._lock:
             while True:
                 self._leak()
@@ -177,8 +188,11 @@ class ProviderLimits:
         self._set_tpm(tpm)
         self._cooldown_until = 0.0
         self.server_limits: dict[str, float] = {}
-        # per bucket: its name, the configured limit, and how to apply a learnt one
-        self._buckets = (("requests", rpm, self._set_rpm), ("tokens", tpm, self._set_tpm))
+        # per bucket: its name, the configured limit, how to apply a learnt one, its headers
+        self._buckets = (
+            ("requests", rpm, self._set_rpm, *_HEADERS["requests"]),
+            ("tokens", tpm, self._set_tpm, *_HEADERS["tokens"]),
+        )
         self.decreases = 0
 
     def __repr__(self) -> str:
@@ -258,12 +272,16 @@ class ProviderLimits:
         """
         if self._cooldown_until > 0:
             await self._wait_cooldown()
-        await self._acquire_slot()
+        if self._in_flight < self._cap and not self._waiters:  # a free slot: no coroutine
+            self._in_flight += 1
+        else:
+            await self._acquire_slot()
         try:
             if self._rpm_limiter is not None:
                 await self._rpm_limiter.acquire()
-            if self._tokens is not None:
-                await self._tokens.acquire(estimated_tokens)
+            tokens = self._tokens
+            if tokens is not None and not tokens.try_acquire(estimated_tokens):
+                await tokens.acquire(estimated_tokens)
             if self._cooldown_until > 0:
                 await self._wait_cooldown()  # a 429 may have come back while we queued
         except BaseException:
@@ -313,16 +331,19 @@ class ProviderLimits:
         """Learn from `x-ratelimit-limit-*` (lower our limits to the server's) and
         `x-ratelimit-remaining-*` (an empty bucket pauses new sends until its reset).
         `headers` must be case-insensitive (aiohttp's or httpx's) or lower-cased."""
-        for bucket, configured, setter in self._buckets:
-            limit = _header_number(headers, _LIMIT[bucket])
-            if limit is not None and limit > 0:
-                self.server_limits[bucket] = limit
+        learnt = self.server_limits
+        for bucket, configured, setter, limit_h, remaining_h, reset_h, remaining_key in (
+            self._buckets
+        ):
+            limit = _header_number(headers, limit_h)
+            if limit is not None and limit > 0 and learnt.get(bucket) != limit:
+                learnt[bucket] = limit
                 setter(limit if configured is None else min(configured, limit))
-            remaining = _header_number(headers, _REMAINING[bucket])
+            remaining = _header_number(headers, remaining_h)
             if remaining is not None:
-                self.server_limits[f"remaining_{bucket}"] = remaining
+                learnt[remaining_key] = remaining
                 if remaining <= 0:
-                    reset = parse_duration(headers.get(_RESET[bucket])) or 0.0
+                    reset = parse_duration(headers.get(reset_h)) or 0.0
                     self.pause(min(reset, REMAINING_PAUSE_CAP_S))
 
     def stats(self) -> dict[str, Any]:
