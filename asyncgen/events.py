@@ -96,14 +96,25 @@ class UtcTimestamp:
         return event_dict
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a last line that has no newline (left by a kill mid-write)."""
+def _cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
+    """Drop a last line that has no newline (left by a kill mid-write), reading from the end."""
     if not path.exists():
         return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(position - chunk, 0)
+            f.seek(start)
+            block = f.read(position - start)
+            if position == end and block.endswith(b"\n"):
+                return  # whole
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                f.truncate(start + newline + 1)
+                return
+            position = start
+        f.truncate(0)  # one torn line and nothing else
 
 
 def _default(obj: Any) -> Any:

@@ -159,3 +159,25 @@ def test_an_unreachable_provider_stops_the_run_instead_of_retrying_forever(
     finished = _events(out)[-1]
     assert finished["reason"] == "fatal"
     assert sum(e["event"] == "request.failed" for e in _events(out)) >= 5
+
+
+@pytest.mark.parametrize(
+    ("data", "kept"),
+    [
+        (b"", b""),
+        (b"a\n", b"a\n"),
+        (b"a\nb\n", b"a\nb\n"),
+        (b"a\nb", b"a\n"),
+        (b"torn", b""),
+        (b"a\n" + b"x" * 5000, b"a\n"),  # the torn line is longer than one read from the end
+        (b"x" * 5000 + b"\n" + b"y" * 3000, b"x" * 5000 + b"\n"),
+    ],
+)
+def test_a_torn_events_tail_is_cut_before_appending(tmp_path: Path, data: bytes,
+                                                    kept: bytes) -> None:
+    from asyncgen.events import _cut_torn_tail
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data)
+    _cut_torn_tail(path, chunk=1000)
+    assert path.read_bytes() == kept
