@@ -22,6 +22,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 RUN_STARTED = "run.started"
 RUN_FINISHED = "run.finished"
 RUN_PROGRESS = "run.progress"
+RUN_STOPPING = "run.stopping"
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
 REQUEST_FAILED = "request.failed"
@@ -214,8 +215,11 @@ class ConsoleRenderer:
         self._human = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
-        if self._format == "none" or event_dict.get("event") in QUIET_ON_CONSOLE:
+        event = event_dict.get("event")
+        if self._format == "none" or event in QUIET_ON_CONSOLE:
             return ""
+        if event == REQUEST_FAILED and event_dict.get("error_kind") == "budget":
+            return ""  # one per worker at the cap; run.stopping says it once
         if self._format == "json":
             return orjson.dumps(event_dict, default=_default,
                                 option=orjson.OPT_NON_STR_KEYS).decode()

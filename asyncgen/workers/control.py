@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from asyncgen import events
 from asyncgen.llm import Completion, LLMClient
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.parsing import Instance
+
+log = events.get_logger()
 
 # reasons after which no new request is sent, even to finish an in-flight task
 STOP_SENDING = frozenset({"budget", "max_requests"})
@@ -85,6 +88,8 @@ class Control:
         """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
         if self.reason is None:
             self.reason = reason
+            log.warning(events.RUN_STOPPING, reason=reason,
+                        drain_s=self.drain_timeout if drain else 0)
         self.stopping.set()
         if self.scope is None:
             return
