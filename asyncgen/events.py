@@ -8,7 +8,6 @@ are the constants below; the README documents their fields.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -18,6 +17,8 @@ from typing import Any, TextIO
 import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from asyncgen.jsonl import LineAppender, cut_torn_tail
 
 RUN_STARTED = "run.started"
 RUN_FINISHED = "run.finished"
@@ -97,27 +98,6 @@ class UtcTimestamp:
         return event_dict
 
 
-def _cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
-    """Drop a last line that has no newline (left by a kill mid-write), reading from the end."""
-    if not path.exists():
-        return
-    with path.open("r+b") as f:
-        end = f.seek(0, os.SEEK_END)
-        position = end
-        while position > 0:
-            start = max(position - chunk, 0)
-            f.seek(start)
-            block = f.read(position - start)
-            if position == end and block.endswith(b"\n"):
-                return  # whole
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                f.truncate(start + newline + 1)
-                return
-            position = start
-        f.truncate(0)  # one torn line and nothing else
-
-
 def _default(obj: Any) -> Any:
     if isinstance(obj, Path | BaseException):
         return str(obj)
@@ -128,30 +108,25 @@ _LINE = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 class EventFile:
-    """The events.jsonl sink: one whole line per event, one write(2) on an O_APPEND fd.
+    """The events.jsonl sink: one whole line per event (see asyncgen.jsonl).
 
     A run killed mid-write leaves a torn last line; the next run into the same directory cuts
     it before appending, so the file stays one JSON object per line.
     """
 
-    __slots__ = ("path", "_fd")
+    __slots__ = ("path", "_lines")
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _cut_torn_tail(path)
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        cut_torn_tail(path)
+        self._lines = LineAppender(path)
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-        if self._fd is not None:
-            os.write(self._fd, orjson.dumps(event_dict, default=_default, option=_LINE))
+        self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
         return event_dict
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        self._lines.close()
 
 
 class Console:

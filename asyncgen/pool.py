@@ -9,7 +9,6 @@ resume (cutting a torn last line left by a kill -9) and appends one whole line p
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import orjson
 
 from asyncgen import events
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import LineAppender
 from asyncgen.parsing import Instance
 from asyncgen.prompts import Demo
 from asyncgen.similarity import RougeLIndex
@@ -180,7 +180,7 @@ class TaskStore:
     """Append-only `tasks.jsonl`: one whole line per task, written by one owner."""
 
     path: Path
-    _fd: int | None = field(default=None, repr=False)
+    _lines: LineAppender | None = field(default=None, repr=False)
 
     def read(self) -> tuple[list[Task], int | None]:
         """Committed tasks, and where a torn last line starts (None if the file is whole).
@@ -222,26 +222,17 @@ class TaskStore:
                     bytes=size - offset)
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lines = LineAppender(self.path)
 
     def append(self, task: Task) -> None:
-        """Write the task as one line with one write(2) on an O_APPEND descriptor.
-
-        Synchronous on purpose: no await between the first and last byte, so a cancellation can
-        never leave half a line; only a crash mid-syscall can, and `load` cuts that on resume.
-        """
-        assert self._fd is not None, "TaskStore.open() first"
-        line = memoryview(orjson.dumps(task.to_json()) + b"\n")
-        while line:
-            written = os.write(self._fd, line)
-            line = line[written:]
+        """Write the task as one whole line (asyncgen.jsonl): synchronous on purpose, so no
+        cancellation can land between its first and last byte."""
+        assert self._lines is not None, "TaskStore.open() first"
+        self._lines.write(orjson.dumps(task.to_json(), option=orjson.OPT_APPEND_NEWLINE))
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        if self._lines is not None:
+            self._lines.close()
 
 
 # --- the pool ----------------------------------------------------------------------------------

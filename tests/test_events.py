@@ -175,9 +175,9 @@ def test_an_unreachable_provider_stops_the_run_instead_of_retrying_forever(
 )
 def test_a_torn_events_tail_is_cut_before_appending(tmp_path: Path, data: bytes,
                                                     kept: bytes) -> None:
-    from asyncgen.events import _cut_torn_tail
+    from asyncgen.jsonl import cut_torn_tail
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(data)
-    _cut_torn_tail(path, chunk=1000)
+    cut_torn_tail(path, chunk=1000)
     assert path.read_bytes() == kept
