@@ -128,6 +128,5 @@ class Graph:
                 if self.control.stopping.is_set() and self.control.reason == "signal":
                     self.control.stop("signal", drain=False)
                     return
-                self.control.stop("signal")
-                self.progress.note(f"received {signal.Signals(signum).name}: draining "
-                                   f"(up to {self.config.drain_timeout:g}s; again to stop now)")
+                name = signal.Signals(signum).name
+                self.control.stop("signal", note=f"{name}: send it again to stop at once")

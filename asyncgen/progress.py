@@ -136,9 +136,6 @@ class Progress:
                 next_event += self.interval
                 log.info(events.RUN_PROGRESS, **self.snapshot(control))
 
-    def note(self, message: str) -> None:
-        log.warning("run.note", message=message)
-
     def final(self) -> None:
         if self.status is not None:
             self.status.close()

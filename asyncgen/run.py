@@ -28,7 +28,13 @@ from asyncgen.graph import Graph
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
-from asyncgen.llm.providers import Endpoint, Provider, TransportName
+from asyncgen.llm.providers import (
+    KEY_VARIABLES,
+    SIM_MODEL,
+    Endpoint,
+    Provider,
+    TransportName,
+)
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.runfiles import JsonlFile
@@ -39,11 +45,12 @@ from asyncgen.workers.instructions import Outlook
 log = events.get_logger()
 
 EMBEDDED_PLACEHOLDER = "http://127.0.0.1/embedded-simulator/v1"  # replaced once it serves
-DEFAULT_MODEL = {
-    "sim": "sim-1",
+DEFAULT_MODEL: dict[str, str] = {
+    "sim": SIM_MODEL,
     "openai": "gpt-4o-mini",
     "openrouter": "openai/gpt-4o-mini",
 }
+AUTO_PROVIDERS: tuple[Provider, ...] = ("openrouter", "openai")  # tried in this order
 EXIT_OK, EXIT_FATAL = 0, 1
 
 
@@ -64,9 +71,10 @@ def _provider(config: RunConfig) -> Provider:
     """The provider asked for; with none, the first whose key is set, else the simulator."""
     if config.provider is not None:
         return cast(Provider, config.provider)
-    if os.environ.get("OPENROUTER_API_KEY"):
-        return "openrouter"
-    return "openai" if os.environ.get("OPENAI_API_KEY") else "sim"
+    for provider in AUTO_PROVIDERS:
+        if any(os.environ.get(variable) for variable in KEY_VARIABLES[provider]):
+            return provider
+    return "sim"
 
 
 def provider_config(config: RunConfig) -> ProviderConfig:

@@ -16,8 +16,9 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ModerationBlocked         403                                     moderation
     │   ├── PayloadTooLarge           413                                     too_large
     │   ├── Unprocessable             422                                     unprocessable
-    │   ├── RetriesExhausted          max attempts used                       retries_exhausted
-    │   └── DeadlineExceeded          per-request deadline passed             deadline
+    │   └── GaveUp                    retrying stopped; carries last_kind
+    │       ├── RetriesExhausted      max attempts used                       retries_exhausted
+    │       └── DeadlineExceeded      per-request deadline passed             deadline
     ├── FatalError                    stop the run, with this one message
     │   ├── AuthenticationFailed      401                                     auth
     │   ├── InsufficientCredits       402                                     credits
@@ -138,24 +139,24 @@ class Unprocessable(ItemError):
     kind = "unprocessable"
 
 
-class RetriesExhausted(ItemError):
-    """Every attempt failed with a retryable error; `last_kind` is the last one's kind."""
-
-    kind = "retries_exhausted"
-
-    def __init__(self, message: str, *, last_kind: str, **context: Any) -> None:
-        super().__init__(message, **context)
-        self.last_kind = last_kind
-
-
-class DeadlineExceeded(ItemError):
-    """The per-request deadline passed (or the next wait would pass it)."""
-
-    kind = "deadline"
+class GaveUp(ItemError):
+    """A retryable request the client stopped retrying; `last_kind` is the last attempt's kind."""
 
     def __init__(self, message: str, *, last_kind: str | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.last_kind = last_kind
+
+
+class RetriesExhausted(GaveUp):
+    """Every attempt failed with a retryable error."""
+
+    kind = "retries_exhausted"
+
+
+class DeadlineExceeded(GaveUp):
+    """The per-request deadline passed (or the next wait would pass it)."""
+
+    kind = "deadline"
 
 
 class FatalError(ProviderError):

@@ -84,12 +84,12 @@ class Control:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope | None = None
 
-    def stop(self, reason: str, *, drain: bool = True) -> None:
+    def stop(self, reason: str, *, drain: bool = True, note: str | None = None) -> None:
         """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
         if self.reason is None:
             self.reason = reason
             log.warning(events.RUN_STOPPING, reason=reason,
-                        drain_s=self.drain_timeout if drain else 0)
+                        drain_s=self.drain_timeout if drain else 0, note=note)
         self.stopping.set()
         if self.scope is None:
             return
