@@ -257,3 +257,11 @@ def configure(
     _CONSOLE.stream, _CONSOLE.status = stream, status
     _CHAIN.steps = tuple(steps)
     return sink, status
+
+
+def close(sink: EventFile | None) -> None:
+    """End a run's events: close its file and send later events to the console only."""
+    _CHAIN.steps = (ConsoleRenderer("human"),)
+    _CONSOLE.status = None
+    if sink is not None:
+        sink.close()

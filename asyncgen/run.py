@@ -190,8 +190,7 @@ async def execute(p: Prepared) -> int:
         totals = progress.snapshot(control) if progress is not None else {}
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, **totals)
-        if sink is not None:
-            sink.close()
+        events.close(sink)
     return exit_code
 
 

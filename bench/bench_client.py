@@ -27,13 +27,11 @@ import platform
 import pstats
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ import orjson
 import structlog
 
 from asyncgen.budget import Budget
+from asyncgen.embedded import simulator_process as simulator
 from asyncgen.llm import LLMClient, ProviderConfig, ProviderError
 from asyncgen.prompts import Demo, classify_prompt
 
@@ -59,30 +58,6 @@ PROMPT = classify_prompt(
     "Sort the numbers from smallest to largest.",
 )
 FAULT_FLAGS = ("429", "5xx", "hang", "reset", "malformed", "200-error")
-
-
-@contextmanager
-def simulator(*flags: str) -> Iterator[str]:
-    """Run `python -m asyncgen.sim --port 0 FLAGS` and yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "asyncgen.sim", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if "listening on " not in line:
-            raise RuntimeError(f"simulator did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def configure_events(directory: Path) -> None:

@@ -22,15 +22,7 @@ from pathlib import Path
 
 import orjson
 
-
-def _start_sim(rpm: int, latency_ms: float, seed: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asyncgen.sim", "--port", "0", "--seed", str(seed),
-         "--rpm-limit", str(rpm), "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().split("listening on ", 1)[1].strip()
+from asyncgen.embedded import simulator_process
 
 
 def _timestamp(event: dict[str, object]) -> float:
@@ -52,24 +44,21 @@ def main() -> int:
     parser.add_argument("--extra", default="", help="more flags for asyncgen run")
     args = parser.parse_args()
 
-    sim, url = _start_sim(args.rpm, args.latency_ms, args.seed)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out"
-            command = [
-                sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
-                "--base-url", url, "--rpm", str(args.rpm), "--target-instructions",
-                str(args.tasks), "--log-format", "none", "--seed", str(args.seed),
-                *args.extra.split(),
-            ]
-            started = time.monotonic()
-            subprocess.run(command, check=True, env={**os.environ, "OPENAI_API_KEY": ""})
-            wall = time.monotonic() - started
-            lines = (out / "events.jsonl").read_bytes().splitlines()
-            events = [orjson.loads(line) for line in lines]
-    finally:
-        sim.terminate()
-        sim.wait()
+    sim_flags = ("--seed", str(args.seed), "--rpm-limit", str(args.rpm),
+                 "--latency-ms", str(args.latency_ms))
+    with simulator_process(*sim_flags) as url, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        command = [
+            sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
+            "--base-url", url, "--rpm", str(args.rpm), "--target-instructions",
+            str(args.tasks), "--log-format", "none", "--seed", str(args.seed),
+            *args.extra.split(),
+        ]
+        started = time.monotonic()
+        subprocess.run(command, check=True, env={**os.environ, "OPENAI_API_KEY": ""})
+        wall = time.monotonic() - started
+        lines = (out / "events.jsonl").read_bytes().splitlines()
+        events = [orjson.loads(line) for line in lines]
 
     requests = [e for e in events if e["event"] in ("request.completed", "request.failed")]
     retries = [e for e in events if e["event"] == "request.retry"]
