@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from asyncgen.sim import FAULT_HEADER, SimConfig, serve
-from asyncgen.sim.books import Books, billed_usd, cost_usd, read_books
+from asyncgen.sim.books import Books, billed_usd, books_url, cost_usd, fetch_totals, read_books
 
 from .conftest import sim_process
 
@@ -34,7 +34,7 @@ def chat(text: str = "Write a haiku about rain.") -> dict[str, Any]:
 
 
 async def totals(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-    async with session.get(url.replace("/v1", "/sim/books")) as response:
+    async with session.get(books_url(url)) as response:
         assert response.status == 200
         return dict(await response.json())
 
@@ -120,6 +120,7 @@ async def test_asyncgen_sim_books_flag_bills_a_request_whose_client_timed_out(
         answered = [await post(session, url, text=f"task {n}") for n in range(2)]
         gone = await post(session, url, limit_s=0.1)  # the latency outlasts the client
         books = await settled_totals(session, url)
+        assert fetch_totals(url) == books
         written = list(read_books(path))  # whole lines, written while the simulator runs
     assert answered == ["200", "200"] and gone == "timeout"
     assert [line["outcome"] for line in written] == ["answered", "answered", "client_gone"]

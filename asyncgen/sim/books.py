@@ -138,3 +138,22 @@ def read_books(path: Path) -> Iterator[dict[str, Any]]:
 def billed_usd(path: Path) -> float:
     """The sum of a books file's cost_usd."""
     return sum(float(line["cost_usd"]) for line in read_books(path))
+
+
+def books_url(base_url: str) -> str:
+    """GET /sim/books of a simulator whose base URL (ending in /v1) is given."""
+    return base_url.removesuffix("/v1") + "/sim/books"
+
+
+def fetch_totals(base_url: str, *, settled: bool = True, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The running totals of a simulator (synchronous, for tests and benchmarks); with
+    `settled`, wait until no billed request is still open, so they equal the file's lines."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(books_url(base_url), timeout=timeout_s) as response:
+            totals: dict[str, Any] = orjson.loads(response.read())
+        if not settled or totals["pending"] == 0 or time.monotonic() > deadline:
+            return totals
+        time.sleep(0.02)
