@@ -77,11 +77,12 @@ async def test_every_generated_answer_is_billed_and_errors_before_generation_are
             await post(session, url, "reset"),
             await post(session, url, "malformed"),
             await post(session, url, "finish-error"),
+            await post(session, url, "200-error"),  # an upstream error, no usage: no charge
             await post(session, url, "500"),  # not generated: not billed
             await post(session, url, "429"),
         ]
         books = await settled_totals(session, url)
-    assert seen == ["200", "timeout", "dropped", "200", "200", "500", "429"]
+    assert seen == ["200", "timeout", "dropped", "200", "200", "200", "500", "429"]
     lines = list(read_books(path))
     assert [(line["outcome"], line["status"]) for line in lines] == [
         ("answered", 200), ("fault:hang", 499), ("fault:reset", 0), ("fault:malformed", 200),

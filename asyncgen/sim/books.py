@@ -4,8 +4,9 @@ A request is billed when the simulator generates its answer: after parsing, faul
 answer with an error status, the context check and the rate limits, before the latency wait.
 From then on it is billed whatever happens next: answered, garbled (malformed, 200-error,
 finish-error, empty-choices), held (hang), dropped (reset), or left by a client that timed
-out, disconnected, was cancelled or killed. That is how a hosted provider bills, and it is
-the figure asyncgen's own spend must never fall below.
+out, disconnected, was cancelled or killed. The one exception is OpenRouter's 200-error
+fault: an error object with no usage, an upstream failure that is not charged. That is how
+a hosted provider bills, and it is the figure asyncgen's own spend must never fall below.
 
 `asyncgen sim --books PATH` appends one JSON line per billed request when the request ends
 (the response is sent, the connection dropped, or the client gone), one write(2) per line:

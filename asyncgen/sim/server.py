@@ -236,10 +236,13 @@ class SimServer:
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
-        bill = self.books.bill(Bill(
+        bill = Bill(
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
             completion_tokens, cost_usd(prompt_tokens, completion_tokens),
-        ))
+        )
+        if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
+            return await self._deliver(request, parsed, generated, bill, kind, headers)
+        self.books.bill(bill)
         outcome = "answered" if kind is None else f"fault:{kind.value}"
         status = CLIENT_GONE  # unless a response or a drop comes first
         try:
