@@ -154,7 +154,7 @@ class LLMClient:
         self.price: Price | None = price_for(
             config.model, price_in=config.price_in, price_out=config.price_out
         )
-        if budget is not None and self.price is None:
+        if budget is not None and budget.limit_usd is not None and self.price is None:
             raise UsageError(
                 f"a budget needs the price of model {config.model!r}: "
                 "give --price-in and --price-out (USD per 1M tokens)"
