@@ -81,6 +81,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("budget_usd", _non_negative, 0.0, "hard cap on the run's spend in USD (0 = no cap)"),
     Option("price_in", _non_negative, None, "USD per 1M prompt tokens (overrides price table)"),
     Option("price_out", _non_negative, None, "USD per 1M completion tokens"),
+    Option("price_cached", _non_negative, None,
+           "USD per 1M prompt tokens served from the provider's cache (default: the price "
+           "table's; the input price with --price-in)"),
     Option("max_duration", _non_negative, 0.0, "stop after this many seconds (0 = no limit)"),
     Option("max_requests", _non_negative, 0.0, "stop after this many requests (0 = no limit)"),
     Option("seed", int, 0, "random seed for prompt sampling"),
@@ -127,6 +130,7 @@ class RunConfig:
     budget_usd: float
     price_in: float | None
     price_out: float | None
+    price_cached: float | None
     max_duration: float
     max_requests: float
     seed: int

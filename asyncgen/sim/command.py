@@ -8,7 +8,14 @@ import signal
 import sys
 
 from asyncgen.errors import UsageError
-from asyncgen.sim.config import STYLES, SimConfig
+from asyncgen.sim.config import (
+    PRICE_CACHED_PER_M,
+    PRICE_IN_PER_M,
+    PRICE_OUT_PER_M,
+    PROMPT_CACHE_TTL_S,
+    STYLES,
+    SimConfig,
+)
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
@@ -41,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
+                        help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
+    parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
+                        help="USD per 1M completion tokens billed (default: %(default)s)")
+    parser.add_argument("--price-cached", type=float, default=PRICE_CACHED_PER_M,
+                        help="USD per 1M prompt tokens served from the prompt cache "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-prompt-cache", dest="prompt_cache", action="store_false",
+                        help="no prompt caching (by default prefixes of >= 1024 tokens are "
+                        "cached in 128-token steps, as OpenAI does)")
+    parser.add_argument("--prompt-cache-ttl", type=float, default=PROMPT_CACHE_TTL_S,
+                        help="seconds a cached prefix lives after its last use "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-usage-cost", dest="usage_cost", action="store_false",
+                        help="usage without OpenRouter's `cost` (tokens only, as OpenAI "
+                        "answers): the client must price the tokens itself")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -52,7 +75,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error,
+            fail_200_error=args.fail_200_error, price_in=args.price_in,
+            price_out=args.price_out, price_cached=args.price_cached,
+            prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
+            usage_cost=args.usage_cost,
         )
     except ValueError as exc:
         raise UsageError(f"sim: {exc}") from exc

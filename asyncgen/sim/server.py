@@ -1,11 +1,12 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome). Any model name and any
-(or no) API key is accepted. One request goes: parse → forced or random fault → context
-length → rate limits → generate → latency → respond. Handlers never block: the generator
-is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
-event that `close()` sets, so the server stops at once.
+GET models/{id}; plus GET /sim/stats (request counts by outcome, prompt-cache counters).
+Any model name and any (or no) API key is accepted. One request goes: parse → forced or
+random fault → context length → rate limits → generate → prompt cache → latency → respond.
+Handlers never block: the generator is pure CPU on small strings, waits are
+`asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the server
+stops at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from asyncgen.sim.faults import (
 from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
+from asyncgen.sim.prompt_cache import PromptCache
 from asyncgen.sim.protocol import (
     JSON,
     BadRequest,
@@ -62,7 +64,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts",
+        "_ids", "_wall", "_created", "counts", "prompt_cache",
     )
 
     def __init__(
@@ -83,6 +85,10 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.prompt_cache = (
+            PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
@@ -109,16 +115,17 @@ class SimServer:
         return await self._complete(request, "completions")
 
     async def _models(self, request: web.Request) -> web.Response:
-        body = models_body(self.config.model, created=self._created,
-                           context_length=self.config.context_length)
+        body = models_body(self.config, created=self._created)
         return _json(200, body)
 
     async def _model(self, request: web.Request) -> web.Response:
-        return _json(200, model_entry(request.match_info["model"], self._created,
-                                      self.config.context_length))
+        return _json(200, model_entry(self.config, request.match_info["model"], self._created))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts)})
+        stats: dict[str, object] = {"counts": dict(self.counts)}
+        if self.prompt_cache is not None:
+            stats["prompt_cache"] = self.prompt_cache.stats()
+        return _json(200, stats)
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -153,7 +160,15 @@ class SimServer:
                 return self._rate_limited(admission, parsed, cost, headers)
         if generated is None:
             generated = self._generate(parsed)
-        return await self._respond(request, parsed, generated, prompt_tokens, fault, headers)
+        cached_tokens = self._cached_tokens(parsed)
+        return await self._respond(request, parsed, generated, prompt_tokens, cached_tokens,
+                                   fault, headers)
+
+    def _cached_tokens(self, parsed: SimRequest) -> int:
+        """Prompt tokens served from the prompt cache (0 when caching is off)."""
+        if self.prompt_cache is None:
+            return 0
+        return self.prompt_cache.lookup(f"{parsed.endpoint}:{parsed.model}", parsed.prompt)
 
     def _fault(self, request: web.Request, raw: bytes) -> Fault | None:
         """The fault this request gets: forced by header, else drawn."""
@@ -221,6 +236,7 @@ class SimServer:
         parsed: SimRequest,
         generated: Generated,
         prompt_tokens: int,
+        cached_tokens: int,
         fault: Fault | None,
         headers: dict[str, str],
     ) -> web.StreamResponse:
@@ -241,7 +257,8 @@ class SimServer:
             return _drop(request)
         ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(prompt_tokens, completion_tokens), ident=ident,
+                               usage(self.config, prompt_tokens, completion_tokens,
+                                     cached_tokens), ident=ident,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1
