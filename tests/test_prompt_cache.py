@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from asyncgen.sim import SimConfig, serve
+from asyncgen.sim.books import books_url
 from asyncgen.sim.prompt_cache import MIN_TOKENS, STEP_TOKENS, PromptCache, boundaries
 
 pytestmark = pytest.mark.anyio
@@ -92,9 +93,12 @@ async def _post(url: str, prompt: str, model: str = "sim-1") -> dict[str, Any]:
 @pytest.mark.parametrize("style", ["openai", "openrouter"])
 async def test_usage_reports_cached_tokens_and_bills_them_at_the_cached_price(style: str) -> None:
     config = SimConfig(style=style, price_in=1.0, price_out=2.0, price_cached=0.25)  # type: ignore[arg-type]
-    async with serve(config) as url:
+    async with serve(config) as url, httpx.AsyncClient() as http:
         first = (await _post(url, FIXED + "Task: one"))["usage"]
         second = (await _post(url, FIXED + "Task: two"))["usage"]
+        books = (await http.get(books_url(url))).json()
+    assert books["cached_tokens"] == 1408
+    assert books["billed_usd"] == pytest.approx(first["cost"] + second["cost"], rel=1e-9)
     assert first["prompt_tokens_details"]["cached_tokens"] == 0
     assert second["prompt_tokens_details"]["cached_tokens"] == 1408
     prompt, completion = second["prompt_tokens"], second["completion_tokens"]

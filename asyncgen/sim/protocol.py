@@ -110,19 +110,10 @@ def _stop(body: JSON) -> tuple[str, ...]:
     raise BadRequest("stop must be a string or a list of at most 4 strings", param="stop")
 
 
-def bill_usd(config: SimConfig, prompt_tokens: int, cached_tokens: int,
-             completion_tokens: int) -> float:
-    """What the simulated provider charges: uncached prompt tokens at the input price, cached
-    ones at the cached price, completion tokens at the output price."""
-    uncached = prompt_tokens - cached_tokens
-    return (uncached * config.price_in + cached_tokens * config.price_cached
-            + completion_tokens * config.price_out) / 1e6
-
-
-def usage(config: SimConfig, prompt_tokens: int, completion_tokens: int,
-          cached_tokens: int = 0) -> JSON:
+def usage(config: SimConfig, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
+          cost_usd: float) -> JSON:
     """Token counts with `prompt_tokens_details.cached_tokens` (OpenAI and OpenRouter), and
-    OpenRouter's `cost` in USD (and `cache_write_tokens`) unless told to leave it out."""
+    OpenRouter's `cost` in USD (what the books bill) unless told to leave it out."""
     details: JSON = {"cached_tokens": cached_tokens}
     if config.style == "openrouter":
         details["cache_write_tokens"] = 0  # OpenAI-like caching: writes are free
@@ -133,7 +124,7 @@ def usage(config: SimConfig, prompt_tokens: int, completion_tokens: int,
         "prompt_tokens_details": details,
     }
     if config.usage_cost:
-        body["cost"] = round(bill_usd(config, prompt_tokens, cached_tokens, completion_tokens), 12)
+        body["cost"] = cost_usd
     return body
 
 
