@@ -53,6 +53,7 @@ from asyncgen.llm.pricing import (
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport import WholeBodyAiohttpTransport
+from asyncgen.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.budget import Budget, Reservation
@@ -110,6 +111,19 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     else:
         content = choice.get("text")
     return content if isinstance(content, str) else ""
+
+
+def _cache_marked(prompt: str) -> str | list[dict[str, Any]]:
+    """The message content with the fixed prefix as its own text part, marked as a prompt-cache
+    breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
+    when it has no fixed part."""
+    fixed, variable = split_fixed(prompt)
+    if not fixed:
+        return prompt
+    return [
+        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": variable},
+    ]
 
 
 class LLMClient:
@@ -274,6 +288,8 @@ class LLMClient:
         parts = self._bodies.get(params)
         if parts is None:
             parts = self._bodies[params] = self._body_parts(params)
+        if self.config.marks_cache_prefix:
+            return parts[0] + orjson.dumps(_cache_marked(prompt)) + parts[1]
         return parts[0] + orjson.dumps(prompt) + parts[1]
 
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
