@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import threading
 
 from asyncgen.errors import UsageError
 from asyncgen.sim.config import STYLES, SimConfig
@@ -41,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin reaches end of file: started with a pipe as "
+                        "stdin, the simulator dies with the process that holds its other end")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -61,15 +65,17 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 def main(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; the first stdout line is the URL. Returns 0."""
     config = config_from_args(args)
-    return asyncio.run(_serve_until_signal(config))
+    return asyncio.run(_serve_until_signal(config, exit_with_stdin=args.exit_with_stdin))
 
 
-async def _serve_until_signal(config: SimConfig) -> int:
-    """Run the server until a signal arrives."""
+async def _serve_until_signal(config: SimConfig, *, exit_with_stdin: bool = False) -> int:
+    """Run the server until a signal arrives (or stdin closes, with `exit_with_stdin`)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_stdin:
+        _watch_stdin(loop, stop)
     try:
         async with serve(config) as url:
             print(f"asyncgen sim listening on {url}", flush=True)
@@ -81,6 +87,24 @@ async def _serve_until_signal(config: SimConfig) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches end of file: its writer exited, kill -9 included (the
+    kernel closes the pipe). A thread, because a blocking read works on every platform."""
+
+    def read_to_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop has already closed: the simulator is exiting anyway
+            pass
+
+    threading.Thread(target=read_to_eof, name="stdin-eof", daemon=True).start()
 
 
 def _summary(config: SimConfig) -> str:
