@@ -7,8 +7,10 @@ import asyncio
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from asyncgen.errors import UsageError
+from asyncgen.sim.books import Books
 from asyncgen.sim.config import STYLES, SimConfig
 from asyncgen.sim.server import serve
 
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--books", type=Path, default=None, metavar="PATH",
+                        help="append one JSON line per billed request to PATH (the "
+                        "simulator's own books; totals at GET /sim/books)")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="exit when stdin reaches end of file: started with a pipe as "
                         "stdin, the simulator dies with the process that holds its other end")
@@ -65,10 +70,18 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 def main(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; the first stdout line is the URL. Returns 0."""
     config = config_from_args(args)
-    return asyncio.run(_serve_until_signal(config, exit_with_stdin=args.exit_with_stdin))
+    books_path: Path | None = args.books
+    if books_path is not None and (books_path.is_dir() or not books_path.parent.is_dir()):
+        raise UsageError(f"sim: --books {books_path}: not a file in an existing directory")
+    try:
+        books = Books(books_path)
+    except OSError as exc:
+        raise UsageError(f"sim: --books {books_path}: cannot open ({exc.strerror})") from exc
+    return asyncio.run(_serve_until_signal(config, books, exit_with_stdin=args.exit_with_stdin))
 
 
-async def _serve_until_signal(config: SimConfig, *, exit_with_stdin: bool = False) -> int:
+async def _serve_until_signal(config: SimConfig, books: Books, *,
+                              exit_with_stdin: bool = False) -> int:
     """Run the server until a signal arrives (or stdin closes, with `exit_with_stdin`)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -77,7 +90,7 @@ async def _serve_until_signal(config: SimConfig, *, exit_with_stdin: bool = Fals
     if exit_with_stdin:
         _watch_stdin(loop, stop)
     try:
-        async with serve(config) as url:
+        async with serve(config, books=books) as url:
             print(f"asyncgen sim listening on {url}", flush=True)
             print(f"asyncgen sim: {_summary(config)}", file=sys.stderr, flush=True)
             await stop.wait()

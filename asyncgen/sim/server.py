@@ -1,9 +1,10 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome). Any model name and any
-(or no) API key is accepted. One request goes: parse → forced or random fault → context
-length → rate limits → generate → latency → respond. Handlers never block: the generator
+GET models/{id}; plus GET /sim/stats (request counts by outcome) and GET /sim/books (what
+was billed, `asyncgen.sim.books`). Any model name and any (or no) API key is accepted. One
+request goes: parse → forced or random fault → context length → rate limits → generate (and
+bill) → latency → respond. Handlers never block: the generator
 is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
 event that `close()` sets, so the server stops at once.
 """
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
+from asyncgen.sim.books import CLIENT_GONE, DROPPED, Bill, Books, cost_usd
 from asyncgen.sim.config import SimConfig
 from asyncgen.sim.faults import (
     FAULT_HEADER,
@@ -62,7 +64,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts",
+        "_ids", "_wall", "_created", "counts", "books",
     )
 
     def __init__(
@@ -71,6 +73,7 @@ class SimServer:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        books: Books | None = None,
     ) -> None:
         self.config = config
         self._generator = Generator(config.seed)
@@ -83,6 +86,7 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.books = books if books is not None else Books(wall=wall)
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
@@ -96,6 +100,7 @@ class SimServer:
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
         app.router.add_get("/sim/stats", self._stats)
+        app.router.add_get("/sim/books", self._books)
         return app
 
     def close(self) -> None:
@@ -119,6 +124,9 @@ class SimServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return _json(200, {"counts": dict(self.counts)})
+
+    async def _books(self, request: web.Request) -> web.Response:
+        return _json(200, self.books.totals())
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -224,24 +232,52 @@ class SimServer:
         fault: Fault | None,
         headers: dict[str, str],
     ) -> web.StreamResponse:
-        """Wait out the latency (or hang), then answer, drop or garble the response."""
+        """Bill the generated answer; answer, drop or garble it; write the bill's line."""
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        bill = Bill(
+            f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
+            completion_tokens, cost_usd(prompt_tokens, completion_tokens),
+        )
+        if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
+            return await self._deliver(request, parsed, generated, bill, kind, headers)
+        self.books.bill(bill)
+        outcome = "answered" if kind is None else f"fault:{kind.value}"
+        status = CLIENT_GONE  # unless a response or a drop comes first
+        try:
+            response = await self._deliver(request, parsed, generated, bill, kind, headers)
+            status = DROPPED if response.status == _DROP_STATUS else response.status
+            return response
+        finally:
+            if status == CLIENT_GONE and kind is None:
+                outcome = "client_gone"
+            self.books.close_bill(bill, status, outcome)
+
+    async def _deliver(
+        self,
+        request: web.Request,
+        parsed: SimRequest,
+        generated: Generated,
+        bill: Bill,
+        kind: FaultKind | None,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        """Wait out the latency (or hang), then answer, drop or garble the response."""
         if kind is FaultKind.HANG:
             self.counts["hang"] += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.config.hang_s)
             if self._closing.is_set():
                 return _drop(request)
-        delay = self._delay_s(completion_tokens)
+        delay = self._delay_s(bill.completion_tokens)
         if delay:
             await asyncio.sleep(delay)
         if kind is FaultKind.RESET:
             self.counts["reset"] += 1
             return _drop(request)
-        ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(prompt_tokens, completion_tokens), ident=ident,
+                               usage(bill.prompt_tokens, bill.completion_tokens), ident=bill.id,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1
@@ -301,7 +337,10 @@ def _drop(request: web.Request) -> web.Response:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         transport.abort()
-    return web.Response(status=499)
+    return web.Response(status=_DROP_STATUS)
+
+
+_DROP_STATUS = 499  # what _drop returns; never sent
 
 
 def base_url(host: str, port: int) -> str:
@@ -312,10 +351,14 @@ def base_url(host: str, port: int) -> str:
 
 @contextlib.asynccontextmanager
 async def serve(
-    config: SimConfig, *, clock: Callable[[], float] = time.monotonic
+    config: SimConfig, *, clock: Callable[[], float] = time.monotonic,
+    books: Books | None = None,
 ) -> AsyncIterator[str]:
-    """Run the simulator in the current event loop; yields its base URL (ending in /v1)."""
-    server = SimServer(config, clock=clock)
+    """Run the simulator in the current event loop; yields its base URL (ending in /v1).
+
+    `books` (default: totals only) records what it bills; it is closed after the server."""
+    books = books if books is not None else Books()
+    server = SimServer(config, clock=clock, books=books)
     runner = web.AppRunner(
         server.app(), access_log=None, handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -328,4 +371,7 @@ async def serve(
         yield base_url(host, port)
     finally:
         server.close()
-        await runner.cleanup()
+        try:
+            await runner.cleanup()
+        finally:
+            books.close()
