@@ -8,7 +8,7 @@ import signal
 import sys
 
 from asyncgen.errors import UsageError
-from asyncgen.sim.config import STYLES, SimConfig
+from asyncgen.sim.config import BATCH_DELAY_S, BATCH_DISCOUNT, STYLES, SimConfig
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
@@ -41,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--batch-delay-s", type=float, default=BATCH_DELAY_S,
+                        help="Batch API: seconds from validating to completed")
+    parser.add_argument("--batch-discount", type=float, default=BATCH_DISCOUNT,
+                        help="Batch API: lines cost the live price times (1 - this)")
+    parser.add_argument("--batch-fail", type=float, default=0.0,
+                        help=f"Batch API: a batch fails validation, {_PROBABILITY}")
+    parser.add_argument("--batch-expire", type=float, default=0.0,
+                        help=f"Batch API: a batch expires half done, {_PROBABILITY}")
+    parser.add_argument("--batch-line-error", type=float, default=0.0,
+                        help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -52,7 +62,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error,
+            fail_200_error=args.fail_200_error, batch_delay_s=args.batch_delay_s,
+            batch_discount=args.batch_discount, batch_fail=args.batch_fail,
+            batch_expire=args.batch_expire, batch_line_error=args.batch_line_error,
         )
     except ValueError as exc:
         raise UsageError(f"sim: {exc}") from exc

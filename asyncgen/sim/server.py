@@ -1,7 +1,8 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome). Any model name and any
+GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
+GET /sim/stats (request counts by outcome, and batch lines billed). Any model name and any
 (or no) API key is accepted. One request goes: parse → forced or random fault → context
 length → rate limits → generate → latency → respond. Handlers never block: the generator
 is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
+from asyncgen.sim.batches import MAX_FILE_BYTES, BatchFaults, BatchService, LineAnswer
 from asyncgen.sim.config import SimConfig
 from asyncgen.sim.faults import (
     FAULT_HEADER,
@@ -62,7 +64,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts",
+        "_ids", "_wall", "_created", "counts", "batches",
     )
 
     def __init__(
@@ -83,14 +85,21 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.batches = BatchService(
+            BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
+                        expire=config.batch_expire, line_error=config.batch_line_error,
+                        seed=config.seed),
+            self._answer_line, wall,
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_FILE_BYTES + (1 << 20))
         for prefix in PREFIXES:
+            self.batches.add_routes(app, prefix)
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_post(f"{prefix}/completions", self._completions)
             app.router.add_get(f"{prefix}/models", self._models)
@@ -118,7 +127,31 @@ class SimServer:
                                       self.config.context_length))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts)})
+        return _json(200, {"counts": dict(self.counts), "batches": self.batches.stats()})
+
+    def _answer_line(self, endpoint: Endpoint, raw: bytes) -> LineAnswer:
+        """One Batch API line: the same answer as a live request, billed at the batch price."""
+        try:
+            parsed = parse_request(endpoint, raw)
+        except BadRequest as exc:
+            body = error_body("openai", 400, exc.message, type_="invalid_request_error",
+                              param=exc.param)
+            return LineAnswer(400, body, 0.0, billed=False)
+        prompt_tokens = count_tokens(parsed.prompt)
+        asked = parsed.max_tokens or 0
+        if prompt_tokens + asked > self.config.context_length:
+            message = context_length_message(self.config.context_length, prompt_tokens, asked)
+            body = error_body("openai", 400, message, type_="invalid_request_error",
+                              code="context_length_exceeded", param="messages")
+            return LineAnswer(400, body, 0.0, billed=False)
+        generated = self._generate(parsed)
+        billed = usage(prompt_tokens, count_tokens(generated.text))
+        billed["cost"] = round(billed["cost"] * (1.0 - self.config.batch_discount), 12)
+        ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
+        body = completion_body(parsed, generated.text, generated.finish_reason, billed,
+                               ident=ident, created=int(self._wall()))
+        self.counts["batch_line"] += 1
+        return LineAnswer(200, body, billed["cost"], billed=True)
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -328,4 +361,5 @@ async def serve(
         yield base_url(host, port)
     finally:
         server.close()
+        await server.batches.close()
         await runner.cleanup()
