@@ -60,6 +60,28 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _flag(text: str) -> bool:
+    """A switch: given alone on the command line, `true`/`false` in TOML."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be true or false, got {text}")
+    return lowered in ("true", "1", "yes")
+
+
+def _batch_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > 50_000:
+        raise ValueError(f"must be <= 50000 (requests per batch file), got {value}")
+    return value
+
+
+def _discount(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"must be >= 0 and < 1, got {text}")
+    return value
+
+
 def _words(text: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in text.split(",") if w.strip())
 
@@ -104,10 +126,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("drain_timeout", _non_negative, 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", _positive, 10.0, "seconds between run.progress events"),
     Option("log_format", str, "human", "console log format", choices=("human", "json", "none")),
+    Option("batch", _flag, False, "send every stage's requests through the provider's Batch API "
+           "(about half the price; OUT/batches.jsonl journals them)"),
+    Option("batch_size", _batch_size, 1000, "batch mode: requests per batch at most"),
+    Option("batch_max_wait", _non_negative, 10.0,
+           "batch mode: seconds a request may wait for its batch to fill before it is sent"),
+    Option("batch_poll_interval", _positive, 5.0, "batch mode: seconds between status polls"),
+    Option("batch_discount", _discount, None,
+           "batch mode: batch price = live price x (1 - this) (default: the provider's, 0.5)"),
+    Option("batch_retry", str, "batch", "batch mode: send expired or failed lines again in a "
+           "new batch or live", choices=("batch", "live")),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 _METAVARS: dict[Callable[[str], Any], str] = {
-    Path: "PATH", _positive_int: "N", int: "N", str: "TEXT", _words: "WORDS"
+    Path: "PATH", _positive_int: "N", int: "N", str: "TEXT", _words: "WORDS", _batch_size: "N"
 }
 
 
@@ -147,6 +179,12 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
+    batch: bool
+    batch_size: int
+    batch_max_wait: float
+    batch_poll_interval: float
+    batch_discount: float | None
+    batch_retry: str
     params: Mapping[Stage, RequestParams]
 
     def __post_init__(self) -> None:
@@ -160,6 +198,9 @@ class RunConfig:
             raise UsageError("--provider openai-compatible needs --base-url")
         if (self.price_in is None) != (self.price_out is None):
             raise UsageError("give both --price-in and --price-out, or neither")
+        if self.batch and self.provider == "openrouter":
+            raise UsageError("--batch: OpenRouter's batch API is not supported; use --provider "
+                             "openai, openai-compatible (an OpenAI-style Batch API) or sim")
 
     def public(self) -> dict[str, Any]:
         """The configuration as plain JSON-able values, for run.started (holds no secret)."""
@@ -183,6 +224,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if isinstance(default, tuple):
             default = ",".join(default)
         shown = "required" if option.name == "out" else f"default: {default}"
+        if option.kind is _flag:
+            parser.add_argument("--" + option.name.replace("_", "-"), dest=option.name,
+                                action="store_true", default=argparse.SUPPRESS, help=option.help)
+            continue
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             dest=option.name,
