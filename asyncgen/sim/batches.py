@@ -53,8 +53,9 @@ class LineAnswer:
     billed: bool
 
 
-Answer = Callable[[Endpoint, bytes], LineAnswer]
-"""Answers one request body at the batch price (supplied by the server)."""
+Answer = Callable[[Endpoint, bytes, dict[str, str]], LineAnswer]
+"""Answers and bills one request body at the batch price (supplied by the server); the dict
+holds the line's batch_id, custom_id and body_digest, for the books."""
 
 
 @dataclass(slots=True)
@@ -133,7 +134,7 @@ class BatchService:
         self._ids = itertools.count(1)
         self.counts: Counter[str] = Counter()  # lines_billed, lines_failed, batches_<status>
         self.billed_usd = 0.0
-        self._bodies: Counter[bytes] = Counter()  # digest of each billed line's body
+        self._bodies: Counter[str] = Counter()  # digest of each billed line's body
 
     def __repr__(self) -> str:
         return f"<BatchService files={len(self._files)} batches={len(self._batches)}>"
@@ -300,9 +301,11 @@ class BatchService:
                 batch.failed += 1
                 self.counts["lines_failed"] += 1
                 continue
-            answer = self._answer(ENDPOINTS[batch.endpoint], body)
+            digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+            answer = self._answer(ENDPOINTS[batch.endpoint], body, {
+                "batch_id": batch.id, "custom_id": custom_id, "body_digest": digest})
             if answer.billed:
-                self._bill(answer.cost_usd, body)
+                self._bill(answer.cost_usd, digest)
             reply = {"status_code": answer.status, "request_id": self._new_id("req_sim"),
                      "body": answer.body}
             out = _line_out(self._new_id("batch_req_sim"), custom_id, reply, None)
@@ -322,10 +325,10 @@ class BatchService:
         batch.error_file_id = self._store(failed, "batch_output")
         self._end(batch, status, None)
 
-    def _bill(self, cost_usd: float, body: bytes) -> None:
+    def _bill(self, cost_usd: float, digest: str) -> None:
         self.counts["lines_billed"] += 1
         self.billed_usd += cost_usd
-        self._bodies[hashlib.blake2b(body, digest_size=16).digest()] += 1
+        self._bodies[digest] += 1
 
     def _store(self, lines: list[bytes], purpose: str) -> str | None:
         if not lines:

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from asyncgen.errors import UsageError
+from asyncgen.sim.books import Books
 from asyncgen.sim.config import BATCH_DELAY_S, BATCH_DISCOUNT, STYLES, SimConfig
 from asyncgen.sim.server import serve
 
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Batch API: a batch expires half done, {_PROBABILITY}")
     parser.add_argument("--batch-line-error", type=float, default=0.0,
                         help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
+    parser.add_argument("--books", type=Path, default=None, metavar="PATH",
+                        help="append one JSON line per billed request to PATH (the "
+                        "simulator's own books; totals at GET /sim/books)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -73,17 +78,24 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 def main(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; the first stdout line is the URL. Returns 0."""
     config = config_from_args(args)
-    return asyncio.run(_serve_until_signal(config))
+    books_path: Path | None = args.books
+    if books_path is not None and (books_path.is_dir() or not books_path.parent.is_dir()):
+        raise UsageError(f"sim: --books {books_path}: not a file in an existing directory")
+    try:
+        books = Books(books_path)
+    except OSError as exc:
+        raise UsageError(f"sim: --books {books_path}: cannot open ({exc.strerror})") from exc
+    return asyncio.run(_serve_until_signal(config, books))
 
 
-async def _serve_until_signal(config: SimConfig) -> int:
+async def _serve_until_signal(config: SimConfig, books: Books) -> int:
     """Run the server until a signal arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with serve(config) as url:
+        async with serve(config, books=books) as url:
             print(f"asyncgen sim listening on {url}", flush=True)
             print(f"asyncgen sim: {_summary(config)}", file=sys.stderr, flush=True)
             await stop.wait()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
+from asyncgen.sim.books import cost_usd
 from asyncgen.sim.config import PRICE_IN_PER_M, PRICE_OUT_PER_M, Style
 
 Endpoint = Literal["chat", "completions"]
@@ -108,13 +109,12 @@ def _stop(body: JSON) -> tuple[str, ...]:
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> JSON:
-    """Token counts and OpenRouter-style cost in USD."""
-    cost = (prompt_tokens * PRICE_IN_PER_M + completion_tokens * PRICE_OUT_PER_M) / 1e6
+    """Token counts and OpenRouter-style cost in USD (what the books bill)."""
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "cost": round(cost, 12),
+        "cost": cost_usd(prompt_tokens, completion_tokens),
     }
 
 

@@ -2,9 +2,10 @@
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
 GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
-GET /sim/stats (request counts by outcome, and batch lines billed). Any model name and any
-(or no) API key is accepted. One request goes: parse → forced or random fault → context
-length → rate limits → generate → latency → respond. Handlers never block: the generator
+GET /sim/stats (request counts by outcome, batch lines) and GET /sim/books (what was billed,
+`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
+accepted. One request goes: parse → forced or random fault → context length → rate limits →
+generate (and bill) → latency → respond. Handlers never block: the generator
 is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
 event that `close()` sets, so the server stops at once.
 """
@@ -25,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from asyncgen.sim.batches import MAX_FILE_BYTES, BatchFaults, BatchService, LineAnswer
+from asyncgen.sim.books import CLIENT_GONE, DROPPED, Bill, Books, cost_usd
 from asyncgen.sim.config import SimConfig
 from asyncgen.sim.faults import (
     FAULT_HEADER,
@@ -64,7 +66,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts", "batches",
+        "_ids", "_wall", "_created", "counts", "books", "batches",
     )
 
     def __init__(
@@ -73,6 +75,7 @@ class SimServer:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        books: Books | None = None,
     ) -> None:
         self.config = config
         self._generator = Generator(config.seed)
@@ -85,6 +88,7 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.books = books if books is not None else Books(wall=wall)
         self.batches = BatchService(
             BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
                         expire=config.batch_expire, line_error=config.batch_line_error,
@@ -105,6 +109,7 @@ class SimServer:
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
         app.router.add_get("/sim/stats", self._stats)
+        app.router.add_get("/sim/books", self._books)
         return app
 
     def close(self) -> None:
@@ -129,8 +134,9 @@ class SimServer:
     async def _stats(self, request: web.Request) -> web.Response:
         return _json(200, {"counts": dict(self.counts), "batches": self.batches.stats()})
 
-    def _answer_line(self, endpoint: Endpoint, raw: bytes) -> LineAnswer:
-        """One Batch API line: the same answer as a live request, billed at the batch price."""
+    def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
+        """One Batch API line: the same answer as a live request, billed at the batch price
+        in the books (`ids`: the line's batch_id, custom_id and body_digest)."""
         try:
             parsed = parse_request(endpoint, raw)
         except BadRequest as exc:
@@ -145,13 +151,24 @@ class SimServer:
                               code="context_length_exceeded", param="messages")
             return LineAnswer(400, body, 0.0, billed=False)
         generated = self._generate(parsed)
-        billed = usage(prompt_tokens, count_tokens(generated.text))
-        billed["cost"] = round(billed["cost"] * (1.0 - self.config.batch_discount), 12)
-        ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
+        completion_tokens = count_tokens(generated.text)
+        cost = round(cost_usd(prompt_tokens, completion_tokens)
+                     * (1.0 - self.config.batch_discount), 12)
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        bill = self.books.bill(Bill(
+            f"{prefix}-sim{next(self._ids)}", f"batch:{parsed.endpoint}", parsed.model,
+            prompt_tokens, completion_tokens, cost, extra=ids,
+        ))
+        self.books.close_bill(bill, 200, "answered")
+        billed = usage(prompt_tokens, completion_tokens)
+        billed["cost"] = cost
         body = completion_body(parsed, generated.text, generated.finish_reason, billed,
-                               ident=ident, created=int(self._wall()))
+                               ident=bill.id, created=int(self._wall()))
         self.counts["batch_line"] += 1
-        return LineAnswer(200, body, billed["cost"], billed=True)
+        return LineAnswer(200, body, cost, billed=True)
+
+    async def _books(self, request: web.Request) -> web.Response:
+        return _json(200, self.books.totals())
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -257,24 +274,52 @@ class SimServer:
         fault: Fault | None,
         headers: dict[str, str],
     ) -> web.StreamResponse:
-        """Wait out the latency (or hang), then answer, drop or garble the response."""
+        """Bill the generated answer; answer, drop or garble it; write the bill's line."""
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        bill = Bill(
+            f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
+            completion_tokens, cost_usd(prompt_tokens, completion_tokens),
+        )
+        if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
+            return await self._deliver(request, parsed, generated, bill, kind, headers)
+        self.books.bill(bill)
+        outcome = "answered" if kind is None else f"fault:{kind.value}"
+        status = CLIENT_GONE  # unless a response or a drop comes first
+        try:
+            response = await self._deliver(request, parsed, generated, bill, kind, headers)
+            status = DROPPED if response.status == _DROP_STATUS else response.status
+            return response
+        finally:
+            if status == CLIENT_GONE and kind is None:
+                outcome = "client_gone"
+            self.books.close_bill(bill, status, outcome)
+
+    async def _deliver(
+        self,
+        request: web.Request,
+        parsed: SimRequest,
+        generated: Generated,
+        bill: Bill,
+        kind: FaultKind | None,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        """Wait out the latency (or hang), then answer, drop or garble the response."""
         if kind is FaultKind.HANG:
             self.counts["hang"] += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.config.hang_s)
             if self._closing.is_set():
                 return _drop(request)
-        delay = self._delay_s(completion_tokens)
+        delay = self._delay_s(bill.completion_tokens)
         if delay:
             await asyncio.sleep(delay)
         if kind is FaultKind.RESET:
             self.counts["reset"] += 1
             return _drop(request)
-        ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(prompt_tokens, completion_tokens), ident=ident,
+                               usage(bill.prompt_tokens, bill.completion_tokens), ident=bill.id,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1
@@ -334,7 +379,10 @@ def _drop(request: web.Request) -> web.Response:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         transport.abort()
-    return web.Response(status=499)
+    return web.Response(status=_DROP_STATUS)
+
+
+_DROP_STATUS = 499  # what _drop returns; never sent
 
 
 def base_url(host: str, port: int) -> str:
@@ -345,10 +393,14 @@ def base_url(host: str, port: int) -> str:
 
 @contextlib.asynccontextmanager
 async def serve(
-    config: SimConfig, *, clock: Callable[[], float] = time.monotonic
+    config: SimConfig, *, clock: Callable[[], float] = time.monotonic,
+    books: Books | None = None,
 ) -> AsyncIterator[str]:
-    """Run the simulator in the current event loop; yields its base URL (ending in /v1)."""
-    server = SimServer(config, clock=clock)
+    """Run the simulator in the current event loop; yields its base URL (ending in /v1).
+
+    `books` (default: totals only) records what it bills; it is closed after the server."""
+    books = books if books is not None else Books()
+    server = SimServer(config, clock=clock, books=books)
     runner = web.AppRunner(
         server.app(), access_log=None, handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -361,5 +413,8 @@ async def serve(
         yield base_url(host, port)
     finally:
         server.close()
-        await server.batches.close()
-        await runner.cleanup()
+        try:
+            await server.batches.close()
+            await runner.cleanup()
+        finally:
+            books.close()
