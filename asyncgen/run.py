@@ -20,6 +20,7 @@ from typing import cast
 import anyio
 
 from asyncgen import events
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
@@ -38,7 +39,7 @@ from asyncgen.llm.providers import (
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.runfiles import JsonlFile
-from asyncgen.workers.control import Asker, Control
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -171,11 +172,15 @@ async def execute(p: Prepared) -> int:
                  config=c.public())
         async with _connected(p) as provider:
             budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
@@ -200,9 +205,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)

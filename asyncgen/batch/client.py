@@ -254,7 +254,6 @@ class BatchClient:
             **self.totals,
             "eta_s": eta,
             "eta_unknown": why,
-            "live": self.live.stats(),
         }
 
     def _eta(self) -> tuple[float | None, str | None]:
