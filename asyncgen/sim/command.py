@@ -4,44 +4,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
+from dataclasses import fields
 from pathlib import Path
 
+from asyncgen.config import Float, Int, argument_type
 from asyncgen.errors import UsageError
 from asyncgen.sim.books import Books
 from asyncgen.sim.config import BATCH_DELAY_S, BATCH_DISCOUNT, STYLES, SimConfig
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
+_INT = argument_type(Int(0))
+_MS = argument_type(Float(0.0, 1e9))
+_P = argument_type(Float(0.0, 1.0))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `sim` subcommand's flags."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=0, help="port (0: a free port)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed + prompt = same answer")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to each response")
-    parser.add_argument("--latency-spread-ms", type=float, default=0.0,
+    parser.add_argument("--port", type=argument_type(Int(0, 65535)), default=0,
+                        help="port (0: a free port)")
+    parser.add_argument("--seed", type=argument_type(Int()), default=0,
+                        help="same seed + prompt = same answer")
+    parser.add_argument("--latency-ms", type=_MS, default=0.0, help="added to each response")
+    parser.add_argument("--latency-spread-ms", type=_MS, default=0.0,
                         help="latency is uniform in latency ± spread")
-    parser.add_argument("--tokens-per-s", type=float, default=0.0,
+    parser.add_argument("--tokens-per-s", type=_MS, default=0.0,
                         help="output speed; adds completion_tokens/tokens_per_s (0: instant)")
-    parser.add_argument("--rpm-limit", type=int, default=0,
+    parser.add_argument("--rpm-limit", type=_INT, default=0,
                         help="requests per minute, enforced with 429 (0: unlimited)")
-    parser.add_argument("--tpm-limit", type=int, default=0,
+    parser.add_argument("--tpm-limit", type=_INT, default=0,
                         help="tokens per minute (prompt + max_tokens), enforced (0: unlimited)")
     parser.add_argument("--style", choices=STYLES, default="openai",
                         help="rate-limit headers and error bodies like this provider")
-    parser.add_argument("--fail-429", type=float, default=0.0, help=f"429s, {_PROBABILITY}")
-    parser.add_argument("--fail-5xx", type=float, default=0.0,
+    parser.add_argument("--fail-429", type=_P, default=0.0, help=f"429s, {_PROBABILITY}")
+    parser.add_argument("--fail-5xx", type=_P, default=0.0,
                         help=f"500/502/503/524/529, {_PROBABILITY}")
-    parser.add_argument("--fail-hang", type=float, default=0.0,
+    parser.add_argument("--fail-hang", type=_P, default=0.0,
                         help=f"no answer for an hour, {_PROBABILITY}")
-    parser.add_argument("--fail-reset", type=float, default=0.0,
+    parser.add_argument("--fail-reset", type=_P, default=0.0,
                         help=f"connection dropped without a response, {_PROBABILITY}")
-    parser.add_argument("--fail-malformed", type=float, default=0.0,
+    parser.add_argument("--fail-malformed", type=_P, default=0.0,
                         help=f"200 with truncated JSON, {_PROBABILITY}")
-    parser.add_argument("--fail-200-error", type=float, default=0.0,
+    parser.add_argument("--fail-200-error", type=_P, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
     parser.add_argument("--batch-delay-s", type=float, default=BATCH_DELAY_S,
                         help="Batch API: seconds from validating to completed")
@@ -72,7 +80,14 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             batch_expire=args.batch_expire, batch_line_error=args.batch_line_error,
         )
     except ValueError as exc:
-        raise UsageError(f"sim: {exc}") from exc
+        raise UsageError(_flags_named(str(exc))) from None
+
+
+def _flags_named(message: str) -> str:
+    """A SimConfig message with its field names written as the flags that set them."""
+    for f in fields(SimConfig):
+        message = re.sub(rf"\b{f.name}\b", "--" + f.name.replace("_", "-"), message)
+    return message.replace("fault probabilities", "--fail-* probabilities")
 
 
 def main(args: argparse.Namespace) -> int:
