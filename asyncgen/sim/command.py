@@ -13,7 +13,16 @@ from pathlib import Path
 from asyncgen.config import Float, Int, argument_type
 from asyncgen.errors import UsageError
 from asyncgen.sim.books import Books
-from asyncgen.sim.config import BATCH_DELAY_S, BATCH_DISCOUNT, STYLES, SimConfig
+from asyncgen.sim.config import (
+    BATCH_DELAY_S,
+    BATCH_DISCOUNT,
+    PRICE_CACHED_PER_M,
+    PRICE_IN_PER_M,
+    PRICE_OUT_PER_M,
+    PROMPT_CACHE_TTL_S,
+    STYLES,
+    SimConfig,
+)
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
@@ -61,6 +70,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Batch API: a batch expires half done, {_PROBABILITY}")
     parser.add_argument("--batch-line-error", type=float, default=0.0,
                         help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
+    parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
+                        help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
+    parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
+                        help="USD per 1M completion tokens billed (default: %(default)s)")
+    parser.add_argument("--price-cached", type=float, default=PRICE_CACHED_PER_M,
+                        help="USD per 1M prompt tokens served from the prompt cache "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-prompt-cache", dest="prompt_cache", action="store_false",
+                        help="no prompt caching (by default prefixes of >= 1024 tokens are "
+                        "cached in 128-token steps, as OpenAI does)")
+    parser.add_argument("--prompt-cache-ttl", type=float, default=PROMPT_CACHE_TTL_S,
+                        help="seconds a cached prefix lives after its last use "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-usage-cost", dest="usage_cost", action="store_false",
+                        help="usage without OpenRouter's `cost` (tokens only, as OpenAI "
+                        "answers): the client must price the tokens itself")
     parser.add_argument("--books", type=Path, default=None, metavar="PATH",
                         help="append one JSON line per billed request to PATH (the "
                         "simulator's own books; totals at GET /sim/books)")
@@ -75,9 +100,13 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error, batch_delay_s=args.batch_delay_s,
-            batch_discount=args.batch_discount, batch_fail=args.batch_fail,
-            batch_expire=args.batch_expire, batch_line_error=args.batch_line_error,
+            fail_200_error=args.fail_200_error, price_in=args.price_in,
+            price_out=args.price_out, price_cached=args.price_cached,
+            prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
+            usage_cost=args.usage_cost,
+            batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
+            batch_fail=args.batch_fail, batch_expire=args.batch_expire,
+            batch_line_error=args.batch_line_error,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None

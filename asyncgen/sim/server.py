@@ -2,12 +2,13 @@
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
 GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
-GET /sim/stats (request counts by outcome, batch lines) and GET /sim/books (what was billed,
-`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
-accepted. One request goes: parse → forced or random fault → context length → rate limits →
-generate (and bill) → latency → respond. Handlers never block: the generator
-is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
-event that `close()` sets, so the server stops at once.
+GET /sim/stats (request counts by outcome, prompt-cache counters, batch lines) and
+GET /sim/books (what was billed, `asyncgen.sim.books`, batch lines included). Any model name
+and any (or no) API key is accepted. One request goes: parse → forced or random fault →
+context length → rate limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and
+bill → latency → respond. Handlers never block: the generator is pure CPU on small strings,
+waits are `asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the
+server stops at once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from asyncgen.sim.faults import (
 from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
+from asyncgen.sim.prompt_cache import PromptCache
 from asyncgen.sim.protocol import (
     JSON,
     BadRequest,
@@ -66,7 +68,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts", "books", "batches",
+        "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
     )
 
     def __init__(
@@ -89,6 +91,10 @@ class SimServer:
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
         self.books = books if books is not None else Books(wall=wall)
+        self.prompt_cache = (
+            PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
+            else None
+        )
         self.batches = BatchService(
             BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
                         expire=config.batch_expire, line_error=config.batch_line_error,
@@ -123,16 +129,18 @@ class SimServer:
         return await self._complete(request, "completions")
 
     async def _models(self, request: web.Request) -> web.Response:
-        body = models_body(self.config.model, created=self._created,
-                           context_length=self.config.context_length)
+        body = models_body(self.config, created=self._created)
         return _json(200, body)
 
     async def _model(self, request: web.Request) -> web.Response:
-        return _json(200, model_entry(request.match_info["model"], self._created,
-                                      self.config.context_length))
+        return _json(200, model_entry(self.config, request.match_info["model"], self._created))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts), "batches": self.batches.stats()})
+        stats: dict[str, object] = {"counts": dict(self.counts)}
+        if self.prompt_cache is not None:
+            stats["prompt_cache"] = self.prompt_cache.stats()
+        stats["batches"] = self.batches.stats()
+        return _json(200, stats)
 
     def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
         """One Batch API line: the same answer as a live request, billed at the batch price
@@ -152,7 +160,7 @@ class SimServer:
             return LineAnswer(400, body, 0.0, billed=False)
         generated = self._generate(parsed)
         completion_tokens = count_tokens(generated.text)
-        cost = round(cost_usd(prompt_tokens, completion_tokens)
+        cost = round(cost_usd(self.config, prompt_tokens, completion_tokens)
                      * (1.0 - self.config.batch_discount), 12)
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
         bill = self.books.bill(Bill(
@@ -160,8 +168,7 @@ class SimServer:
             prompt_tokens, completion_tokens, cost, extra=ids,
         ))
         self.books.close_bill(bill, 200, "answered")
-        billed = usage(prompt_tokens, completion_tokens)
-        billed["cost"] = cost
+        billed = usage(self.config, prompt_tokens, completion_tokens, 0, cost)
         body = completion_body(parsed, generated.text, generated.finish_reason, billed,
                                ident=bill.id, created=int(self._wall()))
         self.counts["batch_line"] += 1
@@ -278,9 +285,12 @@ class SimServer:
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        cached_tokens = self._cached_tokens(parsed)
         bill = Bill(
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
-            completion_tokens, cost_usd(prompt_tokens, completion_tokens),
+            completion_tokens,
+            cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
+            cached_tokens=cached_tokens,
         )
         if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
             return await self._deliver(request, parsed, generated, bill, kind, headers)
@@ -295,6 +305,12 @@ class SimServer:
             if status == CLIENT_GONE and kind is None:
                 outcome = "client_gone"
             self.books.close_bill(bill, status, outcome)
+
+    def _cached_tokens(self, parsed: SimRequest) -> int:
+        """Prompt tokens served from the prompt cache (0 when caching is off)."""
+        if self.prompt_cache is None:
+            return 0
+        return self.prompt_cache.lookup(f"{parsed.endpoint}:{parsed.model}", parsed.prompt)
 
     async def _deliver(
         self,
@@ -319,7 +335,8 @@ class SimServer:
             self.counts["reset"] += 1
             return _drop(request)
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(bill.prompt_tokens, bill.completion_tokens), ident=bill.id,
+                               usage(self.config, bill.prompt_tokens, bill.completion_tokens,
+                                     bill.cached_tokens, bill.cost_usd), ident=bill.id,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1
