@@ -7,6 +7,7 @@ import asyncio
 import re
 import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--books", type=Path, default=None, metavar="PATH",
                         help="append one JSON line per billed request to PATH (the "
                         "simulator's own books; totals at GET /sim/books)")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin reaches end of file: started with a pipe as "
+                        "stdin, the simulator dies with the process that holds its other end")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -129,15 +133,18 @@ def main(args: argparse.Namespace) -> int:
         books = Books(books_path)
     except OSError as exc:
         raise UsageError(f"sim: --books {books_path}: cannot open ({exc.strerror})") from exc
-    return asyncio.run(_serve_until_signal(config, books))
+    return asyncio.run(_serve_until_signal(config, books, exit_with_stdin=args.exit_with_stdin))
 
 
-async def _serve_until_signal(config: SimConfig, books: Books) -> int:
-    """Run the server until a signal arrives."""
+async def _serve_until_signal(config: SimConfig, books: Books, *,
+                              exit_with_stdin: bool = False) -> int:
+    """Run the server until a signal arrives (or stdin closes, with `exit_with_stdin`)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_stdin:
+        _watch_stdin(loop, stop)
     try:
         async with serve(config, books=books) as url:
             print(f"asyncgen sim listening on {url}", flush=True)
@@ -149,6 +156,24 @@ async def _serve_until_signal(config: SimConfig, books: Books) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches end of file: its writer exited, kill -9 included (the
+    kernel closes the pipe). A thread, because a blocking read works on every platform."""
+
+    def read_to_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop has already closed: the simulator is exiting anyway
+            pass
+
+    threading.Thread(target=read_to_eof, name="stdin-eof", daemon=True).start()
 
 
 def _summary(config: SimConfig) -> str:
