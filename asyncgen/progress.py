@@ -17,6 +17,7 @@ from structlog.typing import EventDict, WrappedLogger
 
 from asyncgen import events
 from asyncgen.budget import Budget
+from asyncgen.cache_usage import CacheUsage
 from asyncgen.events import StatusLine
 from asyncgen.spend import DIGITS
 from asyncgen.workers.control import Control
@@ -30,7 +31,7 @@ class Tally:
     """Running totals of this run's events (a structlog processor; it never drops an event)."""
 
     __slots__ = ("counts", "rejected", "prompt_tokens", "completion_tokens", "cost_usd",
-                 "candidates", "failed_by_kind")
+                 "candidates", "failed_by_kind", "cache")
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -40,6 +41,7 @@ class Tally:
         self.completion_tokens = 0
         self.cost_usd = 0.0
         self.candidates = 0
+        self.cache = CacheUsage()
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         event = event_dict.get("event", "")
@@ -48,6 +50,7 @@ class Tally:
             self.cost_usd += event_dict.get("cost_usd") or 0.0
             self.prompt_tokens += event_dict.get("prompt_tokens") or 0
             self.completion_tokens += event_dict.get("completion_tokens") or 0
+            self.cache.add(event_dict)
             if event == events.REQUEST_FAILED:
                 self.failed_by_kind[str(event_dict.get("error_kind"))] += 1
         elif event == events.CANDIDATES_PARSED:
@@ -89,6 +92,7 @@ class Progress:
         self.started = clock()
         self.start_committed = 0
         self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
+        self.batches: Callable[[], Mapping[str, Any]] | None = None  # batch mode's state
 
     def snapshot(self, control: Control) -> dict[str, Any]:
         """The fields of run.progress (and of run.finished's totals)."""
@@ -124,6 +128,8 @@ class Progress:
             "open_jobs": control.open_jobs,
             "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
             "limiter": dict(self.limiter_state()),
+            **t.cache.progress_fields(),
+            **({} if self.batches is None else {"batches": dict(self.batches())}),
         }
 
     def line(self, control: Control) -> str:

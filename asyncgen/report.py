@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from asyncgen import spend
+from asyncgen.cache_usage import CacheUsage
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
 from asyncgen.pool import Task
@@ -156,7 +157,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd")
+                 "billed_nano_usd", "cache")
 
     def __init__(self) -> None:
         self.events = 0
@@ -173,6 +174,7 @@ class EventTally:
         self.failed_final: Counter[str] = Counter()
         self.unparseable = 0
         self.billed_nano_usd = 0  # every request event's cost: retries and failures included
+        self.cache = CacheUsage()  # every billed request event, retries and failures included
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -202,6 +204,7 @@ class EventTally:
         run = self._run(at)
         if isinstance(name, str) and name.startswith("request."):
             self.billed_nano_usd += round(_number(event.get("cost_usd")) * NANO)
+            self.cache.add(event)
         stage = str(event.get("stage") or "unknown")
         kind = str(event.get("error_kind") or "unknown")
         if name == "run.finished":
@@ -287,6 +290,17 @@ def _usage_row(usage: Counter[str]) -> dict[str, Any]:
     }
 
 
+def prompt_cache(tally: EventTally) -> dict[str, Any]:
+    """Prompt tokens, cached prompt tokens, their share and the USD saved, per stage and in
+    total (every billed request event)."""
+    cache = tally.cache
+    stages = _stage_order(cache.by_stage)
+    return {
+        "by_stage": {stage: cache.totals([stage]) for stage in stages},
+        "total": cache.totals(),
+    }
+
+
 def latency_by_stage(tally: EventTally) -> dict[str, Any]:
     """p50/p95/p99 of latency_ms per stage and over all stages."""
     groups = {stage: tally.latency[stage] for stage in _stage_order(tally.latency)}
@@ -347,6 +361,7 @@ def build_report(
         "cost_usd": cost,
         "cost_source": source,
         "cost_per_instruction_usd": cost / len(tasks) if tasks else None,
+        "prompt_cache": prompt_cache(tally),
         "latency_ms": latency_by_stage(tally),
         "errors": errors_by_kind(tally),
         "warnings": warnings,
@@ -439,6 +454,15 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
             f"  cost per instruction: {per}"]
 
 
+def _cache_lines(cache: Mapping[str, Any]) -> list[str]:
+    rows = [["stage", "prompt tokens", "cached", "share", "saved"]]
+    for stage, row in [*cache["by_stage"].items(), ("total", cache["total"])]:
+        rows.append([stage, _int(row["prompt_tokens"]), _int(row["cached_tokens"]),
+                     _pct(row["cached_tokens"], row["prompt_tokens"]),
+                     _usd(row["saved_usd"], digits=6)])
+    return ["Prompt cache (prompt tokens served from the provider's cache)", *_table(rows)]
+
+
 def _latency_lines(latency: Mapping[str, Any]) -> list[str]:
     rows = [["stage", "n", *(f"p{q} ms" for q in PERCENTILES)]]
     for stage, row in latency.items():
@@ -466,6 +490,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         _table1_lines(report["table1"]),
         _funnel_lines(report["funnel"]),
         _requests_lines(report),
+        _cache_lines(report["prompt_cache"]),
         _latency_lines(report["latency_ms"]),
         _errors_lines(report["errors"]),
     ]

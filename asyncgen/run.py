@@ -19,6 +19,7 @@ from typing import cast
 import anyio
 
 from asyncgen import events, spend
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
@@ -36,7 +37,7 @@ from asyncgen.llm.providers import (
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.spend import Recovered
-from asyncgen.workers.control import Asker, Control
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -105,6 +106,9 @@ def prepare(config: RunConfig) -> Prepared:
     seeds = load_seeds(config.seeds, need=config.human_per_prompt)
     provider = provider_config(config)
     assert provider.model is not None
+    if config.batch and provider.provider == "openrouter":
+        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
+                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
@@ -159,12 +163,16 @@ async def execute(p: Prepared) -> int:
                  model=p.provider.model,
                  resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd, config=c.public())
         async with _connected(p) as provider:
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, spend=budget,
                                     prior_cost_usd=prior_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
@@ -191,9 +199,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)

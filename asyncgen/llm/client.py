@@ -8,8 +8,9 @@ The send path is layered, one concern per method (as httpx's is):
     _send_once               one HTTP exchange over the httpx transport API
     errors.map_transport_errors / errors.check_response   the mapping boundary
 
-`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`);
-cancellation propagates. Every billed response is costed and logged, including 200s whose body
+`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`),
+or `SendingStopped` for a stage the run no longer sends (`hold`); cancellation propagates.
+Every billed response is costed and logged, including 200s whose body
 carries an error, and responses the pipeline later throws away.
 """
 
@@ -38,6 +39,7 @@ from asyncgen.llm.errors import (
     ProviderError,
     RateLimited,
     RetriesExhausted,
+    SendingStopped,
     check_response,
     map_transport_errors,
 )
@@ -53,6 +55,7 @@ from asyncgen.llm.pricing import (
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport import WholeBodyAiohttpTransport
+from asyncgen.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.budget import Budget, Reservation
@@ -112,6 +115,19 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _cache_marked(prompt: str) -> str | list[dict[str, Any]]:
+    """The message content with the fixed prefix as its own text part, marked as a prompt-cache
+    breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
+    when it has no fixed part."""
+    fixed, variable = split_fixed(prompt)
+    if not fixed:
+        return prompt
+    return [
+        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": variable},
+    ]
+
+
 class LLMClient:
     """Completions from one provider, shared by every worker of a run."""
 
@@ -139,6 +155,7 @@ class LLMClient:
         "_totals",
         "_errors",
         "_failures",
+        "_held",
     )
 
     def __init__(
@@ -202,6 +219,7 @@ class LLMClient:
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
+        self._held: set[Stage] = set()  # stages whose requests are no longer sent
 
     def __repr__(self) -> str:
         return (
@@ -245,6 +263,11 @@ class LLMClient:
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
 
+    def hold(self, stage: Stage) -> None:
+        """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
+        to retry) raises `SendingStopped`; requests already sent may finish."""
+        self._held.add(stage)
+
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
         out: dict[str, Any] = self._limits.stats()
@@ -268,12 +291,18 @@ class LLMClient:
             worst = worst_case_cost(self.price, prompt, params.max_tokens)
         return await self._complete_with_retries(stage, content, estimate, worst)
 
+    def body(self, prompt: str, params: RequestParams) -> bytes:
+        """The request body this client sends for `prompt` (the Batch API sends the same)."""
+        return self._encode(prompt, params)
+
     def _encode(self, prompt: str, params: RequestParams) -> bytes:
         """The JSON request body: the per-params part is serialised once, the prompt spliced in
         (`{"model": ..., <params>, "messages": [{"role": "user", "content": <prompt>}]}`)."""
         parts = self._bodies.get(params)
         if parts is None:
             parts = self._bodies[params] = self._body_parts(params)
+        if self.config.marks_cache_prefix:
+            return parts[0] + orjson.dumps(_cache_marked(prompt)) + parts[1]
         return parts[0] + orjson.dumps(prompt) + parts[1]
 
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
@@ -382,6 +411,8 @@ class LLMClient:
         reservation: Reservation | None = None
         sent = False
         try:
+            if stage in self._held:
+                raise SendingStopped(f"{stage} requests are no longer sent")
             if self._budget is not None:
                 budget = self._budget
                 if budget.fits(worst):
