@@ -141,20 +141,19 @@ async def execute(p: Prepared) -> int:
         c.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out: cannot create {str(c.out)!r}: {exc.strerror}") from None
+    run_id = uuid.uuid4().hex[:12]
+    prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
+    journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd)  # first write
     tally = Tally()
     sink, status = events.configure(
         events_path=c.out / "events.jsonl", console_format=c.log_format,
         secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
     )
-    run_id = uuid.uuid4().hex[:12]
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
     if p.torn_at is not None:
         p.store.cut_tail(p.torn_at)
     p.store.open()
-    prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
-    journal = spend.SpendJournal.resume(c.out / spend.SPEND_FILE)
-    journal.started(run_id, prior_usd)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None

@@ -99,6 +99,27 @@ class SpendJournal:
             out, self._out = self._out, None
             out.close()
 
+    def close_quietly(self) -> None:
+        """Close after a failed write (the flush may fail the same way)."""
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+def open_journal(path: Path, run_id: str, prior_usd: float) -> SpendJournal:
+    """A run's journal, its first line written; UsageError (one line) if it cannot be."""
+    try:
+        journal = SpendJournal.resume(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the spend journal ({exc.strerror})") from None
+    try:
+        journal.started(run_id, prior_usd)
+    except OSError as exc:
+        journal.close_quietly()
+        raise UsageError(f"{path}: cannot write the spend journal ({exc.strerror})") from None
+    return journal
+
 
 def recover(path: Path) -> Recovered:
     """The money state at the journal's last whole line (nothing is written).

@@ -358,3 +358,21 @@ def test_cap_holds_at_the_provider_across_hangs_a_kill_9_and_two_resumes(
     assert report["cost_usd"] == finished[-1]["cost_usd_all_runs"] <= limit
     assert billed <= report["cost_usd"] <= 1.5 * billed + 0.01
     assert billed == pytest.approx(billed_usd(books))  # the books' lines agree with their totals
+
+
+def test_a_run_whose_journal_cannot_be_written_stops_before_anything_is_sent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    from asyncgen.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / spend.SPEND_FILE).symlink_to("/dev/full")
+    assert main(["run", "--out", str(out), "--provider", "sim", "--base-url",
+                 "http://127.0.0.1:9/v1", "--target-instructions", "5",
+                 "--log-format", "none"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "spend journal" in err
+    assert sorted(p.name for p in out.iterdir()) == [spend.SPEND_FILE]  # nothing else written
