@@ -435,6 +435,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
+    Option("allow_changes", Flag(), False,
+           "resume an --out made with other settings that change the data (provider, model, "
+           "endpoint, similarity threshold, seed file contents); the change is recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -486,6 +489,7 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
+    allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
     def __post_init__(self) -> None:
