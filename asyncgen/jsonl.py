@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -96,6 +96,24 @@ class TailFix:
         return self.cut == 0
 
 
+def _line_start(f: BinaryIO, before: int, chunk: int) -> int:
+    """Where the line that ends at offset `before` starts: after the last newline before it."""
+    position = before
+    while position > 0:
+        start = max(position - chunk, 0)
+        f.seek(start)
+        newline = f.read(position - start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0
+
+
+def _read(f: BinaryIO, start: int, stop: int) -> bytes:
+    f.seek(start)
+    return f.read(stop - start)
+
+
 def settle_tail(path: Path, chunk: int = TAIL_CHUNK) -> TailFix | None:
     """Make `path` end with a whole line before appending: cut a torn tail, or add the newline
     a whole last line lacks. Reads from the end only; None when nothing was needed."""
@@ -103,29 +121,37 @@ def settle_tail(path: Path, chunk: int = TAIL_CHUNK) -> TailFix | None:
         return None
     with path.open("r+b") as f:
         end = f.seek(0, os.SEEK_END)
-        position = end
-        while position > 0:
-            start = max(position - chunk, 0)
-            f.seek(start)
-            block = f.read(position - start)
-            if position == end and block.endswith(b"\n"):
-                return None  # whole
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                offset = start + newline + 1
-                break
-            position = start
-        else:
-            offset = 0  # one line, no newline at all
-        if end == 0:
-            return None
-        f.seek(offset)
-        if not is_torn(f.read(end - offset)):
+        if end == 0 or _read(f, end - 1, end) == b"\n":
+            return None  # empty, or whole
+        offset = _line_start(f, end, chunk)
+        if not is_torn(_read(f, offset, end)):
             f.seek(end)
             f.write(b"\n")
             return TailFix(offset=offset, cut=0)
         f.truncate(offset)
         return TailFix(offset=offset, cut=end - offset)
+
+
+def last_line(path: Path, chunk: int = TAIL_CHUNK) -> bytes | None:
+    """The file's last line that is not a torn tail (without its newline), reading from the
+    end only; None when there is none (no file, an empty one, or one torn line)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return None
+        if _read(f, end - 1, end) != b"\n":
+            start = _line_start(f, end, chunk)
+            line = _read(f, start, end)
+            if not is_torn(line):
+                return line
+            if start == 0:
+                return None
+            end = start  # the line before the torn tail, which ends in a newline
+        return _read(f, _line_start(f, end - 1, chunk), end - 1)
 
 
 class LineAppender:

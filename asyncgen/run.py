@@ -19,13 +19,13 @@ from typing import Any, cast
 
 import anyio
 
-from asyncgen import __version__, events
+from asyncgen import __version__, events, spend
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
-from asyncgen.jsonl import JsonlFile
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
@@ -46,7 +46,8 @@ from asyncgen.rundir import (
     read_record,
     write_record,
 )
-from asyncgen.workers.control import Asker, Control
+from asyncgen.spend import Recovered
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -66,7 +67,7 @@ class Prepared:
     seeds: list[SeedTask]
     store: TaskStore
     tasks: list[Task]
-    prior_cost_usd: float
+    prior: Recovered
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
     record: Record  # the runs that wrote into --out before this one
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
@@ -111,17 +112,6 @@ def provider_config(config: RunConfig) -> ProviderConfig:
         raise UsageError(str(exc)) from None
 
 
-def _prior_cost(events_path: Path) -> float:
-    """What earlier runs into this directory spent (their request events), for the budget."""
-    if not events_path.exists():
-        return 0.0
-    return sum(
-        float(event.get("cost_usd") or 0.0)
-        for _, event in JsonlFile(events_path)
-        if str(event.get("event", "")).startswith("request.")
-    )
-
-
 def prepare(config: RunConfig) -> Prepared:
     """Check every input; raise UsageError naming the first bad one."""
     if config.out.exists() and not config.out.is_dir():
@@ -129,6 +119,9 @@ def prepare(config: RunConfig) -> Prepared:
     seeds = load_seeds(config.seeds, need=config.human_per_prompt)
     provider = provider_config(config)
     assert provider.model is not None
+    if config.batch and provider.provider == "openrouter":
+        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
+                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
@@ -145,7 +138,7 @@ def prepare(config: RunConfig) -> Prepared:
                                  allow_changes=config.allow_changes)
         return Prepared(
             config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
-            prior_cost_usd=_prior_cost(config.out / "events.jsonl"), lock=lock,
+            prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
     except BaseException:
@@ -214,20 +207,28 @@ async def _execute(p: Prepared, run_id: str) -> int:
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
     p.store.open()
+    prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
+    journal = spend.SpendJournal.resume(c.out / spend.SPEND_FILE)
+    journal.started(run_id, prior_usd)
+    budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
-                 resumed_tasks=len(p.tasks), prior_cost_usd=round(p.prior_cost_usd, 6),
+                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd,
                  settings_changed=p.changed, config=c.public())
         async with _connected(p) as provider:
-            budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
-                                    limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                                    limiter_state=client.stats, spend=budget,
+                                    prior_cost_usd=prior_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
@@ -239,7 +240,9 @@ async def _execute(p: Prepared, run_id: str) -> int:
         exit_code = EXIT_FATAL
     finally:
         p.store.close()
+        journal.close()
         totals = progress.snapshot(control) if progress is not None else {}
+        totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, **totals)
         events.close(sink)
@@ -252,9 +255,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)

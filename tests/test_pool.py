@@ -9,6 +9,7 @@ import orjson
 import pytest
 from rouge_score import rouge_scorer
 
+from asyncgen import events
 from asyncgen.errors import UsageError
 from asyncgen.pool import Admitted, Instance, Pool, Refused, Task, TaskStore, load_seeds
 
@@ -99,6 +100,7 @@ def test_torn_last_line_is_found_and_cut(tmp_path: Path) -> None:
     tasks, torn = store.read()
     assert len(tasks) == 1 and torn == 2
     assert path.read_bytes().endswith(b"instr")  # reading never writes
+    events.configure(events_path=None, console_format="none")  # open() logs the cut
     store.open()
     store.close()
     assert path.read_bytes() == whole
