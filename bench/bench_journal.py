@@ -5,6 +5,7 @@ A script, not a test.
     python bench/bench_journal.py                       # both parts (about 2 minutes)
     python bench/bench_journal.py --only hot-path --seconds 5 --rounds 5
     python bench/bench_journal.py --only recovery --tasks 100000
+    python bench/bench_journal.py --only cap --seeds 1,2,3
 
 (a) Hot path: LLMClient against the simulator (zero latency, classify prompts), a run's
 events.jsonl on, budget ledger on, with and without the spend journal (OUT/spend.jsonl: one
@@ -14,6 +15,10 @@ ledger alone: µs per reserve + settle pair, with and without the journal.
 (b) Recovery: a journal with the lines of N tasks' worth of attempts (REQUESTS_PER_TASK each,
 two lines per attempt), then the time `spend.recover` takes to learn the spend (it reads the
 last line), against decoding every line (what reading the spend from a log would cost).
+(c) The cap at the provider (issue 8's scenario): `asyncgen sim --books` with 5% hangs
+(300 ± 150 ms latency), `asyncgen run --budget-usd 0.05 --timeout 2 --max-concurrency 6`,
+kill -9 at 5 s, then two resumes; what the simulator billed (its books) against report's
+total and run.finished's all-runs total.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +42,7 @@ from asyncgen import spend
 from asyncgen.budget import Budget
 from asyncgen.embedded import simulator_process
 from asyncgen.llm import LLMClient
+from asyncgen.sim.books import fetch_totals
 
 CONCURRENCY = 64
 REQUESTS_PER_TASK = 3.0  # generation share + classification + instances, retries included
@@ -133,12 +141,60 @@ def recovery(tasks: int, directory: Path) -> None:
     assert abs(total - budget.spent_usd) < 1e-6
 
 
+CAP_USD = 0.05
+KILL_AT_S = 5.0
+
+
+def cap_once(seed: int, directory: Path) -> dict[str, float | str]:
+    """One kill -9 and two resumes; the figures of the books, the report and run.finished."""
+    out = directory / f"cap-{seed}"
+    books = directory / f"books-{seed}.jsonl"
+    with simulator_process("--books", str(books), "--fail-hang", "0.05", "--latency-ms", "300",
+                           "--latency-spread-ms", "150", "--seed", str(seed)) as url:
+        argv = [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
+                "--base-url", url, "--budget-usd", str(CAP_USD), "--timeout", "2",
+                "--max-concurrency", "6", "--target-instructions", "100000",
+                "--log-format", "none", "--seed", str(seed)]
+        first = subprocess.Popen(argv)
+        time.sleep(KILL_AT_S)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        at_kill = fetch_totals(url)["billed_usd"]
+        for _ in range(2):
+            subprocess.run(argv, check=True, timeout=300)
+        billed = float(fetch_totals(url)["billed_usd"])
+    report = orjson.loads(subprocess.run(
+        [sys.executable, "-m", "asyncgen", "report", str(out), "--json"],
+        capture_output=True, check=True).stdout)
+    finished = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()
+                if b'"run.finished"' in line]
+    return {"seed": seed, "at_kill": at_kill, "billed": billed, "report": report["cost_usd"],
+            "finished": finished[-1]["cost_usd_all_runs"],
+            "reasons": "/".join(str(f["reason"]) for f in finished)}
+
+
+def cap(seeds: list[int], directory: Path) -> None:
+    rows = [cap_once(seed, directory) for seed in seeds]
+    print(f"\n(c) cap ${CAP_USD} at the provider: 5% hangs, --timeout 2, kill -9 at "
+          f"{KILL_AT_S:g} s, two resumes\n")
+    print("| seed | billed at the kill | billed (books) | report | run.finished all runs "
+          "| report / billed | resumes stopped by | billed ≤ cap | billed ≤ report ≤ 1.5×+$0.01 |")
+    print("|---:|---:|---:|---:|---:|---:|---|---|---|")
+    for r in rows:
+        billed, shown = float(r["billed"]), float(r["report"])
+        bound = billed <= shown <= 1.5 * billed + 0.01 and shown == r["finished"]
+        print(f"| {r['seed']} | ${float(r['at_kill']):.4f} | ${billed:.4f} | ${shown:.4f} | "
+              f"${float(r['finished']):.4f} | {shown / billed:.2f} | {r['reasons']} | "
+              f"{'yes' if billed <= CAP_USD else 'NO'} | {'yes' if bound else 'NO'} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=("hot-path", "recovery"))
+    parser.add_argument("--only", choices=("hot-path", "recovery", "cap"))
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--seeds", default="1,2,3", help="cap scenario seeds, comma-separated")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f} at start, "
@@ -148,6 +204,8 @@ def main() -> int:
             hot_path(args.seconds, args.rounds, Path(tmp))
         if args.only in (None, "recovery"):
             recovery(args.tasks, Path(tmp))
+        if args.only in (None, "cap"):
+            cap([int(s) for s in args.seeds.split(",")], Path(tmp))
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
