@@ -27,6 +27,7 @@ from asyncgen.budget import (
     worst_case_cost,
 )
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import last_line
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm import errors as e
 from asyncgen.llm.pricing import Price
@@ -123,7 +124,9 @@ def test_a_resumed_ledger_starts_from_the_spent_and_held_money(tmp_path: Path) -
     ("content", "expected"),
     [
         (b"", None),
-        (b'{"spent": 1, "held": 0}', None),  # one torn line and nothing else
+        (b'{"spent": 1, "he', None),  # one torn line and nothing else
+        (b'{"spent": 1, "held": 0}', 1.0),  # whole but for its newline: kept (asyncgen.jsonl)
+        (b'{"spent": 1, "held": 0}\n{"spent": 2, "held": 0}', 2.0),
         (b'{"spent": 1, "held": 0}\n', 1.0),
         (b'{"spent": 1, "held": 0}\n{"spent": 2, "held": 0.5}\n', 2.5),
         (b'{"spent": 1, "held": 0}\n{"spent": 2, "he', 1.0),  # a torn tail is ignored
@@ -135,7 +138,7 @@ def test_recovery_reads_the_last_whole_line_from_the_end(
 ) -> None:
     path = tmp_path / spend.SPEND_FILE
     path.write_bytes(content)
-    raw = spend._last_line(path, chunk)
+    raw = last_line(path, chunk)
     state = spend.recover(path)
     assert (state.figure_usd if state.journaled else None) == expected
     assert (raw is None) == (expected is None)
@@ -366,13 +369,15 @@ def test_a_run_whose_journal_cannot_be_written_stops_before_anything_is_sent(
     if not Path("/dev/full").exists():
         pytest.skip("needs /dev/full")
     from asyncgen.cli import main
+    from asyncgen.rundir import read_record, write_record
 
     out = tmp_path / "out"
     out.mkdir()
+    write_record(out, read_record(out), {"run_id": "earlier", "settings": {}})  # asyncgen's dir
     (out / spend.SPEND_FILE).symlink_to("/dev/full")
     assert main(["run", "--out", str(out), "--provider", "sim", "--base-url",
                  "http://127.0.0.1:9/v1", "--target-instructions", "5",
                  "--log-format", "none"]) == 2
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "spend journal" in err
-    assert sorted(p.name for p in out.iterdir()) == [spend.SPEND_FILE]  # nothing else written
+    assert not (out / "events.jsonl").exists() and not (out / "tasks.jsonl").exists()
