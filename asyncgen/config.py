@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.parsing import DEFAULT_BLACKLIST
@@ -67,6 +68,8 @@ def _words(text: str) -> tuple[str, ...]:
 OPTIONS: tuple[Option, ...] = (
     Option("out", Path, None, "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
     Option("seeds", Path, DEFAULT_SEEDS, "seed tasks in the paper's JSONL schema"),
+    Option("demos", Path, DEFAULT_DEMOS,
+           "few-shot demonstrations of the classification and instance prompts (JSONL)"),
     Option("target_instructions", _positive_int, 200, "stop after this many committed tasks"),
     Option("provider", str, None, "LLM provider; default: sim when no API key is set",
            choices=PROVIDERS),
@@ -91,8 +94,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("human_per_prompt", _positive_int, 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", int, 2, "generated instructions per generation prompt"),
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
-    Option("similarity_record_floor", _fraction, 0.5,
-           "record pool instructions scoring at least this in most_similar"),
     Option("blacklist", _words, DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
     Option("max_instances", _positive_int, 5, "instances kept per task"),
@@ -115,6 +116,7 @@ _METAVARS: dict[Callable[[str], Any], str] = {
 class RunConfig:
     out: Path
     seeds: Path
+    demos: Path
     target_instructions: int
     provider: str | None
     base_url: str | None
@@ -137,7 +139,6 @@ class RunConfig:
     human_per_prompt: int
     machine_per_prompt: int
     similarity_threshold: float
-    similarity_record_floor: float
     blacklist: tuple[str, ...]
     max_instances: int
     timeout: float
@@ -150,8 +151,6 @@ class RunConfig:
     params: Mapping[Stage, RequestParams]
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.similarity_record_floor <= 1.0:
-            raise UsageError("--similarity-record-floor must be in (0, 1]")
         if self.max_consecutive_failures < 0:
             raise UsageError("--max-consecutive-failures must be >= 0")
         if self.machine_per_prompt < 0:

@@ -22,6 +22,7 @@ import anyio
 from asyncgen import events
 from asyncgen.budget import Budget
 from asyncgen.config import RunConfig
+from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
@@ -61,6 +62,7 @@ class Prepared:
     config: RunConfig
     provider: ProviderConfig
     seeds: list[SeedTask]
+    demos: Demonstrations
     store: TaskStore
     tasks: list[Task]
     torn_at: int | None
@@ -120,6 +122,7 @@ def prepare(config: RunConfig) -> Prepared:
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
     seeds = load_seeds(config.seeds)
+    demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
@@ -130,7 +133,7 @@ def prepare(config: RunConfig) -> Prepared:
     store = TaskStore(config.out / "tasks.jsonl")
     tasks, torn_at = store.read()
     return Prepared(
-        config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
+        config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
         torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
     )
 
@@ -203,13 +206,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
            run_id: str) -> Graph:
     c = p.config
-    pool = Pool(p.seeds, threshold=c.similarity_threshold,
-                record_floor=c.similarity_record_floor)
+    pool = Pool(p.seeds, threshold=c.similarity_threshold)
     pool.restore(p.tasks)
     outlook = Outlook()
     return Graph(
         config=c,
         pool=pool,
+        demos=p.demos,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
         filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,

@@ -69,7 +69,7 @@ def test_every_event_line_parses_and_carries_its_fields(tmp_path: Path, faulty_s
 
 def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path, faulty_sim: str) -> None:
     out = tmp_path / "out"
-    budget = "0.02"
+    budget = "0.05"  # room for a few tasks: a task's prompts carry ~4,000 tokens of demos
     argv = ["run", "--out", str(out), "--provider", "sim", "--base-url", faulty_sim,
             "--target-instructions", "100000", "--budget-usd", budget, *QUIET]
     assert main(argv) == 0
@@ -78,7 +78,7 @@ def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path, faulty_sim
     assert main(argv) == 0  # a resume with the same cap may spend only what is left
     spent = sum(float(e.get("cost_usd") or 0.0) for e in _events(out)
                 if str(e["event"]).startswith("request."))
-    assert 0.01 < spent <= float(budget)
+    assert 0.025 < spent <= float(budget)
     assert _events(out)[-1]["reason"] == "budget"
     assert len(_tasks(out)) > 0
 
