@@ -111,9 +111,12 @@ def _indexed_prefix(n: int, min_threshold: float) -> int:
 
     An instruction must be found by every query it can pass at `min_threshold` or above,
     so the prefix is sized for the least overlap any candidate length m can need. For
-    m > 2n/min_threshold even L = n scores below min_threshold, so the scan stops there.
+    m > 2n/min_threshold even L = n scores below min_threshold, so the scan stops there, or
+    at m = 2n + 1 for a small min_threshold: the least LCS a length m needs never falls as m
+    grows, and m = n is always feasible, so the least need is found at some m <= n.
     """
-    needs = [_min_lcs(m, n, min_threshold, False) for m in range(1, int(2 * n / min_threshold) + 2)]
+    top = min(int(2 * n / min_threshold) + 2, 2 * n + 2)
+    needs = [_min_lcs(m, n, min_threshold, False) for m in range(1, top)]
     feasible = [need for need in needs if need > 0]
     return n - min(feasible) + 1 if feasible else 0
 
