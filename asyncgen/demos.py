@@ -51,7 +51,7 @@ def load_demos(path: Path = DEFAULT_DEMOS) -> Demonstrations:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read demonstrations file {path}: {exc.strerror}") from None
+        raise UsageError(f"--demos: cannot read {str(path)!r}: {exc.strerror}") from None
     found: dict[str, list[Demo]] = {kind: [] for kind in KINDS}
     for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():

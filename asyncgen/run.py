@@ -21,7 +21,7 @@ import anyio
 
 from asyncgen import events
 from asyncgen.budget import Budget
-from asyncgen.config import RunConfig
+from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
@@ -31,7 +31,6 @@ from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
-    SIM_MODEL,
     Endpoint,
     Provider,
     TransportName,
@@ -46,11 +45,6 @@ from asyncgen.workers.instructions import Outlook
 log = events.get_logger()
 
 EMBEDDED_PLACEHOLDER = "http://127.0.0.1/embedded-simulator/v1"  # replaced once it serves
-DEFAULT_MODEL: dict[str, str] = {
-    "sim": SIM_MODEL,
-    "openai": "gpt-4o-mini",
-    "openrouter": "openai/gpt-4o-mini",
-}
 AUTO_PROVIDERS: tuple[Provider, ...] = ("openrouter", "openai")  # tried in this order
 EXIT_OK, EXIT_FATAL = 0, 1
 
@@ -93,13 +87,14 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             endpoint=cast(Endpoint, config.endpoint),
             transport=cast(TransportName, config.transport),
             max_concurrency=config.max_concurrency,
-            rpm=int(config.rpm) or None,
-            tpm=int(config.tpm) or None,
+            rpm=config.rpm or None,
+            tpm=config.tpm or None,
             timeout_s=config.timeout,
             max_attempts=config.max_attempts,
             request_deadline_s=config.request_deadline,
             price_in=config.price_in,
             price_out=config.price_out,
+            price_cached=config.price_cached,
             params=config.params,
         )
     except ValueError as exc:
@@ -121,7 +116,7 @@ def prepare(config: RunConfig) -> Prepared:
     """Check every input; raise UsageError naming the first bad one."""
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
-    seeds = load_seeds(config.seeds)
+    seeds = load_seeds(config.seeds, need=config.human_per_prompt)
     demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
@@ -153,7 +148,10 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
 async def execute(p: Prepared) -> int:
     """Run the graph to its end; always close with run.finished."""
     c = p.config
-    c.out.mkdir(parents=True, exist_ok=True)
+    try:
+        c.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {str(c.out)!r}: {exc.strerror}") from None
     tally = Tally()
     sink, status = events.configure(
         events_path=c.out / "events.jsonl", console_format=c.log_format,

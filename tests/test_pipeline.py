@@ -102,7 +102,7 @@ def test_run_already_at_target_stops_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--seeds", "missing.jsonl"], "cannot read seed file"),
+        (["--seeds", "missing.jsonl"], "--seeds: cannot read"),
         (["--seeds", "BAD"], ":2: missing field 'instruction'"),
         (["--provider", "openai"], "(set OPENAI_API_KEY)"),
         (

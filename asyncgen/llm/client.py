@@ -96,6 +96,7 @@ def _billing(err: ProviderError) -> dict[str, Any]:
         return {}
     return {
         "prompt_tokens": usage.prompt_tokens,
+        "cached_tokens": usage.cached_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
     }
@@ -152,7 +153,10 @@ class LLMClient:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
         self.price: Price | None = price_for(
-            config.model, price_in=config.price_in, price_out=config.price_out
+            config.model,
+            price_in=config.price_in,
+            price_out=config.price_out,
+            price_cached=config.price_cached,
         )
         if budget is not None and self.price is None:
             raise UsageError(
@@ -184,7 +188,15 @@ class LLMClient:
         self._bodies: dict[RequestParams, tuple[bytes, bytes]] = {}
         self._log: Any = structlog.get_logger("asyncgen")
         self._totals: dict[str, float] = dict.fromkeys(
-            ("attempts", "completed", "retries", "failed", "prompt_tokens", "completion_tokens"),
+            (
+                "attempts",
+                "completed",
+                "retries",
+                "failed",
+                "prompt_tokens",
+                "cached_tokens",
+                "completion_tokens",
+            ),
             0,
         )
         self._totals["cost_usd"] = 0.0
@@ -434,8 +446,10 @@ class LLMClient:
             attempt=completion.attempts,
             latency_ms=round(completion.latency_ms, 1),
             prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
+            **self._cache_fields(usage),
         )
 
     async def _send_once(self, content: bytes, attempt: int, limit_s: float) -> tuple[Any, int]:
@@ -518,9 +532,20 @@ class LLMClient:
         """Add a billed response to the totals."""
         totals = self._totals
         totals["prompt_tokens"] += usage.prompt_tokens
+        totals["cached_tokens"] += usage.cached_tokens
         totals["completion_tokens"] += usage.completion_tokens
         if usage.cost_usd is not None:
             totals["cost_usd"] += usage.cost_usd
+
+    def _cache_fields(self, usage: Usage) -> dict[str, Any]:
+        """What the prompt cache saved on a response (when the price is known), and the tokens
+        it wrote (when the provider says)."""
+        fields: dict[str, Any] = {}
+        if usage.cached_tokens and self.price is not None:
+            fields["cache_saved_usd"] = self.price.cache_saving(usage.cached_tokens)
+        if usage.cache_write_tokens:
+            fields["cache_write_tokens"] = usage.cache_write_tokens
+        return fields
 
     def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
         """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""
