@@ -20,6 +20,7 @@ from typing import cast
 import anyio
 
 from asyncgen import events
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.demos import Demonstrations, load_demos
@@ -38,7 +39,7 @@ from asyncgen.llm.providers import (
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.runfiles import JsonlFile
-from asyncgen.workers.control import Asker, Control
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -120,6 +121,9 @@ def prepare(config: RunConfig) -> Prepared:
     demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
+    if config.batch and provider.provider == "openrouter":
+        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
+                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
@@ -172,11 +176,15 @@ async def execute(p: Prepared) -> int:
                  config=c.public())
         async with _connected(p) as provider:
             budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
@@ -201,9 +209,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
     pool.restore(p.tasks)
     outlook = Outlook()

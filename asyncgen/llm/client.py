@@ -8,8 +8,9 @@ The send path is layered, one concern per method (as httpx's is):
     _send_once               one HTTP exchange over the httpx transport API
     errors.map_transport_errors / errors.check_response   the mapping boundary
 
-`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`);
-cancellation propagates. Every billed response is costed and logged, including 200s whose body
+`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`),
+or `SendingStopped` for a stage the run no longer sends (`hold`); cancellation propagates.
+Every billed response is costed and logged, including 200s whose body
 carries an error, and responses the pipeline later throws away.
 """
 
@@ -38,6 +39,7 @@ from asyncgen.llm.errors import (
     ProviderError,
     RateLimited,
     RetriesExhausted,
+    SendingStopped,
     check_response,
     map_transport_errors,
 )
@@ -139,6 +141,7 @@ class LLMClient:
         "_totals",
         "_errors",
         "_failures",
+        "_held",
     )
 
     def __init__(
@@ -202,6 +205,7 @@ class LLMClient:
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
+        self._held: set[Stage] = set()  # stages whose requests are no longer sent
 
     def __repr__(self) -> str:
         return (
@@ -245,6 +249,11 @@ class LLMClient:
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
 
+    def hold(self, stage: Stage) -> None:
+        """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
+        to retry) raises `SendingStopped`; requests already sent may finish."""
+        self._held.add(stage)
+
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
         out: dict[str, Any] = self._limits.stats()
@@ -267,6 +276,10 @@ class LLMClient:
         if self._budget is not None and self.price is not None:
             worst = worst_case_cost(self.price, prompt, params.max_tokens)
         return await self._complete_with_retries(stage, content, estimate, worst)
+
+    def body(self, prompt: str, params: RequestParams) -> bytes:
+        """The request body this client sends for `prompt` (the Batch API sends the same)."""
+        return self._encode(prompt, params)
 
     def _encode(self, prompt: str, params: RequestParams) -> bytes:
         """The JSON request body: the per-params part is serialised once, the prompt spliced in
@@ -382,6 +395,8 @@ class LLMClient:
         reservation: Reservation | None = None
         sent = False
         try:
+            if stage in self._held:
+                raise SendingStopped(f"{stage} requests are no longer sent")
             if self._budget is not None:
                 budget = self._budget
                 if budget.fits(worst):

@@ -7,6 +7,7 @@ import asyncio
 import re
 import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from asyncgen.config import Float, Int, argument_type
 from asyncgen.errors import UsageError
 from asyncgen.sim.books import Books
 from asyncgen.sim.config import (
+    BATCH_DELAY_S,
+    BATCH_DISCOUNT,
     PRICE_CACHED_PER_M,
     PRICE_IN_PER_M,
     PRICE_OUT_PER_M,
@@ -58,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=_P, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--batch-delay-s", type=float, default=BATCH_DELAY_S,
+                        help="Batch API: seconds from validating to completed")
+    parser.add_argument("--batch-discount", type=float, default=BATCH_DISCOUNT,
+                        help="Batch API: lines cost the live price times (1 - this)")
+    parser.add_argument("--batch-fail", type=float, default=0.0,
+                        help=f"Batch API: a batch fails validation, {_PROBABILITY}")
+    parser.add_argument("--batch-expire", type=float, default=0.0,
+                        help=f"Batch API: a batch expires half done, {_PROBABILITY}")
+    parser.add_argument("--batch-line-error", type=float, default=0.0,
+                        help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
     parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
                         help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
     parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
@@ -77,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--books", type=Path, default=None, metavar="PATH",
                         help="append one JSON line per billed request to PATH (the "
                         "simulator's own books; totals at GET /sim/books)")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin reaches end of file: started with a pipe as "
+                        "stdin, the simulator dies with the process that holds its other end")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -92,6 +108,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             price_out=args.price_out, price_cached=args.price_cached,
             prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
             usage_cost=args.usage_cost,
+            batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
+            batch_fail=args.batch_fail, batch_expire=args.batch_expire,
+            batch_line_error=args.batch_line_error,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None
@@ -114,15 +133,18 @@ def main(args: argparse.Namespace) -> int:
         books = Books(books_path)
     except OSError as exc:
         raise UsageError(f"sim: --books {books_path}: cannot open ({exc.strerror})") from exc
-    return asyncio.run(_serve_until_signal(config, books))
+    return asyncio.run(_serve_until_signal(config, books, exit_with_stdin=args.exit_with_stdin))
 
 
-async def _serve_until_signal(config: SimConfig, books: Books) -> int:
-    """Run the server until a signal arrives."""
+async def _serve_until_signal(config: SimConfig, books: Books, *,
+                              exit_with_stdin: bool = False) -> int:
+    """Run the server until a signal arrives (or stdin closes, with `exit_with_stdin`)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_stdin:
+        _watch_stdin(loop, stop)
     try:
         async with serve(config, books=books) as url:
             print(f"asyncgen sim listening on {url}", flush=True)
@@ -134,6 +156,24 @@ async def _serve_until_signal(config: SimConfig, books: Books) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches end of file: its writer exited, kill -9 included (the
+    kernel closes the pipe). A thread, because a blocking read works on every platform."""
+
+    def read_to_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop has already closed: the simulator is exiting anyway
+            pass
+
+    threading.Thread(target=read_to_eof, name="stdin-eof", daemon=True).start()
 
 
 def _summary(config: SimConfig) -> str:
