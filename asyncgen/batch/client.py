@@ -41,6 +41,7 @@ from asyncgen.llm.errors import (
     ItemError,
     ProviderError,
     RetriesExhausted,
+    SendingStopped,
 )
 from asyncgen.llm.params import STAGES, RequestParams, Stage
 from asyncgen.llm.pricing import Price, Usage, worst_case_cost
@@ -109,7 +110,7 @@ class _Request:
         self.queued_at = now
         self.done = anyio.Event()
         self.completion: Completion | None = None
-        self.error: ProviderError | None = None
+        self.error: ProviderError | SendingStopped | None = None
         self.orphan = prompt is None  # nobody in this run waits for it (yet)
 
 
@@ -162,7 +163,7 @@ class BatchClient:
 
     __slots__ = ("live", "api", "journal", "settings", "price", "_budget", "_clock", "_run_id",
                  "_url", "_queues", "_by_key", "_answers", "_flights", "_orphans", "_seq",
-                 "_tg", "totals", "settled_usd", "_statuses")
+                 "_tg", "totals", "settled_usd", "_statuses", "_held")
 
     def __init__(
         self,
@@ -194,6 +195,7 @@ class BatchClient:
         self.totals: Counter[str] = Counter()
         self.settled_usd = 0.0  # billed by collected batches, this run
         self._statuses: Counter[str] = Counter()  # terminal statuses of collected batches
+        self._held: set[Stage] = set()
 
     def __repr__(self) -> str:
         return f"<BatchClient {self.api!r} flights={len(self._flights)} {dict(self.totals)}>"
@@ -228,6 +230,17 @@ class BatchClient:
             raise request.error
         assert request.completion is not None
         return request.completion
+
+    def hold(self, stage: Stage) -> None:
+        """Send no more requests of `stage`: queued ones (not yet in a batch) and later ones
+        raise SendingStopped; batches already submitted are still followed and collected."""
+        self._held.add(stage)
+        self.live.hold(stage)
+        queue = self._queues[stage]
+        for request in queue:
+            request.error = SendingStopped(f"{stage} requests are no longer sent")
+            request.done.set()
+        queue.clear()
 
     def take_orphans(self) -> list[tuple[int, Completion]]:
         """Generation answers from re-attached batches that no worker asked for again, each
@@ -277,6 +290,10 @@ class BatchClient:
         return self._clock.monotonic()
 
     def _enqueue(self, request: _Request) -> None:
+        if request.stage in self._held:
+            request.error = SendingStopped(f"{request.stage} requests are no longer sent")
+            request.done.set()
+            return
         queue = self._queues[request.stage]
         request.queued_at = self._now()
         queue.append(request)

@@ -116,6 +116,8 @@ class Completer(Protocol):
         self, stage: Stage, prompt: str, params: RequestParams | None = None
     ) -> Completion: ...
 
+    def hold(self, stage: Stage) -> None: ...
+
 
 class Asker:
     """How every stage sends a request: counted, capped, and with provider faults sorted out.
