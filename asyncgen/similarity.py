@@ -46,6 +46,7 @@ _RENUMBER_AT: tuple[int, ...] = (1_000, 10_000)  # distinct instructions; re-ran
 _SHARED = 3  # ℓ: elements a passing pair shares within both prefixes (fewer survivors)
 _OCCURRENCE = 1 << 21  # element key = code point + occurrence * _OCCURRENCE
 _PARALLEL_AT = 20_000  # choices from which a cdist call uses every core
+_CHUNK, _SCAN_CHUNK = 256, 50_000  # strings scored per rapidfuzz call: probes, scans
 
 _NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_RE
 _UNKNOWN = chr(0x10FFFF)  # stands for every candidate token no pool instruction contains
@@ -493,7 +494,7 @@ class RougeLIndex:
             live = self._alive.data[:self._alive.size]
             lengths = self._lengths.data[:self._lengths.size]
             yield from self._score(seq, plan, np.flatnonzero(live & (plan.need[lengths] >= 0)),
-                                   threshold, strict)
+                                   threshold, strict, _SCAN_CHUNK)
             return
         probes = [(posting, position) for key, position in _elements(seq, plan.probe)
                   if key >= 0 and (posting := self._postings.get(key)) is not None]
@@ -502,20 +503,21 @@ class RougeLIndex:
                                    strict)
 
     def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.intp], threshold: float,
-               strict: bool) -> Iterator[tuple[str, float]]:
-        """Score candidate strings exactly in one rapidfuzz call; yield those that pass."""
-        if not len(sids):
-            return
-        choices = [self._sid_seqs[sid] for sid in sids.tolist()]
-        lcs = process.cdist([seq], choices, scorer=_LCS_LENGTH, dtype=np.int32,
-                            workers=-1 if len(choices) >= _PARALLEL_AT else 1)[0]
-        need = plan.need[self._lengths.data[sids]]
+               strict: bool, chunk_size: int = _CHUNK) -> Iterator[tuple[str, float]]:
+        """Score candidate strings exactly, a chunk per rapidfuzz call (so `is_novel` stops
+        at the first chunk with a match); yield those that pass."""
         m = len(seq)
-        for at in np.flatnonzero(lcs >= need).tolist():
-            choice = choices[at]
-            score = f_measure(int(lcs[at]), m, len(choice))
-            if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
-                yield choice, score
+        lengths = self._lengths.data
+        for start in range(0, len(sids), chunk_size):
+            chunk = sids[start:start + chunk_size]
+            choices = [self._sid_seqs[sid] for sid in chunk.tolist()]
+            lcs = process.cdist([seq], choices, scorer=_LCS_LENGTH, dtype=np.int32,
+                                workers=-1 if len(choices) >= _PARALLEL_AT else 1)[0]
+            for at in np.flatnonzero(lcs >= plan.need[lengths[chunk]]).tolist():
+                choice = choices[at]
+                score = f_measure(int(lcs[at]), m, len(choice))
+                if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
+                    yield choice, score
 
     def _survivors(self, probes: list[tuple[_Posting, int]], phase: _Phase,
                    plan: _Plan) -> npt.NDArray[np.intp]:
