@@ -557,7 +557,8 @@ class RougeLIndex:
         enough = counts[found] >= plan.shared[self._lengths.data[found]]
         counts[found] = 0
         found = np.unique(found[enough])
-        return found[self._alive.data[found]]
+        alive: npt.NDArray[np.intp] = found[self._alive.data[found]]
+        return alive
 
     def _index(self, seq: str) -> None:
         """Give a new distinct token string an id and put it into the postings."""
