@@ -101,6 +101,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_deadline", _positive, 300.0, "total seconds per request, retries included"),
     Option("max_consecutive_failures", int, 50,
            "stop the run after this many failed requests in a row (0 = never)"),
+    Option("stuck_after", int, 200,
+           "stop the run (reason stuck, exit 1) after this many generation responses in a row "
+           "admitted no new instruction (0 = never)"),
     Option("drain_timeout", _non_negative, 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", _positive, 10.0, "seconds between run.progress events"),
     Option("log_format", str, "human", "console log format", choices=("human", "json", "none")),
@@ -144,6 +147,7 @@ class RunConfig:
     max_attempts: int
     request_deadline: float
     max_consecutive_failures: int
+    stuck_after: int
     drain_timeout: float
     progress_interval: float
     log_format: str
@@ -154,6 +158,8 @@ class RunConfig:
             raise UsageError("--similarity-record-floor must be in (0, 1]")
         if self.max_consecutive_failures < 0:
             raise UsageError("--max-consecutive-failures must be >= 0")
+        if self.stuck_after < 0:
+            raise UsageError("--stuck-after must be >= 0")
         if self.machine_per_prompt < 0:
             raise UsageError("--machine-per-prompt must be >= 0")
         if self.provider == "openai-compatible" and not self.base_url:

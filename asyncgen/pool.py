@@ -2,15 +2,16 @@
 
 `load_seeds` reads the paper's seed schema. `TaskStore` owns `OUT/tasks.jsonl`: it loads it on
 resume (cutting a torn last line left by a kill -9) and appends one whole line per commit.
-`Pool` holds every instruction that candidates are compared against (seeds + admitted) in a
-`RougeLIndex`; only the filter task mutates it, the sampler only reads it.
+`Pool` holds every instruction that candidates are compared against (seeds + every admitted one,
+failed ones included) in a `RougeLIndex`; only the filter task mutates it, the sampler only
+reads it (committed instructions only: a failed one is never shown as an example).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,11 +275,14 @@ class Pool:
     def __repr__(self) -> str:
         return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
 
-    def restore(self, tasks: Sequence[Task]) -> None:
-        """Re-add committed tasks after a resume."""
+    def restore(self, tasks: Sequence[Task], kept: Iterable[str] = ()) -> None:
+        """Re-add committed tasks after a resume, and `kept`: the instructions earlier runs
+        admitted that are open or failed (compared against, never sampled)."""
         for task in tasks:
             self._index.add(task.instruction)
             self.machine.append(task.instruction)
+        for instruction in kept:
+            self._index.add(instruction)
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
@@ -297,11 +301,8 @@ class Pool:
         most_similar = {index.text(key): score for key, score in matches}
         return Admitted(index.add(instruction), instruction, most_similar)
 
-    def release(self, key: int) -> None:
-        """Forget an admitted instruction that ended with no valid instance."""
-        self._index.discard(key)
-
     def commit(self, instruction: str) -> None:
+        """An admitted instruction was committed: from now on it may be sampled as an example."""
         self.machine.append(instruction)
 
     def sample_prompt(self, rng: random.Random, *, human: int, machine: int) -> list[str]:

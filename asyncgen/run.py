@@ -19,7 +19,7 @@ from typing import cast
 
 import anyio
 
-from asyncgen import events
+from asyncgen import events, journal
 from asyncgen.budget import Budget
 from asyncgen.config import RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
@@ -38,7 +38,7 @@ from asyncgen.llm.providers import (
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.runfiles import JsonlFile
-from asyncgen.workers.control import Asker, Control
+from asyncgen.workers.control import FAILING_REASONS, Asker, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -64,6 +64,7 @@ class Prepared:
     store: TaskStore
     tasks: list[Task]
     torn_at: int | None
+    backlog: journal.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior_cost_usd: float
 
 
@@ -129,9 +130,11 @@ def prepare(config: RunConfig) -> Prepared:
         )
     store = TaskStore(config.out / "tasks.jsonl")
     tasks, torn_at = store.read()
+    backlog = journal.read(config.out / journal.JOURNAL_FILE, {t.instruction for t in tasks})
     return Prepared(
         config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
-        torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
+        torn_at=torn_at, backlog=backlog,
+        prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
     )
 
 
@@ -162,6 +165,9 @@ async def execute(p: Prepared) -> int:
     if p.torn_at is not None:
         p.store.cut_tail(p.torn_at)
     p.store.open()
+    work = journal.Journal(c.out / journal.JOURNAL_FILE)
+    journal.rewrite(work.path, p.backlog)  # only what is still open, and the failures
+    work.open()
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
@@ -175,11 +181,14 @@ async def execute(p: Prepared) -> int:
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, client, progress, run_id, work)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
                     await graph.run()
+        if control.reason in FAILING_REASONS:
+            print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
+            exit_code = EXIT_FATAL
     except* (FatalError, SimulatorFailed) as group:
         control.reason = "fatal"
         control.fatal_message = str(_first(group))
@@ -187,6 +196,7 @@ async def execute(p: Prepared) -> int:
         exit_code = EXIT_FATAL
     finally:
         p.store.close()
+        work.close()
         totals = progress.snapshot(control) if progress is not None else {}
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, **totals)
@@ -201,21 +211,21 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
-           run_id: str) -> Graph:
+           run_id: str, work: journal.Journal) -> Graph:
     c = p.config
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
-    pool.restore(p.tasks)
+    pool.restore(p.tasks, kept=[*p.backlog.failed, *p.backlog.jobs])
     outlook = Outlook()
     return Graph(
         config=c,
         pool=pool,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
-        filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,
+        filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
+                      control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id,
-                      next_id=len(p.tasks) + 1),
+                      run_id=run_id, next_id=len(p.tasks) + 1, stuck_after=c.stuck_after),
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.tasks)}"),

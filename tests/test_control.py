@@ -25,7 +25,7 @@ def _outlook(**counts: int) -> Outlook:
         ({"in_flight": 2}, 0, 0, 0, 2 * INITIAL_YIELD * INITIAL_COMMIT_SHARE),
         ({}, 10, 5, 1, 10 + (5 + INITIAL_YIELD) * INITIAL_COMMIT_SHARE),
         # measured: 40 requests admitted 80 (2 each); 45 of 50 finished jobs committed (0.9)
-        ({"requests": 40, "admitted": 80, "committed": 45, "released": 5, "in_flight": 3,
+        ({"requests": 40, "admitted": 80, "committed": 45, "failed": 5, "in_flight": 3,
           "pending": 1}, 45, 10, 2, 45 + (10 + 6 * 2.0) * 0.9),
         # a run that admits nothing still counts a little, so the sampler never spins forever
         ({"requests": 50, "admitted": 0}, 0, 0, 1, 0.1 * INITIAL_COMMIT_SHARE),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -111,11 +111,25 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     return content if isinstance(content, str) else ""
 
 
+class RequestWithheld(Exception):  # noqa: N818 (not an error: the caller's own decision)
+    """The caller's `gate` refused an attempt right before it was sent (the run is stopping)."""
+
+
+def _always(stage: Stage) -> bool:
+    return True
+
+
 class LLMClient:
-    """Completions from one provider, shared by every worker of a run."""
+    """Completions from one provider, shared by every worker of a run.
+
+    `gate(stage)` is asked right before each attempt goes out (after its turn in the limits and
+    the budget); False raises RequestWithheld, nothing sent. The run uses it so that a request
+    still queued when the run stops is never sent.
+    """
 
     __slots__ = (
         "config",
+        "gate",
         "price",
         "_budget",
         "_clock",
@@ -151,6 +165,7 @@ class LLMClient:
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
+        self.gate: Callable[[Stage], bool] = _always
         self.price: Price | None = price_for(
             config.model, price_in=config.price_in, price_out=config.price_out
         )
@@ -379,6 +394,8 @@ class LLMClient:
             limit_s = min(self.config.timeout_s, deadline.at - sent_at)
             if limit_s <= 0:
                 raise DeadlineExceeded("per-request deadline reached", attempt=attempt)
+            if not self.gate(stage):
+                raise RequestWithheld(stage)
             self._totals["attempts"] += 1
             sent = True
             try:

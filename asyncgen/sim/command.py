@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--stuck", action="store_true",
+                        help="a provider stuck repeating itself: every generation answer is the "
+                        "same two instructions, every instance answer fails the filters")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -52,7 +55,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error,
+            fail_200_error=args.fail_200_error, stuck=args.stuck,
         )
     except ValueError as exc:
         raise UsageError(f"sim: {exc}") from exc

@@ -42,6 +42,7 @@ class SimConfig:
     fail_200_error: float = 0.0
     hang_s: float = HANG_S
     context_length: int = CONTEXT_LENGTH
+    stuck: bool = False  # the same two instructions, always; instances that always fail
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

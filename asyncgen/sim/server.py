@@ -1,11 +1,12 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome). Any model name and any
-(or no) API key is accepted. One request goes: parse → forced or random fault → context
-length → rate limits → generate → latency → respond. Handlers never block: the generator
-is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
-event that `close()` sets, so the server stops at once.
+GET models/{id}; plus GET /sim/stats (request counts by outcome, and `arrivals`: completion
+requests received, by prompt kind: instructions, classify, input_first, output_first, other).
+Any model name and any (or no) API key is accepted. One request goes: parse → forced or random
+fault → context length → rate limits → generate → latency → respond. Handlers never block: the
+generator is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on
+an event that `close()` sets, so the server stops at once.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from asyncgen.sim.faults import (
     error_reply,
     parse_fault_header,
 )
-from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
+from asyncgen.sim.generator import Generated, Generator, count_tokens, finish, prompt_kind
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
 from asyncgen.sim.protocol import (
@@ -62,7 +63,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts",
+        "_ids", "_wall", "_created", "counts", "arrivals",
     )
 
     def __init__(
@@ -73,7 +74,7 @@ class SimServer:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self._generator = Generator(config.seed)
+        self._generator = Generator(config.seed, stuck=config.stuck)
         self._limiter = RateLimiter(rpm=config.rpm_limit, tpm=config.tpm_limit, clock=clock)
         self._faults = FaultPlan(config)
         self._forced = FaultCounter()
@@ -83,6 +84,7 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.arrivals: Counter[str] = Counter()  # prompt kind -> requests received
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
@@ -118,7 +120,7 @@ class SimServer:
                                       self.config.context_length))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts)})
+        return _json(200, {"counts": dict(self.counts), "arrivals": dict(self.arrivals)})
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -128,6 +130,7 @@ class SimServer:
             fault = self._fault(request, raw)
         except BadRequest as exc:
             return self._error(400, exc.message, "bad_request", param=exc.param)
+        self.arrivals[prompt_kind(parsed.prompt).value] += 1
         if fault is not None and fault.kind not in TRANSPORT_FAULTS:
             return await self._status_fault(fault, parsed)
         prompt_tokens = count_tokens(parsed.prompt)

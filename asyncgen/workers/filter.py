@@ -1,16 +1,29 @@
-"""The filter: the single owner of the pool and the only writer of tasks.jsonl.
+"""The filter: the single owner of the pool, of tasks.jsonl and of the work journal.
 
 Admission (ROUGE-L against every pool instruction) happens before any money is spent on a
-candidate; commit appends the finished task as one line. The filter ends when the instruction
-side has closed and every job it admitted has come back.
+candidate; commit appends the finished task as one line. Every state a job reaches that cost
+money is journaled (`asyncgen.journal`) before the next request about it: admitted, labelled,
+failed; committed is its line in tasks.jsonl. An admitted instruction stays in the pool for good,
+also when it ends with no valid instance (as the released code keeps every admitted instruction):
+the same text comes back rejected before any spend. It is not sampled as a machine example.
+
+When the run stops, candidates still arriving are journaled instead of admitted, and labelled
+jobs still get their instance request and are committed, past the target if need be: what was
+paid for is kept. The next run judges and sends that backlog on before any new prompt.
+
+The filter ends when the instruction side has closed and every job it sent on has come back.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from asyncgen import events
+from asyncgen import events, journal
+from asyncgen.journal import Backlog, Journal
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -19,84 +32,174 @@ from asyncgen.workers.control import (
     FilterMessage,
     Finished,
     Job,
+    Labelled,
 )
 from asyncgen.workers.instructions import Outlook
 
 log = events.get_logger()
 
+STUCK_AFTER = 200  # generation responses in a row that admit nothing: the provider is stuck
+
 
 class Filter:
-    """Admits candidates into the pool, commits finished tasks, releases failed ones."""
+    """Admits candidates, journals each job's progress, commits finished tasks."""
 
-    __slots__ = ("pool", "store", "control", "outlook", "slots", "model", "run_id", "_next_id")
+    __slots__ = (
+        "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
+        "stuck_after", "_next_id", "_barren", "_waiting",
+    )
 
     def __init__(
         self,
         *,
         pool: Pool,
         store: TaskStore,
+        journal: Journal,
         control: Control,
         outlook: Outlook,
         slots: anyio.Semaphore,
         model: str,
         run_id: str,
         next_id: int,
+        backlog: Backlog | None = None,
+        stuck_after: int = STUCK_AFTER,
     ) -> None:
         self.pool = pool
         self.store = store
+        self.journal = journal
+        self.backlog = backlog or Backlog()
         self.control = control
         self.outlook = outlook
         self.slots = slots
         self.model = model
         self.run_id = run_id
+        self.stuck_after = stuck_after  # 0: never
         self._next_id = next_id
+        self._barren = 0  # generation responses in a row that admitted nothing
+        self._waiting: deque[Job] = deque()  # backlog jobs not yet sent to classification
 
     async def run(
-        self, inbox: ObjectReceiveStream[FilterMessage], jobs: ObjectSendStream[Job]
+        self,
+        inbox: ObjectReceiveStream[FilterMessage],
+        jobs: ObjectSendStream[Job],
+        labelled: ObjectSendStream[Job],
     ) -> None:
         candidates_open = True
-        async with inbox, jobs:
+        async with inbox, jobs, labelled:
+            await self._restore_backlog(jobs, labelled)
             async for message in inbox:
                 if isinstance(message, Candidates):
-                    await self._admit(message, jobs)
+                    await self._judge(message, jobs)
+                elif isinstance(message, Labelled):
+                    self.journal.write(journal.labelled(message.job.instruction,
+                                                        message.job.is_classification))
+                    await labelled.send(message.job)
                 elif isinstance(message, Finished):
                     self._finish(message)
                 elif isinstance(message, CandidatesClosed):
                     candidates_open = False
+                if self._waiting:
+                    await self._feed(jobs)
                 if not candidates_open and self.control.open_jobs == 0:
                     return
 
-    async def _admit(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
+    async def _restore_backlog(
+        self, jobs: ObjectSendStream[Job], labelled: ObjectSendStream[Job]
+    ) -> None:
+        """The previous runs' open work comes first: labelled jobs go on to their instance
+        request (their classification is paid for); candidates are judged, and they and the
+        unlabelled jobs wait to be fed to classification as the outlook allows (`_feed`)."""
+        backlog, self.backlog = self.backlog, Backlog()
+        if backlog.candidates:
+            self._admit_later(backlog.candidates)
+        for job in backlog.jobs.values():
+            if job.is_classification is None:
+                self._waiting.append(Job(job.instruction, job.most_similar))
+            elif not self.control.stopping.is_set():
+                self.control.open_jobs += 1
+                await labelled.send(Job(job.instruction, job.most_similar,
+                                        job.is_classification))
+        await self._feed(jobs)
+
+    async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
+        """Send waiting backlog jobs to classification while the target is not in sight; the
+        sampler starts once none is left (the rest stays in the journal if the run stops)."""
+        control = self.control
+        while self._waiting and not control.stopping.is_set():
+            expected = self.outlook.expected(
+                committed=control.committed, open_jobs=control.open_jobs, queued_prompts=0
+            )
+            if expected >= control.target:
+                return
+            control.open_jobs += 1
+            await jobs.send(self._waiting.popleft())
+        control.backlog_sent.set()
+
+    def _admit_later(self, texts: Sequence[str]) -> None:
+        """Judge journaled candidates; the admitted ones wait to be fed."""
+        for text in texts:
+            verdict = self._verdict(text)
+            if verdict is not None:
+                self._waiting.append(Job(text, verdict.most_similar))
+
+    async def _judge(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
+        """One generation response: admitted, or journaled when the run is stopping."""
         self.slots.release()
         self.outlook.pending -= 1
         self.outlook.requests += 1
-        for text in batch.instructions:
-            verdict = self.pool.admit(text)
-            if not isinstance(verdict, Admitted):
-                log.info(
-                    events.TASK_REJECTED,
-                    reason=verdict.reason,
-                    instruction=text,
-                    score=round(verdict.score, 4),
-                    nearest=verdict.nearest,
-                )
-                continue
-            self.control.open_jobs += 1
-            self.outlook.admitted += 1
-            log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
-            await jobs.send(Job(verdict.key, text, verdict.most_similar))
+        if self.control.stopping.is_set():
+            if batch.instructions:
+                self.journal.write(journal.candidates(batch.instructions))
+            return
+        if await self._admit(batch.instructions, jobs):
+            self._barren = 0
+            return
+        self._barren += 1
+        if self.stuck_after and self._barren >= self.stuck_after:
+            self.control.fatal_message = (
+                f"the provider is stuck: {self._barren} generation responses in a row admitted "
+                f"no new instruction (--stuck-after {self.stuck_after})"
+            )
+            self.control.stop("stuck", note=self.control.fatal_message)
+
+    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job]) -> int:
+        """Admit the novel texts and send them on; how many were admitted."""
+        count = 0
+        for text in texts:
+            verdict = self._verdict(text)
+            if verdict is not None:
+                count += 1
+                self.control.open_jobs += 1
+                await jobs.send(Job(text, verdict.most_similar))
+        return count
+
+    def _verdict(self, text: str) -> Admitted | None:
+        """Admit one candidate into the pool (journaled), or log why not."""
+        verdict = self.pool.admit(text)
+        if not isinstance(verdict, Admitted):
+            log.info(
+                events.TASK_REJECTED,
+                reason=verdict.reason,
+                instruction=text,
+                score=round(verdict.score, 4),
+                nearest=verdict.nearest,
+            )
+            return None
+        self.journal.write(journal.admitted(text, verdict.most_similar))
+        self.outlook.admitted += 1
+        log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
+        return verdict
 
     def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
+        if done.reason == "stopped":
+            return  # not asked: the journal has it open, for the next run
         if not done.instances:
-            self.outlook.released += 1
-            self.pool.release(job.key)
-            log.info(events.TASK_REJECTED, reason=done.reason or "no_instances",
-                     instruction=job.instruction)
-            return
-        if self.control.committed >= self.control.target:
-            self.pool.release(job.key)  # past the target: not written, so not in the pool
+            reason = done.reason or "no_instances"
+            self.outlook.failed += 1
+            self.journal.write(journal.failed(job.instruction, reason))
+            log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
         task = Task(
             id=f"task-{self._next_id:06d}",
@@ -108,7 +211,7 @@ class Filter:
             model=self.model,
             run_id=self.run_id,
         )
-        self.store.append(task)
+        self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
         self.control.committed += 1
@@ -116,4 +219,4 @@ class Filter:
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
         if self.control.committed >= self.control.target:
-            self.control.stop("target", drain=False)
+            self.control.stop("target")
