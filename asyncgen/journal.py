@@ -4,13 +4,14 @@
 kill -9 loses no generated candidate, admitted job or classification label. One JSON object per
 line, each whole or absent (written with `asyncgen.jsonl.LineAppender`, by the filter only):
 
-    {"op": "candidates", "instructions": [...]}   generated, not judged: the run was stopping
+    {"op": "candidates", "batch": id, "instructions": [...]}   one generation response, received
+    {"op": "judged", "batch": id}                  its candidates were admitted or rejected
     {"op": "admitted", "instruction": s, "most_similar": {s: score}}
     {"op": "labelled", "instruction": s, "is_classification": b}
     {"op": "failed", "instruction": s, "reason": r}   no valid instance: stays in the pool
 
 An instruction is its own key: the pool admits no text twice. Folding the lines (`read`), with
-the instructions of `tasks.jsonl` marked done, gives the `Backlog`: candidates to judge, open jobs
+the instructions of `tasks.jsonl` marked done, gives the `Backlog`: batches to judge, open jobs
 (with their label if they have one) and failed instructions. The next run judges and continues
 that backlog before it samples a new prompt, and starts its journal afresh from it (`rewrite`,
 atomically), so the file holds only what is still open plus the failures.
@@ -46,7 +47,7 @@ class OpenJob:
 class Backlog:
     """The journal folded: what the next run continues before it samples anything new."""
 
-    candidates: list[str] = field(default_factory=list)
+    candidates: dict[str, list[str]] = field(default_factory=dict)  # batch id -> not judged
     jobs: dict[str, OpenJob] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # instruction -> reason
 
@@ -57,7 +58,9 @@ class Backlog:
         """Fold one journal record in (records come in file order)."""
         op = record["op"]
         if op == "candidates":
-            self.candidates.extend(record["instructions"])
+            self.candidates[record["batch"]] = list(record["instructions"])
+        elif op == "judged":
+            self.candidates.pop(record["batch"], None)
         elif op == "admitted":
             text = record["instruction"]
             self.jobs[text] = OpenJob(text, dict(record["most_similar"]))
@@ -75,12 +78,13 @@ class Backlog:
         for text in committed:
             self.jobs.pop(text, None)
         known = set(self.jobs) | set(self.failed) | set(committed)
-        fresh: list[str] = []
-        for text in self.candidates:
-            if text not in known:
-                known.add(text)
-                fresh.append(text)
-        self.candidates = fresh
+        batches: dict[str, list[str]] = {}
+        for batch, texts in self.candidates.items():
+            fresh = [text for text in texts if text not in known]
+            known.update(fresh)
+            if fresh:
+                batches[batch] = fresh
+        self.candidates = batches
 
     def records(self) -> Iterable[dict[str, Any]]:
         """The journal lines that rebuild this backlog."""
@@ -90,15 +94,19 @@ class Backlog:
             yield admitted(job.instruction, job.most_similar)
             if job.is_classification is not None:
                 yield labelled(job.instruction, job.is_classification)
-        if self.candidates:
-            yield candidates(self.candidates)
+        for batch, texts in self.candidates.items():
+            yield candidates(batch, texts)
 
 
 # --- records -----------------------------------------------------------------------------------
 
 
-def candidates(instructions: Iterable[str]) -> dict[str, Any]:
-    return {"op": "candidates", "instructions": list(instructions)}
+def candidates(batch: str, instructions: Iterable[str]) -> dict[str, Any]:
+    return {"op": "candidates", "batch": batch, "instructions": list(instructions)}
+
+
+def judged(batch: str) -> dict[str, Any]:
+    return {"op": "judged", "batch": batch}
 
 
 def admitted(instruction: str, most_similar: Mapping[str, float]) -> dict[str, Any]:
@@ -114,7 +122,8 @@ def failed(instruction: str, reason: str) -> dict[str, Any]:
 
 
 _FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
-    "candidates": (("instructions", list),),
+    "candidates": (("batch", str), ("instructions", list)),
+    "judged": (("batch", str),),
     "admitted": (("instruction", str), ("most_similar", dict)),
     "labelled": (("instruction", str), ("is_classification", bool)),
     "failed": (("instruction", str), ("reason", str)),

@@ -6,7 +6,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from asyncgen.workers.control import Control, StopRequested
+from asyncgen.llm.params import Stage
+from asyncgen.workers.control import Control, StopRequested, may_send
 from asyncgen.workers.instructions import INITIAL_COMMIT_SHARE, INITIAL_YIELD, Outlook
 
 
@@ -75,3 +76,27 @@ def test_stop_at_once_cancels_the_scope() -> None:
         return scope.cancelled_caught
 
     assert anyio.run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("stage", "reason", "sent"),
+    [
+        ("instructions", None, True),
+        ("classify", None, True),
+        ("instances", None, True),
+        # stopping: nothing new, only the instance request of a job already labelled
+        ("instructions", "signal", False),
+        ("classify", "signal", False),
+        ("instances", "signal", True),
+        ("classify", "target", False),
+        ("instances", "target", True),
+        ("instructions", "budget", False),
+        ("instances", "budget", True),  # the budget itself refuses it if it does not fit
+        ("instances", "stuck", True),
+        ("instances", "duration", True),
+        # the request cap refuses everything
+        ("instances", "max_requests", False),
+    ],
+)
+def test_what_a_stopping_run_still_sends(stage: Stage, reason: str | None, sent: bool) -> None:
+    assert may_send(stage, reason) is sent

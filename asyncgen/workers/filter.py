@@ -7,9 +7,10 @@ failed; committed is its line in tasks.jsonl. An admitted instruction stays in t
 also when it ends with no valid instance (as the released code keeps every admitted instruction):
 the same text comes back rejected before any spend. It is not sampled as a machine example.
 
-When the run stops, candidates still arriving are journaled instead of admitted, and labelled
-jobs still get their instance request and are committed, past the target if need be: what was
-paid for is kept. The next run judges and sends that backlog on before any new prompt.
+Each generation response is journaled as it arrives, and marked judged once admitted or
+rejected. When the run stops, batches not judged yet stay so, and labelled jobs still get their
+instance request and are committed, past the target if need be: what was paid for is kept. The
+next run judges and sends that backlog on before any new prompt.
 
 The filter ends when the instruction side has closed and every job it sent on has come back.
 """
@@ -20,7 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen import events, journal
 from asyncgen.journal import Backlog, Journal
@@ -46,7 +48,8 @@ class Filter:
 
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
-        "stuck_after", "_next_id", "_barren", "_waiting",
+        "stuck_after", "_next_id", "_barren", "_waiting", "_candidates_open",
+        "_batches",
     )
 
     def __init__(
@@ -77,31 +80,58 @@ class Filter:
         self._next_id = next_id
         self._barren = 0  # generation responses in a row that admitted nothing
         self._waiting: deque[Job] = deque()  # backlog jobs not yet sent to classification
+        self._candidates_open = True  # until CandidatesClosed
+        self._batches = 0  # generation responses received (their journal ids)
 
     async def run(
         self,
-        inbox: ObjectReceiveStream[FilterMessage],
+        inbox: MemoryObjectReceiveStream[FilterMessage],
         jobs: ObjectSendStream[Job],
         labelled: ObjectSendStream[Job],
     ) -> None:
-        candidates_open = True
+        """Until the instruction side has closed and every job sent on has come back.
+
+        Job results (labels, finished jobs) are taken as soon as they arrive, ahead of candidate
+        batches, which wait in arrival order and are judged one between two looks at the inbox:
+        a label not yet journaled is lost to a kill -9, and instance workers wait for it.
+        """
+        batches: deque[tuple[str, Candidates]] = deque()
         async with inbox, jobs, labelled:
             await self._restore_backlog(jobs, labelled)
-            async for message in inbox:
-                if isinstance(message, Candidates):
-                    await self._judge(message, jobs)
-                elif isinstance(message, Labelled):
-                    self.journal.write(journal.labelled(message.job.instruction,
-                                                        message.job.is_classification))
-                    await labelled.send(message.job)
-                elif isinstance(message, Finished):
-                    self._finish(message)
-                elif isinstance(message, CandidatesClosed):
-                    candidates_open = False
+            while self._candidates_open or batches or self.control.open_jobs:
+                if not batches:
+                    await self._take(await inbox.receive(), batches, labelled)
+                while True:  # everything else that has arrived meanwhile
+                    try:
+                        message = inbox.receive_nowait()
+                    except anyio.WouldBlock:
+                        break
+                    await self._take(message, batches, labelled)
+                if batches:
+                    await self._judge(*batches.popleft(), jobs)
                 if self._waiting:
                     await self._feed(jobs)
-                if not candidates_open and self.control.open_jobs == 0:
-                    return
+
+    async def _take(
+        self,
+        message: FilterMessage,
+        batches: deque[tuple[str, Candidates]],
+        labelled: ObjectSendStream[Job],
+    ) -> None:
+        if isinstance(message, Candidates):
+            self._batches += 1
+            batch = f"{self.run_id}-{self._batches}"
+            if message.instructions:
+                self.journal.write(journal.candidates(batch, message.instructions))
+            batches.append((batch, message))
+        elif isinstance(message, Labelled):
+            job = message.job
+            self.journal.write(journal.labelled(job.instruction, job.is_classification))
+            await labelled.send(job)
+        elif isinstance(message, Finished):
+            self._finish(message)
+        elif isinstance(message, CandidatesClosed):
+            self._candidates_open = False
 
     async def _restore_backlog(
         self, jobs: ObjectSendStream[Job], labelled: ObjectSendStream[Job]
@@ -110,8 +140,9 @@ class Filter:
         request (their classification is paid for); candidates are judged, and they and the
         unlabelled jobs wait to be fed to classification as the outlook allows (`_feed`)."""
         backlog, self.backlog = self.backlog, Backlog()
-        if backlog.candidates:
-            self._admit_later(backlog.candidates)
+        for batch, texts in backlog.candidates.items():
+            self._admit_later(texts)
+            self.journal.write(journal.judged(batch))
         for job in backlog.jobs.values():
             if job.is_classification is None:
                 self._waiting.append(Job(job.instruction, job.most_similar))
@@ -142,16 +173,17 @@ class Filter:
             if verdict is not None:
                 self._waiting.append(Job(text, verdict.most_similar))
 
-    async def _judge(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
-        """One generation response: admitted, or journaled when the run is stopping."""
+    async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
+        """One generation response: admitted or rejected; left journaled if the run is stopping."""
         self.slots.release()
         self.outlook.pending -= 1
         self.outlook.requests += 1
         if self.control.stopping.is_set():
-            if batch.instructions:
-                self.journal.write(journal.candidates(batch.instructions))
             return
-        if await self._admit(batch.instructions, jobs):
+        admitted = await self._admit(candidates.instructions, jobs)
+        if candidates.instructions:
+            self.journal.write(journal.judged(batch))
+        if admitted:
             self._barren = 0
             return
         self._barren += 1
