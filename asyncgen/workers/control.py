@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
 from asyncgen import events
-from asyncgen.llm import Completion, LLMClient
-from asyncgen.llm.client import RequestWithheld
-from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
+from asyncgen.llm import Completion
+from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.parsing import Instance
 
@@ -132,6 +132,16 @@ class Control:
         self.requests += 1
 
 
+class Completer(Protocol):
+    """What the Asker sends through: LLMClient (live) or BatchClient (`--batch`)."""
+
+    async def complete(
+        self, stage: Stage, prompt: str, params: RequestParams | None = None
+    ) -> Completion: ...
+
+    def hold(self, stage: Stage) -> None: ...
+
+
 class Asker:
     """How every stage sends a request: counted, capped, and with provider faults sorted out.
 
@@ -146,24 +156,17 @@ class Asker:
 
     def __init__(
         self,
-        client: LLMClient,
+        client: Completer,
         control: Control,
         params: Mapping[Stage, RequestParams],
         *,
         max_failures: int = 0,
     ) -> None:
-        # a request still waiting for its turn (limits, retry) when the run stops is not sent
-        client.gate = self.may_send
         self.client = client
         self.control = control
         self.params = params
         self.max_failures = max_failures  # 0: never give up
         self._failures_in_a_row = 0
-
-    def may_send(self, stage: Stage) -> bool:
-        """The client asks this right before each attempt goes out."""
-        control = self.control
-        return not control.stopping.is_set() or may_send(stage, control.reason)
 
     async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
         if self.control.stopping.is_set() and not may_send(stage, self.control.reason):
@@ -171,7 +174,7 @@ class Asker:
         self.control.take_request()
         try:
             completion = await self.client.complete(stage, prompt, self.params[stage])
-        except RequestWithheld:
+        except SendingStopped:  # held (graph.py) while it waited for its turn
             raise StopRequested from None
         except BudgetExhausted:
             self.control.stop("budget")

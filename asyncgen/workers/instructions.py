@@ -122,7 +122,7 @@ async def generate(
             try:
                 completion = await ask("instructions", instruction_prompt(shown))
             except StopRequested:
-                return
+                return  # the run stopped before this request was sent
             finally:
                 outlook.in_flight -= 1
             if completion is None:
