@@ -28,8 +28,7 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender
-from asyncgen.runfiles import JsonlFile
+from asyncgen.jsonl import JsonlFile, LineAppender
 
 JOURNAL_FILE = "journal.jsonl"
 
