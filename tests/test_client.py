@@ -198,12 +198,26 @@ async def test_retryable_statuses_are_retried_with_backoff(
 
 async def test_429_honours_retry_after_and_cools_everyone_down() -> None:
     clock = ManualClock()
-    script = Script(fail(429, headers={"retry-after-ms": "1500"}), ok())
-    async with make(script, clock) as client:
+    limit = {"retry-after-ms": "1500", "x-ratelimit-remaining-requests": "0"}
+    script = Script(fail(429, headers=limit), ok())
+    async with make(script, clock, max_concurrency=64) as client:
+        before = client.limits.concurrency
         await client.complete("classify", PROMPT)
         stats = client.stats()
     assert 1.5 in clock.sleeps
-    assert stats["decreases"] == 1 and stats["concurrency"] == 32
+    assert stats["decreases"] == 1 and stats["concurrency"] < before
+
+
+async def test_a_sporadic_429_waits_alone_and_does_not_slow_the_client() -> None:
+    clock = ManualClock()
+    script = Script(fail(429, headers={"retry-after": "1"}), ok())
+    async with make(script, clock, max_concurrency=64) as client:
+        before = client.limits.concurrency
+        await client.complete("classify", PROMPT)
+        stats = client.stats()
+    assert clock.sleeps == [1.0]  # this request's own wait; no cooldown for the others
+    assert stats["decreases"] == 0 and stats["concurrency"] >= before
+    assert stats["attempt_errors"] == {"rate_limit_sporadic": 1}
 
 
 async def test_retries_exhausted(logs: list[MutableMapping[str, Any]]) -> None:

@@ -33,11 +33,15 @@ from asyncgen.errors import UsageError
 from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
+    ConnectionFailed,
     DeadlineExceeded,
+    EndpointUnreachable,
+    InFlightBudget,
     ItemError,
     ProviderError,
     RateLimited,
     RetriesExhausted,
+    SporadicRateLimit,
     check_response,
     map_transport_errors,
 )
@@ -59,8 +63,9 @@ if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at ru
 
 
 CONNECT_TIMEOUT_S = 10.0
-COOLDOWN_DEFAULT_S = retry.BACKOFF_BASE_S
-"""Shared pause after a 429 that did not say how long to wait."""
+UNREACHABLE_ATTEMPTS = 3
+"""A request whose first this-many attempts were refused (or did not resolve), while the
+endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
 _MS = 1000.0
 
@@ -138,6 +143,7 @@ class LLMClient:
         "_totals",
         "_errors",
         "_failures",
+        "_reached",
     )
 
     def __init__(
@@ -190,6 +196,7 @@ class LLMClient:
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
+        self._reached = False  # the endpoint has answered at least once (any HTTP status)
 
     def __repr__(self) -> str:
         return (
@@ -293,6 +300,14 @@ class LLMClient:
                 if not err.retryable:
                     self._fail(stage, err, attempt, err)
                     raise
+                if self._unreachable(err, attempt):
+                    unreachable = EndpointUnreachable(
+                        f"cannot reach {self.config.url}: {err} "
+                        f"({attempt} attempts, no answer yet; check --base-url)",
+                        attempt=attempt,
+                    )
+                    self._fail(stage, unreachable, attempt, err)
+                    raise unreachable from err
                 wait = retry.retry_wait(err.retry_after_s, attempt, self._rng.random())
                 verdict = retry.decide(
                     retryable=True,
@@ -316,6 +331,16 @@ class LLMClient:
                     **_billing(err),
                 )
                 await self._clock.sleep(wait)
+
+    def _unreachable(self, err: ProviderError, attempt: int) -> bool:
+        """This request's UNREACHABLE_ATTEMPTS-th attempt (or later) was refused or did not
+        resolve, and the endpoint has never answered: nothing is listening there."""
+        return (
+            attempt >= UNREACHABLE_ATTEMPTS
+            and not self._reached
+            and isinstance(err, ConnectionFailed)
+            and err.refused
+        )
 
     def _give_up(self, err: ProviderError, attempt: int, verdict: retry.Verdict) -> ProviderError:
         """The item error that ends a request whose retryable error cannot be retried."""
@@ -364,7 +389,7 @@ class LLMClient:
         clock = self._clock
         limits = self._limits
         queued_at = clock.monotonic()
-        ticket = await limits.acquire(estimate)
+        await limits.acquire(estimate)
         sent_at = clock.monotonic()
         deadline.at += sent_at - queued_at
         reservation: Reservation | None = None
@@ -384,7 +409,7 @@ class LLMClient:
             try:
                 body, status = await self._send_once(content, attempt, limit_s)
             except ProviderError as err:
-                self._account_failure(err, ticket, reservation)
+                self._account_failure(err, reservation)
                 raise
             latency_ms = (clock.monotonic() - sent_at) * _MS
             completion = self._completion(stage, body, attempt, latency_ms, started, estimate)
@@ -396,10 +421,9 @@ class LLMClient:
                 # cancelled mid-attempt: a sent request may have been billed
                 self._budget.settle(reservation, reservation.amount_usd if sent else 0.0)
 
-    def _account_failure(
-        self, err: ProviderError, ticket: int, reservation: Reservation | None
-    ) -> None:
-        """Count a failed attempt, price it if it was billed, settle it, slow down on a 429."""
+    def _account_failure(self, err: ProviderError, reservation: Reservation | None) -> None:
+        """Count a failed attempt, price it if it was billed, settle it; slow down on a 429
+        that is a rate limit (not on a sporadic one), hold everyone on an in-flight budget."""
         self._errors[err.kind] += 1
         if err.usage is not None:
             err.billed = usage_from(err.usage, self.price)
@@ -408,9 +432,12 @@ class LLMClient:
             self._settle(
                 reservation, None if err.billed is None else err.billed.cost_usd, err.maybe_billed
             )
-        if isinstance(err, RateLimited):
-            wait = err.retry_after_s
-            self._limits.record_rate_limited(ticket, COOLDOWN_DEFAULT_S if wait is None else wait)
+        if isinstance(err, SporadicRateLimit):
+            self._limits.record_noise()
+        elif isinstance(err, RateLimited):
+            self._limits.record_rate_limited(err.retry_after_s)
+        elif isinstance(err, InFlightBudget) and err.retry_after_s is not None:
+            self._limits.pause(err.retry_after_s)
 
     def _account_success(
         self, completion: Completion, status: int, estimate: int, reservation: Reservation | None
@@ -421,6 +448,8 @@ class LLMClient:
             self._settle(reservation, usage.cost_usd, usage.estimated)
         limits = self._limits
         limits.record_success(
+            stage=completion.stage,
+            latency_s=completion.latency_ms / _MS,
             token_charge=limits.token_charge(estimate),
             actual_tokens=usage.prompt_tokens + usage.completion_tokens,
         )
@@ -457,6 +486,7 @@ class LLMClient:
                 )
             else:
                 status, headers, data = await self._exchange(content, limit_s)
+        self._reached = True
         self._limits.observe(headers)
         body = check_response(
             status, headers, data, attempt=attempt, now=self._clock.wall(), secret=self._secret
