@@ -430,33 +430,35 @@ TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, aiohttp.ClientErr
 """What a transport may raise: httpx's errors, and aiohttp's or the OS's leaking through."""
 
 
-def _refused(exc: BaseException) -> bool:
-    """Whether a refusal or a name-resolution failure is behind `exc` (its causes followed)."""
+def _refusal(exc: BaseException) -> str | None:
+    """"connection refused" or "host name not resolved" when that is behind `exc` (its causes
+    followed), else None."""
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:
-            return False
-        if isinstance(seen, ConnectionRefusedError | socket.gaierror):
-            return True
-        if isinstance(seen, aiohttp.ClientConnectorError) and isinstance(
-            seen.os_error, ConnectionRefusedError | socket.gaierror
-        ):
-            return True
+            return None
+        if isinstance(seen, aiohttp.ClientConnectorError):
+            seen = seen.os_error
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return f"host name not resolved ({seen.strerror})"
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
 def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> ProviderError:
     """Classify one foreign exception (httpx, or aiohttp/OSError leaking through a transport)."""
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
     name = type(cause if cause is not None else exc).__name__
+    refusal = _refusal(exc)
+    refused = refusal is not None
     if isinstance(cause, aiohttp.ClientConnectorError):  # its str says "ssl:default" for http
         os_error = cause.os_error
-        text = redact(f"{name}: cannot connect to {cause.host}:{cause.port}: "
-                      f"{os_error.strerror or os_error}", secret)
+        reason = refusal or os_error.strerror or str(os_error)
+        text = redact(f"{name}: cannot connect to {cause.host}:{cause.port}: {reason}", secret)
     else:
-        text = redact(f"{name}: {cause if cause is not None else exc}", secret)
-    refused = _refused(exc)
+        text = redact(f"{name}: {refusal or (cause if cause is not None else exc)}", secret)
     never_sent = (
         isinstance(exc, httpx.ConnectError | httpx.PoolTimeout | aiohttp.ClientConnectorError)
         or (isinstance(exc, httpx.ConnectTimeout) and not isinstance(cause, aiohttp.ClientError))

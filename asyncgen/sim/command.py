@@ -8,7 +8,7 @@ import signal
 import sys
 
 from asyncgen.errors import UsageError
-from asyncgen.sim.config import STYLES, SimConfig
+from asyncgen.sim.config import SPORADIC_RETRY_AFTER_MS, STYLES, SimConfig
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
@@ -41,6 +41,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=float, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--sporadic-429", type=float, default=0.0,
+                        help="429s that are no rate limit (OpenRouter's upstream 429, only a "
+                        f"Retry-After), {_PROBABILITY}")
+    parser.add_argument("--sporadic-429-retry-after-ms", type=int,
+                        default=SPORADIC_RETRY_AFTER_MS,
+                        help="the wait a sporadic 429 asks for (whole seconds in Retry-After)")
+    parser.add_argument("--silent-limits", action="store_true",
+                        help="enforced limits answer bare 429s: no rate-limit headers, no "
+                        "Retry-After")
+    parser.add_argument("--key-limit-usd", type=float, default=None,
+                        help="GET /key: the key's credit limit (default: unlimited)")
+    parser.add_argument("--key-usage-usd", type=float, default=0.0,
+                        help="GET /key: credit already used")
+    parser.add_argument("--key-free-tier", action="store_true",
+                        help="GET /key: a free-tier key (is_free_tier)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -52,7 +67,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error,
+            fail_200_error=args.fail_200_error, sporadic_429=args.sporadic_429,
+            sporadic_429_retry_after_ms=args.sporadic_429_retry_after_ms,
+            silent_limits=args.silent_limits, key_limit_usd=args.key_limit_usd,
+            key_usage_usd=args.key_usage_usd, key_free_tier=args.key_free_tier,
         )
     except ValueError as exc:
         raise UsageError(f"sim: {exc}") from exc
