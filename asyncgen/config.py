@@ -75,7 +75,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("endpoint", str, "chat", "chat completions or legacy text completions",
            choices=("chat", "completions")),
     Option("transport", str, "aiohttp", "HTTP transport under httpx", choices=("aiohttp", "httpx")),
-    Option("max_concurrency", _positive_int, 64, "requests in flight at most (adaptive below it)"),
+    Option("max_concurrency", _positive_int, 512,
+           "ceiling on requests in flight; below it the number is sized from the rate limit "
+           "and the measured latency, or probed when no limit is known"),
     Option("rpm", _non_negative, 0.0, "requests per minute allowed (0 = no limit)"),
     Option("tpm", _non_negative, 0.0, "tokens per minute allowed (0 = no limit)"),
     Option("budget_usd", _non_negative, 0.0, "hard cap on the run's spend in USD (0 = no cap)"),

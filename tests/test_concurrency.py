@@ -135,17 +135,35 @@ def test_recovery_closes_half_the_gap_each_round_trip() -> None:
         assert policy.target == pytest.approx(expected, abs=5)
 
 
-@pytest.mark.parametrize(("share", "cuts"), [(0.1, 0), (0.2, 0), (0.5, 1)])
-def test_sporadic_429s_cut_only_when_they_become_a_large_share(share: float, cuts: int) -> None:
+@pytest.mark.parametrize(
+    ("pattern", "congested"),
+    [
+        ("ok " * 9 + "429", False),  # 10%
+        ("ok " * 3 + "429", False),  # 25%
+        ("ok ok 429", False),  # a third
+        ("ok 429 429", True),  # two in three: congestion after all
+    ],
+)
+def test_sporadic_429s_cut_only_when_they_become_most_answers(
+    pattern: str, congested: bool
+) -> None:
     policy = ConcurrencyPolicy(64)
-    period = round(1 / share)
-    for n in range(400):
-        if n % period == 0:
-            policy.on_noise(0.0)
+    answers = pattern.split() * 100
+    for n, answer in enumerate(answers):  # ten answers a second, each taking 1 s
+        if answer == "429":
+            policy.on_noise(n * 0.1)
         else:
-            policy.on_success("instances", 1.0, 0.0)
-    assert policy.decreases == cuts
-    assert policy.noise == len(range(0, 400, period))
+            policy.on_success("instances", 1.0, n * 0.1)
+    assert (policy.decreases > 0) is congested
+    assert policy.decreases <= 30  # at most one per latency window (1 s) over 30 s
+    assert policy.noise == answers.count("429")
+
+
+def test_the_first_answers_being_sporadic_429s_do_not_cut() -> None:
+    policy = ConcurrencyPolicy(512, rate=50.0)
+    for n in range(60):  # a 429 comes back at once, a completion takes seconds
+        policy.on_noise(n * 0.1)
+    assert policy.decreases == 0 and policy.target == 79
 
 
 def test_misuse_fails_fast() -> None:

@@ -125,10 +125,13 @@ async def test_a_burst_of_429s_cuts_once_per_latency_window_and_recovers() -> No
 
 
 async def test_a_sporadic_429_neither_cuts_nor_pauses() -> None:
-    limits = ProviderLimits(max_concurrency=16, clock=ManualClock().clock())
-    for _ in range(20):
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=16, clock=clock.clock())
+    for _ in range(40):
+        clock.now += 0.1
         limits.record_success(stage="classify", latency_s=1.0)
-        limits.record_noise()  # one in two answers: a share this large is congestion after all
+        limits.record_noise()  # two in three answers: a share this large is congestion after all
+        limits.record_noise()
         if limits.decreases:
             break
     assert limits.decreases == 1 and limits.cooldown_remaining_s == 0.0

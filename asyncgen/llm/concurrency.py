@@ -35,11 +35,12 @@ LATENCY_GUESS_S = 1.0
 """Stand-in latency until the first response is measured."""
 LATENCY_ALPHA = 0.1
 """EWMA weight of a new latency sample (per stage) and of a new response in the stage mix."""
-MIN_SAMPLES = 5
-"""Samples a stage needs before its latency can say "rising"."""
-LATENCY_RISE = 1.5
+MIN_SAMPLES = 10
+"""A stage's first samples are averaged plainly (the EWMA weight is 1/n until LATENCY_ALPHA),
+and only then is its baseline taken: one short first answer must not look like the norm."""
+LATENCY_RISE = 1.6
 """Probe mode holds growth while a stage's latency EWMA is this far above its baseline."""
-BASELINE_DRIFT = 1.002
+BASELINE_DRIFT = 1.003
 """Per sample, a stage's baseline creeps up this much: a provider that got slower for reasons
 of its own does not freeze growth for ever."""
 DECREASE_FLOOR = 0.5
@@ -52,8 +53,13 @@ MIN_WINDOW_S = 0.05
 RATE_WINDOWS = 2.0
 """The success rate is measured over this many latency windows (at least 1 s)."""
 NOISE_ALPHA = 0.05
-NOISE_SHARE = 0.3
-"""Sporadic 429s that make up more than this share of responses are congestion after all."""
+NOISE_SHARE = 0.5
+"""Sporadic 429s that make up more than this share of responses are congestion after all ...
+"""
+NOISE_MIN_SUCCESSES = 5.0
+"""... once this many successes (decayed by NOISE_ALPHA per response) are among the responses,
+counted from one round trip after the first success: until then the answers are mostly 429s,
+since a 429 comes back at once and a completion takes its time (the fast ones first)."""
 
 
 class ConcurrencyPolicy:
@@ -61,7 +67,8 @@ class ConcurrencyPolicy:
 
     __slots__ = (
         "ceiling", "rate", "window", "w_max", "decreases", "noise", "_latency", "_base",
-        "_samples", "_mix", "_successes", "_decreased_at", "_noise_share", "_started",
+        "_samples", "_mix", "_successes", "_decreased_at", "_noise", "_responses", "_started",
+        "_first_success_at",
     )
 
     def __init__(self, ceiling: int, *, rate: float | None = None, now: float = 0.0) -> None:
@@ -80,8 +87,10 @@ class ConcurrencyPolicy:
         self._mix: dict[str, float] = {}  # stage -> EWMA share of responses
         self._successes: deque[float] = deque()  # times, over the rate window
         self._decreased_at = -math.inf
-        self._noise_share = 0.0
+        self._noise = 0.0  # sporadic 429s, decayed by NOISE_ALPHA per response
+        self._responses = 0.0  # responses of any kind, decayed alike
         self._started = now
+        self._first_success_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<ConcurrencyPolicy target={self.target} {self.reason()}>"
@@ -118,8 +127,8 @@ class ConcurrencyPolicy:
 
     def rising(self) -> str | None:
         """The first stage whose latency is LATENCY_RISE above its baseline, if any."""
-        for stage, latency in self._latency.items():
-            if self._samples[stage] >= MIN_SAMPLES and latency > self._base[stage] * LATENCY_RISE:
+        for stage, base in self._base.items():
+            if self._latency[stage] > base * LATENCY_RISE:
                 return stage
         return None
 
@@ -144,6 +153,8 @@ class ConcurrencyPolicy:
             return f"little: {self.rate:.1f} req/s x {shown} x {HEADROOM:g}"
         if self.w_max < math.inf and self.window < self.w_max:
             return f"recovering after a rate limit (toward {self.w_max:.0f})"
+        if little is not None:
+            return f"growing back toward Little's law ({little})"
         if (stage := self.rising()) is not None:
             return f"holding: {stage} latency rising"
         return "probing: no limit known, growing while latency stays flat"
@@ -160,35 +171,45 @@ class ConcurrencyPolicy:
     def on_success(self, stage: str, latency_s: float, now: float) -> None:
         """A response came back: learn its latency, grow the window."""
         self._learn(stage, max(0.0, latency_s))
+        if self._first_success_at is None:
+            self._first_success_at = now
         self._successes.append(now)
         self._prune(now, max(1.0, RATE_WINDOWS * self.window_s()))
-        self._noise_share *= 1.0 - NOISE_ALPHA
+        self._respond(noise=False)
         self._grow()
 
     def on_rate_limit(self, now: float) -> bool:
         """A 429 that is a real limit: cut once per latency window. True when it cut."""
-        self._noise_share *= 1.0 - NOISE_ALPHA
+        self._respond(noise=False)
         return self._cut(now)
 
     def on_noise(self, now: float) -> bool:
         """A sporadic 429 (or upstream's): no cut, unless they have become most of the traffic.
         True when it cut."""
         self.noise += 1
-        self._noise_share += NOISE_ALPHA * (1.0 - self._noise_share)
-        if self._noise_share > NOISE_SHARE:
+        first = self._first_success_at
+        if first is None or now - first < self.window_s():
+            return False  # answers do not reflect the mix of sends yet: no share to speak of
+        self._respond(noise=True)
+        successes = self._responses - self._noise
+        if successes >= NOISE_MIN_SUCCESSES and self._noise > NOISE_SHARE * self._responses:
             return self._cut(now)
         return False
 
+    def _respond(self, *, noise: bool) -> None:
+        keep = 1.0 - NOISE_ALPHA
+        self._noise = self._noise * keep + noise
+        self._responses = self._responses * keep + 1.0
+
     def _learn(self, stage: str, latency_s: float) -> None:
-        previous = self._latency.get(stage)
-        if previous is None:
-            self._latency[stage] = self._base[stage] = latency_s
-            self._samples[stage] = 1
-        else:
-            latency = previous + LATENCY_ALPHA * (latency_s - previous)
-            self._latency[stage] = latency
-            self._samples[stage] += 1
-            self._base[stage] = min(self._base[stage] * BASELINE_DRIFT, latency)
+        samples = self._samples[stage] = self._samples.get(stage, 0) + 1
+        previous = self._latency.get(stage, latency_s)
+        latency = self._latency[stage] = previous + max(LATENCY_ALPHA, 1.0 / samples) * (
+            latency_s - previous
+        )
+        if samples >= MIN_SAMPLES:
+            base = self._base.get(stage, latency)
+            self._base[stage] = min(base * BASELINE_DRIFT, latency)
         for name in self._mix:
             self._mix[name] *= 1.0 - LATENCY_ALPHA
         self._mix[stage] = self._mix.get(stage, 0.0) + LATENCY_ALPHA
