@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import anyio
 
@@ -25,8 +26,21 @@ def _run(args: argparse.Namespace) -> int:
     return anyio.run(execute, prepared)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (no usage dump) and flags are never
+    abbreviated (`--target` is not `--target-instructions`)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="asyncgen",
         description="Self-Instruct (Wang et al., ACL 2023) as an asyncio producer/consumer graph.",
     )
@@ -47,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=help_text, description=help_text,
             # run's options carry their defaults in their help text already
             formatter_class=argparse.ArgumentDefaultsHelpFormatter if name == "sim"
-            else argparse.HelpFormatter,
+            else config.HelpFormatter,
         )
         add_arguments(sub)
         sub.set_defaults(handler=handler)
@@ -56,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand, as its own errors do
+        print(f"asyncgen {args.command}: error: unrecognized arguments: {' '.join(extra)}",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         code: int = args.handler(args)
     except UsageError as exc:

@@ -1,115 +1,464 @@
-"""The run's configuration: one table of options, read from defaults, a TOML file, then flags.
+"""The run's configuration: one typed table of options, read from defaults, a TOML file, flags.
 
-Every option of `asyncgen run` is declared once in `OPTIONS` (name, type, default, help); the
+Every option of `asyncgen run` is declared once in `OPTIONS` (name, kind, default, help); the
 command line, the TOML file and `RunConfig` all come from that table, so `--help` always shows
-the real defaults. Later sources override earlier ones: defaults < `--config FILE.toml` < flags.
+the real defaults and every value, from a flag or from TOML, is checked by the same kind. Later
+sources override earlier ones: defaults < `--config FILE.toml` < flags.
+
+A kind (`Int`, `Float`, `Choice`, `Text`, `Words`, `Flag`, `OutDir`, `InFile`) parses a flag's
+text and checks a TOML value's type, and says what it allows; a bad value is one `UsageError`
+line, `--flag: what is wrong (what is allowed)`, raised before anything is written. To add an
+option: one `Option(...)` line in `OPTIONS` and one field in `RunConfig`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
+from asyncgen.llm.providers import SIM_MODEL
 from asyncgen.parsing import DEFAULT_BLACKLIST
 
 PROVIDERS = ("sim", "openrouter", "openai", "openai-compatible")
 DEFAULT_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seed_tasks.jsonl"
+DEFAULT_MODEL: Mapping[str, str] = {  # what --model defaults to, per provider
+    "sim": SIM_MODEL,
+    "openai": "gpt-4o-mini",
+    "openrouter": "openai/gpt-4o-mini",
+}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+# --- kinds: parse a flag's text, check a TOML value, say what is allowed -------------------------
+
+
+class Invalid(ValueError):
+    """What is wrong with one value; the caller adds where it came from and what is allowed."""
+
+
+class Kind(Protocol):
+    @property
+    def metavar(self) -> str:
+        """How --help names the value."""
+        ...
+
+    def allowed(self) -> str:
+        """What values are allowed, for the error message and --help."""
+        ...
+
+    def parse(self, text: str) -> Any:
+        """The value of a flag's text; raises Invalid."""
+        ...
+
+    def check(self, raw: object) -> Any:
+        """The value of a TOML value (already typed by TOML); raises Invalid."""
+        ...
+
+
+def _number(value: float) -> str:
+    """A bound as people write it: 0, 1, 0.7, 1e+09."""
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _shown(raw: object) -> str:
+    """A user's value, quoted when it is text, cut when it is long."""
+    text = repr(raw) if isinstance(raw, str) else str(raw).lower() if isinstance(raw, bool) \
+        else str(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _toml_type(raw: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(raw), type(raw).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    """An integer in [lo, hi] (always within 64 bits)."""
+
+    lo: int = INT64_MIN
+    hi: int = INT64_MAX
+    note: str = ""  # e.g. "0 = no limit"
+    metavar: str = "N"
+
+    def allowed(self) -> str:
+        lo, hi = max(self.lo, INT64_MIN), min(self.hi, INT64_MAX)
+        if (lo, hi) == (INT64_MIN, INT64_MAX):
+            text = "a 64-bit integer"
+        elif hi == INT64_MAX:
+            text = f"an integer >= {lo}"
+        else:
+            text = f"an integer from {lo} to {hi}"
+        return f"{text}; {self.note}" if self.note else text
+
+    def parse(self, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise Invalid(f"{_shown(text)} is not an integer") from None
+        return self._ranged(value)
+
+    def check(self, raw: object) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not an integer")
+        return self._ranged(raw)
+
+    def _ranged(self, value: int) -> int:
+        if not max(self.lo, INT64_MIN) <= value <= min(self.hi, INT64_MAX):
+            raise Invalid(f"{value} is out of range")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Float:
+    """A finite number in [lo, hi]; `open_lo` excludes lo (for "> 0")."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    open_lo: bool = False
+    note: str = ""
+    metavar: str = "X"
+
+    def allowed(self) -> str:
+        finite_hi = math.isfinite(self.hi)
+        if not math.isfinite(self.lo):
+            text = f"a number <= {_number(self.hi)}" if finite_hi else "a finite number"
+        elif not finite_hi:
+            text = f"a number {'>' if self.open_lo else '>='} {_number(self.lo)}"
+        elif self.open_lo:
+            text = f"a number > {_number(self.lo)} and <= {_number(self.hi)}"
+        else:
+            text = f"a number from {_number(self.lo)} to {_number(self.hi)}"
+        return f"{text}; {self.note}" if self.note else text
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise Invalid(f"{_shown(text)} is not a number") from None
+        return self._ranged(value, text.strip())
+
+    def check(self, raw: object) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a number")
+        return self._ranged(float(raw), raw)
+
+    def _ranged(self, value: float, raw: object) -> float:
+        if not math.isfinite(value):
+            raise Invalid(f"{raw} is not a finite number")
+        below = value <= self.lo if self.open_lo else value < self.lo
+        if below or value > self.hi:
+            raise Invalid(f"{raw} is out of range")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few words."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def metavar(self) -> str:
+        return "{" + ",".join(self.choices) + "}"
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def parse(self, text: str) -> str:
+        if text not in self.choices:
+            raise Invalid(f"{_shown(text)} is not a choice")
+        return text
+
+    def check(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a string")
+        return self.parse(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A non-empty string (a URL, a model name)."""
+
+    metavar: str = "TEXT"
+
+    def allowed(self) -> str:
+        return "a non-empty string"
+
+    def parse(self, text: str) -> str:
+        if not text.strip():
+            raise Invalid("is empty")
+        if any(ord(c) < 32 for c in text):
+            raise Invalid(f"{_shown(text)} has a control character")
+        return text
+
+    def check(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a string")
+        return self.parse(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A list of non-empty strings: comma-separated on the command line, a list in TOML."""
+
+    most: int = 10_000
+    metavar: str = "WORDS"
+
+    def allowed(self) -> str:
+        return f"comma-separated words, at most {self.most}" if self.most < 10_000 \
+            else "comma-separated words (a list of strings in TOML)"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        return self._counted(tuple(w.strip() for w in text.split(",") if w.strip()))
+
+    def check(self, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            return self.parse(raw)
+        if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a list of strings")
+        return self._counted(tuple(w for w in raw if w.strip()))
+
+    def _counted(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        if len(words) > self.most:
+            raise Invalid(f"{len(words)} items are too many")
+        return words
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """On or off: `--name` / `--no-name` on the command line, true/false in TOML."""
+
+    metavar: str = ""
+
+    def allowed(self) -> str:
+        return "true or false"
+
+    def parse(self, text: str) -> bool:  # only reached through TOML-like text
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise Invalid(f"{_shown(text)} is not true or false")
+
+    def check(self, raw: object) -> bool:
+        if not isinstance(raw, bool):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not true or false")
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class InFile:
+    """A file to read (checked when it is read, with its line numbers)."""
+
+    metavar: str = "PATH"
+
+    def allowed(self) -> str:
+        return "a readable file"
+
+    def parse(self, text: str) -> Path:
+        if not text.strip():
+            raise Invalid("is empty")
+        return Path(text)
+
+    def check(self, raw: object) -> Path:
+        if not isinstance(raw, str):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a path string")
+        return self.parse(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class OutDir:
+    """A directory we will write into: it exists and is writable, or it can be created.
+
+    `deep` allows creating missing parents (`--out out/demo`); without it the parent must exist.
+    """
+
+    deep: bool = True
+    metavar: str = "DIR"
+
+    def allowed(self) -> str:
+        return "a writable directory, or one that can be created"
+
+    def parse(self, text: str) -> Path:
+        if not text.strip():
+            raise Invalid("is empty")
+        return Path(text)  # writable_dir checks it once every source is merged
+
+    def check(self, raw: object) -> Path:
+        if not isinstance(raw, str):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a path string")
+        return self.parse(raw)
+
+
+def writable_dir(path: Path, *, deep: bool = True) -> None:
+    """Raise Invalid unless `path` is a writable directory or can be made one; creates nothing."""
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise Invalid(f"{str(path)!r} exists and is not a directory")
+        existing, problem = path, f"{str(path)!r} is"
+    else:
+        existing = path.absolute().parent
+        if not deep and not existing.is_dir():
+            raise Invalid(f"{str(existing)!r} does not exist")
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise Invalid(f"{str(path)!r} is under {str(existing)!r}, which is not a directory")
+        problem = f"{str(path)!r} cannot be created: {str(existing)!r} is"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise Invalid(f"{problem} on a read-only file system")
+    if not os.access(existing, os.W_OK | os.X_OK):  # also false for root on an immutable dir
+        raise Invalid(f"{problem} not writable")
+
+
+@dataclass(frozen=True, slots=True)
+class Custom:
+    """An option declared with a plain converter function (text -> value)."""
+
+    convert: Callable[[str], Any]
+    metavar: str = "X"
+
+    def allowed(self) -> str:
+        return (self.convert.__doc__ or "see --help").strip().splitlines()[0]
+
+    def parse(self, text: str) -> Any:
+        try:
+            return self.convert(text)
+        except (ValueError, TypeError) as exc:
+            raise Invalid(str(exc)) from None
+
+    def check(self, raw: object) -> Any:
+        if isinstance(raw, dict | list | bool):
+            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}")
+        return self.parse(str(raw))
+
+
+def _kind(kind: object, choices: tuple[str, ...] | None) -> Kind:
+    """A kind from what an Option was declared with (a kind, or int/float/str/bool/Path)."""
+    if choices:
+        return Choice(choices)
+    plain: dict[object, Kind] = {int: Int(), float: Float(), str: Text(), bool: Flag(),
+                                 Path: InFile()}
+    if kind in plain:
+        return plain[kind]
+    if callable(kind) and not hasattr(kind, "allowed"):
+        return Custom(kind)
+    return kind  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    name: str  # field name; the flag is --name-with-dashes
-    kind: Callable[[str], Any]
+    name: str  # field name; the flag is --name-with-dashes, the TOML key name_with_underscores
+    kind: Kind | Callable[[str], Any]
     default: Any
     help: str
     choices: tuple[str, ...] | None = None
+    shown_default: str | None = None  # the default as --help shows it, if not str(default)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def typed(self) -> Kind:
+        return _kind(self.kind, self.choices)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or math.isinf(value):
-        raise ValueError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0 or math.isinf(value):
-        raise ValueError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(w.strip() for w in text.split(",") if w.strip())
+# Shorthands for the table (and for options others add).
+_positive_int = Int(1)
+_count = Int(0, note="0 = no limit")
+_non_negative = Float(0.0)
+_positive = Float(0.0, open_lo=True)
+_fraction = Float(0.0, 1.0, open_lo=True)
+_workers = Int(1, 10_000)
+_seconds = Float(0.0, 1e9, open_lo=True)
+_limit_seconds = Float(0.0, 1e9, note="0 = no limit")
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("out", Path, None, "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
-    Option("seeds", Path, DEFAULT_SEEDS, "seed tasks in the paper's JSONL schema"),
+    Option("out", OutDir(), None,
+           "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
+    Option("seeds", InFile(), DEFAULT_SEEDS, "seed tasks in the paper's JSONL schema",
+           shown_default="the bundled data/seed_tasks.jsonl"),
     Option("target_instructions", _positive_int, 200, "stop after this many committed tasks"),
-    Option("provider", str, None, "LLM provider; default: sim when no API key is set",
-           choices=PROVIDERS),
-    Option("base_url", str, None, "override the provider's base URL (e.g. a vLLM server)"),
-    Option("model", str, None, "model name; default: the provider's default model"),
-    Option("endpoint", str, "chat", "chat completions or legacy text completions",
-           choices=("chat", "completions")),
-    Option("transport", str, "aiohttp", "HTTP transport under httpx", choices=("aiohttp", "httpx")),
-    Option("max_concurrency", _positive_int, 512,
+    Option("provider", Choice(PROVIDERS), None,
+           "LLM provider; default: openrouter or openai if its API key is set, else sim"),
+    Option("base_url", Text("URL"), None, "override the provider's base URL (e.g. a vLLM server)"),
+    Option("model", Text("NAME"), None, "model name; default: "
+           + ", ".join(f"{m} for {p}" for p, m in DEFAULT_MODEL.items())
+           + "; required for openai-compatible"),
+    Option("endpoint", Choice(("chat", "completions")), "chat",
+           "chat completions or legacy text completions"),
+    Option("transport", Choice(("aiohttp", "httpx")), "aiohttp", "HTTP transport under httpx"),
+    Option("max_concurrency", _workers, 512,
            "ceiling on requests in flight; below it the number is sized from the rate limit "
            "and the measured latency, or probed when no limit is known"),
-    Option("rpm", _non_negative, 0.0, "requests per minute allowed (0 = no limit)"),
-    Option("tpm", _non_negative, 0.0, "tokens per minute allowed (0 = no limit)"),
-    Option("budget_usd", _non_negative, 0.0, "hard cap on the run's spend in USD (0 = no cap)"),
-    Option("price_in", _non_negative, None, "USD per 1M prompt tokens (overrides price table)"),
-    Option("price_out", _non_negative, None, "USD per 1M completion tokens"),
-    Option("max_duration", _non_negative, 0.0, "stop after this many seconds (0 = no limit)"),
-    Option("max_requests", _non_negative, 0.0, "stop after this many requests (0 = no limit)"),
-    Option("seed", int, 0, "random seed for prompt sampling"),
-    Option("instruction_workers", _positive_int, 16, "instruction-generation workers"),
-    Option("classify_workers", _positive_int, 32, "classification workers"),
-    Option("instance_workers", _positive_int, 48, "instance-generation workers"),
-    Option("queue_size", _positive_int, 64, "capacity of each queue between stages"),
-    Option("human_per_prompt", _positive_int, 6, "seed instructions per generation prompt"),
-    Option("machine_per_prompt", int, 2, "generated instructions per generation prompt"),
+    Option("rpm", Int(0, 10**9, note="0 = no limit"), 0,
+           "requests per minute allowed (0 = no limit)"),
+    Option("tpm", Int(0, 10**12, note="0 = no limit"), 0,
+           "tokens per minute allowed (0 = no limit)"),
+    Option("budget_usd", Float(0.0, 1e9, note="0 = no cap"), 0.0,
+           "hard cap on the run's spend in USD (0 = no cap)"),
+    Option("price_in", Float(0.0, 1e6), None, "USD per 1M prompt tokens (overrides price table)"),
+    Option("price_out", Float(0.0, 1e6), None, "USD per 1M completion tokens"),
+    Option("price_cached", Float(0.0, 1e6), None,
+           "USD per 1M prompt tokens served from the provider's cache (default: the price "
+           "table's; the input price with --price-in)"),
+    Option("max_duration", _limit_seconds, 0.0, "stop after this many seconds (0 = no limit)"),
+    Option("max_requests", _count, 0, "stop after this many requests (0 = no limit)"),
+    Option("seed", Int(), 0, "random seed for prompt sampling"),
+    Option("instruction_workers", _workers, 16, "instruction-generation workers"),
+    Option("classify_workers", _workers, 32, "classification workers"),
+    Option("instance_workers", _workers, 48, "instance-generation workers"),
+    Option("queue_size", Int(1, 1_000_000), 64, "capacity of each queue between stages"),
+    Option("human_per_prompt", Int(1, 100), 6, "seed instructions per generation prompt"),
+    Option("machine_per_prompt", Int(0, 100), 2, "generated instructions per generation prompt"),
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
     Option("similarity_record_floor", _fraction, 0.5,
            "record pool instructions scoring at least this in most_similar"),
-    Option("blacklist", _words, DEFAULT_BLACKLIST,
+    Option("blacklist", Words(), DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
-    Option("max_instances", _positive_int, 5, "instances kept per task"),
-    Option("timeout", _positive, 60.0, "HTTP timeout per attempt, seconds"),
-    Option("max_attempts", _positive_int, 6, "attempts per request, retries included"),
-    Option("request_deadline", _positive, 300.0, "total seconds per request, retries included"),
-    Option("max_consecutive_failures", int, 50,
+    Option("max_instances", Int(1, 1000), 5, "instances kept per task"),
+    Option("timeout", _seconds, 60.0, "HTTP timeout per attempt, seconds"),
+    Option("max_attempts", Int(1, 1000), 6, "attempts per request, retries included"),
+    Option("request_deadline", _seconds, 300.0, "total seconds per request, retries included"),
+    Option("max_consecutive_failures", Int(0, note="0 = never"), 50,
            "stop the run after this many failed requests in a row (0 = never)"),
-    Option("drain_timeout", _non_negative, 30.0, "seconds to finish in-flight work on stop"),
-    Option("progress_interval", _positive, 10.0, "seconds between run.progress events"),
-    Option("log_format", str, "human", "console log format", choices=("human", "json", "none")),
+    Option("drain_timeout", Float(0.0, 1e9), 30.0, "seconds to finish in-flight work on stop"),
+    Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
+    Option("log_format", Choice(("human", "json", "none")), "human",
+           "console log format (json: one JSON object per line on stdout)"),
+    Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
+           "API (about half the price; OUT/batches.jsonl journals them)"),
+    Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),
+    Option("batch_max_wait", Float(0.0, 1e9), 10.0,
+           "batch mode: seconds a request may wait for its batch to fill before it is sent"),
+    Option("batch_poll_interval", Float(0.01, 1e9), 5.0,
+           "batch mode: seconds between status polls"),
+    Option("batch_discount", Float(0.0, 0.99), None,
+           "batch mode: batch price = live price x (1 - this) (default: the provider's, 0.5)"),
+    Option("batch_retry", Choice(("batch", "live")), "batch",
+           "batch mode: send expired or failed lines again in a new batch, or live"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
-_METAVARS: dict[Callable[[str], Any], str] = {
-    Path: "PATH", _positive_int: "N", int: "N", str: "TEXT", _words: "WORDS"
+
+# `[params.<stage>]` keys in TOML, checked like options (RequestParams checks again).
+PARAMS: Mapping[str, Kind] = {
+    "temperature": Float(0.0, 2.0),
+    "top_p": Float(0.0, 1.0, open_lo=True),
+    "presence_penalty": Float(-2.0, 2.0),
+    "frequency_penalty": Float(-2.0, 2.0),
+    "max_tokens": Int(1, 1_000_000),
+    "stop": Words(most=4),
 }
 
 
@@ -124,13 +473,14 @@ class RunConfig:
     endpoint: str
     transport: str
     max_concurrency: int
-    rpm: float
-    tpm: float
+    rpm: int
+    tpm: int
     budget_usd: float
     price_in: float | None
     price_out: float | None
+    price_cached: float | None
     max_duration: float
-    max_requests: float
+    max_requests: int
     seed: int
     instruction_workers: int
     classify_workers: int
@@ -149,19 +499,20 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
-    params: Mapping[Stage, RequestParams]
+    batch: bool = False
+    batch_size: int = 1000
+    batch_max_wait: float = 10.0
+    batch_poll_interval: float = 5.0
+    batch_discount: float | None = None
+    batch_retry: str = "batch"
+    params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.similarity_record_floor <= 1.0:
-            raise UsageError("--similarity-record-floor must be in (0, 1]")
-        if self.max_consecutive_failures < 0:
-            raise UsageError("--max-consecutive-failures must be >= 0")
-        if self.machine_per_prompt < 0:
-            raise UsageError("--machine-per-prompt must be >= 0")
+        """Checks across options (each option alone was checked by its kind)."""
         if self.provider == "openai-compatible" and not self.base_url:
-            raise UsageError("--provider openai-compatible needs --base-url")
+            raise UsageError("--provider openai-compatible needs --base-url URL")
         if (self.price_in is None) != (self.price_out is None):
-            raise UsageError("give both --price-in and --price-out, or neither")
+            raise UsageError("--price-in/--price-out: give both, or neither")
 
     def public(self) -> dict[str, Any]:
         """The configuration as plain JSON-able values, for run.started (holds no secret)."""
@@ -176,85 +527,153 @@ class RunConfig:
         return out
 
 
+# --- the command line and the TOML file --------------------------------------------------------
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that a no-break space (U+00A0) is not a line break."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap  # only for --help
+
+        text = " ".join(text.replace("\xa0", "\0").split()).replace("\0", "\xa0")
+        return [line.replace("\xa0", " ") for line in textwrap.wrap(text, width)]
+
+
+def _help(option: Option) -> str:
+    if option.name == "out":
+        return f"{option.help} (required)"
+    if option.shown_default is not None:
+        shown = option.shown_default
+    elif option.default is None:
+        return option.help
+    elif isinstance(option.default, tuple):
+        shown = ", ".join(w.replace(" ", "\xa0") for w in option.default)
+    elif isinstance(option.default, bool):
+        shown = "on" if option.default else "off"
+    elif isinstance(option.default, float):
+        shown = _number(option.default)
+    else:
+        shown = str(option.default)
+    return f"{option.help} (default: {shown})"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare every option as a flag; defaults are shown but applied later (after TOML)."""
-    parser.add_argument("--config", type=Path, metavar="FILE.toml",
+    """Declare every option as a flag; values are parsed and defaults applied later (after TOML).
+
+    Flags keep their text: `build_config` parses it with the option's kind, so flags and TOML
+    values give the same one-line errors.
+    """
+    parser.add_argument("--config", metavar="FILE.toml",
                         help="TOML file with any of these options (flags override it)")
     for option in OPTIONS:
-        default = option.default
-        if isinstance(default, tuple):
-            default = ",".join(default)
-        shown = "required" if option.name == "out" else f"default: {default}"
-        parser.add_argument(
-            "--" + option.name.replace("_", "-"),
-            dest=option.name,
-            type=_checked(option),
-            choices=option.choices,
-            default=argparse.SUPPRESS,
-            metavar=None if option.choices else _METAVARS.get(option.kind, "X"),
-            help=f"{option.help} ({shown})" if default is not None or shown == "required"
-            else option.help,
-        )
+        kind = option.typed
+        if isinstance(kind, Flag):
+            parser.add_argument(option.flag, dest=option.name, help=_help(option),
+                                action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+        else:
+            parser.add_argument(option.flag, dest=option.name, help=_help(option),
+                                metavar=kind.metavar, default=argparse.SUPPRESS)
 
 
-def _checked(option: Option) -> Callable[[str], Any]:
+def argument_type(kind: Kind) -> Callable[[str], Any]:
+    """A kind as an argparse `type=`, for commands that let argparse convert (sim, report)."""
+
     def convert(text: str) -> Any:
         try:
-            return option.kind(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+            return kind.parse(text)
+        except Invalid as exc:
+            raise argparse.ArgumentTypeError(f"{exc} ({kind.allowed()})") from None
 
-    convert.__name__ = option.name.replace("_", "-")
+    convert.__name__ = type(kind).__name__.lower()
     return convert
 
 
-def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Option values and `[params.<stage>]` tables from a TOML file."""
+def _invalid(where: str, kind: Kind, exc: Invalid) -> UsageError:
+    return UsageError(f"{where}: {exc} ({kind.allowed()})")
+
+
+def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """Option values, where each came from, and checked `[params.<stage>]` tables."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config: cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text (a TOML file)") from None
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
-    params = data.pop("params", {})
+    params_raw = data.pop("params", {})
     values: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for key, raw in data.items():
-        name = key.replace("-", "_")
-        option = _BY_NAME.get(name)
+        option = _BY_NAME.get(key.replace("-", "_"))
         if option is None:
-            raise UsageError(f"{path}: unknown option {key!r}")
+            raise UsageError(f"{path}: unknown option {key!r} (the flags' names, e.g. "
+                             "target_instructions)")
+        kind = option.typed
+        where[option.name] = f"{path}: {key}"
         try:
-            values[name] = _coerce(option, raw)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{path}: option {key!r}: {exc}") from None
-    if not isinstance(params, dict) or set(params) - set(STAGES):
+            values[option.name] = kind.check(raw)
+        except Invalid as exc:
+            raise _invalid(where[option.name], kind, exc) from None
+    if not isinstance(params_raw, dict) or set(params_raw) - set(STAGES) or not all(
+        isinstance(table, dict) for table in params_raw.values()
+    ):
         raise UsageError(f"{path}: [params] takes tables named {', '.join(STAGES)}")
-    return values, params
-
-
-def _coerce(option: Option, raw: Any) -> Any:
-    if isinstance(raw, list):
-        raw = ",".join(map(str, raw))
-    value = option.kind(str(raw))
-    if option.choices and value not in option.choices:
-        raise ValueError(f"must be one of {', '.join(option.choices)}")
-    return value
+    params: dict[str, dict[str, Any]] = {}
+    for stage, table in params_raw.items():
+        params[stage] = {}
+        for key, raw in table.items():
+            kind_or_none = PARAMS.get(key)
+            if kind_or_none is None:
+                if key in RequestParams.__dataclass_fields__:  # checked by RequestParams
+                    params[stage][key] = raw
+                    continue
+                raise UsageError(f"{path}: [params.{stage}] unknown parameter {key!r} "
+                                 f"(one of {', '.join(RequestParams.__dataclass_fields__)})")
+            try:
+                params[stage][key] = kind_or_none.check(raw)
+            except Invalid as exc:
+                raise _invalid(f"{path}: [params.{stage}] {key}", kind_or_none, exc) from None
+    return values, where, params
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    """Defaults, then the TOML file, then flags given on the command line."""
+    """Defaults, then the TOML file, then flags given on the command line; all checked."""
     values = {o.name: o.default for o in OPTIONS}
+    where = {o.name: o.flag for o in OPTIONS}
     params: dict[str, dict[str, Any]] = {}
-    if getattr(args, "config", None):
-        file_values, params = _from_toml(args.config)
+    config_file = getattr(args, "config", None)
+    if config_file is not None:
+        if not str(config_file).strip():
+            raise UsageError("--config: is empty (a TOML file)")
+        file_values, file_where, params = _from_toml(Path(config_file))
         values.update(file_values)
-    values.update({o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)})
+        where.update(file_where)
+    for option in OPTIONS:
+        if not hasattr(args, option.name):
+            continue
+        raw = getattr(args, option.name)
+        kind = option.typed
+        where[option.name] = option.flag
+        try:
+            values[option.name] = kind.parse(raw) if isinstance(raw, str) else raw
+        except Invalid as exc:
+            raise _invalid(option.flag, kind, exc) from None
     if values["out"] is None:
         raise UsageError("--out DIR is required")
+    for option in OPTIONS:
+        kind = option.typed
+        if isinstance(kind, OutDir) and values[option.name] is not None:
+            try:
+                writable_dir(values[option.name], deep=kind.deep)
+            except Invalid as exc:
+                raise _invalid(where[option.name], kind, exc) from None
     stage_params: dict[Stage, RequestParams] = {}
     for stage in STAGES:
         try:
             stage_params[stage] = DEFAULT_PARAMS[stage].with_overrides(params.get(stage, {}))
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"[params.{stage}]: {exc}") from None
+            raise UsageError(f"{config_file}: [params.{stage}] {exc}") from None
     return RunConfig(**values, params=stage_params)

@@ -156,19 +156,41 @@ def _parse_seed(line: bytes, where: str) -> SeedTask:
     )
 
 
-def load_seeds(path: Path) -> list[SeedTask]:
-    """Read seed tasks in the paper's schema; any defect is a UsageError naming line and field."""
+def load_seeds(path: Path, *, need: int = 1, flag: str = "--seeds") -> list[SeedTask]:
+    """Read seed tasks in the paper's schema; any defect is a UsageError naming line and field.
+
+    `need` is how many seeds one prompt samples (--human-per-prompt): fewer is refused.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read seed file {path}: {exc.strerror}") from None
-    seeds = [
-        _parse_seed(line, f"{path}:{number}")
-        for number, line in enumerate(data.splitlines(), start=1)
-        if line.strip()
-    ]
+        raise UsageError(f"{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
+    if data.lstrip()[:1] == b"[":
+        raise UsageError(f"{path}:1: a JSON array; the seed file must be JSONL, one object "
+                         "per line")
+    seeds: list[SeedTask] = []
+    first_line: dict[str, int] = {}  # seed id and instruction -> the line it was first on
+    number = 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        seed = _parse_seed(line, where)
+        if not seed.instances:
+            raise UsageError(f"{where}: seed {seed.id!r} has no instances (at least one)")
+        for key, what in ((f"id:{seed.id}", f"id {seed.id!r}"),
+                          ("instruction:" + " ".join(seed.instruction.lower().split()),
+                           "instruction")):
+            if key in first_line:
+                raise UsageError(f"{where}: duplicate seed {what} (first on line "
+                                 f"{first_line[key]})")
+            first_line[key] = number
+        seeds.append(seed)
     if not seeds:
-        raise UsageError(f"{path}: no seed tasks")
+        raise UsageError(f"{path}: no seed tasks (JSONL, one object per line)")
+    if len(seeds) < need:
+        raise UsageError(f"{path}:{number}: {len(seeds)} seed task(s), fewer than the "
+                         f"{need} a prompt needs (--human-per-prompt)")
     return seeds
 
 

@@ -14,14 +14,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import cast
 
 import anyio
 
-from asyncgen import events
+from asyncgen import events, spend
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
-from asyncgen.config import RunConfig
+from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
@@ -30,26 +30,20 @@ from asyncgen.llm.errors import FatalError
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
-    SIM_MODEL,
     Endpoint,
     Provider,
     TransportName,
 )
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
-from asyncgen.runfiles import JsonlFile
-from asyncgen.workers.control import Asker, Control
+from asyncgen.spend import Recovered
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
 log = events.get_logger()
 
 EMBEDDED_PLACEHOLDER = "http://127.0.0.1/embedded-simulator/v1"  # replaced once it serves
-DEFAULT_MODEL: dict[str, str] = {
-    "sim": SIM_MODEL,
-    "openai": "gpt-4o-mini",
-    "openrouter": "openai/gpt-4o-mini",
-}
 AUTO_PROVIDERS: tuple[Provider, ...] = ("openrouter", "openai")  # tried in this order
 EXIT_OK, EXIT_FATAL = 0, 1
 
@@ -64,7 +58,7 @@ class Prepared:
     store: TaskStore
     tasks: list[Task]
     torn_at: int | None
-    prior_cost_usd: float
+    prior: Recovered
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -91,37 +85,30 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             endpoint=cast(Endpoint, config.endpoint),
             transport=cast(TransportName, config.transport),
             max_concurrency=config.max_concurrency,
-            rpm=int(config.rpm) or None,
-            tpm=int(config.tpm) or None,
+            rpm=config.rpm or None,
+            tpm=config.tpm or None,
             timeout_s=config.timeout,
             max_attempts=config.max_attempts,
             request_deadline_s=config.request_deadline,
             price_in=config.price_in,
             price_out=config.price_out,
+            price_cached=config.price_cached,
             params=config.params,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _prior_cost(events_path: Path) -> float:
-    """What earlier runs into this directory spent (their request events), for the budget."""
-    if not events_path.exists():
-        return 0.0
-    return sum(
-        float(event.get("cost_usd") or 0.0)
-        for _, event in JsonlFile(events_path)
-        if str(event.get("event", "")).startswith("request.")
-    )
-
-
 def prepare(config: RunConfig) -> Prepared:
     """Check every input; raise UsageError naming the first bad one."""
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
-    seeds = load_seeds(config.seeds)
+    seeds = load_seeds(config.seeds, need=config.human_per_prompt)
     provider = provider_config(config)
     assert provider.model is not None
+    if config.batch and provider.provider == "openrouter":
+        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
+                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
@@ -131,7 +118,7 @@ def prepare(config: RunConfig) -> Prepared:
     tasks, torn_at = store.read()
     return Prepared(
         config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
-        torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
+        torn_at=torn_at, prior=spend.recover(config.out / spend.SPEND_FILE),
     )
 
 
@@ -150,7 +137,10 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
 async def execute(p: Prepared) -> int:
     """Run the graph to its end; always close with run.finished."""
     c = p.config
-    c.out.mkdir(parents=True, exist_ok=True)
+    try:
+        c.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {str(c.out)!r}: {exc.strerror}") from None
     tally = Tally()
     sink, status = events.configure(
         events_path=c.out / "events.jsonl", console_format=c.log_format,
@@ -162,20 +152,27 @@ async def execute(p: Prepared) -> int:
     if p.torn_at is not None:
         p.store.cut_tail(p.torn_at)
     p.store.open()
+    prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
+    journal = spend.SpendJournal.resume(c.out / spend.SPEND_FILE)
+    journal.started(run_id, prior_usd)
+    budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
-                 resumed_tasks=len(p.tasks), prior_cost_usd=round(p.prior_cost_usd, 6),
-                 config=c.public())
+                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd, config=c.public())
         async with _connected(p) as provider:
-            budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
-                                    limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                                    limiter_state=client.stats, spend=budget,
+                                    prior_cost_usd=prior_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
@@ -187,7 +184,9 @@ async def execute(p: Prepared) -> int:
         exit_code = EXIT_FATAL
     finally:
         p.store.close()
+        journal.close()
         totals = progress.snapshot(control) if progress is not None else {}
+        totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, **totals)
         events.close(sink)
@@ -200,9 +199,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)

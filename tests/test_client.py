@@ -167,6 +167,45 @@ async def test_openrouter_headers_and_reported_cost() -> None:
     assert result.usage.cost_usd == 0.0123  # reported cost wins, even for unpriced models
 
 
+async def test_cached_tokens_are_priced_counted_and_logged(
+    logs: list[MutableMapping[str, Any]],
+) -> None:
+    usage = {"prompt_tokens": 2000, "completion_tokens": 10,
+             "prompt_tokens_details": {"cached_tokens": 1536}}
+    script = Script(ok(usage=usage))
+    async with make(script, price_in=1.0, price_out=2.0, price_cached=0.1) as client:
+        result = await client.complete("classify", PROMPT)
+    assert result.usage.cached_tokens == 1536
+    assert result.usage.cost_usd == pytest.approx((464 * 1.0 + 1536 * 0.1 + 10 * 2.0) / 1e6)
+    assert client.stats()["cached_tokens"] == 1536
+    (done,) = events(logs, "request.completed")
+    assert done["cached_tokens"] == 1536
+    assert done["cache_saved_usd"] == pytest.approx(1536 * 0.9 / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("model", "marked"),
+    [("anthropic/claude-3.5-haiku", True), ("openai/gpt-4o-mini", False)],
+)
+async def test_anthropic_on_openrouter_marks_the_fixed_prefix(model: str, marked: bool) -> None:
+    script = Script(ok())
+    client = make(script, provider="openrouter", base_url=None, model=model)
+    async with client:
+        await client.complete("classify", PROMPT)
+        await client.complete("instructions", "Come up with a series of tasks:\n1. A\n2.")
+    classify, instructions = script.body(0), script.body(1)
+    content = classify["messages"][0]["content"]
+    if marked:
+        fixed, variable = content
+        assert fixed["cache_control"] == {"type": "ephemeral"} and "cache_control" not in variable
+        assert fixed["text"] + variable["text"] == PROMPT
+        assert variable["text"].startswith("Task: Sort these numbers.")
+    else:
+        assert content == PROMPT
+    # no few-shot prefix: one plain string
+    assert isinstance(instructions["messages"][0]["content"], str)
+
+
 async def test_unknown_price_gives_no_cost_and_missing_usage_is_estimated() -> None:
     body = {"choices": [{"message": {"content": "abcdefgh"}, "finish_reason": "stop"}]}
     script = Script(httpx.Response(200, content=orjson.dumps(body)))
@@ -603,7 +642,9 @@ def _all_sim_prices_known() -> Callable[[], None]:
         from asyncgen.llm.pricing import DEFAULT_PRICES
 
         price = DEFAULT_PRICES[sim.DEFAULT_MODEL]
-        assert (price.input_per_m, price.output_per_m) == (sim.PRICE_IN_PER_M, sim.PRICE_OUT_PER_M)
+        assert (price.input_per_m, price.output_per_m, price.cached_per_m) == (
+            sim.PRICE_IN_PER_M, sim.PRICE_OUT_PER_M, sim.PRICE_CACHED_PER_M
+        )
 
     return check
 

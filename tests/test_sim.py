@@ -461,8 +461,8 @@ def test_flags_become_a_config_and_bad_values_a_usage_error() -> None:
         "openrouter",
         0.1,
     )
-    with pytest.raises(UsageError, match="fail_malformed must be a probability"):
-        config_from_args(parser.parse_args(["--fail-malformed", "-0.1"]))
+    with pytest.raises(UsageError, match=r"--fail-\* probabilities add up to 1.4"):
+        config_from_args(parser.parse_args(["--fail-malformed", "0.7", "--fail-hang", "0.7"]))
 
 
 @pytest.mark.parametrize(
@@ -597,7 +597,8 @@ async def test_models_list_has_openrouter_pricing(session: aiohttp.ClientSession
                 data = await response.json()
             model = data["data"][0]
             assert model["id"] == "sim-1"
-            assert model["pricing"] == {"prompt": "0.0000005", "completion": "0.0000015"}
+            assert model["pricing"] == {"prompt": "0.0000005", "completion": "0.0000015",
+                                    "input_cache_read": "0.00000005"}
 
 
 @pytest.mark.anyio
@@ -918,5 +919,5 @@ def test_python_m_asyncgen_sim_refuses_bad_flags_with_exit_2() -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.strip() == (
-        "asyncgen: error: sim: fault probabilities add up to 1.4; their sum must be <= 1"
+        "asyncgen: error: --fail-* probabilities add up to 1.4; their sum must be <= 1"
     )

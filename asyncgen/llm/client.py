@@ -8,8 +8,9 @@ The send path is layered, one concern per method (as httpx's is):
     _send_once               one HTTP exchange over the httpx transport API
     errors.map_transport_errors / errors.check_response   the mapping boundary
 
-`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`);
-cancellation propagates. Every billed response is costed and logged, including 200s whose body
+`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`),
+or `SendingStopped` for a stage the run no longer sends (`hold`); cancellation propagates.
+Every billed response is costed and logged, including 200s whose body
 carries an error, and responses the pipeline later throws away.
 """
 
@@ -41,6 +42,7 @@ from asyncgen.llm.errors import (
     ProviderError,
     RateLimited,
     RetriesExhausted,
+    SendingStopped,
     SporadicRateLimit,
     check_response,
     map_transport_errors,
@@ -57,6 +59,7 @@ from asyncgen.llm.pricing import (
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport import WholeBodyAiohttpTransport
+from asyncgen.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.budget import Budget, Reservation
@@ -101,6 +104,7 @@ def _billing(err: ProviderError) -> dict[str, Any]:
         return {}
     return {
         "prompt_tokens": usage.prompt_tokens,
+        "cached_tokens": usage.cached_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
     }
@@ -114,6 +118,19 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     else:
         content = choice.get("text")
     return content if isinstance(content, str) else ""
+
+
+def _cache_marked(prompt: str) -> str | list[dict[str, Any]]:
+    """The message content with the fixed prefix as its own text part, marked as a prompt-cache
+    breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
+    when it has no fixed part."""
+    fixed, variable = split_fixed(prompt)
+    if not fixed:
+        return prompt
+    return [
+        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": variable},
+    ]
 
 
 class LLMClient:
@@ -144,6 +161,7 @@ class LLMClient:
         "_errors",
         "_failures",
         "_reached",
+        "_held",
     )
 
     def __init__(
@@ -158,9 +176,12 @@ class LLMClient:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
         self.price: Price | None = price_for(
-            config.model, price_in=config.price_in, price_out=config.price_out
+            config.model,
+            price_in=config.price_in,
+            price_out=config.price_out,
+            price_cached=config.price_cached,
         )
-        if budget is not None and self.price is None:
+        if budget is not None and budget.limit_usd is not None and self.price is None:
             raise UsageError(
                 f"a budget needs the price of model {config.model!r}: "
                 "give --price-in and --price-out (USD per 1M tokens)"
@@ -190,13 +211,22 @@ class LLMClient:
         self._bodies: dict[RequestParams, tuple[bytes, bytes]] = {}
         self._log: Any = structlog.get_logger("asyncgen")
         self._totals: dict[str, float] = dict.fromkeys(
-            ("attempts", "completed", "retries", "failed", "prompt_tokens", "completion_tokens"),
+            (
+                "attempts",
+                "completed",
+                "retries",
+                "failed",
+                "prompt_tokens",
+                "cached_tokens",
+                "completion_tokens",
+            ),
             0,
         )
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
         self._reached = False  # the endpoint has answered at least once (any HTTP status)
+        self._held: set[Stage] = set()  # stages whose requests are no longer sent
 
     def __repr__(self) -> str:
         return (
@@ -240,6 +270,11 @@ class LLMClient:
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
 
+    def hold(self, stage: Stage) -> None:
+        """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
+        to retry) raises `SendingStopped`; requests already sent may finish."""
+        self._held.add(stage)
+
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
         out: dict[str, Any] = self._limits.stats()
@@ -263,12 +298,18 @@ class LLMClient:
             worst = worst_case_cost(self.price, prompt, params.max_tokens)
         return await self._complete_with_retries(stage, content, estimate, worst)
 
+    def body(self, prompt: str, params: RequestParams) -> bytes:
+        """The request body this client sends for `prompt` (the Batch API sends the same)."""
+        return self._encode(prompt, params)
+
     def _encode(self, prompt: str, params: RequestParams) -> bytes:
         """The JSON request body: the per-params part is serialised once, the prompt spliced in
         (`{"model": ..., <params>, "messages": [{"role": "user", "content": <prompt>}]}`)."""
         parts = self._bodies.get(params)
         if parts is None:
             parts = self._bodies[params] = self._body_parts(params)
+        if self.config.marks_cache_prefix:
+            return parts[0] + orjson.dumps(_cache_marked(prompt)) + parts[1]
         return parts[0] + orjson.dumps(prompt) + parts[1]
 
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
@@ -395,6 +436,8 @@ class LLMClient:
         reservation: Reservation | None = None
         sent = False
         try:
+            if stage in self._held:
+                raise SendingStopped(f"{stage} requests are no longer sent")
             if self._budget is not None:
                 budget = self._budget
                 if budget.fits(worst):
@@ -463,8 +506,10 @@ class LLMClient:
             attempt=completion.attempts,
             latency_ms=round(completion.latency_ms, 1),
             prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
+            **self._cache_fields(usage),
         )
 
     async def _send_once(self, content: bytes, attempt: int, limit_s: float) -> tuple[Any, int]:
@@ -548,9 +593,20 @@ class LLMClient:
         """Add a billed response to the totals."""
         totals = self._totals
         totals["prompt_tokens"] += usage.prompt_tokens
+        totals["cached_tokens"] += usage.cached_tokens
         totals["completion_tokens"] += usage.completion_tokens
         if usage.cost_usd is not None:
             totals["cost_usd"] += usage.cost_usd
+
+    def _cache_fields(self, usage: Usage) -> dict[str, Any]:
+        """What the prompt cache saved on a response (when the price is known), and the tokens
+        it wrote (when the provider says)."""
+        fields: dict[str, Any] = {}
+        if usage.cached_tokens and self.price is not None:
+            fields["cache_saved_usd"] = self.price.cache_saving(usage.cached_tokens)
+        if usage.cache_write_tokens:
+            fields["cache_write_tokens"] = usage.cache_write_tokens
+        return fields
 
     def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
         """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""

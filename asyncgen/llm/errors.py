@@ -11,7 +11,9 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ConnectionFailed          refused, reset, dropped mid-body        connection
     │   ├── MalformedResponse         invalid or truncated JSON body          malformed
     │   ├── ErrorIn200                200 with `error`, or finish_reason "error"  error_in_200
-    │   └── EmptyChoices              200 with no choices                     empty_choices
+    │   ├── EmptyChoices              200 with no choices                     empty_choices
+    │   └── LineNotRun                a Batch API line never run (asyncgen.batch.lines)
+    │                                 expired, cancelled, failed batch        batch_not_run
     ├── ItemError                     drop this item, keep the run going
     │   ├── BadRequest                400 (and unknown 4xx)                   bad_request
     │   │   └── ContextLengthExceeded 400 context_length_exceeded             context_length
@@ -28,7 +30,8 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ModelNotFound             404                                     model_not_found
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
-    │   └── ProviderUnusable          every recent request failed (workers.control) unusable
+    │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
+    │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.budget) journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 
 A 429 is a rate limit when it carries rate-limit information (a bucket reported empty, a reset
@@ -224,6 +227,11 @@ class QuotaExhausted(FatalError):
 
 class DailyCapReached(FatalError):
     kind = "daily_cap"
+
+
+class SendingStopped(Exception):
+    """A request of a stage the run has stopped sending (`LLMClient.hold`), refused before it
+    was sent: not a provider fault, nothing was billed."""
 
 
 class BudgetExhausted(ProviderError):

@@ -1,12 +1,14 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings); plus
-GET /sim/stats (request counts by outcome). Any model name and any (or no) API key is
-accepted. One request goes: parse → forced or random fault → context
-length → rate limits → generate → latency → respond. Handlers never block: the generator
-is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
-event that `close()` sets, so the server stops at once.
+GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch
+API (files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by
+outcome, prompt-cache counters, batch lines) and GET /sim/books (what was billed,
+`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
+accepted. One request goes: parse → forced or random fault → context length → rate limits →
+generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency → respond. Handlers
+never block: the generator is pure CPU on small strings, waits are `asyncio.sleep`, and
+hanging requests wait on an event that `close()` sets, so the server stops at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
+from asyncgen.sim.batches import MAX_FILE_BYTES, BatchFaults, BatchService, LineAnswer
+from asyncgen.sim.books import CLIENT_GONE, DROPPED, Bill, Books, cost_usd
 from asyncgen.sim.config import SimConfig
 from asyncgen.sim.faults import (
     FAULT_HEADER,
@@ -39,6 +43,7 @@ from asyncgen.sim.faults import (
 from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
+from asyncgen.sim.prompt_cache import PromptCache
 from asyncgen.sim.protocol import (
     JSON,
     BadRequest,
@@ -63,7 +68,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts",
+        "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
     )
 
     def __init__(
@@ -72,6 +77,7 @@ class SimServer:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        books: Books | None = None,
     ) -> None:
         self.config = config
         self._generator = Generator(config.seed)
@@ -84,20 +90,33 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.books = books if books is not None else Books(wall=wall)
+        self.prompt_cache = (
+            PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
+            else None
+        )
+        self.batches = BatchService(
+            BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
+                        expire=config.batch_expire, line_error=config.batch_line_error,
+                        seed=config.seed),
+            self._answer_line, wall,
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_FILE_BYTES + (1 << 20))
         for prefix in PREFIXES:
+            self.batches.add_routes(app, prefix)
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_post(f"{prefix}/completions", self._completions)
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
             app.router.add_get(f"{prefix}/key", self._key)
         app.router.add_get("/sim/stats", self._stats)
+        app.router.add_get("/sim/books", self._books)
         return app
 
     def close(self) -> None:
@@ -111,13 +130,11 @@ class SimServer:
         return await self._complete(request, "completions")
 
     async def _models(self, request: web.Request) -> web.Response:
-        body = models_body(self.config.model, created=self._created,
-                           context_length=self.config.context_length)
+        body = models_body(self.config, created=self._created)
         return _json(200, body)
 
     async def _model(self, request: web.Request) -> web.Response:
-        return _json(200, model_entry(request.match_info["model"], self._created,
-                                      self.config.context_length))
+        return _json(200, model_entry(self.config, request.match_info["model"], self._created))
 
     async def _key(self, request: web.Request) -> web.Response:
         """OpenRouter's GET /api/v1/key: the key's credit limit, usage and tier."""
@@ -131,7 +148,46 @@ class SimServer:
         }})
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts)})
+        stats: dict[str, object] = {"counts": dict(self.counts)}
+        if self.prompt_cache is not None:
+            stats["prompt_cache"] = self.prompt_cache.stats()
+        stats["batches"] = self.batches.stats()
+        return _json(200, stats)
+
+    def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
+        """One Batch API line: the same answer as a live request, billed at the batch price
+        in the books (`ids`: the line's batch_id, custom_id and body_digest)."""
+        try:
+            parsed = parse_request(endpoint, raw)
+        except BadRequest as exc:
+            body = error_body("openai", 400, exc.message, type_="invalid_request_error",
+                              param=exc.param)
+            return LineAnswer(400, body, 0.0, billed=False)
+        prompt_tokens = count_tokens(parsed.prompt)
+        asked = parsed.max_tokens or 0
+        if prompt_tokens + asked > self.config.context_length:
+            message = context_length_message(self.config.context_length, prompt_tokens, asked)
+            body = error_body("openai", 400, message, type_="invalid_request_error",
+                              code="context_length_exceeded", param="messages")
+            return LineAnswer(400, body, 0.0, billed=False)
+        generated = self._generate(parsed)
+        completion_tokens = count_tokens(generated.text)
+        cost = round(cost_usd(self.config, prompt_tokens, completion_tokens)
+                     * (1.0 - self.config.batch_discount), 12)
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        bill = self.books.bill(Bill(
+            f"{prefix}-sim{next(self._ids)}", f"batch:{parsed.endpoint}", parsed.model,
+            prompt_tokens, completion_tokens, cost, extra=ids,
+        ))
+        self.books.close_bill(bill, 200, "answered")
+        billed = usage(self.config, prompt_tokens, completion_tokens, 0, cost)
+        body = completion_body(parsed, generated.text, generated.finish_reason, billed,
+                               ident=bill.id, created=int(self._wall()))
+        self.counts["batch_line"] += 1
+        return LineAnswer(200, body, cost, billed=True)
+
+    async def _books(self, request: web.Request) -> web.Response:
+        return _json(200, self.books.totals())
 
     async def _complete(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         """One completion request, from body to response."""
@@ -242,24 +298,62 @@ class SimServer:
         fault: Fault | None,
         headers: dict[str, str],
     ) -> web.StreamResponse:
-        """Wait out the latency (or hang), then answer, drop or garble the response."""
+        """Bill the generated answer; answer, drop or garble it; write the bill's line."""
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        cached_tokens = self._cached_tokens(parsed)
+        bill = Bill(
+            f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
+            completion_tokens,
+            cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
+            cached_tokens=cached_tokens,
+        )
+        if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
+            return await self._deliver(request, parsed, generated, bill, kind, headers)
+        self.books.bill(bill)
+        outcome = "answered" if kind is None else f"fault:{kind.value}"
+        status = CLIENT_GONE  # unless a response or a drop comes first
+        try:
+            response = await self._deliver(request, parsed, generated, bill, kind, headers)
+            status = DROPPED if response.status == _DROP_STATUS else response.status
+            return response
+        finally:
+            if status == CLIENT_GONE and kind is None:
+                outcome = "client_gone"
+            self.books.close_bill(bill, status, outcome)
+
+    def _cached_tokens(self, parsed: SimRequest) -> int:
+        """Prompt tokens served from the prompt cache (0 when caching is off)."""
+        if self.prompt_cache is None:
+            return 0
+        return self.prompt_cache.lookup(f"{parsed.endpoint}:{parsed.model}", parsed.prompt)
+
+    async def _deliver(
+        self,
+        request: web.Request,
+        parsed: SimRequest,
+        generated: Generated,
+        bill: Bill,
+        kind: FaultKind | None,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        """Wait out the latency (or hang), then answer, drop or garble the response."""
         if kind is FaultKind.HANG:
             self.counts["hang"] += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.config.hang_s)
             if self._closing.is_set():
                 return _drop(request)
-        delay = self._delay_s(completion_tokens)
+        delay = self._delay_s(bill.completion_tokens)
         if delay:
             await asyncio.sleep(delay)
         if kind is FaultKind.RESET:
             self.counts["reset"] += 1
             return _drop(request)
-        ident = f"{'chatcmpl' if parsed.endpoint == 'chat' else 'cmpl'}-sim{next(self._ids)}"
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(prompt_tokens, completion_tokens), ident=ident,
+                               usage(self.config, bill.prompt_tokens, bill.completion_tokens,
+                                     bill.cached_tokens, bill.cost_usd), ident=bill.id,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1
@@ -319,7 +413,10 @@ def _drop(request: web.Request) -> web.Response:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         transport.abort()
-    return web.Response(status=499)
+    return web.Response(status=_DROP_STATUS)
+
+
+_DROP_STATUS = 499  # what _drop returns; never sent
 
 
 def base_url(host: str, port: int) -> str:
@@ -330,10 +427,14 @@ def base_url(host: str, port: int) -> str:
 
 @contextlib.asynccontextmanager
 async def serve(
-    config: SimConfig, *, clock: Callable[[], float] = time.monotonic
+    config: SimConfig, *, clock: Callable[[], float] = time.monotonic,
+    books: Books | None = None,
 ) -> AsyncIterator[str]:
-    """Run the simulator in the current event loop; yields its base URL (ending in /v1)."""
-    server = SimServer(config, clock=clock)
+    """Run the simulator in the current event loop; yields its base URL (ending in /v1).
+
+    `books` (default: totals only) records what it bills; it is closed after the server."""
+    books = books if books is not None else Books()
+    server = SimServer(config, clock=clock, books=books)
     runner = web.AppRunner(
         server.app(), access_log=None, handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -346,4 +447,8 @@ async def serve(
         yield base_url(host, port)
     finally:
         server.close()
-        await runner.cleanup()
+        try:
+            await server.batches.close()
+            await runner.cleanup()
+        finally:
+            books.close()
