@@ -45,8 +45,10 @@ from asyncgen.llm.errors import (
     SendingStopped,
     SporadicRateLimit,
     check_response,
+    error_for_status,
     map_transport_errors,
 )
+from asyncgen.llm.key import KeyInfo, parse_key
 from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import (
@@ -108,6 +110,22 @@ def _billing(err: ProviderError) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
     }
+
+
+def _dearest(prices: list[Price | None]) -> Price | None:
+    """The price to reserve for when any of these models may answer (None if one is unknown):
+    with fallback models the budget holds the dearest one's worst case."""
+    if not prices or any(price is None for price in prices):
+        return None
+    known = [price for price in prices if price is not None]
+    if len(known) == 1:
+        return known[0]
+    cached = [price.cached_per_m for price in known]
+    return Price(
+        max(price.input_per_m for price in known),
+        max(price.output_per_m for price in known),
+        None if None in cached else max(c for c in cached if c is not None),
+    )
 
 
 def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
@@ -175,15 +193,20 @@ class LLMClient:
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
-        self.price: Price | None = price_for(
-            config.model,
-            price_in=config.price_in,
-            price_out=config.price_out,
-            price_cached=config.price_cached,
-        )
+        prices = {
+            model: price_for(
+                model,
+                price_in=config.price_in,
+                price_out=config.price_out,
+                price_cached=config.price_cached,
+            )
+            for model in config.models
+        }
+        self.price: Price | None = _dearest(list(prices.values()))
         if budget is not None and budget.limit_usd is not None and self.price is None:
+            unknown = next(model for model, price in prices.items() if price is None)
             raise UsageError(
-                f"a budget needs the price of model {config.model!r}: "
+                f"a budget needs the price of model {unknown!r}: "
                 "give --price-in and --price-out (USD per 1M tokens)"
             )
         self._budget = budget
@@ -275,6 +298,33 @@ class LLMClient:
         to retry) raises `SendingStopped`; requests already sent may finish."""
         self._held.add(stage)
 
+    async def check_key(self) -> KeyInfo | None:
+        """OpenRouter's `GET /key` (None when the server does not answer one); a 401 raises.
+        Only its own errors are mapped: this is not a completion and is not retried."""
+        sender = self._sender
+        if sender is None:
+            raise RuntimeError("use LLMClient inside `async with`")
+        url = httpx.URL(self.config.key_url)
+        headers = {**self._headers, "Host": url.netloc.decode("ascii")}
+        headers.pop("Content-Type", None)
+        request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
+        with map_transport_errors(attempt=1, secret=self._secret):
+            response = await sender.handle_async_request(request)
+            try:
+                data = await response.aread()
+            finally:
+                await response.aclose()
+        self._reached = True
+        if response.status_code == 401:
+            raise error_for_status(401, response.headers, data, attempt=1,
+                                   now=self._clock.wall(), secret=self._secret)
+        if response.status_code != 200:
+            return None
+        try:
+            return parse_key(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            return None
+
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
         out: dict[str, Any] = self._limits.stats()
@@ -315,7 +365,9 @@ class LLMClient:
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
         """The JSON around the prompt for these params (built from a dict, so always valid)."""
         marker = "\x00prompt\x00"
-        body: dict[str, Any] = {"model": self.config.model, **params.body()}
+        body: dict[str, Any] = {
+            "model": self.config.model, **self.config.routing_body(), **params.body()
+        }
         if self._chat:
             body["messages"] = [{"role": "user", "content": marker}]
         else:
