@@ -286,10 +286,10 @@ class Pool:
         return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
 
     def restore(self, tasks: Sequence[Task]) -> None:
-        """Re-add committed tasks after a resume."""
-        for task in tasks:
-            self._index.add(task.instruction)
-            self.machine.append(task.instruction)
+        """Re-add committed tasks after a resume (the index builds them in one pass)."""
+        instructions = [task.instruction for task in tasks]
+        self._index.add_many(instructions)
+        self.machine.extend(instructions)
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
