@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.llm.providers import SIM_MODEL
@@ -389,6 +390,9 @@ OPTIONS: tuple[Option, ...] = (
            "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
     Option("seeds", InFile(), DEFAULT_SEEDS, "seed tasks in the paper's JSONL schema",
            shown_default="the bundled data/seed_tasks.jsonl"),
+    Option("demos", InFile(), DEFAULT_DEMOS,
+           "few-shot demonstrations of the classification and instance prompts (JSONL)",
+           shown_default="the bundled data/demonstrations.jsonl"),
     Option("target_instructions", _positive_int, 200, "stop after this many committed tasks"),
     Option("provider", Choice(PROVIDERS), None,
            "LLM provider; default: openrouter or openai if its API key is set, else sim"),
@@ -421,8 +425,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("human_per_prompt", Int(1, 100), 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", Int(0, 100), 2, "generated instructions per generation prompt"),
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
-    Option("similarity_record_floor", _fraction, 0.5,
-           "record pool instructions scoring at least this in most_similar"),
     Option("blacklist", Words(), DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
     Option("max_instances", Int(1, 1000), 5, "instances kept per task"),
@@ -467,6 +469,7 @@ PARAMS: Mapping[str, Kind] = {
 class RunConfig:
     out: Path
     seeds: Path
+    demos: Path
     target_instructions: int
     provider: str | None
     base_url: str | None
@@ -490,7 +493,6 @@ class RunConfig:
     human_per_prompt: int
     machine_per_prompt: int
     similarity_threshold: float
-    similarity_record_floor: float
     blacklist: tuple[str, ...]
     max_instances: int
     timeout: float

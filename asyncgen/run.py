@@ -23,6 +23,7 @@ from asyncgen import __version__, events, spend
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
+from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
@@ -65,6 +66,7 @@ class Prepared:
     config: RunConfig
     provider: ProviderConfig
     seeds: list[SeedTask]
+    demos: Demonstrations
     store: TaskStore
     tasks: list[Task]
     prior: Recovered
@@ -117,6 +119,7 @@ def prepare(config: RunConfig) -> Prepared:
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
     seeds = load_seeds(config.seeds, need=config.human_per_prompt)
+    demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
     if config.batch and provider.provider == "openrouter":
@@ -137,7 +140,7 @@ def prepare(config: RunConfig) -> Prepared:
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
-            config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
+            config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
             prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
@@ -258,13 +261,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
     c = batch_workers(p.config)
-    pool = Pool(p.seeds, threshold=c.similarity_threshold,
-                record_floor=c.similarity_record_floor)
+    pool = Pool(p.seeds, threshold=c.similarity_threshold)
     pool.restore(p.tasks)
     outlook = Outlook()
     return Graph(
         config=c,
         pool=pool,
+        demos=p.demos,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
         filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,
