@@ -31,10 +31,10 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen.config import RunConfig
+from asyncgen.demos import Demonstrations
 from asyncgen.llm.params import STAGES
 from asyncgen.pool import Pool
 from asyncgen.progress import Progress
-from asyncgen.prompts import select_classify_demos, select_instance_demos
 from asyncgen.workers.classify import classify
 from asyncgen.workers.control import (
     Asker,
@@ -55,6 +55,7 @@ class Graph:
 
     config: RunConfig
     pool: Pool
+    demos: Demonstrations
     control: Control
     ask: Asker
     filter: Filter
@@ -74,13 +75,12 @@ class Graph:
             "classify": jobs_send,
             "instances": labelled_send,
         }
-        seeds = [s.demo() for s in self.pool.seeds]
-        classifier = partial(classify, ask=self.ask, demos=select_classify_demos(seeds))
+        classifier = partial(classify, ask=self.ask, demos=self.demos.classify)
         instance_maker = partial(
             generate_instances,
             ask=self.ask,
-            input_first_demos=select_instance_demos(seeds, classification=False),
-            output_first_demos=select_instance_demos(seeds, classification=True),
+            input_first_demos=self.demos.input_first,
+            output_first_demos=self.demos.output_first,
             max_instances=cfg.max_instances,
         )
         with anyio.CancelScope() as scope:

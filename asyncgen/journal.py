@@ -6,7 +6,7 @@ line, each whole or absent (written with `asyncgen.jsonl.LineAppender`, by the f
 
     {"op": "candidates", "batch": id, "instructions": [...]}   one generation response, received
     {"op": "judged", "batch": id}                  its candidates were admitted or rejected
-    {"op": "admitted", "instruction": s, "most_similar": {s: score}}
+    {"op": "admitted", "instruction": s}
     {"op": "labelled", "instruction": s, "is_classification": b}
     {"op": "failed", "instruction": s, "reason": r}   no valid instance: stays in the pool
 
@@ -38,7 +38,6 @@ class OpenJob:
     """An admitted instruction not yet committed or failed; `is_classification` once labelled."""
 
     instruction: str
-    most_similar: dict[str, float]
     is_classification: bool | None = None
 
 
@@ -62,7 +61,7 @@ class Backlog:
             self.candidates.pop(record["batch"], None)
         elif op == "admitted":
             text = record["instruction"]
-            self.jobs[text] = OpenJob(text, dict(record["most_similar"]))
+            self.jobs[text] = OpenJob(text)
         elif op == "labelled":
             job = self.jobs.get(record["instruction"])
             if job is not None:
@@ -90,7 +89,7 @@ class Backlog:
         for text, reason in self.failed.items():
             yield failed(text, reason)
         for job in self.jobs.values():
-            yield admitted(job.instruction, job.most_similar)
+            yield admitted(job.instruction)
             if job.is_classification is not None:
                 yield labelled(job.instruction, job.is_classification)
         for batch, texts in self.candidates.items():
@@ -108,8 +107,8 @@ def judged(batch: str) -> dict[str, Any]:
     return {"op": "judged", "batch": batch}
 
 
-def admitted(instruction: str, most_similar: Mapping[str, float]) -> dict[str, Any]:
-    return {"op": "admitted", "instruction": instruction, "most_similar": dict(most_similar)}
+def admitted(instruction: str) -> dict[str, Any]:
+    return {"op": "admitted", "instruction": instruction}
 
 
 def labelled(instruction: str, is_classification: bool) -> dict[str, Any]:
@@ -123,7 +122,7 @@ def failed(instruction: str, reason: str) -> dict[str, Any]:
 _FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "candidates": (("batch", str), ("instructions", list)),
     "judged": (("batch", str),),
-    "admitted": (("instruction", str), ("most_similar", dict)),
+    "admitted": (("instruction", str),),
     "labelled": (("instruction", str), ("is_classification", bool)),
     "failed": (("instruction", str), ("reason", str)),
 }

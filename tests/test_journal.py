@@ -36,17 +36,17 @@ A, B, C, D = (f"Describe the {w} of a lighthouse keeper in winter." for w in
     [
         ([], set(), Backlog()),
         # admitted, then labelled: open and labelled; a commit in tasks.jsonl closes it
-        ([journal.admitted(A, {"x": 0.5}), journal.labelled(A, True), journal.admitted(B, {})],
-         {B}, Backlog(jobs={A: OpenJob(A, {"x": 0.5}, True)})),
+        ([journal.admitted(A), journal.labelled(A, True), journal.admitted(B)],
+         {B}, Backlog(jobs={A: OpenJob(A, True)})),
         # failed: no longer open, remembered with its reason
-        ([journal.admitted(A, {}), journal.labelled(A, False), journal.failed(A, "no_instances")],
+        ([journal.admitted(A), journal.labelled(A, False), journal.failed(A, "no_instances")],
          set(), Backlog(failed={A: "no_instances"})),
         # candidates: a judged batch is dropped; in the others, what is known (admitted, failed,
         # committed) and repeats are dropped
-        ([journal.candidates("r-1", [A, B, C, C, D]), journal.admitted(A, {}),
+        ([journal.candidates("r-1", [A, B, C, C, D]), journal.admitted(A),
           journal.failed(B, "x"), journal.candidates("r-2", [A]), journal.candidates("r-3", [B]),
           journal.judged("r-3")],
-         {C}, Backlog(candidates={"r-1": [D]}, jobs={A: OpenJob(A, {})}, failed={B: "x"})),
+         {C}, Backlog(candidates={"r-1": [D]}, jobs={A: OpenJob(A)}, failed={B: "x"})),
         # a label for a job the journal does not have open is ignored
         ([journal.labelled(A, True)], set(), Backlog()),
     ],
@@ -64,9 +64,9 @@ def test_journal_folds_into_the_backlog(
 
 def test_torn_last_line_is_skipped_and_a_foreign_line_refused(tmp_path: Path) -> None:
     path = tmp_path / journal.JOURNAL_FILE
-    whole = orjson.dumps(journal.admitted(A, {})) + b"\n"
+    whole = orjson.dumps(journal.admitted(A)) + b"\n"
     path.write_bytes(whole + b'{"op": "labelled", "instr')
-    assert journal.read(path, set()) == Backlog(jobs={A: OpenJob(A, {})})
+    assert journal.read(path, set()) == Backlog(jobs={A: OpenJob(A)})
     path.write_bytes(whole + b'{"id": "task-000001", "instruction": "x"}\n')
     with pytest.raises(UsageError, match="line 2: not an asyncgen journal line"):
         journal.read(path, set())

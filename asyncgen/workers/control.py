@@ -19,6 +19,7 @@ from asyncgen import events
 from asyncgen.llm import Completion
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
 from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.neighbours import Pending
 from asyncgen.parsing import Instance
 
 log = events.get_logger()
@@ -54,7 +55,7 @@ class Job:
     """An admitted instruction travelling through classification and instance generation."""
 
     instruction: str
-    most_similar: dict[str, float]
+    neighbours: Pending  # its similarity fields, being computed off the event loop
     is_classification: bool = False
 
 

@@ -21,11 +21,12 @@ from collections import deque
 from collections.abc import Sequence
 
 import anyio
-from anyio.abc import ObjectSendStream
+from anyio.abc import ObjectSendStream, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen import events, journal
 from asyncgen.journal import Backlog, Journal
+from asyncgen.neighbours import Pending, Query
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -49,7 +50,7 @@ class Filter:
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
         "stuck_after", "_next_id", "_barren", "_waiting", "_candidates_open",
-        "_batches",
+        "_batches", "_scoring",
     )
 
     def __init__(
@@ -82,6 +83,7 @@ class Filter:
         self._waiting: deque[Job] = deque()  # backlog jobs not yet sent to classification
         self._candidates_open = True  # until CandidatesClosed
         self._batches = 0  # generation responses received (their journal ids)
+        self._scoring: TaskGroup | None = None
 
     async def run(
         self,
@@ -96,7 +98,9 @@ class Filter:
         a label not yet journaled is lost to a kill -9, and instance workers wait for it.
         """
         batches: deque[tuple[str, Candidates]] = deque()
-        async with inbox, jobs, labelled:
+        # `scoring`: each admitted task's similarity fields, computed in a worker thread
+        async with inbox, jobs, labelled, anyio.create_task_group() as scoring:
+            self._scoring = scoring
             await self._restore_backlog(jobs, labelled)
             while self._candidates_open or batches or self.control.open_jobs:
                 if not batches:
@@ -129,7 +133,7 @@ class Filter:
             self.journal.write(journal.labelled(job.instruction, job.is_classification))
             await labelled.send(job)
         elif isinstance(message, Finished):
-            self._finish(message)
+            await self._finish(message)
         elif isinstance(message, CandidatesClosed):
             self._candidates_open = False
 
@@ -140,16 +144,18 @@ class Filter:
         request (their classification is paid for); candidates are judged, and they and the
         unlabelled jobs wait to be fed to classification as the outlook allows (`_feed`)."""
         backlog, self.backlog = self.backlog, Backlog()
+        opened = [(job, self._job(job.instruction, self.pool.keep(job.instruction)))
+                  for job in backlog.jobs.values()]  # into the pool before anything is judged
         for batch, texts in backlog.candidates.items():
             self._admit_later(texts)
             self.journal.write(journal.judged(batch))
-        for job in backlog.jobs.values():
-            if job.is_classification is None:
-                self._waiting.append(Job(job.instruction, job.most_similar))
+        for record, job in opened:
+            if record.is_classification is None:
+                self._waiting.append(job)
             elif not self.control.stopping.is_set():
+                job.is_classification = record.is_classification
                 self.control.open_jobs += 1
-                await labelled.send(Job(job.instruction, job.most_similar,
-                                        job.is_classification))
+                await labelled.send(job)
         await self._feed(jobs)
 
     async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
@@ -171,7 +177,7 @@ class Filter:
         for text in texts:
             verdict = self._verdict(text)
             if verdict is not None:
-                self._waiting.append(Job(text, verdict.most_similar))
+                self._waiting.append(self._job(text, verdict.query))
 
     async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
         """One generation response: admitted or rejected; left journaled if the run is stopping."""
@@ -202,8 +208,15 @@ class Filter:
             if verdict is not None:
                 count += 1
                 self.control.open_jobs += 1
-                await jobs.send(Job(text, verdict.most_similar))
+                await jobs.send(self._job(text, verdict.query))
         return count
+
+    def _job(self, text: str, query: Query) -> Job:
+        """A job whose similarity fields are being computed (off the event loop)."""
+        job = Job(text, Pending())
+        assert self._scoring is not None, "Filter.run() first"
+        self._scoring.start_soon(self.pool.scores.score, query, job.neighbours)
+        return job
 
     def _verdict(self, text: str) -> Admitted | None:
         """Admit one candidate into the pool (journaled), or log why not."""
@@ -217,12 +230,12 @@ class Filter:
                 nearest=verdict.nearest,
             )
             return None
-        self.journal.write(journal.admitted(text, verdict.most_similar))
+        self.journal.write(journal.admitted(text))
         self.outlook.admitted += 1
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict
 
-    def _finish(self, done: Finished) -> None:
+    async def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
         if done.reason == "stopped":
@@ -238,11 +251,10 @@ class Filter:
             instruction=job.instruction,
             is_classification=job.is_classification,
             instances=done.instances,
-            most_similar=job.most_similar,
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
-        )
+        ).with_neighbours(await job.neighbours.get())
         self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
