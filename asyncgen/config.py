@@ -408,7 +408,7 @@ OPTIONS: tuple[Option, ...] = (
            "and the measured latency, or probed when no limit is known"),
     Option("fallback_models", Words(most=10), (),
            "OpenRouter: models to fall back to, in order, when the model's providers fail "
-           "(sent as `models`)"),
+           "(sent as `models`)", shown_default="none"),
     Option("rpm", Int(0, 10**9, note="0 = no limit"), 0,
            "requests per minute allowed (0 = no limit)"),
     Option("tpm", Int(0, 10**12, note="0 = no limit"), 0,
