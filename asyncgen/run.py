@@ -27,8 +27,8 @@ from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
-from asyncgen.llm import LLMClient, ProviderConfig
-from asyncgen.llm.errors import FatalError
+from asyncgen.llm import LLMClient, ProviderConfig, key
+from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
@@ -108,6 +108,8 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             price_in=config.price_in,
             price_out=config.price_out,
             price_cached=config.price_cached,
+            routing=config.routing,
+            fallback_models=config.fallback_models,
             params=config.params,
         )
     except ValueError as exc:
@@ -225,6 +227,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
             async with LLMClient(provider, budget=budget) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
+                if provider.provider == "openrouter":
+                    await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, spend=budget,
                                     prior_cost_usd=prior_usd)
@@ -250,6 +254,20 @@ async def _execute(p: Prepared, run_id: str) -> int:
                  error=control.fatal_message, **totals)
         events.close(sink)
     return exit_code
+
+
+async def _check_key(client: LLMClient, budget_usd: float) -> None:
+    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it."""
+    info = await client.check_key()
+    if info is None:
+        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key")
+        return
+    log.warning(events.RUN_KEY, message=key.describe(info), limit_usd=info.limit_usd,
+                remaining_usd=info.remaining_usd, usage_usd=info.usage_usd,
+                free_tier=info.free_tier, free_daily_requests=info.free_daily_requests)
+    why = key.refusal(info, budget_usd=budget_usd, model=client.config.model or "")
+    if why is not None:
+        raise InsufficientCredits(why)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
