@@ -438,6 +438,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_deadline", _seconds, 300.0, "total seconds per request, retries included"),
     Option("max_consecutive_failures", Int(0, note="0 = never"), 50,
            "stop the run after this many failed requests in a row (0 = never)"),
+    Option("stuck_after", Int(0, note="0 = never"), 200,
+           "stop the run (reason stuck, exit 1) after this many generation responses in a row "
+           "admitted no new instruction (0 = never)"),
     Option("drain_timeout", Float(0.0, 1e9), 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
@@ -551,6 +554,7 @@ class RunConfig:
     max_attempts: int
     request_deadline: float
     max_consecutive_failures: int
+    stuck_after: int
     drain_timeout: float
     progress_interval: float
     log_format: str
