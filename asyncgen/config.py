@@ -403,7 +403,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("endpoint", Choice(("chat", "completions")), "chat",
            "chat completions or legacy text completions"),
     Option("transport", Choice(("aiohttp", "httpx")), "aiohttp", "HTTP transport under httpx"),
-    Option("max_concurrency", _workers, 64, "requests in flight at most (adaptive below it)"),
+    Option("max_concurrency", _workers, 512,
+           "ceiling on requests in flight; below it the number is sized from the rate limit "
+           "and the measured latency, or probed when no limit is known"),
+    Option("fallback_models", Words(most=10), (),
+           "OpenRouter: models to fall back to, in order, when the model's providers fail "
+           "(sent as `models`)", shown_default="none"),
     Option("rpm", Int(0, 10**9, note="0 = no limit"), 0,
            "requests per minute allowed (0 = no limit)"),
     Option("tpm", Int(0, 10**12, note="0 = no limit"), 0,
@@ -433,6 +438,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_deadline", _seconds, 300.0, "total seconds per request, retries included"),
     Option("max_consecutive_failures", Int(0, note="0 = never"), 50,
            "stop the run after this many failed requests in a row (0 = never)"),
+    Option("stuck_after", Int(0, note="0 = never"), 200,
+           "stop the run (reason stuck, exit 1) after this many generation responses in a row "
+           "admitted no new instruction (0 = never)"),
     Option("drain_timeout", Float(0.0, 1e9), 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
@@ -450,9 +458,57 @@ OPTIONS: tuple[Option, ...] = (
            "batch mode: send expired or failed lines again in a new batch, or live"),
     Option("allow_changes", Flag(), False,
            "resume an --out made with other settings that change the data (provider, model, "
-           "endpoint, similarity threshold, seed file contents); the change is recorded"),
+           "endpoint, similarity threshold, seeds or demos file contents); the change is "
+           "recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
+
+# `[routing]` keys in TOML: OpenRouter's `provider` routing object, passed through as given.
+QUANTIZATIONS = ("int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown")
+ROUTING: Mapping[str, Kind] = {
+    "order": Words(most=50),
+    "allow_fallbacks": Flag(),
+    "require_parameters": Flag(),
+    "data_collection": Choice(("allow", "deny")),
+    "zdr": Flag(),
+    "enforce_distillable_text": Flag(),
+    "only": Words(most=50),
+    "ignore": Words(most=50),
+    "quantizations": Words(most=len(QUANTIZATIONS)),
+    "sort": Choice(("price", "throughput", "latency")),
+}
+MAX_PRICE_KEYS = ("prompt", "completion", "request", "image")  # USD per 1M tokens / per unit
+
+
+def _routing(path: Path, raw: object) -> dict[str, Any]:
+    """A checked `[routing]` table (tuples as lists, ready to send)."""
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: [routing] must be a table (OpenRouter's provider routing)")
+    routing: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: [routing] {key}"
+        if key == "max_price":
+            if not isinstance(value, dict) or set(value) - set(MAX_PRICE_KEYS):
+                raise UsageError(f"{where}: a table of {', '.join(MAX_PRICE_KEYS)} (USD)")
+            price = Float(0.0, 1e6)
+            try:
+                routing[key] = {k: price.check(v) for k, v in value.items()}
+            except Invalid as exc:
+                raise _invalid(where, price, exc) from None
+            continue
+        kind = ROUTING.get(key)
+        if kind is None:
+            raise UsageError(f"{where}: unknown routing field (one of "
+                             f"{', '.join([*ROUTING, 'max_price'])})")
+        try:
+            checked = kind.check(value)
+        except Invalid as exc:
+            raise _invalid(where, kind, exc) from None
+        if key == "quantizations" and set(checked) - set(QUANTIZATIONS):
+            raise UsageError(f"{where}: one of {', '.join(QUANTIZATIONS)}")
+        routing[key] = list(checked) if isinstance(checked, tuple) else checked
+    return routing
+
 
 # `[params.<stage>]` keys in TOML, checked like options (RequestParams checks again).
 PARAMS: Mapping[str, Kind] = {
@@ -499,6 +555,7 @@ class RunConfig:
     max_attempts: int
     request_deadline: float
     max_consecutive_failures: int
+    stuck_after: int
     drain_timeout: float
     progress_interval: float
     log_format: str
@@ -508,6 +565,8 @@ class RunConfig:
     batch_poll_interval: float = 5.0
     batch_discount: float | None = None
     batch_retry: str = "batch"
+    fallback_models: tuple[str, ...] = ()
+    routing: Mapping[str, Any] = field(default_factory=dict)
     allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
@@ -609,6 +668,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
     params_raw = data.pop("params", {})
     values: dict[str, Any] = {}
+    if "routing" in data:
+        values["routing"] = _routing(path, data.pop("routing"))
     where: dict[str, str] = {}
     for key, raw in data.items():
         option = _BY_NAME.get(key.replace("-", "_"))

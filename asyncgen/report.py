@@ -158,7 +158,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache")
+                 "billed_nano_usd", "cache", "via")
 
     def __init__(self) -> None:
         self.events = 0
@@ -176,6 +176,7 @@ class EventTally:
         self.unparseable = 0
         self.billed_nano_usd = 0  # every request event's cost: retries and failures included
         self.cache = CacheUsage()  # every billed request event, retries and failures included
+        self.via: dict[str, Counter[str]] = {}  # "batch" (has a batch_id) or "live" -> usage
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -221,6 +222,9 @@ class EventTally:
             cost = round(_number(event.get("cost_usd")) * NANO)  # integers: sums are exact
             usage["cost_nano_usd"] += cost
             self.latency.setdefault(stage, []).append(_number(event.get("latency_ms")))
+            via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
+            via["requests"] += 1
+            via["cost_nano_usd"] += cost
             run.requests += 1
             run.cost_nano_usd += cost
         elif name == "request.retry":
@@ -279,7 +283,10 @@ def requests_by_stage(tally: EventTally) -> dict[str, Any]:
         usage = tally.usage[stage]
         total.update(usage)
         rows[stage] = _usage_row(usage)
-    return {"by_stage": rows, "total": _usage_row(total)}
+    via = {name: {"requests": tally.via[name]["requests"],
+                  "cost_usd": tally.via[name]["cost_nano_usd"] / NANO}
+           for name in ("batch", "live") if name in tally.via}
+    return {"by_stage": rows, "total": _usage_row(total), "via": via}
 
 
 def _usage_row(usage: Counter[str]) -> dict[str, Any]:
@@ -451,7 +458,9 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
     per = _usd(report["cost_per_instruction_usd"], digits=6)
     total = _usd(report["cost_usd"], digits=6)
     spent = f"  spent, all runs: {total} (from {report['cost_source']})"
-    return ["Requests (request.completed)", *_table(rows), spent,
+    via = [f"  {name}: {_int(row['requests'])} requests, {_usd(row['cost_usd'], digits=6)}"
+           for name, row in req.get("via", {}).items()] if "batch" in req.get("via", {}) else []
+    return ["Requests (request.completed)", *_table(rows), *via, spent,
             f"  cost per instruction: {per}"]
 
 

@@ -20,6 +20,7 @@ from typing import Any, cast
 import anyio
 
 from asyncgen import __version__, events, spend
+from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
@@ -27,8 +28,8 @@ from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
-from asyncgen.llm import LLMClient, ProviderConfig
-from asyncgen.llm.errors import FatalError
+from asyncgen.llm import LLMClient, ProviderConfig, key
+from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
@@ -48,7 +49,7 @@ from asyncgen.rundir import (
     write_record,
 )
 from asyncgen.spend import Recovered
-from asyncgen.workers.control import Asker, Completer, Control
+from asyncgen.workers.control import FAILING_REASONS, Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -69,6 +70,7 @@ class Prepared:
     demos: Demonstrations
     store: TaskStore
     tasks: list[Task]
+    backlog: worklog.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior: Recovered
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
     record: Record  # the runs that wrote into --out before this one
@@ -108,6 +110,8 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             price_in=config.price_in,
             price_out=config.price_out,
             price_cached=config.price_cached,
+            routing=config.routing,
+            fallback_models=config.fallback_models,
             params=config.params,
         )
     except ValueError as exc:
@@ -137,11 +141,13 @@ def prepare(config: RunConfig) -> Prepared:
         store = TaskStore(config.out / "tasks.jsonl")
         tasks, _torn_line = store.read()  # a torn last line is cut when the store opens
         check_authorship(record, config.out, ((t.id, t.run_id) for t in tasks))
+        backlog = worklog.read(config.out / worklog.JOURNAL_FILE,
+                               {t.instruction for t in tasks})
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
             config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
-            prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
+            backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
     except BaseException:
@@ -151,16 +157,18 @@ def prepare(config: RunConfig) -> Prepared:
 
 def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
     """The settings that change the data, as asyncgen.json records them."""
-    try:
-        seeds_sha256 = file_sha256(config.seeds)
-    except OSError as exc:
-        raise UsageError(f"--seeds: cannot read {str(config.seeds)!r}: {exc.strerror}") from None
+    hashes: dict[str, str] = {}
+    for flag, path in (("seeds", config.seeds), ("demos", config.demos)):
+        try:
+            hashes[f"{flag}_sha256"] = file_sha256(path)
+        except OSError as exc:
+            raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
     return {
         "provider": provider.provider,
         "model": provider.model,
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
-        "seeds_sha256": seeds_sha256,
+        **hashes,
     }
 
 
@@ -213,6 +221,9 @@ async def _execute(p: Prepared, run_id: str) -> int:
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
     p.store.open()
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
+    work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
+    worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
+    work.open()
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
@@ -224,17 +235,22 @@ async def _execute(p: Prepared, run_id: str) -> int:
             async with LLMClient(provider, budget=budget) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
+                if provider.provider == "openrouter":
+                    await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, spend=budget,
                                     prior_cost_usd=prior_usd)
                 if batcher is not None:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, asking, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id, work)
                 if control.committed >= control.target:
                     control.stop("target")
                 else:
                     await graph.run()
+        if control.reason in FAILING_REASONS:
+            print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
+            exit_code = EXIT_FATAL
     except* (FatalError, SimulatorFailed) as group:
         control.reason = "fatal"
         control.fatal_message = str(_first(group))
@@ -243,12 +259,27 @@ async def _execute(p: Prepared, run_id: str) -> int:
     finally:
         p.store.close()
         journal.close()
+        work.close()
         totals = progress.snapshot(control) if progress is not None else {}
         totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, **totals)
         events.close(sink)
     return exit_code
+
+
+async def _check_key(client: LLMClient, budget_usd: float) -> None:
+    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it."""
+    info = await client.check_key()
+    if info is None:
+        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key")
+        return
+    log.warning(events.RUN_KEY, message=key.describe(info), limit_usd=info.limit_usd,
+                remaining_usd=info.remaining_usd, usage_usd=info.usage_usd,
+                free_tier=info.free_tier, free_daily_requests=info.free_daily_requests)
+    why = key.refusal(info, budget_usd=budget_usd, model=client.config.model or "")
+    if why is not None:
+        raise InsufficientCredits(why)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -258,10 +289,10 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
-           run_id: str) -> Graph:
+           run_id: str, work: worklog.Journal) -> Graph:
     c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
-    pool.restore(p.tasks)
+    pool.restore(p.tasks, kept=p.backlog.failed)  # open jobs: the filter keeps them first
     outlook = Outlook()
     return Graph(
         config=c,
@@ -269,10 +300,10 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         demos=p.demos,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
-        filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,
+        filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
+                      control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id,
-                      next_id=len(p.tasks) + 1),
+                      run_id=run_id, next_id=len(p.tasks) + 1, stuck_after=c.stuck_after),
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.tasks)}"),

@@ -1,14 +1,15 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
-GET /sim/stats (request counts by outcome, prompt-cache counters, batch lines) and
-GET /sim/books (what was billed, `asyncgen.sim.books`, batch lines included). Any model name
-and any (or no) API key is accepted. One request goes: parse → forced or random fault →
-context length → rate limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and
-bill → latency → respond. Handlers never block: the generator is pure CPU on small strings,
-waits are `asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the
-server stops at once.
+GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch
+API (files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by
+outcome, prompt-cache counters, batch lines, and `arrivals`: live completion requests
+received by prompt kind) and GET /sim/books (what was billed,
+`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
+accepted. One request goes: parse → forced or random fault → context length → rate limits →
+generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency → respond. Handlers
+never block: the generator is pure CPU on small strings, waits are `asyncio.sleep`, and
+hanging requests wait on an event that `close()` sets, so the server stops at once.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from asyncgen.sim.faults import (
     error_reply,
     parse_fault_header,
 )
-from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
+from asyncgen.sim.generator import Generated, Generator, count_tokens, finish, prompt_kind
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
 from asyncgen.sim.prompt_cache import PromptCache
@@ -69,6 +70,7 @@ class SimServer:
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
         "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
+        "arrivals",
     )
 
     def __init__(
@@ -80,7 +82,7 @@ class SimServer:
         books: Books | None = None,
     ) -> None:
         self.config = config
-        self._generator = Generator(config.seed)
+        self._generator = Generator(config.seed, stuck=config.stuck)
         self._limiter = RateLimiter(rpm=config.rpm_limit, tpm=config.tpm_limit, clock=clock)
         self._faults = FaultPlan(config)
         self._forced = FaultCounter()
@@ -90,6 +92,7 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.arrivals: Counter[str] = Counter()  # prompt kind -> requests received
         self.books = books if books is not None else Books(wall=wall)
         self.prompt_cache = (
             PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
@@ -114,6 +117,7 @@ class SimServer:
             app.router.add_post(f"{prefix}/completions", self._completions)
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
+            app.router.add_get(f"{prefix}/key", self._key)
         app.router.add_get("/sim/stats", self._stats)
         app.router.add_get("/sim/books", self._books)
         return app
@@ -135,11 +139,23 @@ class SimServer:
     async def _model(self, request: web.Request) -> web.Response:
         return _json(200, model_entry(self.config, request.match_info["model"], self._created))
 
+    async def _key(self, request: web.Request) -> web.Response:
+        """OpenRouter's GET /api/v1/key: the key's credit limit, usage and tier."""
+        config = self.config
+        limit = config.key_limit_usd
+        remaining = None if limit is None else max(0.0, limit - config.key_usage_usd)
+        return _json(200, {"data": {
+            "label": "sk-or-v1-sim...", "limit": limit, "limit_remaining": remaining,
+            "limit_reset": None, "usage": config.key_usage_usd,
+            "is_free_tier": config.key_free_tier, "is_provisioning_key": False,
+        }})
+
     async def _stats(self, request: web.Request) -> web.Response:
         stats: dict[str, object] = {"counts": dict(self.counts)}
         if self.prompt_cache is not None:
             stats["prompt_cache"] = self.prompt_cache.stats()
         stats["batches"] = self.batches.stats()
+        stats["arrivals"] = dict(self.arrivals)
         return _json(200, stats)
 
     def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
@@ -185,6 +201,7 @@ class SimServer:
             fault = self._fault(request, raw)
         except BadRequest as exc:
             return self._error(400, exc.message, "bad_request", param=exc.param)
+        self.arrivals[prompt_kind(parsed.prompt).value] += 1
         if fault is not None and fault.kind not in TRANSPORT_FAULTS:
             return await self._status_fault(fault, parsed)
         prompt_tokens = count_tokens(parsed.prompt)
@@ -202,10 +219,11 @@ class SimServer:
         headers: dict[str, str] = {}
         if self._limiter.enabled:
             admission = self._limiter.admit(cost)
-            headers = rate_limit_headers(
-                self.config.style, admission.states, limited_by=admission.limited_by,
-                retry_after_s=admission.retry_after_s, now_epoch_s=self._wall(),
-            )
+            if not self.config.silent_limits:
+                headers = rate_limit_headers(
+                    self.config.style, admission.states, limited_by=admission.limited_by,
+                    retry_after_s=admission.retry_after_s, now_epoch_s=self._wall(),
+                )
             if not admission.admitted:
                 return self._rate_limited(admission, parsed, cost, headers)
         if generated is None:
@@ -256,7 +274,11 @@ class SimServer:
     def _rate_limited(
         self, admission: Admission, parsed: SimRequest, cost: int, headers: dict[str, str]
     ) -> web.Response:
-        """429 from the enforced limits, with Retry-After and the x-ratelimit headers."""
+        """429 from the enforced limits, with Retry-After and the x-ratelimit headers (a bare
+        429 with silent limits)."""
+        if self.config.silent_limits:
+            self.counts["rate_limited"] += 1
+            return _json(429, error_body(self.config.style, 429, "Too Many Requests"))
         resource = admission.limited_by or "requests"
         state = next(s for s in admission.states if s.resource == resource)
         unit = "RPM" if resource == "requests" else "TPM"
