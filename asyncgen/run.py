@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -142,23 +143,36 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
 
 
 async def execute(p: Prepared) -> int:
-    """Run the graph to its end; always close with run.finished."""
+    """Run the graph to its end; always close with run.finished.
+
+    A file that cannot be written (disk full, read-only, I/O error) ends the run with one line
+    and exit code 1; every line written before it is whole, so the directory resumes.
+    """
     c = p.config
     try:
         c.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out: cannot create {str(c.out)!r}: {exc.strerror}") from None
     tally = Tally()
-    sink, status = events.configure(
-        events_path=c.out / "events.jsonl", console_format=c.log_format,
-        secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
-    )
-    run_id = uuid.uuid4().hex[:12]
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
-    if p.torn_at is not None:
-        p.store.cut_tail(p.torn_at)
-    p.store.open()
+    sink: events.EventFile | None = None
+    try:
+        sink, status = events.configure(
+            events_path=c.out / "events.jsonl", console_format=c.log_format,
+            secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
+            on_console_closed=partial(_console_closed, control),
+        )
+        if p.torn_at is not None:
+            p.store.cut_tail(p.torn_at)
+        p.store.open()
+    except OSError as exc:
+        events.close(sink)
+        print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
+        return EXIT_FATAL
+    assert sink is not None
+    sink.on_fault = partial(_output_failed, control)
+    run_id = uuid.uuid4().hex[:12]
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
@@ -166,6 +180,7 @@ async def execute(p: Prepared) -> int:
                  model=p.provider.model,
                  resumed_tasks=len(p.tasks), prior_cost_usd=round(p.prior_cost_usd, 6),
                  config=c.public())
+        _warn_if_unpriced(p)
         async with _connected(p) as provider:
             budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
             async with LLMClient(provider, budget=budget) as client:
@@ -175,20 +190,73 @@ async def execute(p: Prepared) -> int:
                 graph = _graph(p, control, client, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
-                else:
+                elif not control.stopping.is_set():
                     await graph.run()
     except* (FatalError, SimulatorFailed) as group:
         control.reason = "fatal"
         control.fatal_message = str(_first(group))
-        print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
+        exit_code = EXIT_FATAL
+    except* OSError as group:
+        control.reason = "io_error"
+        control.fatal_message = _cannot_write(_first(group), c.out)
         exit_code = EXIT_FATAL
     finally:
-        p.store.close()
+        if progress is not None:
+            progress.final()
+        try:
+            p.store.close()
+        except OSError as exc:
+            control.reason = "io_error"
+            control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
+        if sink.fault is not None and control.reason != "fatal":
+            control.reason = "io_error"
+            control.fatal_message = _cannot_write(sink.fault, sink.path)
+        if control.reason == "io_error":
+            exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
-                 error=control.fatal_message, **totals)
+                 error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
+        if control.fatal_message is not None:
+            print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def _cannot_write(exc: BaseException, where: Path) -> str:
+    """One line for a failed write: which file (or directory), what the system said."""
+    if not isinstance(exc, OSError) or isinstance(exc, ConnectionError):
+        return str(exc)
+    path = exc.filename or where
+    return (f"cannot write {str(path)!r}: {exc.strerror or exc} (when fixed, the same command "
+            "resumes the run)")
+
+
+def _output_failed(control: Control, exc: OSError) -> None:
+    """events.jsonl could not be written: stop at once (its fault is reported at the end)."""
+    control.stop("io_error", drain=False, note=exc.strerror)
+
+
+def _console_closed(control: Control) -> None:
+    """The console's reader went away (`| head`): stop as a signal would, draining."""
+    control.stop("signal", note="the console was closed (broken pipe)")
+
+
+def _warn_if_unpriced(p: Prepared) -> None:
+    """Say once that cost_usd stays 0 when neither the provider nor a price table prices it."""
+    if p.provider.provider == "openrouter" or p.config.price_in is not None:
+        return  # OpenRouter reports usage.cost
+    if price_for(str(p.provider.model)) is None:
+        log.warning(events.RUN_UNPRICED, model=p.provider.model,
+                    message="no price for this model: cost is not tracked (cost_usd stays 0); "
+                    "give --price-in and --price-out")
+
+
+def _finish_note(p: Prepared, control: Control, tally: Tally) -> str | None:
+    """A word for the user when the stop reason alone would puzzle them."""
+    if control.reason == "budget" and tally.requests == 0:
+        return (f"--budget-usd {p.config.budget_usd:g} cannot fit even one request's worst "
+                "case (its prompt and max_tokens at the model's prices); raise it")
+    return None
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

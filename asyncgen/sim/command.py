@@ -99,8 +99,10 @@ async def _serve_until_signal(config: SimConfig, books: Books) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         async with serve(config, books=books) as url:
-            print(f"asyncgen sim listening on {url}", flush=True)
-            print(f"asyncgen sim: {_summary(config)}", file=sys.stderr, flush=True)
+            # both on stdout: a run's embedded simulator keeps its console (stderr, or stdout
+            # with --log-format json) free of lines that are not the run's
+            print(f"asyncgen sim listening on {url}\nasyncgen sim: {_summary(config)}",
+                  flush=True)
             await stop.wait()
     except OSError as exc:
         raise UsageError(f"sim: cannot listen on {config.host}:{config.port}: {exc}") from exc

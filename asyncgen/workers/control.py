@@ -23,6 +23,8 @@ log = events.get_logger()
 
 # reasons after which no new request is sent, even to finish an in-flight task
 STOP_SENDING = frozenset({"budget", "max_requests"})
+# stops that are a fault, not a limit the user set: run.stopping is a warning for these only
+ABNORMAL_STOPS = frozenset({"io_error", "fatal"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +90,9 @@ class Control:
         """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
         if self.reason is None:
             self.reason = reason
-            log.warning(events.RUN_STOPPING, reason=reason,
-                        drain_s=self.drain_timeout if drain else 0, note=note)
+            level = log.warning if reason in ABNORMAL_STOPS else log.info
+            level(events.RUN_STOPPING, reason=reason, drain_s=self.drain_timeout if drain else 0,
+                  note=note)
         self.stopping.set()
         if self.scope is None:
             return
