@@ -200,6 +200,10 @@ async def execute(p: Prepared) -> int:
         control.reason = "io_error"
         control.fatal_message = _cannot_write(_first(group), c.out)
         exit_code = EXIT_FATAL
+    except* anyio.BrokenResourceError:
+        if control.reason not in ("fatal", "io_error"):
+            raise
+        # a stage whose neighbour ended on the error above: nothing of its own to report
     finally:
         if progress is not None:
             progress.final()
