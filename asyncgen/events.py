@@ -187,9 +187,12 @@ class Console:
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
+STATUS_MARGIN = 3  # columns left free: a full last column wraps, and Ctrl-C echoes "^C"
+
+
 def fit(text: str, columns: int) -> str:
-    """`text` cut to fit in `columns - 1` (a full last column makes some terminals wrap)."""
-    width = max(columns - 1, 1)
+    """`text` cut to leave STATUS_MARGIN columns free, with "…" where it was cut."""
+    width = max(columns - STATUS_MARGIN, 1)
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 

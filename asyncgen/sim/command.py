@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import re
 import signal
-import sys
 from dataclasses import fields
 from pathlib import Path
 
