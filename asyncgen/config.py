@@ -408,6 +408,9 @@ OPTIONS: tuple[Option, ...] = (
            "hard cap on the run's spend in USD (0 = no cap)"),
     Option("price_in", Float(0.0, 1e6), None, "USD per 1M prompt tokens (overrides price table)"),
     Option("price_out", Float(0.0, 1e6), None, "USD per 1M completion tokens"),
+    Option("price_cached", Float(0.0, 1e6), None,
+           "USD per 1M prompt tokens served from the provider's cache (default: the price "
+           "table's; the input price with --price-in)"),
     Option("max_duration", _limit_seconds, 0.0, "stop after this many seconds (0 = no limit)"),
     Option("max_requests", _count, 0, "stop after this many requests (0 = no limit)"),
     Option("seed", Int(), 0, "random seed for prompt sampling"),
@@ -462,6 +465,7 @@ class RunConfig:
     budget_usd: float
     price_in: float | None
     price_out: float | None
+    price_cached: float | None
     max_duration: float
     max_requests: int
     seed: int

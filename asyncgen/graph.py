@@ -77,6 +77,7 @@ class Graph:
             self.control.scope = scope
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_signals)
+                tg.start_soon(self._hold_generation)
                 tg.start_soon(self.progress.run, self.control)
                 if cfg.max_duration:
                     tg.start_soon(self._stop_after, cfg.max_duration)
@@ -121,12 +122,21 @@ class Graph:
         await anyio.sleep(seconds)
         self.control.stop("duration")
 
+    async def _hold_generation(self) -> None:
+        """Once the run stops, no generation request is sent: queued ones and retries are
+        refused by the client (`LLMClient.hold`); requests already in flight may finish."""
+        await self.control.stopping.wait()
+        self.ask.client.hold("instructions")
+
     async def _watch_signals(self) -> None:
-        """First SIGINT/SIGTERM drains the run; a second one stops it at once."""
+        """The first SIGINT/SIGTERM drains the run; the second stops it at once, whatever
+        drain is under way (one a signal started, or a duration, target or budget drain)."""
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            received = 0
             async for signum in signals:
-                if self.control.stopping.is_set() and self.control.reason == "signal":
-                    self.control.stop("signal", drain=False)
-                    return
+                received += 1
                 name = signal.Signals(signum).name
+                if received >= 2:
+                    self.control.stop("signal", drain=False, note=f"second signal ({name})")
+                    return
                 self.control.stop("signal", note=f"{name}: send it again to stop at once")

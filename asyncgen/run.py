@@ -93,6 +93,7 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             request_deadline_s=config.request_deadline,
             price_in=config.price_in,
             price_out=config.price_out,
+            price_cached=config.price_cached,
             params=config.params,
         )
     except ValueError as exc:

@@ -89,7 +89,9 @@ async def test_every_generated_answer_is_billed_and_errors_before_generation_are
         ("fault:finish-error", 200),
     ]
     for line in lines:
-        assert line["cost_usd"] == cost_usd(line["prompt_tokens"], line["completion_tokens"]) > 0
+        assert line["cost_usd"] == cost_usd(
+            SimConfig(), line["prompt_tokens"], line["completion_tokens"], line["cached_tokens"]
+        ) > 0
         assert line["endpoint"] == "chat" and line["model"] == "sim-1"
     assert books["requests"] == len(lines) == 5
     assert books["billed_usd"] == pytest.approx(billed_usd(path))

@@ -166,6 +166,22 @@ async def test_openrouter_headers_and_reported_cost() -> None:
     assert result.usage.cost_usd == 0.0123  # reported cost wins, even for unpriced models
 
 
+async def test_cached_tokens_are_priced_counted_and_logged(
+    logs: list[MutableMapping[str, Any]],
+) -> None:
+    usage = {"prompt_tokens": 2000, "completion_tokens": 10,
+             "prompt_tokens_details": {"cached_tokens": 1536}}
+    script = Script(ok(usage=usage))
+    async with make(script, price_in=1.0, price_out=2.0, price_cached=0.1) as client:
+        result = await client.complete("classify", PROMPT)
+    assert result.usage.cached_tokens == 1536
+    assert result.usage.cost_usd == pytest.approx((464 * 1.0 + 1536 * 0.1 + 10 * 2.0) / 1e6)
+    assert client.stats()["cached_tokens"] == 1536
+    (done,) = events(logs, "request.completed")
+    assert done["cached_tokens"] == 1536
+    assert done["cache_saved_usd"] == pytest.approx(1536 * 0.9 / 1e6)
+
+
 async def test_unknown_price_gives_no_cost_and_missing_usage_is_estimated() -> None:
     body = {"choices": [{"message": {"content": "abcdefgh"}, "finish_reason": "stop"}]}
     script = Script(httpx.Response(200, content=orjson.dumps(body)))
@@ -554,7 +570,9 @@ def _all_sim_prices_known() -> Callable[[], None]:
         from asyncgen.llm.pricing import DEFAULT_PRICES
 
         price = DEFAULT_PRICES[sim.DEFAULT_MODEL]
-        assert (price.input_per_m, price.output_per_m) == (sim.PRICE_IN_PER_M, sim.PRICE_OUT_PER_M)
+        assert (price.input_per_m, price.output_per_m, price.cached_per_m) == (
+            sim.PRICE_IN_PER_M, sim.PRICE_OUT_PER_M, sim.PRICE_CACHED_PER_M
+        )
 
     return check
 

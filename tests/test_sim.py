@@ -597,7 +597,8 @@ async def test_models_list_has_openrouter_pricing(session: aiohttp.ClientSession
                 data = await response.json()
             model = data["data"][0]
             assert model["id"] == "sim-1"
-            assert model["pricing"] == {"prompt": "0.0000005", "completion": "0.0000015"}
+            assert model["pricing"] == {"prompt": "0.0000005", "completion": "0.0000015",
+                                    "input_cache_read": "0.00000005"}
 
 
 @pytest.mark.anyio

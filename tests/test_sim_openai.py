@@ -62,7 +62,7 @@ async def test_models_list_and_retrieve(client: openai.AsyncOpenAI) -> None:
     models = [model async for model in client.models.list()]
     assert [model.id for model in models] == ["sim-1"]
     assert (models[0].model_extra or {})["pricing"] == {
-        "prompt": "0.0000005", "completion": "0.0000015"}
+        "prompt": "0.0000005", "completion": "0.0000015", "input_cache_read": "0.00000005"}
     assert (await client.models.retrieve("other/model")).id == "other/model"
 
 

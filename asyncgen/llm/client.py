@@ -8,8 +8,9 @@ The send path is layered, one concern per method (as httpx's is):
     _send_once               one HTTP exchange over the httpx transport API
     errors.map_transport_errors / errors.check_response   the mapping boundary
 
-`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`);
-cancellation propagates. Every billed response is costed and logged, including 200s whose body
+`complete` raises only `ItemError`, `FatalError` or `BudgetExhausted` (all `ProviderError`),
+or `SendingStopped` for a stage the run no longer sends (`hold`); cancellation propagates.
+Every billed response is costed and logged, including 200s whose body
 carries an error, and responses the pipeline later throws away.
 """
 
@@ -38,6 +39,7 @@ from asyncgen.llm.errors import (
     ProviderError,
     RateLimited,
     RetriesExhausted,
+    SendingStopped,
     check_response,
     map_transport_errors,
 )
@@ -96,6 +98,7 @@ def _billing(err: ProviderError) -> dict[str, Any]:
         return {}
     return {
         "prompt_tokens": usage.prompt_tokens,
+        "cached_tokens": usage.cached_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
     }
@@ -138,6 +141,7 @@ class LLMClient:
         "_totals",
         "_errors",
         "_failures",
+        "_held",
     )
 
     def __init__(
@@ -152,7 +156,10 @@ class LLMClient:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
         self.price: Price | None = price_for(
-            config.model, price_in=config.price_in, price_out=config.price_out
+            config.model,
+            price_in=config.price_in,
+            price_out=config.price_out,
+            price_cached=config.price_cached,
         )
         if budget is not None and self.price is None:
             raise UsageError(
@@ -184,12 +191,21 @@ class LLMClient:
         self._bodies: dict[RequestParams, tuple[bytes, bytes]] = {}
         self._log: Any = structlog.get_logger("asyncgen")
         self._totals: dict[str, float] = dict.fromkeys(
-            ("attempts", "completed", "retries", "failed", "prompt_tokens", "completion_tokens"),
+            (
+                "attempts",
+                "completed",
+                "retries",
+                "failed",
+                "prompt_tokens",
+                "cached_tokens",
+                "completion_tokens",
+            ),
             0,
         )
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
+        self._held: set[Stage] = set()  # stages whose requests are no longer sent
 
     def __repr__(self) -> str:
         return (
@@ -232,6 +248,11 @@ class LLMClient:
         if self.config.transport == "aiohttp":
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
+
+    def hold(self, stage: Stage) -> None:
+        """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
+        to retry) raises `SendingStopped`; requests already sent may finish."""
+        self._held.add(stage)
 
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
@@ -370,6 +391,8 @@ class LLMClient:
         reservation: Reservation | None = None
         sent = False
         try:
+            if stage in self._held:
+                raise SendingStopped(f"{stage} requests are no longer sent")
             if self._budget is not None:
                 budget = self._budget
                 if budget.fits(worst):
@@ -434,8 +457,10 @@ class LLMClient:
             attempt=completion.attempts,
             latency_ms=round(completion.latency_ms, 1),
             prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
+            **self._cache_fields(usage),
         )
 
     async def _send_once(self, content: bytes, attempt: int, limit_s: float) -> tuple[Any, int]:
@@ -518,9 +543,20 @@ class LLMClient:
         """Add a billed response to the totals."""
         totals = self._totals
         totals["prompt_tokens"] += usage.prompt_tokens
+        totals["cached_tokens"] += usage.cached_tokens
         totals["completion_tokens"] += usage.completion_tokens
         if usage.cost_usd is not None:
             totals["cost_usd"] += usage.cost_usd
+
+    def _cache_fields(self, usage: Usage) -> dict[str, Any]:
+        """What the prompt cache saved on a response (when the price is known), and the tokens
+        it wrote (when the provider says)."""
+        fields: dict[str, Any] = {}
+        if usage.cached_tokens and self.price is not None:
+            fields["cache_saved_usd"] = self.price.cache_saving(usage.cached_tokens)
+        if usage.cache_write_tokens:
+            fields["cache_write_tokens"] = usage.cache_write_tokens
+        return fields
 
     def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
         """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""

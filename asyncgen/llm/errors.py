@@ -183,6 +183,11 @@ class DailyCapReached(FatalError):
     kind = "daily_cap"
 
 
+class SendingStopped(Exception):
+    """A request of a stage the run has stopped sending (`LLMClient.hold`), refused before it
+    was sent: not a provider fault, nothing was billed."""
+
+
 class BudgetExhausted(ProviderError):
     """The next request's worst-case cost does not fit in what is left of the budget."""
 

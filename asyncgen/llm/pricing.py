@@ -1,16 +1,21 @@
-"""Prices in USD per 1M input/output tokens, and the cost of one response's usage.
+"""Prices in USD per 1M input/cached-input/output tokens, and the cost of one response's usage.
 
-Defaults as published by the providers (checked 2026-11; verify before relying on them, and
-override with `--price-in/--price-out` or `ProviderConfig(price_in=..., price_out=...)`).
-OpenRouter reports the billed cost itself (`usage.cost`); the table is then only used to
-reserve budget before sending.
+Defaults as published by the providers (input and output checked 2026-11, cached input
+2026-12-01; verify before relying on them, and override with `--price-in/--price-out/
+--price-cached` or `ProviderConfig(price_in=..., price_out=..., price_cached=...)`).
+OpenRouter reports the billed cost itself (`usage.cost`, cache discount applied); the table is
+then only used to reserve budget before sending and to show what caching saved.
+
+Cached prompt tokens are the part of `prompt_tokens` the provider served from its prefix cache
+(`usage.prompt_tokens_details.cached_tokens`, OpenAI and OpenRouter; DeepSeek's
+`prompt_cache_hit_tokens`). A model with no cached price bills them at the input price.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 _PER_TOKEN = 1e-6
@@ -18,42 +23,60 @@ _PER_TOKEN = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per 1M input (prompt) and output (completion) tokens."""
+    """USD per 1M input (prompt), output (completion) and cached prompt tokens;
+    `cached_per_m` None: the provider gives no cache discount (cached = input price)."""
 
     input_per_m: float
     output_per_m: float
+    cached_per_m: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("input_per_m", "output_per_m"):
+        for name in ("input_per_m", "output_per_m", "cached_per_m"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
+            if value is None and name == "cached_per_m":
+                continue
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for this many tokens."""
-        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) * (
-            _PER_TOKEN
-        )
+    @property
+    def cached_input_per_m(self) -> float:
+        """USD per 1M cached prompt tokens (the input price when there is no discount)."""
+        return self.input_per_m if self.cached_per_m is None else self.cached_per_m
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """USD for this many tokens; `cached_tokens` are part of `prompt_tokens`."""
+        cached = min(cached_tokens, prompt_tokens)
+        return (
+            (prompt_tokens - cached) * self.input_per_m
+            + cached * self.cached_input_per_m
+            + completion_tokens * self.output_per_m
+        ) * _PER_TOKEN
+
+    def cache_saving(self, cached_tokens: int) -> float:
+        """USD that `cached_tokens` served from cache cost less than uncached ones."""
+        return cached_tokens * (self.input_per_m - self.cached_input_per_m) * _PER_TOKEN
 
 
 DEFAULT_PRICES: Mapping[str, Price] = {
-    # OpenAI, https://openai.com/api/pricing
-    "gpt-4o-mini": Price(0.15, 0.60),
-    "gpt-4o": Price(2.50, 10.00),
-    "gpt-4.1": Price(2.00, 8.00),
-    "gpt-4.1-mini": Price(0.40, 1.60),
-    "gpt-4.1-nano": Price(0.10, 0.40),
+    # OpenAI, https://openai.com/api/pricing (cached input: 50% for gpt-4o*, 25% for gpt-4.1*;
+    # the legacy completions models have no prompt caching)
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "gpt-4o": Price(2.50, 10.00, 1.25),
+    "gpt-4.1": Price(2.00, 8.00, 0.50),
+    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
     "gpt-3.5-turbo-instruct": Price(1.50, 2.00),
     "davinci-002": Price(2.00, 2.00),  # base model, /completions (the paper used davinci)
     "babbage-002": Price(0.40, 0.40),
-    # OpenRouter, https://openrouter.ai/models (it also reports usage.cost per response)
-    "openai/gpt-4o-mini": Price(0.15, 0.60),
-    "openai/gpt-4o": Price(2.50, 10.00),
-    "openai/gpt-4.1-mini": Price(0.40, 1.60),
+    # OpenRouter, https://openrouter.ai/models (it also reports usage.cost per response; OpenAI
+    # models are cached and billed as at OpenAI; the Llama hosts give no cache discount)
+    "openai/gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "openai/gpt-4o": Price(2.50, 10.00, 1.25),
+    "openai/gpt-4.1-mini": Price(0.40, 1.60, 0.10),
     "meta-llama/llama-3.1-8b-instruct": Price(0.02, 0.03),
     "meta-llama/llama-3.3-70b-instruct": Price(0.10, 0.32),
-    # the built-in simulator (asyncgen.sim.PRICE_IN_PER_M / PRICE_OUT_PER_M)
-    "sim-1": Price(0.50, 1.50),
+    # the built-in simulator (asyncgen.sim.PRICE_IN_PER_M / PRICE_OUT_PER_M / PRICE_CACHED_PER_M)
+    "sim-1": Price(0.50, 1.50, 0.05),
 }
 
 
@@ -62,25 +85,35 @@ def price_for(
     *,
     price_in: float | None = None,
     price_out: float | None = None,
+    price_cached: float | None = None,
     table: Mapping[str, Price] = DEFAULT_PRICES,
 ) -> Price | None:
-    """The model's price: both overrides if given, else the table; None when unknown."""
+    """The model's price: the overrides if given, else the table; None when unknown.
+    `price_cached` alone overrides the table's cached price; with `price_in`/`price_out`
+    and no `price_cached`, cached tokens cost the input price."""
     if (price_in is None) != (price_out is None):
         raise ValueError("price_in and price_out must be given together")
     if price_in is not None and price_out is not None:
-        return Price(price_in, price_out)
-    return table.get(model)
+        return Price(price_in, price_out, price_cached)
+    price = table.get(model)
+    if price is not None and price_cached is not None:
+        return replace(price, cached_per_m=price_cached)
+    return price
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens and cost of one billed response. `cost_usd` is None when the price is unknown;
-    `estimated` is True when the server sent no usage and tokens were counted as chars/4."""
+    `estimated` is True when the server sent no usage and tokens were counted as chars/4.
+    `cached_tokens` (part of `prompt_tokens`) were served from the provider's prefix cache;
+    `cache_write_tokens` were written to it (OpenRouter, for models that bill writes)."""
 
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
     estimated: bool = False
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 PROMPT_OVERHEAD_TOKENS = 32
@@ -90,7 +123,8 @@ PROMPT_OVERHEAD_TOKENS = 32
 def worst_case_cost(price: Price, prompt: str, max_tokens: int) -> float:
     """USD upper bound of one attempt: prompt tokens <= UTF-8 bytes + PROMPT_OVERHEAD_TOKENS
     (every byte-level BPE or byte-fallback token covers at least one byte), completion tokens
-    <= max_tokens. See asyncgen.budget."""
+    <= max_tokens, and no prompt token cached (a cache hit is never guaranteed).
+    See asyncgen.budget."""
     prompt_bound = len(prompt.encode("utf-8")) + PROMPT_OVERHEAD_TOKENS
     return price.cost(prompt_bound, max_tokens)
 
@@ -102,14 +136,31 @@ def estimate_tokens(text: str) -> int:
 
 def _count(value: Any) -> int:
     """A token count from a usage object (absent or junk -> 0)."""
-    return value if isinstance(value, int) and value >= 0 else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _cache_counts(raw: Mapping[str, Any], prompt: int) -> tuple[int, int]:
+    """Cached and cache-write prompt tokens, at most `prompt` each."""
+    details = raw.get("prompt_tokens_details")
+    if isinstance(details, Mapping):
+        cached = _count(details.get("cached_tokens"))
+        written = _count(details.get("cache_write_tokens"))
+    else:
+        cached = written = 0
+    if not cached:  # DeepSeek
+        cached = _count(raw.get("prompt_cache_hit_tokens"))
+    return min(cached, prompt), min(written, prompt)
 
 
 def usage_from(raw: Mapping[str, Any], price: Price | None) -> Usage:
-    """Usage from a response's `usage` object: OpenRouter's `cost` when present, else the price."""
+    """Usage from a response's `usage` object: OpenRouter's `cost` when present, else the price
+    (cached prompt tokens at the cached price)."""
     prompt = _count(raw.get("prompt_tokens"))
     completion = _count(raw.get("completion_tokens"))
+    cached, written = _cache_counts(raw, prompt)
     reported = raw.get("cost")
     if isinstance(reported, int | float) and not isinstance(reported, bool) and reported >= 0:
-        return Usage(prompt, completion, float(reported))
-    return Usage(prompt, completion, None if price is None else price.cost(prompt, completion))
+        cost: float | None = float(reported)
+    else:
+        cost = None if price is None else price.cost(prompt, completion, cached)
+    return Usage(prompt, completion, cost, cached_tokens=cached, cache_write_tokens=written)

@@ -65,6 +65,7 @@ class ProviderConfig:
     request_deadline_s: float = 600.0
     price_in: float | None = None
     price_out: float | None = None
+    price_cached: float | None = None  # USD per 1M cached prompt tokens
     http_referer: str | None = None
     x_title: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -106,7 +107,7 @@ class ProviderConfig:
         _positive("request_deadline_s", self.request_deadline_s)
         if (self.price_in is None) != (self.price_out is None):
             raise ValueError("price_in and price_out must be given together")
-        for name in ("price_in", "price_out"):
+        for name in ("price_in", "price_out", "price_cached"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a number >= 0 (USD per 1M tokens), got {value!r}")

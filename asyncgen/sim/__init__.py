@@ -8,13 +8,20 @@ with the X-Sim-Fault header (see `asyncgen.sim.faults`).
 """
 
 from asyncgen.sim.command import add_arguments, config_from_args, main
-from asyncgen.sim.config import DEFAULT_MODEL, PRICE_IN_PER_M, PRICE_OUT_PER_M, SimConfig
+from asyncgen.sim.config import (
+    DEFAULT_MODEL,
+    PRICE_CACHED_PER_M,
+    PRICE_IN_PER_M,
+    PRICE_OUT_PER_M,
+    SimConfig,
+)
 from asyncgen.sim.faults import FAULT_HEADER, FaultKind
 from asyncgen.sim.server import SimServer, serve
 
 __all__ = [
     "DEFAULT_MODEL",
     "FAULT_HEADER",
+    "PRICE_CACHED_PER_M",
     "PRICE_IN_PER_M",
     "PRICE_OUT_PER_M",
     "FaultKind",

@@ -35,15 +35,21 @@ from typing import Any
 import orjson
 
 from asyncgen.jsonl import LineAppender
-from asyncgen.sim.config import PRICE_IN_PER_M, PRICE_OUT_PER_M
+from asyncgen.sim.config import SimConfig
 
 CLIENT_GONE = 499  # nginx's "client closed request"
 DROPPED = 0  # no response: the simulator dropped the connection
 
 
-def cost_usd(prompt_tokens: int, completion_tokens: int) -> float:
-    """What the simulator charges for these tokens (also reported as usage.cost)."""
-    return round((prompt_tokens * PRICE_IN_PER_M + completion_tokens * PRICE_OUT_PER_M) / 1e6, 12)
+def cost_usd(
+    config: SimConfig, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+) -> float:
+    """What the simulator charges for these tokens (also reported as usage.cost): uncached
+    prompt tokens at the input price, cached ones (part of prompt_tokens) at the cached
+    price, completion tokens at the output price."""
+    uncached = prompt_tokens - cached_tokens
+    return round((uncached * config.price_in + cached_tokens * config.price_cached
+                  + completion_tokens * config.price_out) / 1e6, 12)
 
 
 @dataclass(slots=True)

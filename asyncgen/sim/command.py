@@ -6,13 +6,22 @@ import argparse
 import asyncio
 import re
 import signal
+import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
 from asyncgen.config import Float, Int, argument_type
 from asyncgen.errors import UsageError
 from asyncgen.sim.books import Books
-from asyncgen.sim.config import STYLES, SimConfig
+from asyncgen.sim.config import (
+    PRICE_CACHED_PER_M,
+    PRICE_IN_PER_M,
+    PRICE_OUT_PER_M,
+    PROMPT_CACHE_TTL_S,
+    STYLES,
+    SimConfig,
+)
 from asyncgen.sim.server import serve
 
 _PROBABILITY = "probability in [0, 1]"
@@ -50,9 +59,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=_P, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
+                        help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
+    parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
+                        help="USD per 1M completion tokens billed (default: %(default)s)")
+    parser.add_argument("--price-cached", type=float, default=PRICE_CACHED_PER_M,
+                        help="USD per 1M prompt tokens served from the prompt cache "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-prompt-cache", dest="prompt_cache", action="store_false",
+                        help="no prompt caching (by default prefixes of >= 1024 tokens are "
+                        "cached in 128-token steps, as OpenAI does)")
+    parser.add_argument("--prompt-cache-ttl", type=float, default=PROMPT_CACHE_TTL_S,
+                        help="seconds a cached prefix lives after its last use "
+                        "(default: %(default)s)")
+    parser.add_argument("--no-usage-cost", dest="usage_cost", action="store_false",
+                        help="usage without OpenRouter's `cost` (tokens only, as OpenAI "
+                        "answers): the client must price the tokens itself")
     parser.add_argument("--books", type=Path, default=None, metavar="PATH",
                         help="append one JSON line per billed request to PATH (the "
                         "simulator's own books; totals at GET /sim/books)")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin reaches end of file: started with a pipe as "
+                        "stdin, the simulator dies with the process that holds its other end")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -64,7 +92,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error,
+            fail_200_error=args.fail_200_error, price_in=args.price_in,
+            price_out=args.price_out, price_cached=args.price_cached,
+            prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
+            usage_cost=args.usage_cost,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None
@@ -87,21 +118,22 @@ def main(args: argparse.Namespace) -> int:
         books = Books(books_path)
     except OSError as exc:
         raise UsageError(f"sim: --books {books_path}: cannot open ({exc.strerror})") from exc
-    return asyncio.run(_serve_until_signal(config, books))
+    return asyncio.run(_serve_until_signal(config, books, exit_with_stdin=args.exit_with_stdin))
 
 
-async def _serve_until_signal(config: SimConfig, books: Books) -> int:
-    """Run the server until a signal arrives."""
+async def _serve_until_signal(config: SimConfig, books: Books, *,
+                              exit_with_stdin: bool = False) -> int:
+    """Run the server until a signal arrives (or stdin closes, with `exit_with_stdin`)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if exit_with_stdin:
+        _watch_stdin(loop, stop)
     try:
         async with serve(config, books=books) as url:
-            # both on stdout: a run's embedded simulator keeps its console (stderr, or stdout
-            # with --log-format json) free of lines that are not the run's
-            print(f"asyncgen sim listening on {url}\nasyncgen sim: {_summary(config)}",
-                  flush=True)
+            print(f"asyncgen sim listening on {url}", flush=True)
+            print(f"asyncgen sim: {_summary(config)}", file=sys.stderr, flush=True)
             await stop.wait()
     except OSError as exc:
         raise UsageError(f"sim: cannot listen on {config.host}:{config.port}: {exc}") from exc
@@ -109,6 +141,24 @@ async def _serve_until_signal(config: SimConfig, books: Books) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches end of file: its writer exited, kill -9 included (the
+    kernel closes the pipe). A thread, because a blocking read works on every platform."""
+
+    def read_to_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop has already closed: the simulator is exiting anyway
+            pass
+
+    threading.Thread(target=read_to_eof, name="stdin-eof", daemon=True).start()
 
 
 def _summary(config: SimConfig) -> str:

@@ -12,6 +12,8 @@ STYLES: tuple[Style, ...] = ("openai", "openrouter")
 DEFAULT_MODEL = "sim-1"
 PRICE_IN_PER_M = 0.50  # USD per 1M prompt tokens, reported in usage.cost
 PRICE_OUT_PER_M = 1.50  # USD per 1M completion tokens
+PRICE_CACHED_PER_M = 0.05  # USD per 1M prompt tokens served from the prompt cache
+PROMPT_CACHE_TTL_S = 300.0  # a cached prefix is forgotten this long after its last use
 CONTEXT_LENGTH = 32_768  # prompt + max_tokens above this is a 400 context_length_exceeded
 HANG_S = 3600.0  # far past any client timeout; cut short when the server stops
 
@@ -42,19 +44,30 @@ class SimConfig:
     fail_200_error: float = 0.0
     hang_s: float = HANG_S
     context_length: int = CONTEXT_LENGTH
+    price_in: float = PRICE_IN_PER_M  # USD per 1M tokens, billed in usage.cost and the books
+    price_out: float = PRICE_OUT_PER_M
+    price_cached: float = PRICE_CACHED_PER_M
+    prompt_cache: bool = True  # cache prompt prefixes the OpenAI way (asyncgen.sim.prompt_cache)
+    prompt_cache_ttl_s: float = PROMPT_CACHE_TTL_S
+    usage_cost: bool = True  # send OpenRouter's usage.cost (False: tokens only, as OpenAI does)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
-        for name in ("latency_ms", "latency_spread_ms", "tokens_per_s"):
+        for name in ("latency_ms", "latency_spread_ms", "tokens_per_s", "price_in", "price_out",
+                     "price_cached"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         for name in ("rpm_limit", "tpm_limit"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = unlimited), got {getattr(self, name)}")
+        if not (math.isfinite(self.prompt_cache_ttl_s) and self.prompt_cache_ttl_s > 0):
+            raise ValueError(
+                f"prompt_cache_ttl_s must be a finite number > 0, got {self.prompt_cache_ttl_s}"
+            )
         if not (self.hang_s > 0 and self.context_length > 0):
             raise ValueError("hang_s and context_length must be > 0")
         for name in FAULT_FIELDS:

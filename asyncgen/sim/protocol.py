@@ -1,6 +1,7 @@
 """The OpenAI / OpenRouter wire format: request bodies in, response bodies out.
 
-Chat requests read the concatenated message contents as the prompt; completions read
+Chat requests read the message contents, joined by newlines, as the prompt (the text parts of
+one message's content list are concatenated as they are); completions read
 `prompt` (a string, or a list of one string). `max_tokens` (or `max_completion_tokens`) and
 `stop` (a string or up to 4 strings) are honoured; `n` > 1 and streaming are refused.
 """
@@ -12,8 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from asyncgen.sim.books import cost_usd
-from asyncgen.sim.config import PRICE_IN_PER_M, PRICE_OUT_PER_M, Style
+from asyncgen.sim.config import SimConfig, Style
 
 Endpoint = Literal["chat", "completions"]
 JSON = dict[str, Any]
@@ -68,8 +68,10 @@ def _chat_prompt(body: JSON) -> str:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
             parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p["text"] for p in content if isinstance(p, dict) and "text" in p)
+        elif isinstance(content, list):  # text parts of one message, as one text
+            parts.append("".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ))
         else:
             raise BadRequest("each message needs a string content", param="messages")
     return "\n".join(parts)
@@ -108,14 +110,22 @@ def _stop(body: JSON) -> tuple[str, ...]:
     raise BadRequest("stop must be a string or a list of at most 4 strings", param="stop")
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> JSON:
-    """Token counts and OpenRouter-style cost in USD (what the books bill)."""
-    return {
+def usage(config: SimConfig, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
+          cost_usd: float) -> JSON:
+    """Token counts with `prompt_tokens_details.cached_tokens` (OpenAI and OpenRouter), and
+    OpenRouter's `cost` in USD (what the books bill) unless told to leave it out."""
+    details: JSON = {"cached_tokens": cached_tokens}
+    if config.style == "openrouter":
+        details["cache_write_tokens"] = 0  # OpenAI-like caching: writes are free
+    body: JSON = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "cost": cost_usd(prompt_tokens, completion_tokens),
+        "prompt_tokens_details": details,
     }
+    if config.usage_cost:
+        body["cost"] = cost_usd
+    return body
 
 
 def completion_body(
@@ -144,12 +154,12 @@ def completion_body(
     }
 
 
-def models_body(model: str, *, created: int, context_length: int) -> JSON:
+def models_body(config: SimConfig, *, created: int) -> JSON:
     """GET /models: the simulated model with OpenRouter-style per-token prices."""
-    return {"object": "list", "data": [model_entry(model, created, context_length)]}
+    return {"object": "list", "data": [model_entry(config, config.model, created)]}
 
 
-def model_entry(model: str, created: int, context_length: int) -> JSON:
+def model_entry(config: SimConfig, model: str, created: int) -> JSON:
     """One model, as /models lists it."""
     return {
         "id": model,
@@ -157,10 +167,11 @@ def model_entry(model: str, created: int, context_length: int) -> JSON:
         "created": created,
         "owned_by": "asyncgen",
         "name": f"asyncgen simulator ({model})",
-        "context_length": context_length,
+        "context_length": config.context_length,
         "pricing": {
-            "prompt": _per_token(PRICE_IN_PER_M),
-            "completion": _per_token(PRICE_OUT_PER_M),
+            "prompt": _per_token(config.price_in),
+            "completion": _per_token(config.price_out),
+            "input_cache_read": _per_token(config.price_cached),
         },
     }
 

@@ -1,12 +1,13 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome) and GET /sim/books (what
-was billed, `asyncgen.sim.books`). Any model name and any (or no) API key is accepted. One
-request goes: parse → forced or random fault → context length → rate limits → generate (and
-bill) → latency → respond. Handlers never block: the generator
-is pure CPU on small strings, waits are `asyncio.sleep`, and hanging requests wait on an
-event that `close()` sets, so the server stops at once.
+GET models/{id}; plus GET /sim/stats (request counts by outcome, prompt-cache counters) and
+GET /sim/books (what was billed, `asyncgen.sim.books`). Any model name and any (or no) API
+key is accepted. One request goes: parse → forced or random fault → context length → rate
+limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency →
+respond. Handlers never block: the generator is pure CPU on small strings, waits are
+`asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the server
+stops at once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from asyncgen.sim.faults import (
 from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
+from asyncgen.sim.prompt_cache import PromptCache
 from asyncgen.sim.protocol import (
     JSON,
     BadRequest,
@@ -64,7 +66,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts", "books",
+        "_ids", "_wall", "_created", "counts", "books", "prompt_cache",
     )
 
     def __init__(
@@ -87,6 +89,10 @@ class SimServer:
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
         self.books = books if books is not None else Books(wall=wall)
+        self.prompt_cache = (
+            PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
@@ -114,16 +120,17 @@ class SimServer:
         return await self._complete(request, "completions")
 
     async def _models(self, request: web.Request) -> web.Response:
-        body = models_body(self.config.model, created=self._created,
-                           context_length=self.config.context_length)
+        body = models_body(self.config, created=self._created)
         return _json(200, body)
 
     async def _model(self, request: web.Request) -> web.Response:
-        return _json(200, model_entry(request.match_info["model"], self._created,
-                                      self.config.context_length))
+        return _json(200, model_entry(self.config, request.match_info["model"], self._created))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(200, {"counts": dict(self.counts)})
+        stats: dict[str, object] = {"counts": dict(self.counts)}
+        if self.prompt_cache is not None:
+            stats["prompt_cache"] = self.prompt_cache.stats()
+        return _json(200, stats)
 
     async def _books(self, request: web.Request) -> web.Response:
         return _json(200, self.books.totals())
@@ -236,9 +243,12 @@ class SimServer:
         completion_tokens = count_tokens(generated.text)
         kind = fault.kind if fault is not None else None
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        cached_tokens = self._cached_tokens(parsed)
         bill = Bill(
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
-            completion_tokens, cost_usd(prompt_tokens, completion_tokens),
+            completion_tokens,
+            cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
+            cached_tokens=cached_tokens,
         )
         if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
             return await self._deliver(request, parsed, generated, bill, kind, headers)
@@ -253,6 +263,12 @@ class SimServer:
             if status == CLIENT_GONE and kind is None:
                 outcome = "client_gone"
             self.books.close_bill(bill, status, outcome)
+
+    def _cached_tokens(self, parsed: SimRequest) -> int:
+        """Prompt tokens served from the prompt cache (0 when caching is off)."""
+        if self.prompt_cache is None:
+            return 0
+        return self.prompt_cache.lookup(f"{parsed.endpoint}:{parsed.model}", parsed.prompt)
 
     async def _deliver(
         self,
@@ -277,7 +293,8 @@ class SimServer:
             self.counts["reset"] += 1
             return _drop(request)
         body = completion_body(parsed, generated.text, generated.finish_reason,
-                               usage(bill.prompt_tokens, bill.completion_tokens), ident=bill.id,
+                               usage(self.config, bill.prompt_tokens, bill.completion_tokens,
+                                     bill.cached_tokens, bill.cost_usd), ident=bill.id,
                                created=int(self._wall()))
         if kind is not None and kind is not FaultKind.HANG:
             self.counts[kind.value] += 1

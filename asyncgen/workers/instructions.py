@@ -9,6 +9,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen import events
+from asyncgen.llm.errors import SendingStopped
 from asyncgen.parsing import parse_instructions
 from asyncgen.pool import Pool
 from asyncgen.prompts import instruction_prompt
@@ -105,8 +106,8 @@ async def generate(
             outlook.in_flight += 1
             try:
                 completion = await ask("instructions", instruction_prompt(shown))
-            except StopRequested:
-                return
+            except (StopRequested, SendingStopped):
+                return  # the run stopped before this request was sent
             finally:
                 outlook.in_flight -= 1
             if completion is None:
