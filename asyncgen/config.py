@@ -435,6 +435,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
+    Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
+           "API (about half the price; OUT/batches.jsonl journals them)"),
+    Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),
+    Option("batch_max_wait", Float(0.0, 1e9), 10.0,
+           "batch mode: seconds a request may wait for its batch to fill before it is sent"),
+    Option("batch_poll_interval", Float(0.01, 1e9), 5.0,
+           "batch mode: seconds between status polls"),
+    Option("batch_discount", Float(0.0, 0.99), None,
+           "batch mode: batch price = live price x (1 - this) (default: the provider's, 0.5)"),
+    Option("batch_retry", Choice(("batch", "live")), "batch",
+           "batch mode: send expired or failed lines again in a new batch, or live"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -486,6 +497,12 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
+    batch: bool = False
+    batch_size: int = 1000
+    batch_max_wait: float = 10.0
+    batch_poll_interval: float = 5.0
+    batch_discount: float | None = None
+    batch_retry: str = "batch"
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
     def __post_init__(self) -> None:

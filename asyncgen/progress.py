@@ -95,6 +95,7 @@ class Progress:
         self.started = clock()
         self.start_committed = 0
         self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
+        self.batches: Callable[[], Mapping[str, Any]] | None = None  # batch mode's state
 
     def snapshot(self, control: Control) -> dict[str, Any]:
         """The fields of run.progress (and of run.finished's totals)."""
@@ -125,6 +126,7 @@ class Progress:
             "open_jobs": control.open_jobs,
             "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
             "limiter": dict(self.limiter_state()),
+            **({} if self.batches is None else {"batches": dict(self.batches())}),
         }
 
     def line(self, control: Control) -> str:

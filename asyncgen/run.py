@@ -21,6 +21,7 @@ from typing import cast
 import anyio
 
 from asyncgen import events
+from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.embedded import SimulatorFailed, simulator
@@ -38,7 +39,7 @@ from asyncgen.llm.providers import (
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
 from asyncgen.runfiles import JsonlFile
-from asyncgen.workers.control import Asker, Control
+from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -118,6 +119,9 @@ def prepare(config: RunConfig) -> Prepared:
     seeds = load_seeds(config.seeds, need=config.human_per_prompt)
     provider = provider_config(config)
     assert provider.model is not None
+    if config.batch and provider.provider == "openrouter":
+        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
+                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
@@ -184,11 +188,15 @@ async def execute(p: Prepared) -> int:
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
             budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
-            async with LLMClient(provider, budget=budget) as client:
+            async with LLMClient(provider, budget=budget) as client, \
+                    batching(c, provider, client, budget, run_id) as batcher:
+                asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                if batcher is not None:
+                    progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, client, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id)
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
@@ -270,9 +278,9 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: LLMClient, progress: Progress,
+def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
-    c = p.config
+    c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold,
                 record_floor=c.similarity_record_floor)
     pool.restore(p.tasks)

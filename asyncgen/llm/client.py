@@ -277,6 +277,10 @@ class LLMClient:
             worst = worst_case_cost(self.price, prompt, params.max_tokens)
         return await self._complete_with_retries(stage, content, estimate, worst)
 
+    def body(self, prompt: str, params: RequestParams) -> bytes:
+        """The request body this client sends for `prompt` (the Batch API sends the same)."""
+        return self._encode(prompt, params)
+
     def _encode(self, prompt: str, params: RequestParams) -> bytes:
         """The JSON request body: the per-params part is serialised once, the prompt spliced in
         (`{"model": ..., <params>, "messages": [{"role": "user", "content": <prompt>}]}`)."""

@@ -9,7 +9,9 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ConnectionFailed          refused, reset, dropped mid-body        connection
     │   ├── MalformedResponse         invalid or truncated JSON body          malformed
     │   ├── ErrorIn200                200 with `error`, or finish_reason "error"  error_in_200
-    │   └── EmptyChoices              200 with no choices                     empty_choices
+    │   ├── EmptyChoices              200 with no choices                     empty_choices
+    │   └── LineNotRun                a Batch API line never run (asyncgen.batch.lines)
+    │                                 expired, cancelled, failed batch        batch_not_run
     ├── ItemError                     drop this item, keep the run going
     │   ├── BadRequest                400 (and unknown 4xx)                   bad_request
     │   │   └── ContextLengthExceeded 400 context_length_exceeded             context_length

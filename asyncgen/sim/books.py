@@ -15,6 +15,8 @@ a hosted provider bills, and it is the figure asyncgen's own spend must never fa
      "prompt_tokens": 120, "cached_tokens": 0, "completion_tokens": 40, "cost_usd": 0.00012,
      "status": 200, "outcome": "answered"}
 
+A Batch API line is billed when it is answered, at the batch price, with endpoint
+"batch:chat" (or "batch:completions") and its `batch_id`, `custom_id` and `body_digest`.
 `status` is the HTTP status sent, 499 when the client left first, 0 when the simulator
 dropped the connection itself. `outcome` is "answered", "client_gone" or "fault:<kind>"
 (the injected fault, which wins over "client_gone": a hang's client always leaves).
@@ -64,6 +66,7 @@ class Bill:
     cost_usd: float
     cached_tokens: int = 0
     closed: bool = False
+    extra: dict[str, Any] | None = None  # more fields for its line (a batch line's ids)
 
 
 class Books:
@@ -117,6 +120,8 @@ class Books:
                 "completion_tokens": bill.completion_tokens, "cost_usd": bill.cost_usd,
                 "status": status, "outcome": outcome,
             }
+            if bill.extra:
+                line.update(bill.extra)
             self._file.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
     def totals(self) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from asyncgen.config import Float, Int, argument_type
 from asyncgen.errors import UsageError
 from asyncgen.sim.books import Books
 from asyncgen.sim.config import (
+    BATCH_DELAY_S,
+    BATCH_DISCOUNT,
     PRICE_CACHED_PER_M,
     PRICE_IN_PER_M,
     PRICE_OUT_PER_M,
@@ -59,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=_P, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--batch-delay-s", type=float, default=BATCH_DELAY_S,
+                        help="Batch API: seconds from validating to completed")
+    parser.add_argument("--batch-discount", type=float, default=BATCH_DISCOUNT,
+                        help="Batch API: lines cost the live price times (1 - this)")
+    parser.add_argument("--batch-fail", type=float, default=0.0,
+                        help=f"Batch API: a batch fails validation, {_PROBABILITY}")
+    parser.add_argument("--batch-expire", type=float, default=0.0,
+                        help=f"Batch API: a batch expires half done, {_PROBABILITY}")
+    parser.add_argument("--batch-line-error", type=float, default=0.0,
+                        help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
     parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
                         help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
     parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
@@ -96,6 +108,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             price_out=args.price_out, price_cached=args.price_cached,
             prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
             usage_cost=args.usage_cost,
+            batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
+            batch_fail=args.batch_fail, batch_expire=args.batch_expire,
+            batch_line_error=args.batch_line_error,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None

@@ -15,11 +15,15 @@ PRICE_OUT_PER_M = 1.50  # USD per 1M completion tokens
 PRICE_CACHED_PER_M = 0.05  # USD per 1M prompt tokens served from the prompt cache
 PROMPT_CACHE_TTL_S = 300.0  # a cached prefix is forgotten this long after its last use
 CONTEXT_LENGTH = 32_768  # prompt + max_tokens above this is a 400 context_length_exceeded
+BATCH_DELAY_S = 2.0  # a real Batch API takes minutes to hours; short here for demos
+BATCH_DISCOUNT = 0.5  # OpenAI's Batch API bills half the live price
 HANG_S = 3600.0  # far past any client timeout; cut short when the server stops
 
 FAULT_FIELDS: tuple[str, ...] = (
     "fail_429", "fail_5xx", "fail_hang", "fail_reset", "fail_malformed", "fail_200_error",
 )
+
+BATCH_FAULT_FIELDS: tuple[str, ...] = ("batch_fail", "batch_expire", "batch_line_error")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +54,11 @@ class SimConfig:
     prompt_cache: bool = True  # cache prompt prefixes the OpenAI way (asyncgen.sim.prompt_cache)
     prompt_cache_ttl_s: float = PROMPT_CACHE_TTL_S
     usage_cost: bool = True  # send OpenRouter's usage.cost (False: tokens only, as OpenAI does)
+    batch_delay_s: float = BATCH_DELAY_S  # Batch API: validating to completed, in all
+    batch_discount: float = BATCH_DISCOUNT  # batch lines cost the live price times (1 - this)
+    batch_fail: float = 0.0  # probability that a batch fails validation
+    batch_expire: float = 0.0  # probability that a batch expires half done
+    batch_line_error: float = 0.0  # probability that one batch line ends in a 500
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -57,7 +66,7 @@ class SimConfig:
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
         for name in ("latency_ms", "latency_spread_ms", "tokens_per_s", "price_in", "price_out",
-                     "price_cached"):
+                     "price_cached", "batch_delay_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -70,7 +79,7 @@ class SimConfig:
             )
         if not (self.hang_s > 0 and self.context_length > 0):
             raise ValueError("hang_s and context_length must be > 0")
-        for name in FAULT_FIELDS:
+        for name in (*FAULT_FIELDS, *BATCH_FAULT_FIELDS, "batch_discount"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")

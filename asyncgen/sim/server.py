@@ -1,13 +1,14 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}; plus GET /sim/stats (request counts by outcome, prompt-cache counters) and
-GET /sim/books (what was billed, `asyncgen.sim.books`). Any model name and any (or no) API
-key is accepted. One request goes: parse → forced or random fault → context length → rate
-limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency →
-respond. Handlers never block: the generator is pure CPU on small strings, waits are
-`asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the server
-stops at once.
+GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
+GET /sim/stats (request counts by outcome, prompt-cache counters, batch lines) and
+GET /sim/books (what was billed, `asyncgen.sim.books`, batch lines included). Any model name
+and any (or no) API key is accepted. One request goes: parse → forced or random fault →
+context length → rate limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and
+bill → latency → respond. Handlers never block: the generator is pure CPU on small strings,
+waits are `asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the
+server stops at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
+from asyncgen.sim.batches import MAX_FILE_BYTES, BatchFaults, BatchService, LineAnswer
 from asyncgen.sim.books import CLIENT_GONE, DROPPED, Bill, Books, cost_usd
 from asyncgen.sim.config import SimConfig
 from asyncgen.sim.faults import (
@@ -66,7 +68,7 @@ class SimServer:
 
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
-        "_ids", "_wall", "_created", "counts", "books", "prompt_cache",
+        "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
     )
 
     def __init__(
@@ -93,14 +95,21 @@ class SimServer:
             PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
             else None
         )
+        self.batches = BatchService(
+            BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
+                        expire=config.batch_expire, line_error=config.batch_line_error,
+                        seed=config.seed),
+            self._answer_line, wall,
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self._limiter!r} {self._faults!r} counts={dict(self.counts)}>"
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_FILE_BYTES + (1 << 20))
         for prefix in PREFIXES:
+            self.batches.add_routes(app, prefix)
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_post(f"{prefix}/completions", self._completions)
             app.router.add_get(f"{prefix}/models", self._models)
@@ -130,7 +139,40 @@ class SimServer:
         stats: dict[str, object] = {"counts": dict(self.counts)}
         if self.prompt_cache is not None:
             stats["prompt_cache"] = self.prompt_cache.stats()
+        stats["batches"] = self.batches.stats()
         return _json(200, stats)
+
+    def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
+        """One Batch API line: the same answer as a live request, billed at the batch price
+        in the books (`ids`: the line's batch_id, custom_id and body_digest)."""
+        try:
+            parsed = parse_request(endpoint, raw)
+        except BadRequest as exc:
+            body = error_body("openai", 400, exc.message, type_="invalid_request_error",
+                              param=exc.param)
+            return LineAnswer(400, body, 0.0, billed=False)
+        prompt_tokens = count_tokens(parsed.prompt)
+        asked = parsed.max_tokens or 0
+        if prompt_tokens + asked > self.config.context_length:
+            message = context_length_message(self.config.context_length, prompt_tokens, asked)
+            body = error_body("openai", 400, message, type_="invalid_request_error",
+                              code="context_length_exceeded", param="messages")
+            return LineAnswer(400, body, 0.0, billed=False)
+        generated = self._generate(parsed)
+        completion_tokens = count_tokens(generated.text)
+        cost = round(cost_usd(self.config, prompt_tokens, completion_tokens)
+                     * (1.0 - self.config.batch_discount), 12)
+        prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
+        bill = self.books.bill(Bill(
+            f"{prefix}-sim{next(self._ids)}", f"batch:{parsed.endpoint}", parsed.model,
+            prompt_tokens, completion_tokens, cost, extra=ids,
+        ))
+        self.books.close_bill(bill, 200, "answered")
+        billed = usage(self.config, prompt_tokens, completion_tokens, 0, cost)
+        body = completion_body(parsed, generated.text, generated.finish_reason, billed,
+                               ident=bill.id, created=int(self._wall()))
+        self.counts["batch_line"] += 1
+        return LineAnswer(200, body, cost, billed=True)
 
     async def _books(self, request: web.Request) -> web.Response:
         return _json(200, self.books.totals())
@@ -389,6 +431,7 @@ async def serve(
     finally:
         server.close()
         try:
+            await server.batches.close()
             await runner.cleanup()
         finally:
             books.close()

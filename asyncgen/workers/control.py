@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
 from asyncgen import events
-from asyncgen.llm import Completion, LLMClient
+from asyncgen.llm import Completion
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.parsing import Instance
@@ -110,6 +111,16 @@ class Control:
         self.requests += 1
 
 
+class Completer(Protocol):
+    """What the Asker sends through: LLMClient (live) or BatchClient (`--batch`)."""
+
+    async def complete(
+        self, stage: Stage, prompt: str, params: RequestParams | None = None
+    ) -> Completion: ...
+
+    def hold(self, stage: Stage) -> None: ...
+
+
 class Asker:
     """How every stage sends a request: counted, capped, and with provider faults sorted out.
 
@@ -123,7 +134,7 @@ class Asker:
 
     def __init__(
         self,
-        client: LLMClient,
+        client: Completer,
         control: Control,
         params: Mapping[Stage, RequestParams],
         *,

@@ -1,0 +1,13 @@
+"""Batch mode (`asyncgen run --batch`): the stages' requests go through a provider's Batch API.
+
+    lines.py     input lines out, output and error file lines in (pure)
+    api.py       the Batch API over HTTP (files, batches), faults mapped at one boundary
+    journal.py   OUT/batches.jsonl: what was planned, uploaded, submitted and collected
+    client.py    BatchClient: `complete()` like LLMClient's, gathered into batches by size and
+                 age, polled, collected, retried; budget reserved per batch
+"""
+
+from asyncgen.batch.client import BatchClient, BatchSettings
+from asyncgen.batch.journal import BATCH_JOURNAL, BatchJournal
+
+__all__ = ["BATCH_JOURNAL", "BatchClient", "BatchJournal", "BatchSettings"]
