@@ -104,8 +104,10 @@ def test_live_line_fits_an_80_column_tmux_pane(tmp_path: Path) -> None:
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "30",
                     f"{command}; sleep 60"], check=True)
     try:
-        screens = []
-        for _ in range(8):
+        screens: list[str] = []
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
+        while sum(" tasks  ETA " in screen for screen in screens) < 3:
+            assert time.monotonic() < deadline, screens[-1:]
             time.sleep(0.5)
             screens.append(_capture(session))
         subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
