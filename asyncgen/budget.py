@@ -1,4 +1,4 @@
-"""The budget ledger: a hard cap on what a run spends (`--budget-usd`).
+"""The budget ledger: what a run has spent and holds, and a hard cap on it (`--budget-usd`).
 
 Before each attempt the client reserves the attempt's worst-case cost; after it, it settles
 the reservation with the cost actually billed. Invariant: spent + reserved <= limit at every
@@ -14,7 +14,12 @@ are capped by max_tokens. An attempt whose cost cannot be read (timeout or dropp
 after sending, truncated body) is settled at its full reservation: the provider may have
 billed it. OpenRouter's reported `usage.cost` is trusted as the actual cost; should it exceed
 the reservation (a price table older than the provider's prices), `overrun_usd` records it.
-Single event loop: no locks.
+
+Every reservation and settlement is written to the spend journal (asyncgen.spend) before it
+takes effect outside the process: the reservation before the request is sent. A journal that
+cannot be written stops the run (JournalFailed, a FatalError) before anything more is risked.
+Without a limit the ledger still counts (and journals) the spend. `spend_usd` is the one spend
+figure. Single event loop: no locks.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from dataclasses import dataclass
 
 import anyio
 
-from asyncgen.llm.errors import BudgetExhausted
+from asyncgen.llm.errors import BudgetExhausted, FatalError
 from asyncgen.llm.pricing import PROMPT_OVERHEAD_TOKENS, worst_case_cost
+from asyncgen.spend import SpendJournal, figure
 
 __all__ = [
     "PROMPT_OVERHEAD_TOKENS",
@@ -41,16 +47,27 @@ class Reservation:
     """Money held for one attempt until it is settled."""
 
     amount_usd: float
+    number: int = 0  # the journal's reservation number
     settled: bool = False
 
 
+class JournalFailed(FatalError):
+    """The spend journal cannot be written: nothing more may be risked."""
+
+    kind = "journal"
+
+
 class Budget:
-    """Spent and reserved USD against a limit."""
+    """Spent and reserved USD against a limit (None: no cap, the spend is still counted)."""
 
-    __slots__ = ("limit_usd", "_spent", "_reserved", "_open", "_settled_event", "overrun_usd")
+    __slots__ = ("limit_usd", "_spent", "_reserved", "_open", "_settled_event", "overrun_usd",
+                 "_journal", "_numbers", "_journal_error")
 
-    def __init__(self, limit_usd: float, spent_usd: float = 0.0) -> None:
-        if not (math.isfinite(limit_usd) and limit_usd > 0):
+    def __init__(
+        self, limit_usd: float | None, spent_usd: float = 0.0, *,
+        journal: SpendJournal | None = None,
+    ) -> None:
+        if limit_usd is not None and not (math.isfinite(limit_usd) and limit_usd > 0):
             raise ValueError(f"limit_usd must be a number > 0, got {limit_usd!r}")
         if not (math.isfinite(spent_usd) and spent_usd >= 0):
             raise ValueError(f"spent_usd must be a number >= 0, got {spent_usd!r}")
@@ -60,10 +77,14 @@ class Budget:
         self._open = 0
         self._settled_event: anyio.Event | None = None
         self.overrun_usd = 0.0  # settled beyond reservations; stays 0 if worst cases hold
+        self._journal = journal
+        self._numbers = 0
+        self._journal_error: OSError | None = None
 
     def __repr__(self) -> str:
+        limit = "none" if self.limit_usd is None else f"${self.limit_usd:.4f}"
         return (
-            f"<Budget limit=${self.limit_usd:.4f} spent=${self._spent:.6f} "
+            f"<Budget limit={limit} spent=${self._spent:.6f} "
             f"reserved=${self._reserved:.6f} open={self._open}>"
         )
 
@@ -78,13 +99,20 @@ class Budget:
         return max(0.0, self._reserved)
 
     @property
+    def spend_usd(self) -> float:
+        """The one spend figure: settled plus held (never below what was billed)."""
+        return figure(self._spent, self.reserved_usd)
+
+    @property
     def remaining_usd(self) -> float:
-        """USD neither spent nor reserved."""
+        """USD neither spent nor reserved (infinite without a limit)."""
+        if self.limit_usd is None:
+            return math.inf
         return max(0.0, self.limit_usd - self._spent - self.reserved_usd)
 
     def fits(self, usd: float) -> bool:
         """Whether a reservation of `usd` would succeed now."""
-        return self._spent + self.reserved_usd + usd <= self.limit_usd
+        return self.limit_usd is None or self._spent + self.reserved_usd + usd <= self.limit_usd
 
     def reserve(self, usd: float) -> Reservation:
         """Hold `usd`; BudgetExhausted when spent + reserved + usd > limit."""
@@ -95,15 +123,28 @@ class Budget:
                 f"budget ${self.limit_usd:.4f} cannot fit ${usd:.6f} more "
                 f"(spent ${self._spent:.6f}, reserved ${self.reserved_usd:.6f})"
             )
-        self._reserved += usd
+        number = self._numbers + 1
+        held = self._reserved + usd
+        if self._journal is not None:
+            if self._journal_error is not None:
+                raise JournalFailed(f"cannot write the spend journal: {self._journal_error}")
+            try:  # written before the request is sent, or it is not sent
+                self._journal.reserved(number, usd, self._spent, held)
+            except OSError as exc:
+                self._journal_error = exc
+                raise JournalFailed(f"cannot write the spend journal: {exc}") from exc
+        self._numbers = number
+        self._reserved = held
         self._open += 1
-        return Reservation(usd)
+        return Reservation(usd, number)
 
     async def reserve_when_room(self, usd: float) -> Reservation:
         """Reserve, waiting for in-flight attempts to settle when only their holds are in the
         way; BudgetExhausted at once when even the spent money leaves no room."""
         while not self.fits(usd):
-            if self._open == 0 or self._spent + usd > self.limit_usd:
+            if self._open == 0 or (
+                self.limit_usd is not None and self._spent + usd > self.limit_usd
+            ):
                 break  # nothing will be given back: fail now
             if self._settled_event is None:
                 self._settled_event = anyio.Event()
@@ -124,14 +165,21 @@ class Budget:
         self._spent += actual_usd
         if actual_usd > reservation.amount_usd:
             self.overrun_usd += actual_usd - reservation.amount_usd
+        if self._journal is not None and self._journal_error is None:
+            try:
+                self._journal.settled(reservation.number, actual_usd, self._spent,
+                                      self.reserved_usd)
+            except OSError as exc:  # the reservation stays on disk: counted at its amount
+                self._journal_error = exc
         if self._settled_event is not None:
             self._settled_event.set()
             self._settled_event = None
 
-    def stats(self) -> dict[str, float | int]:
+    def stats(self) -> dict[str, float | int | None]:
         """Ledger state for progress events."""
         return {
             "limit_usd": self.limit_usd,
+            "spend_usd": self.spend_usd,
             "spent_usd": self._spent,
             "reserved_usd": self.reserved_usd,
             "open_reservations": self._open,

@@ -16,7 +16,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 from structlog.typing import EventDict, WrappedLogger
 
 from asyncgen import events
+from asyncgen.budget import Budget
+from asyncgen.cache_usage import CacheUsage
 from asyncgen.events import StatusLine
+from asyncgen.spend import DIGITS
 from asyncgen.workers.control import Control
 
 log = events.get_logger()
@@ -28,7 +31,7 @@ class Tally:
     """Running totals of this run's events (a structlog processor; it never drops an event)."""
 
     __slots__ = ("counts", "rejected", "prompt_tokens", "completion_tokens", "cost_usd",
-                 "candidates", "failed_by_kind")
+                 "candidates", "failed_by_kind", "cache")
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -38,6 +41,7 @@ class Tally:
         self.completion_tokens = 0
         self.cost_usd = 0.0
         self.candidates = 0
+        self.cache = CacheUsage()
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         event = event_dict.get("event", "")
@@ -46,6 +50,7 @@ class Tally:
             self.cost_usd += event_dict.get("cost_usd") or 0.0
             self.prompt_tokens += event_dict.get("prompt_tokens") or 0
             self.completion_tokens += event_dict.get("completion_tokens") or 0
+            self.cache.add(event_dict)
             if event == events.REQUEST_FAILED:
                 self.failed_by_kind[str(event_dict.get("error_kind"))] += 1
         elif event == events.CANDIDATES_PARSED:
@@ -83,6 +88,7 @@ class Progress:
         interval: float,
         status: StatusLine | None,
         limiter_state: Callable[[], Mapping[str, Any]],
+        spend: Budget | None = None,
         prior_cost_usd: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -90,6 +96,7 @@ class Progress:
         self.interval = interval
         self.status = status
         self.limiter_state = limiter_state
+        self.spend = spend  # the one spend figure (all runs); else the request events' costs
         self.prior_cost_usd = prior_cost_usd
         self.clock = clock
         self.started = clock()
@@ -102,7 +109,13 @@ class Progress:
         t = self.tally
         elapsed = self.clock() - self.started
         made = control.committed - self.start_committed
-        per_task = t.cost_usd / made if made else 0.0
+        if self.spend is not None:
+            all_runs = self.spend.spend_usd
+            cost = round(all_runs - self.prior_cost_usd, DIGITS)
+        else:
+            cost = round(t.cost_usd, DIGITS)
+            all_runs = round(cost + self.prior_cost_usd, DIGITS)
+        per_task = cost / made if made else 0.0
         left = max(control.target - control.committed, 0)
         rate = _rate(made, elapsed)
         return {
@@ -115,10 +128,10 @@ class Progress:
             "tokens_per_s": round(_rate(t.prompt_tokens + t.completion_tokens, elapsed), 1),
             "prompt_tokens": t.prompt_tokens,
             "completion_tokens": t.completion_tokens,
-            "cost_usd": round(t.cost_usd, 6),
-            "cost_usd_all_runs": round(t.cost_usd + self.prior_cost_usd, 6),
-            "cost_per_hour": round(_rate(t.cost_usd, elapsed) * 3600, 4),
-            "projected_cost_usd": round(self.prior_cost_usd + t.cost_usd + per_task * left, 4),
+            "cost_usd": cost,
+            "cost_usd_all_runs": all_runs,
+            "cost_per_hour": round(_rate(cost, elapsed) * 3600, 4),
+            "projected_cost_usd": round(all_runs + per_task * left, 4),  # all runs, at target
             "eta_s": round(left / rate, 1) if rate else None,
             "candidates": t.candidates,
             "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
@@ -126,6 +139,7 @@ class Progress:
             "open_jobs": control.open_jobs,
             "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
             "limiter": dict(self.limiter_state()),
+            **t.cache.progress_fields(),
             **({} if self.batches is None else {"batches": dict(self.batches())}),
         }
 

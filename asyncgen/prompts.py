@@ -48,6 +48,20 @@ def one_line(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
+CANDIDATE_MARK = "\n\nTask: "
+"""Where a few-shot prompt's fixed part (header and demonstrations) ends: the candidate follows."""
+
+
+def split_fixed(prompt: str) -> tuple[str, str]:
+    """A few-shot prompt as (fixed prefix, candidate part), the prefix byte-identical across
+    requests of a stage; ("", prompt) when the prompt has no fixed few-shot part."""
+    cut = prompt.rfind(CANDIDATE_MARK)
+    if cut < 0:
+        return "", prompt
+    cut += 2  # the blank line stays with the prefix
+    return prompt[:cut], prompt[cut:]
+
+
 def instruction_prompt(instructions: Sequence[str]) -> str:
     """Table 5: numbered in-context instructions, the model continues with the next number."""
     lines = [INSTRUCTION_HEADER]

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from asyncgen import spend
+from asyncgen.cache_usage import CacheUsage
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
 from asyncgen.pool import Task
@@ -154,7 +156,8 @@ class EventTally:
     """Counts over a stream of events, in one pass (events.jsonl can be large)."""
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
-                 "usage", "latency", "retries", "failed", "failed_final", "unparseable")
+                 "usage", "latency", "retries", "failed", "failed_final", "unparseable",
+                 "billed_nano_usd", "cache")
 
     def __init__(self) -> None:
         self.events = 0
@@ -170,6 +173,8 @@ class EventTally:
         self.failed: Counter[str] = Counter()
         self.failed_final: Counter[str] = Counter()
         self.unparseable = 0
+        self.billed_nano_usd = 0  # every request event's cost: retries and failures included
+        self.cache = CacheUsage()  # every billed request event, retries and failures included
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -197,6 +202,9 @@ class EventTally:
             self.runs.append(_Run(run_id if isinstance(run_id, str) else None, at))
             return
         run = self._run(at)
+        if isinstance(name, str) and name.startswith("request."):
+            self.billed_nano_usd += round(_number(event.get("cost_usd")) * NANO)
+            self.cache.add(event)
         stage = str(event.get("stage") or "unknown")
         kind = str(event.get("error_kind") or "unknown")
         if name == "run.finished":
@@ -282,6 +290,17 @@ def _usage_row(usage: Counter[str]) -> dict[str, Any]:
     }
 
 
+def prompt_cache(tally: EventTally) -> dict[str, Any]:
+    """Prompt tokens, cached prompt tokens, their share and the USD saved, per stage and in
+    total (every billed request event)."""
+    cache = tally.cache
+    stages = _stage_order(cache.by_stage)
+    return {
+        "by_stage": {stage: cache.totals([stage]) for stage in stages},
+        "total": cache.totals(),
+    }
+
+
 def latency_by_stage(tally: EventTally) -> dict[str, Any]:
     """p50/p95/p99 of latency_ms per stage and over all stages."""
     groups = {stage: tally.latency[stage] for stage in _stage_order(tally.latency)}
@@ -309,9 +328,14 @@ def errors_by_kind(tally: EventTally) -> dict[str, Any]:
 
 
 def build_report(
-    tasks: Sequence[Task], events: Iterable[Mapping[str, Any]], *, notes: Sequence[str] = ()
+    tasks: Sequence[Task], events: Iterable[Mapping[str, Any]], *, notes: Sequence[str] = (),
+    spend_usd: float | None = None,
 ) -> dict[str, Any]:
-    """The whole report as one JSON-ready dict; `notes` are carried into `warnings`."""
+    """The whole report as one JSON-ready dict; `notes` are carried into `warnings`.
+
+    `spend_usd` is the spend journal's figure (all runs, held money of killed runs counted);
+    without a journal the cost is the sum over every request event (retries and failures
+    included), which misses attempts whose cost was never known."""
     tally = EventTally()
     for event in events:
         tally.add(event)
@@ -321,7 +345,10 @@ def build_report(
     if tally.events and tally.committed != len(tasks):
         warnings.append(f"{tally.committed} task.committed events but {len(tasks)} tasks "
                         "in tasks.jsonl")
-    cost = requests["total"]["cost_usd"]
+    if spend_usd is None:
+        cost, source = tally.billed_nano_usd / NANO, "events"
+    else:
+        cost, source = spend_usd, "spend.jsonl"
     return {
         "runs": {
             "count": len(runs),
@@ -332,7 +359,9 @@ def build_report(
         "funnel": funnel(tally),
         "requests": requests,
         "cost_usd": cost,
+        "cost_source": source,
         "cost_per_instruction_usd": cost / len(tasks) if tasks else None,
+        "prompt_cache": prompt_cache(tally),
         "latency_ms": latency_by_stage(tally),
         "errors": errors_by_kind(tally),
         "warnings": warnings,
@@ -419,7 +448,19 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
         rows.append([stage, _int(row["requests"]), _int(row["prompt_tokens"]),
                      _int(row["completion_tokens"]), _usd(row["cost_usd"])])
     per = _usd(report["cost_per_instruction_usd"], digits=6)
-    return ["Requests (request.completed)", *_table(rows), f"  cost per instruction: {per}"]
+    total = _usd(report["cost_usd"], digits=6)
+    spent = f"  spent, all runs: {total} (from {report['cost_source']})"
+    return ["Requests (request.completed)", *_table(rows), spent,
+            f"  cost per instruction: {per}"]
+
+
+def _cache_lines(cache: Mapping[str, Any]) -> list[str]:
+    rows = [["stage", "prompt tokens", "cached", "share", "saved"]]
+    for stage, row in [*cache["by_stage"].items(), ("total", cache["total"])]:
+        rows.append([stage, _int(row["prompt_tokens"]), _int(row["cached_tokens"]),
+                     _pct(row["cached_tokens"], row["prompt_tokens"]),
+                     _usd(row["saved_usd"], digits=6)])
+    return ["Prompt cache (prompt tokens served from the provider's cache)", *_table(rows)]
 
 
 def _latency_lines(latency: Mapping[str, Any]) -> list[str]:
@@ -449,6 +490,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         _table1_lines(report["table1"]),
         _funnel_lines(report["funnel"]),
         _requests_lines(report),
+        _cache_lines(report["prompt_cache"]),
         _latency_lines(report["latency_ms"]),
         _errors_lines(report["errors"]),
     ]
@@ -516,13 +558,15 @@ def main(args: argparse.Namespace) -> int:
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise UsageError(f"--plots {args.plots}: not a directory")
     tasks, notes = load_tasks(args.dir)
+    recovered = spend.recover(args.dir / spend.SPEND_FILE)
+    spend_usd = recovered.figure_usd if recovered.journaled else None
     source = events_file(args.dir)
     if source is None:
         notes.append(f"{args.dir / 'events.jsonl'}: not found; funnel, requests, latency "
                      "and errors are empty")
-        report = build_report(tasks, (), notes=notes)
+        report = build_report(tasks, (), notes=notes, spend_usd=spend_usd)
     else:
-        report = build_report(tasks, iter_events(source), notes=notes)
+        report = build_report(tasks, iter_events(source), notes=notes, spend_usd=spend_usd)
         if torn := source.torn_note():
             report["warnings"].insert(0, torn)
     report = {"dir": str(args.dir), **report}

@@ -20,7 +20,7 @@ from typing import cast
 
 import anyio
 
-from asyncgen import events
+from asyncgen import events, spend
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
@@ -38,7 +38,7 @@ from asyncgen.llm.providers import (
 )
 from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
 from asyncgen.progress import Progress, Tally
-from asyncgen.runfiles import JsonlFile
+from asyncgen.spend import Recovered
 from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
@@ -60,7 +60,7 @@ class Prepared:
     store: TaskStore
     tasks: list[Task]
     torn_at: int | None
-    prior_cost_usd: float
+    prior: Recovered
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -101,17 +101,6 @@ def provider_config(config: RunConfig) -> ProviderConfig:
         raise UsageError(str(exc)) from None
 
 
-def _prior_cost(events_path: Path) -> float:
-    """What earlier runs into this directory spent (their request events), for the budget."""
-    if not events_path.exists():
-        return 0.0
-    return sum(
-        float(event.get("cost_usd") or 0.0)
-        for _, event in JsonlFile(events_path)
-        if str(event.get("event", "")).startswith("request.")
-    )
-
-
 def prepare(config: RunConfig) -> Prepared:
     """Check every input; raise UsageError naming the first bad one."""
     if config.out.exists() and not config.out.is_dir():
@@ -131,7 +120,7 @@ def prepare(config: RunConfig) -> Prepared:
     tasks, torn_at = store.read()
     return Prepared(
         config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
-        torn_at=torn_at, prior_cost_usd=_prior_cost(config.out / "events.jsonl"),
+        torn_at=torn_at, prior=spend.recover(config.out / spend.SPEND_FILE),
     )
 
 
@@ -162,6 +151,7 @@ async def execute(p: Prepared) -> int:
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
     sink: events.EventFile | None = None
+    journal: spend.SpendJournal | None = None
     try:
         sink, status = events.configure(
             events_path=c.out / "events.jsonl", console_format=c.log_format,
@@ -171,28 +161,33 @@ async def execute(p: Prepared) -> int:
         if p.torn_at is not None:
             p.store.cut_tail(p.torn_at)
         p.store.open()
+        prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
+        journal = spend.SpendJournal.resume(c.out / spend.SPEND_FILE)
+        run_id = uuid.uuid4().hex[:12]
+        journal.started(run_id, prior_usd)
     except OSError as exc:
         events.close(sink)
+        if journal is not None:
+            _close_quietly(journal)
         print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
         return EXIT_FATAL
     assert sink is not None
     sink.on_fault = partial(_output_failed, control)
-    run_id = uuid.uuid4().hex[:12]
+    budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
-                 resumed_tasks=len(p.tasks), prior_cost_usd=round(p.prior_cost_usd, 6),
-                 config=c.public())
+                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd, config=c.public())
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
-            budget = Budget(c.budget_usd, spent_usd=p.prior_cost_usd) if c.budget_usd else None
             async with LLMClient(provider, budget=budget) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
-                                    limiter_state=client.stats, prior_cost_usd=p.prior_cost_usd)
+                                    limiter_state=client.stats, spend=budget,
+                                    prior_cost_usd=prior_usd)
                 if batcher is not None:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
@@ -216,17 +211,19 @@ async def execute(p: Prepared) -> int:
     finally:
         if progress is not None:
             progress.final()
-        try:
-            p.store.close()
-        except OSError as exc:
-            control.reason = "io_error"
-            control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
+        for closing in (p.store, journal):
+            try:
+                closing.close()
+            except OSError as exc:
+                control.reason = "io_error"
+                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
         if sink.fault is not None and control.reason != "fatal":
             control.reason = "io_error"
             control.fatal_message = _cannot_write(sink.fault, sink.path)
         if control.reason == "io_error":
             exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
+        totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
@@ -242,6 +239,14 @@ def _cannot_write(exc: BaseException, where: Path) -> str:
     path = exc.filename or where
     return (f"cannot write {str(path)!r}: {exc.strerror or exc} (when fixed, the same command "
             "resumes the run)")
+
+
+def _close_quietly(journal: spend.SpendJournal) -> None:
+    """Close a journal after a failed start (its own error is the one already reported)."""
+    try:
+        journal.close()
+    except OSError:
+        pass
 
 
 def _output_failed(control: Control, exc: OSError) -> None:

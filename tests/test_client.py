@@ -182,6 +182,29 @@ async def test_cached_tokens_are_priced_counted_and_logged(
     assert done["cache_saved_usd"] == pytest.approx(1536 * 0.9 / 1e6)
 
 
+@pytest.mark.parametrize(
+    ("model", "marked"),
+    [("anthropic/claude-3.5-haiku", True), ("openai/gpt-4o-mini", False)],
+)
+async def test_anthropic_on_openrouter_marks_the_fixed_prefix(model: str, marked: bool) -> None:
+    script = Script(ok())
+    client = make(script, provider="openrouter", base_url=None, model=model)
+    async with client:
+        await client.complete("classify", PROMPT)
+        await client.complete("instructions", "Come up with a series of tasks:\n1. A\n2.")
+    classify, instructions = script.body(0), script.body(1)
+    content = classify["messages"][0]["content"]
+    if marked:
+        fixed, variable = content
+        assert fixed["cache_control"] == {"type": "ephemeral"} and "cache_control" not in variable
+        assert fixed["text"] + variable["text"] == PROMPT
+        assert variable["text"].startswith("Task: Sort these numbers.")
+    else:
+        assert content == PROMPT
+    # no few-shot prefix: one plain string
+    assert isinstance(instructions["messages"][0]["content"], str)
+
+
 async def test_unknown_price_gives_no_cost_and_missing_usage_is_estimated() -> None:
     body = {"choices": [{"message": {"content": "abcdefgh"}, "finish_reason": "stop"}]}
     script = Script(httpx.Response(200, content=orjson.dumps(body)))

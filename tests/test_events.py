@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from asyncgen.cli import main
+from asyncgen.sim.books import fetch_totals
 
 from .conftest import sim_process
 from .test_pipeline import KEY_VARS, QUIET, _events, _tasks
@@ -67,19 +68,24 @@ def test_every_event_line_parses_and_carries_its_fields(tmp_path: Path, faulty_s
             "request.retry", "task.committed", "task.rejected"} <= seen
 
 
-def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path, faulty_sim: str) -> None:
-    out = tmp_path / "out"
+def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path) -> None:
+    """Against what the simulator billed (its books), not the run's own ledger."""
+    out, books = tmp_path / "out", tmp_path / "books.jsonl"
     budget = "0.02"
-    argv = ["run", "--out", str(out), "--provider", "sim", "--base-url", faulty_sim,
-            "--target-instructions", "100000", "--budget-usd", budget, *QUIET]
-    assert main(argv) == 0
-    first = _events(out)
-    assert first[-1]["reason"] == "budget"
-    assert main(argv) == 0  # a resume with the same cap may spend only what is left
-    spent = sum(float(e.get("cost_usd") or 0.0) for e in _events(out)
-                if str(e["event"]).startswith("request."))
-    assert 0.01 < spent <= float(budget)
-    assert _events(out)[-1]["reason"] == "budget"
+    with sim_process("--books", str(books), "--fail-429", "0.05", "--fail-5xx", "0.05",
+                     "--fail-malformed", "0.03", "--fail-200-error", "0.03",
+                     "--fail-reset", "0.02") as url:
+        argv = ["run", "--out", str(out), "--provider", "sim", "--base-url", url,
+                "--target-instructions", "100000", "--budget-usd", budget, *QUIET]
+        assert main(argv) == 0
+        assert _events(out)[-1]["reason"] == "budget"
+        first = fetch_totals(url)["billed_usd"]
+        assert main(argv) == 0  # a resume with the same cap may spend only what is left
+        billed = fetch_totals(url)["billed_usd"]
+    finished = _events(out)[-1]
+    assert finished["reason"] == "budget"
+    assert 0.01 < first <= billed <= float(budget)
+    assert billed <= finished["cost_usd_all_runs"] <= float(budget)
     assert len(_tasks(out)) > 0
 
 

@@ -55,6 +55,7 @@ from asyncgen.llm.pricing import (
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport import WholeBodyAiohttpTransport
+from asyncgen.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.budget import Budget, Reservation
@@ -114,6 +115,19 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _cache_marked(prompt: str) -> str | list[dict[str, Any]]:
+    """The message content with the fixed prefix as its own text part, marked as a prompt-cache
+    breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
+    when it has no fixed part."""
+    fixed, variable = split_fixed(prompt)
+    if not fixed:
+        return prompt
+    return [
+        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": variable},
+    ]
+
+
 class LLMClient:
     """Completions from one provider, shared by every worker of a run."""
 
@@ -161,7 +175,7 @@ class LLMClient:
             price_out=config.price_out,
             price_cached=config.price_cached,
         )
-        if budget is not None and self.price is None:
+        if budget is not None and budget.limit_usd is not None and self.price is None:
             raise UsageError(
                 f"a budget needs the price of model {config.model!r}: "
                 "give --price-in and --price-out (USD per 1M tokens)"
@@ -287,6 +301,8 @@ class LLMClient:
         parts = self._bodies.get(params)
         if parts is None:
             parts = self._bodies[params] = self._body_parts(params)
+        if self.config.marks_cache_prefix:
+            return parts[0] + orjson.dumps(_cache_marked(prompt)) + parts[1]
         return parts[0] + orjson.dumps(prompt) + parts[1]
 
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:

@@ -27,7 +27,8 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ModelNotFound             404                                     model_not_found
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
-    │   └── ProviderUnusable          every recent request failed (workers.control) unusable
+    │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
+    │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.budget) journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 
 Messages name the status and the provider's own message, cut short, with the API key and any

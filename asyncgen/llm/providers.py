@@ -131,6 +131,16 @@ class ProviderConfig:
         return cls(provider=provider, api_key=key, **options)
 
     @property
+    def marks_cache_prefix(self) -> bool:
+        """Whether prompts go as two text parts, the fixed prefix marked with `cache_control`:
+        Anthropic models through OpenRouter cache only what such a breakpoint marks."""
+        return (
+            self.provider == "openrouter"
+            and self.endpoint == "chat"
+            and (self.model or "").startswith("anthropic/")
+        )
+
+    @property
     def url(self) -> str:
         """The endpoint's full URL."""
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
