@@ -446,6 +446,9 @@ OPTIONS: tuple[Option, ...] = (
            "batch mode: batch price = live price x (1 - this) (default: the provider's, 0.5)"),
     Option("batch_retry", Choice(("batch", "live")), "batch",
            "batch mode: send expired or failed lines again in a new batch, or live"),
+    Option("allow_changes", Flag(), False,
+           "resume an --out made with other settings that change the data (provider, model, "
+           "endpoint, similarity threshold, seed file contents); the change is recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -503,6 +506,7 @@ class RunConfig:
     batch_poll_interval: float = 5.0
     batch_discount: float | None = None
     batch_retry: str = "batch"
+    allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
     def __post_init__(self) -> None:

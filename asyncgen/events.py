@@ -19,7 +19,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from asyncgen.jsonl import LineAppender, cut_torn_tail
+from asyncgen.jsonl import LineAppender, settle_tail
 
 RUN_STARTED = "run.started"
 RUN_FINISHED = "run.finished"
@@ -35,6 +35,7 @@ TASK_ADMITTED = "task.admitted"
 TASK_COMMITTED = "task.committed"
 CLASSIFY_UNPARSEABLE = "classify.unparseable"
 STORE_TORN_TAIL = "store.torn_tail_cut"
+STORE_NEWLINE_ADDED = "store.newline_added"
 
 # too frequent for a terminal; always in events.jsonl
 QUIET_ON_CONSOLE = frozenset(
@@ -126,7 +127,7 @@ class EventFile:
         self.path = path
         self.fault: OSError | None = None
         self.on_fault: Callable[[OSError], None] | None = None
-        cut_torn_tail(path)
+        settle_tail(path)
         self._lines = LineAppender(path)
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:

@@ -1,17 +1,157 @@
-"""Append-only JSON Lines files: whole lines in, a torn tail cut before appending again.
+"""JSON Lines files, the one way asyncgen reads and appends them: whole lines, one torn tail rule.
 
-Both files a run writes (tasks.jsonl, events.jsonl) follow one rule: a line is whole or absent.
-`LineAppender` writes each line with write(2) on an O_APPEND descriptor, synchronously, so a
-cancellation can never leave half a line; only a crash mid-syscall can, and the next run cuts
-that torn tail (`cut_torn_tail`) before it appends.
+Every file a run writes (tasks.jsonl, events.jsonl, any journal) follows one rule: a line is
+whole or absent. `LineAppender` writes each line with write(2) on an O_APPEND descriptor,
+synchronously, so a cancellation can never leave half a line; only a crash mid-syscall can.
+
+**A torn tail** is a last line with no newline that does not parse as JSON (`is_torn`): what
+a kill mid-write leaves. A last line that parses but lacks its newline is whole and kept.
+`JsonlFile` reads (run, report and export all read through it) and skips a torn tail, noting
+it; `settle_tail` makes a file appendable again before a run appends to it: the torn tail cut,
+or the missing newline added. A bad line anywhere else is corruption, not a torn write: a
+`UsageError` naming the file and the line, because silently dropping data is worse than
+stopping.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from asyncgen.errors import UsageError
 
 TAIL_CHUNK = 1 << 16
+
+
+def is_torn(last_line: bytes) -> bool:
+    """Whether a file's last line is a torn write: no newline, and not valid JSON."""
+    if last_line.endswith(b"\n"):
+        return False
+    try:
+        orjson.loads(last_line)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+class JsonlFile:
+    """Iterate the JSON objects of one file; a torn last line is skipped and noted."""
+
+    __slots__ = ("path", "lines_read", "torn_line")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines_read = 0
+        # line number of a skipped torn last line, once iteration has reached it
+        self.torn_line: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<JsonlFile {str(self.path)!r} lines_read={self.lines_read} torn={self.torn_line}>"
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield (line number, object); blank lines are ignored."""
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from exc
+        with handle:
+            for lineno, raw in enumerate(handle, start=1):
+                self.lines_read = lineno
+                if not raw.strip():
+                    continue
+                if is_torn(raw):  # only the last line can lack its newline
+                    self.torn_line = lineno
+                    return
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise UsageError(
+                        f"{self.path}, line {lineno}: corrupt line, not valid JSON ({exc.msg})"
+                    ) from exc
+                if not isinstance(obj, dict):
+                    raise UsageError(f"{self.path}, line {lineno}: expected a JSON object")
+                yield lineno, obj
+
+    def torn_note(self) -> str | None:
+        """A one-line note for the report if a torn last line was skipped."""
+        if self.torn_line is None:
+            return None
+        return f"{self.path}, line {self.torn_line}: skipped a torn last line (run interrupted?)"
+
+
+@dataclass(frozen=True, slots=True)
+class TailFix:
+    """What `settle_tail` did to a file's end."""
+
+    offset: int  # where the last line starts
+    cut: int  # bytes of a torn tail removed (0 when a newline was added instead)
+
+    @property
+    def newline_added(self) -> bool:
+        return self.cut == 0
+
+
+def _line_start(f: BinaryIO, before: int, chunk: int) -> int:
+    """Where the line that ends at offset `before` starts: after the last newline before it."""
+    position = before
+    while position > 0:
+        start = max(position - chunk, 0)
+        f.seek(start)
+        newline = f.read(position - start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0
+
+
+def _read(f: BinaryIO, start: int, stop: int) -> bytes:
+    f.seek(start)
+    return f.read(stop - start)
+
+
+def settle_tail(path: Path, chunk: int = TAIL_CHUNK) -> TailFix | None:
+    """Make `path` end with a whole line before appending: cut a torn tail, or add the newline
+    a whole last line lacks. Reads from the end only; None when nothing was needed."""
+    if not path.exists():
+        return None
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0 or _read(f, end - 1, end) == b"\n":
+            return None  # empty, or whole
+        offset = _line_start(f, end, chunk)
+        if not is_torn(_read(f, offset, end)):
+            f.seek(end)
+            f.write(b"\n")
+            return TailFix(offset=offset, cut=0)
+        f.truncate(offset)
+        return TailFix(offset=offset, cut=end - offset)
+
+
+def last_line(path: Path, chunk: int = TAIL_CHUNK) -> bytes | None:
+    """The file's last line that is not a torn tail (without its newline), reading from the
+    end only; None when there is none (no file, an empty one, or one torn line)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return None
+        if _read(f, end - 1, end) != b"\n":
+            start = _line_start(f, end, chunk)
+            line = _read(f, start, end)
+            if not is_torn(line):
+                return line
+            if start == 0:
+                return None
+            end = start  # the line before the torn tail, which ends in a newline
+        return _read(f, _line_start(f, end - 1, chunk), end - 1)
 
 
 class LineAppender:
@@ -41,28 +181,3 @@ class LineAppender:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-
-
-def cut_torn_tail(path: Path, chunk: int = TAIL_CHUNK) -> int:
-    """Drop a last line that has no newline (left by a kill mid-write), reading from the end.
-
-    Returns the number of bytes cut (0 when the file is whole or absent).
-    """
-    if not path.exists():
-        return 0
-    with path.open("r+b") as f:
-        end = f.seek(0, os.SEEK_END)
-        position = end
-        while position > 0:
-            start = max(position - chunk, 0)
-            f.seek(start)
-            block = f.read(position - start)
-            if position == end and block.endswith(b"\n"):
-                return 0  # whole
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                f.truncate(start + newline + 1)
-                return end - (start + newline + 1)
-            position = start
-        f.truncate(0)  # one torn line and nothing else
-        return end

@@ -1,7 +1,8 @@
 """The task pool: seed tasks, generated tasks, and the JSONL store they are committed to.
 
 `load_seeds` reads the paper's seed schema. `TaskStore` owns `OUT/tasks.jsonl`: it loads it on
-resume (cutting a torn last line left by a kill -9) and appends one whole line per commit.
+resume (a torn last line left by a kill -9 is skipped, then cut) and appends one whole line per
+commit.
 `Pool` holds every instruction that candidates are compared against (seeds + admitted) in a
 `RougeLIndex`; only the filter task mutates it, the sampler only reads it.
 """
@@ -20,7 +21,7 @@ import orjson
 
 from asyncgen import events
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender
+from asyncgen.jsonl import JsonlFile, LineAppender, settle_tail
 from asyncgen.parsing import Instance
 from asyncgen.prompts import Demo
 from asyncgen.similarity import RougeLIndex
@@ -199,13 +200,18 @@ def load_seeds(path: Path, *, need: int = 1, flag: str = "--seeds") -> list[Seed
 
 @dataclass(slots=True)
 class TaskStore:
-    """Append-only `tasks.jsonl`: one whole line per task, written by one owner."""
+    """Append-only `tasks.jsonl`: one whole line per task, written by one owner.
+
+    Read and appended with the one JSONL reader and writer (`asyncgen.jsonl`): a torn last
+    line (no newline, not JSON) is skipped on reading and cut on `open`; a whole last line
+    without its newline is kept, and the newline added on `open`.
+    """
 
     path: Path
     _lines: LineAppender | None = field(default=None, repr=False)
 
     def read(self) -> tuple[list[Task], int | None]:
-        """Committed tasks, and where a torn last line starts (None if the file is whole).
+        """Committed tasks, and the line number of a torn last line (None if there is none).
 
         Reads only, so a run can refuse bad input before writing anything. A bad line that is
         not the last one is corruption, not a torn write: that is a UsageError.
@@ -214,36 +220,19 @@ class TaskStore:
             return [], None
         if not self.path.is_file():
             raise UsageError(f"{self.path} is not a file")
-        data = self.path.read_bytes()
-        tasks: list[Task] = []
-        offset = 0
-        for number, line in enumerate(data.splitlines(keepends=True), start=1):
-            try:
-                if not line.endswith(b"\n"):
-                    raise ValueError("no newline at the end")
-                if line.strip():
-                    obj = orjson.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    tasks.append(Task.from_json(obj, where=f"{self.path}:{number}"))
-            except (ValueError, UsageError) as exc:
-                if offset + len(line) < len(data):
-                    if isinstance(exc, UsageError):
-                        raise
-                    raise UsageError(f"{self.path}:{number}: corrupt task line ({exc})") from None
-                return tasks, offset
-            offset += len(line)
-        return tasks, None
-
-    def cut_tail(self, offset: int) -> None:
-        """Drop the torn last line found by `read`."""
-        size = self.path.stat().st_size
-        with self.path.open("r+b") as f:
-            f.truncate(offset)
-        log.warning(events.STORE_TORN_TAIL, path=str(self.path), offset=offset,
-                    bytes=size - offset)
+        source = JsonlFile(self.path)
+        tasks = [Task.from_json(obj, where=f"{self.path}, line {lineno}")
+                 for lineno, obj in source]
+        return tasks, source.torn_line
 
     def open(self) -> None:
+        """Open for appending, after cutting a torn tail or ending a whole last line."""
+        fix = settle_tail(self.path)
+        if fix is not None and fix.newline_added:
+            log.warning(events.STORE_NEWLINE_ADDED, path=str(self.path), offset=fix.offset)
+        elif fix is not None:
+            log.warning(events.STORE_TORN_TAIL, path=str(self.path), offset=fix.offset,
+                        bytes=fix.cut)
         self._lines = LineAppender(self.path)
 
     def append(self, task: Task) -> None:

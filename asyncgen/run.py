@@ -16,11 +16,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import anyio
 
-from asyncgen import events, spend
+from asyncgen import __version__, events, spend
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
@@ -36,8 +36,17 @@ from asyncgen.llm.providers import (
     Provider,
     TransportName,
 )
-from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds
+from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds, utc_now
 from asyncgen.progress import Progress, Tally
+from asyncgen.rundir import (
+    DirectoryLock,
+    Record,
+    check_authorship,
+    check_settings,
+    file_sha256,
+    read_record,
+    write_record,
+)
 from asyncgen.spend import Recovered
 from asyncgen.workers.control import Asker, Completer, Control
 from asyncgen.workers.filter import Filter
@@ -59,8 +68,11 @@ class Prepared:
     seeds: list[SeedTask]
     store: TaskStore
     tasks: list[Task]
-    torn_at: int | None
     prior: Recovered
+    lock: DirectoryLock  # held from `prepare` to the end of `execute`
+    record: Record  # the runs that wrote into --out before this one
+    settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
+    changed: list[str]  # how they differ from the last run's (with --allow-changes)
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -116,12 +128,49 @@ def prepare(config: RunConfig) -> Prepared:
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
             "--price-out"
         )
-    store = TaskStore(config.out / "tasks.jsonl")
-    tasks, torn_at = store.read()
-    return Prepared(
-        config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
-        torn_at=torn_at, prior=spend.recover(config.out / spend.SPEND_FILE),
-    )
+    settings = data_settings(config, provider)
+    lock = _own(config.out)
+    try:
+        record = read_record(config.out)
+        store = TaskStore(config.out / "tasks.jsonl")
+        tasks, _torn_line = store.read()  # a torn last line is cut when the store opens
+        check_authorship(record, config.out, ((t.id, t.run_id) for t in tasks))
+        changed = check_settings(record, config.out, settings,
+                                 allow_changes=config.allow_changes)
+        return Prepared(
+            config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
+            prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
+            record=record, settings=settings, changed=changed,
+        )
+    except BaseException:
+        lock.release()
+        raise
+
+
+def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
+    """The settings that change the data, as asyncgen.json records them."""
+    try:
+        seeds_sha256 = file_sha256(config.seeds)
+    except OSError as exc:
+        raise UsageError(f"--seeds: cannot read {str(config.seeds)!r}: {exc.strerror}") from None
+    return {
+        "provider": provider.provider,
+        "model": provider.model,
+        "endpoint": config.endpoint,
+        "similarity_threshold": config.similarity_threshold,
+        "seeds_sha256": seeds_sha256,
+    }
+
+
+def _own(out: Path) -> DirectoryLock:
+    """Create --out if needed and lock it: from here on this run is its only writer."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
+    lock = DirectoryLock(out)
+    lock.acquire()
+    return lock
 
 
 @asynccontextmanager
@@ -143,10 +192,22 @@ async def execute(p: Prepared) -> int:
     and exit code 1; every line written before it is whole, so the directory resumes.
     """
     c = p.config
+    run_id = uuid.uuid4().hex[:12]
     try:
-        c.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot create {str(c.out)!r}: {exc.strerror}") from None
+        # the record first: every journal file beside it is then provably this run's
+        try:
+            write_record(c.out, p.record, {"run_id": run_id, "started_at": utc_now(),
+                                           "asyncgen": __version__, "settings": p.settings})
+        except OSError as exc:
+            print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
+            return EXIT_FATAL
+        return await _execute(p, run_id)
+    finally:
+        p.lock.release()
+
+
+async def _execute(p: Prepared, run_id: str) -> int:
+    c = p.config
     tally = Tally()
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
@@ -158,12 +219,9 @@ async def execute(p: Prepared) -> int:
             secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
             on_console_closed=partial(_console_closed, control),
         )
-        if p.torn_at is not None:
-            p.store.cut_tail(p.torn_at)
         p.store.open()
         prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
         journal = spend.SpendJournal.resume(c.out / spend.SPEND_FILE)
-        run_id = uuid.uuid4().hex[:12]
         journal.started(run_id, prior_usd)
     except OSError as exc:
         events.close(sink)
@@ -179,7 +237,8 @@ async def execute(p: Prepared) -> int:
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
-                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd, config=c.public())
+                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd,
+                 settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
             async with LLMClient(provider, budget=budget) as client, \

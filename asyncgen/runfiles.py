@@ -1,9 +1,9 @@
 """Reading an output directory: `tasks.jsonl` and `events.jsonl`, as the run left them.
 
-A run may be killed mid-write, so the last line of either file can be torn (no trailing newline,
-not valid JSON): it is skipped and remembered, so the report can say so. A bad line anywhere
-else is a `UsageError` naming the file and the line: silently dropping committed data is worse
-than stopping. `report` and `export` both read through here; nothing here writes.
+Both are read with the one JSONL reader (`asyncgen.jsonl.JsonlFile`): a torn last line (no
+newline, not valid JSON) left by a kill is skipped and remembered, so the report can say so; a
+bad line anywhere else is a `UsageError` naming the file and the line. `report` and `export`
+both read through here; nothing here writes.
 """
 
 from __future__ import annotations
@@ -12,58 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import JsonlFile
 from asyncgen.pool import Task
 
 TASKS_FILE = "tasks.jsonl"
 EVENTS_FILE = "events.jsonl"
-
-
-class JsonlFile:
-    """Iterate the JSON objects of one file; a torn last line is skipped and noted."""
-
-    __slots__ = ("path", "lines_read", "torn_line")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lines_read = 0
-        # line number of a skipped torn last line, once iteration has reached it
-        self.torn_line: int | None = None
-
-    def __repr__(self) -> str:
-        return f"<JsonlFile {str(self.path)!r} lines_read={self.lines_read} torn={self.torn_line}>"
-
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Yield (line number, object); blank lines are ignored."""
-        try:
-            handle = self.path.open("rb")
-        except OSError as exc:
-            raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from exc
-        with handle:
-            for lineno, raw in enumerate(handle, start=1):
-                self.lines_read = lineno
-                if not raw.strip():
-                    continue
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    if not raw.endswith(b"\n"):  # only the last line can lack its newline
-                        self.torn_line = lineno
-                        return
-                    raise UsageError(
-                        f"{self.path}, line {lineno}: corrupt line, not valid JSON ({exc.msg})"
-                    ) from exc
-                if not isinstance(obj, dict):
-                    raise UsageError(f"{self.path}, line {lineno}: expected a JSON object")
-                yield lineno, obj
-
-    def torn_note(self) -> str | None:
-        """A one-line note for the report if a torn last line was skipped."""
-        if self.torn_line is None:
-            return None
-        return f"{self.path}, line {self.torn_line}: skipped a torn last line (run interrupted?)"
 
 
 def output_dir(path: Path) -> Path:

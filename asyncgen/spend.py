@@ -22,7 +22,6 @@ attempt costs more than its reservation (see asyncgen.budget).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import TAIL_CHUNK, LineAppender, cut_torn_tail
+from asyncgen.jsonl import LineAppender, last_line, settle_tail
 
 SPEND_FILE = "spend.jsonl"
 DIGITS = 9  # USD figures are shown and compared at 1e-9 (nano-dollars)
@@ -69,7 +68,7 @@ class SpendJournal:
     @classmethod
     def resume(cls, path: Path) -> SpendJournal:
         """Open a directory's journal for appending, its torn tail (if any) cut first."""
-        cut_torn_tail(path)
+        settle_tail(path)
         return cls(path)
 
     def __repr__(self) -> str:
@@ -106,7 +105,7 @@ def recover(path: Path) -> Recovered:
     A torn last line (a kill mid-write) is skipped: the change it describes never took
     effect outside the process. A whole line that is not a journal record is a UsageError.
     """
-    raw = _last_line(path)
+    raw = last_line(path)  # the one tail rule (asyncgen.jsonl)
     if raw is None:
         return Recovered(0.0, 0.0, journaled=False)
     try:
@@ -120,27 +119,3 @@ def recover(path: Path) -> Recovered:
     if not (spent >= 0 and held >= 0):
         raise UsageError(f"{path}: negative totals in the last spend record")
     return Recovered(spent, held, journaled=True)
-
-
-def _last_line(path: Path, chunk: int = TAIL_CHUNK) -> bytes | None:
-    """The last newline-terminated line of `path`, reading from the end; a torn tail after it
-    is ignored. None when there is none (an absent or empty file, or one torn line)."""
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return None
-    with f:
-        end = f.seek(0, os.SEEK_END)
-        position = end
-        tail = b""
-        while position > 0:
-            start = max(position - chunk, 0)
-            f.seek(start)
-            tail = f.read(position - start) + tail
-            last_newline = tail.rfind(b"\n")
-            if last_newline >= 0:
-                before = tail.rfind(b"\n", 0, last_newline)
-                if before >= 0 or start == 0:
-                    return tail[before + 1 : last_newline]
-            position = start
-    return None

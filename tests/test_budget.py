@@ -27,6 +27,7 @@ from asyncgen.budget import (
     worst_case_cost,
 )
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import last_line
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm import errors as e
 from asyncgen.llm.pricing import Price
@@ -123,7 +124,9 @@ def test_a_resumed_ledger_starts_from_the_spent_and_held_money(tmp_path: Path) -
     ("content", "expected"),
     [
         (b"", None),
-        (b'{"spent": 1, "held": 0}', None),  # one torn line and nothing else
+        (b'{"spent": 1, "he', None),  # one torn line and nothing else
+        (b'{"spent": 1, "held": 0}', 1.0),  # whole but for its newline: kept (asyncgen.jsonl)
+        (b'{"spent": 1, "held": 0}\n{"spent": 2, "held": 0}', 2.0),
         (b'{"spent": 1, "held": 0}\n', 1.0),
         (b'{"spent": 1, "held": 0}\n{"spent": 2, "held": 0.5}\n', 2.5),
         (b'{"spent": 1, "held": 0}\n{"spent": 2, "he', 1.0),  # a torn tail is ignored
@@ -135,7 +138,7 @@ def test_recovery_reads_the_last_whole_line_from_the_end(
 ) -> None:
     path = tmp_path / spend.SPEND_FILE
     path.write_bytes(content)
-    raw = spend._last_line(path, chunk)
+    raw = last_line(path, chunk)
     state = spend.recover(path)
     assert (state.figure_usd if state.journaled else None) == expected
     assert (raw is None) == (expected is None)

@@ -177,13 +177,16 @@ def test_an_unreachable_provider_stops_the_run_instead_of_retrying_forever(
         (b"torn", b""),
         (b"a\n" + b"x" * 5000, b"a\n"),  # the torn line is longer than one read from the end
         (b"x" * 5000 + b"\n" + b"y" * 3000, b"x" * 5000 + b"\n"),
+        # a whole last line without its newline is kept, and the newline added
+        (b'{"a": 1}\n{"b": 2}', b'{"a": 1}\n{"b": 2}\n'),
+        (b'{"s": "' + b"y" * 3000 + b'"}', b'{"s": "' + b"y" * 3000 + b'"}\n'),
     ],
 )
 def test_a_torn_events_tail_is_cut_before_appending(tmp_path: Path, data: bytes,
                                                     kept: bytes) -> None:
-    from asyncgen.jsonl import cut_torn_tail
+    from asyncgen.jsonl import settle_tail
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(data)
-    cut_torn_tail(path, chunk=1000)
+    settle_tail(path, chunk=1000)
     assert path.read_bytes() == kept

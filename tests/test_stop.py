@@ -3,14 +3,23 @@ the one JSONL tail reader, recorded settings. Real simulator, real files, real p
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import anyio
+import orjson
 import pytest
 
+from asyncgen.cli import main
 from asyncgen.llm import DEFAULT_PARAMS, LLMClient, ProviderConfig
 from asyncgen.llm.errors import SendingStopped
 from asyncgen.workers.control import Asker, Control, ProviderUnusable
 
-from .conftest import sim_process
+from .conftest import OUR_SEEDS, sim_process
 
 PROMPT = "Is the following a classification task? Task: Sort these words. Answer:"
 
@@ -60,3 +69,128 @@ def test_a_held_stage_sends_nothing_more() -> None:
 
     with sim_process() as url:
         anyio.run(scenario, url)
+
+
+# --- one owner of OUT/, and what the directory records -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim_url() -> Iterator[str]:
+    with sim_process() as url:
+        yield url
+
+
+def _run(out: Path, url: str, *extra: str, target: int = 3) -> int:
+    return main(["run", "--out", str(out), "--provider", "sim", "--base-url", url,
+                 "--target-instructions", str(target), "--log-format", "none", *extra])
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_a_busy_out_is_refused_and_kill_9_leaves_no_stale_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    with sim_process("--latency-ms", "100") as url:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
+             "--base-url", url, "--target-instructions", "100000", "--log-format", "none"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            tasks = out / "tasks.jsonl"
+            deadline = time.monotonic() + 30
+            while not (tasks.exists() and b"\n" in tasks.read_bytes()):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            before = sorted(p.name for p in out.iterdir())
+            assert _run(out, url) == 2
+            _one_line_error(capsys, "in use by another asyncgen run")
+            assert sorted(p.name for p in out.iterdir()) == before  # nothing written
+        finally:
+            first.kill()  # kill -9: the kernel drops its lock
+            first.wait()
+        assert _run(out, url, target=len(_lines(out / "tasks.jsonl")) + 2) == 0
+    ids = [t["id"] for t in _lines(out / "tasks.jsonl")]
+    assert len(ids) == len(set(ids))
+    assert sum(e["event"] == "run.started" for e in _lines(out / "events.jsonl")) == 2
+
+
+def test_a_whole_last_line_without_its_newline_is_kept(tmp_path: Path, sim_url: str) -> None:
+    out = tmp_path / "out"
+    assert _run(out, sim_url) == 0
+    path = out / "tasks.jsonl"
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # as another editor might leave it
+    kept = _lines(path)
+    assert _run(out, sim_url, target=5) == 0
+    tasks = _lines(path)
+    assert tasks[:3] == kept and len(tasks) == 5
+    names = [e["event"] for e in _lines(out / "events.jsonl")]
+    assert "store.newline_added" in names and "store.torn_tail_cut" not in names
+
+
+@pytest.mark.parametrize("tool", ["no_manifest", "foreign_run"])
+def test_another_tools_tasks_file_is_refused_untouched(
+    tmp_path: Path, sim_url: str, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    out = tmp_path / "out"
+    line = orjson.dumps({"id": "x1", "instruction": "Name a river.", "is_classification": False,
+                         "instances": [{"input": "", "output": "The Nile."}],
+                         "run_id": "not-ours"}) + b"\n"
+    if tool == "no_manifest":
+        out.mkdir()
+        (out / "tasks.jsonl").write_bytes(line)
+    else:  # an asyncgen directory, then another tool appends to its tasks.jsonl
+        assert _run(out, sim_url) == 0
+        capsys.readouterr()
+        with (out / "tasks.jsonl").open("ab") as f:
+            f.write(line)
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _run(out, sim_url, target=10) == 2
+    _one_line_error(capsys, "not written by asyncgen")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files  # untouched
+
+
+def test_a_directory_from_before_the_manifest_is_adopted(tmp_path: Path, sim_url: str) -> None:
+    out = tmp_path / "out"
+    assert _run(out, sim_url) == 0
+    first = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
+    (out / "asyncgen.json").unlink()  # as the previous release left its directories
+    assert _run(out, sim_url, target=5) == 0
+    runs = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
+    assert [r["run_id"] for r in runs][0] == first[0]["run_id"] and len(runs) == 2
+    assert len(_lines(out / "tasks.jsonl")) == 5
+
+
+def test_other_data_settings_are_refused_unless_allowed(
+    tmp_path: Path, sim_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert _run(out, sim_url, "--model", "sim-1") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert _run(out, sim_url, "--model", "other-model", "--similarity-threshold", "0.6",
+                target=6) == 2
+    _one_line_error(capsys, "model 'sim-1' (now 'other-model')", "similarity_threshold 0.7",
+                    "--allow-changes")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _run(out, sim_url, "--model", "other-model", "--allow-changes", target=6) == 0
+    assert [t["model"] for t in _lines(out / "tasks.jsonl")] == ["sim-1"] * 3 + ["other-model"] * 3
+    runs = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
+    assert [r["settings"]["model"] for r in runs] == ["sim-1", "other-model"]
+    started = [e for e in _lines(out / "events.jsonl") if e["event"] == "run.started"]
+    assert started[-1]["settings_changed"] == ["model 'sim-1' (now 'other-model')"]
+    # the seed file's contents count too, wherever the file is
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes(OUR_SEEDS.read_bytes().replace(b"\n", b"\n\n", 1))
+    assert _run(out, sim_url, "--model", "other-model", "--seeds", str(seeds), target=7) == 2
+    _one_line_error(capsys, "seeds_sha256")

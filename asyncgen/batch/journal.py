@@ -23,8 +23,7 @@ from typing import Any
 
 import orjson
 
-from asyncgen.jsonl import LineAppender, cut_torn_tail
-from asyncgen.runfiles import JsonlFile
+from asyncgen.jsonl import JsonlFile, LineAppender, settle_tail
 
 BATCH_JOURNAL = "batches.jsonl"
 
@@ -58,7 +57,7 @@ class BatchJournal:
 
     def load(self) -> list[JournaledBatch]:
         """Every batch recorded so far, in order (a torn last line is cut first)."""
-        cut_torn_tail(self.path)
+        settle_tail(self.path)
         if not self.path.exists():
             return []
         batches: dict[str, JournaledBatch] = {}

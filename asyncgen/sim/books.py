@@ -141,7 +141,7 @@ class Books:
 
 def read_books(path: Path) -> Iterator[dict[str, Any]]:
     """The lines of a books file (for tests and benchmarks)."""
-    from asyncgen.runfiles import JsonlFile  # the one JSONL reader; not needed to serve
+    from asyncgen.jsonl import JsonlFile  # the one JSONL reader; not needed to serve
 
     for _, line in JsonlFile(path):
         yield line
