@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.llm.providers import SIM_MODEL
@@ -389,6 +390,9 @@ OPTIONS: tuple[Option, ...] = (
            "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
     Option("seeds", InFile(), DEFAULT_SEEDS, "seed tasks in the paper's JSONL schema",
            shown_default="the bundled data/seed_tasks.jsonl"),
+    Option("demos", InFile(), DEFAULT_DEMOS,
+           "few-shot demonstrations of the classification and instance prompts (JSONL)",
+           shown_default="the bundled data/demonstrations.jsonl"),
     Option("target_instructions", _positive_int, 200, "stop after this many committed tasks"),
     Option("provider", Choice(PROVIDERS), None,
            "LLM provider; default: openrouter or openai if its API key is set, else sim"),
@@ -399,7 +403,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("endpoint", Choice(("chat", "completions")), "chat",
            "chat completions or legacy text completions"),
     Option("transport", Choice(("aiohttp", "httpx")), "aiohttp", "HTTP transport under httpx"),
-    Option("max_concurrency", _workers, 64, "requests in flight at most (adaptive below it)"),
+    Option("max_concurrency", _workers, 512,
+           "ceiling on requests in flight; below it the number is sized from the rate limit "
+           "and the measured latency, or probed when no limit is known"),
+    Option("fallback_models", Words(most=10), (),
+           "OpenRouter: models to fall back to, in order, when the model's providers fail "
+           "(sent as `models`)"),
     Option("rpm", Int(0, 10**9, note="0 = no limit"), 0,
            "requests per minute allowed (0 = no limit)"),
     Option("tpm", Int(0, 10**12, note="0 = no limit"), 0,
@@ -421,8 +430,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("human_per_prompt", Int(1, 100), 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", Int(0, 100), 2, "generated instructions per generation prompt"),
     Option("similarity_threshold", _fraction, 0.7, "reject candidates with ROUGE-L above this"),
-    Option("similarity_record_floor", _fraction, 0.5,
-           "record pool instructions scoring at least this in most_similar"),
     Option("blacklist", Words(), DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
     Option("max_instances", Int(1, 1000), 5, "instances kept per task"),
@@ -452,6 +459,53 @@ OPTIONS: tuple[Option, ...] = (
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
+# `[routing]` keys in TOML: OpenRouter's `provider` routing object, passed through as given.
+QUANTIZATIONS = ("int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown")
+ROUTING: Mapping[str, Kind] = {
+    "order": Words(most=50),
+    "allow_fallbacks": Flag(),
+    "require_parameters": Flag(),
+    "data_collection": Choice(("allow", "deny")),
+    "zdr": Flag(),
+    "enforce_distillable_text": Flag(),
+    "only": Words(most=50),
+    "ignore": Words(most=50),
+    "quantizations": Words(most=len(QUANTIZATIONS)),
+    "sort": Choice(("price", "throughput", "latency")),
+}
+MAX_PRICE_KEYS = ("prompt", "completion", "request", "image")  # USD per 1M tokens / per unit
+
+
+def _routing(path: Path, raw: object) -> dict[str, Any]:
+    """A checked `[routing]` table (tuples as lists, ready to send)."""
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: [routing] must be a table (OpenRouter's provider routing)")
+    routing: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: [routing] {key}"
+        if key == "max_price":
+            if not isinstance(value, dict) or set(value) - set(MAX_PRICE_KEYS):
+                raise UsageError(f"{where}: a table of {', '.join(MAX_PRICE_KEYS)} (USD)")
+            price = Float(0.0, 1e6)
+            try:
+                routing[key] = {k: price.check(v) for k, v in value.items()}
+            except Invalid as exc:
+                raise _invalid(where, price, exc) from None
+            continue
+        kind = ROUTING.get(key)
+        if kind is None:
+            raise UsageError(f"{where}: unknown routing field (one of "
+                             f"{', '.join([*ROUTING, 'max_price'])})")
+        try:
+            checked = kind.check(value)
+        except Invalid as exc:
+            raise _invalid(where, kind, exc) from None
+        if key == "quantizations" and set(checked) - set(QUANTIZATIONS):
+            raise UsageError(f"{where}: one of {', '.join(QUANTIZATIONS)}")
+        routing[key] = list(checked) if isinstance(checked, tuple) else checked
+    return routing
+
+
 # `[params.<stage>]` keys in TOML, checked like options (RequestParams checks again).
 PARAMS: Mapping[str, Kind] = {
     "temperature": Float(0.0, 2.0),
@@ -467,6 +521,7 @@ PARAMS: Mapping[str, Kind] = {
 class RunConfig:
     out: Path
     seeds: Path
+    demos: Path
     target_instructions: int
     provider: str | None
     base_url: str | None
@@ -490,7 +545,6 @@ class RunConfig:
     human_per_prompt: int
     machine_per_prompt: int
     similarity_threshold: float
-    similarity_record_floor: float
     blacklist: tuple[str, ...]
     max_instances: int
     timeout: float
@@ -506,6 +560,8 @@ class RunConfig:
     batch_poll_interval: float = 5.0
     batch_discount: float | None = None
     batch_retry: str = "batch"
+    fallback_models: tuple[str, ...] = ()
+    routing: Mapping[str, Any] = field(default_factory=dict)
     allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
@@ -607,6 +663,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
     params_raw = data.pop("params", {})
     values: dict[str, Any] = {}
+    if "routing" in data:
+        values["routing"] = _routing(path, data.pop("routing"))
     where: dict[str, str] = {}
     for key, raw in data.items():
         option = _BY_NAME.get(key.replace("-", "_"))

@@ -26,6 +26,7 @@ RUN_FINISHED = "run.finished"
 RUN_PROGRESS = "run.progress"
 RUN_STOPPING = "run.stopping"
 RUN_UNPRICED = "run.unpriced"
+RUN_KEY = "run.key"  # OpenRouter key check at the start
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
 REQUEST_FAILED = "request.failed"

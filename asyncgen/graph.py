@@ -29,9 +29,9 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen.config import RunConfig
+from asyncgen.demos import Demonstrations
 from asyncgen.pool import Pool
 from asyncgen.progress import Progress
-from asyncgen.prompts import select_classify_demos, select_instance_demos
 from asyncgen.workers.classify import classify
 from asyncgen.workers.control import Asker, CandidatesClosed, Control, FilterMessage, Job
 from asyncgen.workers.filter import Filter
@@ -45,6 +45,7 @@ class Graph:
 
     config: RunConfig
     pool: Pool
+    demos: Demonstrations
     control: Control
     ask: Asker
     filter: Filter
@@ -64,13 +65,12 @@ class Graph:
             "classify": jobs_send,
             "instances": labelled_send,
         }
-        seeds = [s.demo() for s in self.pool.seeds]
-        classifier = partial(classify, ask=self.ask, demos=select_classify_demos(seeds))
+        classifier = partial(classify, ask=self.ask, demos=self.demos.classify)
         instance_maker = partial(
             generate_instances,
             ask=self.ask,
-            input_first_demos=select_instance_demos(seeds, classification=False),
-            output_first_demos=select_instance_demos(seeds, classification=True),
+            input_first_demos=self.demos.input_first,
+            output_first_demos=self.demos.output_first,
             max_instances=cfg.max_instances,
         )
         with anyio.CancelScope() as scope:

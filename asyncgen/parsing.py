@@ -69,10 +69,16 @@ def _unix_newlines(text: str) -> str:
 _NUMBERED = re.compile(r"^[ \t]*(?:\*\*|__)?(\d{1,3})[ \t]?[.)](?:\*\*|__)?(?=\s|$)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _WHITESPACE = re.compile(r"\s+")
-# A chat model's opening line ("Sure! Here are more tasks:"), never an instruction.
-_CHAT_PREAMBLE = re.compile(
-    r"(?:sure|certainly|of course|absolutely|okay|ok)\b\W|(?:here|below)\b.*:$", re.I
-)
+# A chat model's opening line ("Sure! Here are more tasks:"), never an instruction: an
+# interjection alone, or an opener that ends in ":" or "!" and speaks of the list itself. An
+# instruction that starts the same way stays ("Okay, now rewrite the paragraph in passive
+# voice."; "Here is a list of numbers. Sort them in ascending order:").
+_INTERJECTION = re.compile(r"(?:sure|certainly|of course|absolutely|okay|ok|alright|great)\W*$",
+                           re.I)
+_OPENER = re.compile(r"(?:sure|certainly|of course|absolutely|okay|ok|alright|great|here|below|"
+                     r"these|i)\b.*[:!]$", re.I)
+_ABOUT_THE_LIST = re.compile(r"\b(?:tasks?|instructions?|prompts?|ones|continu\w*|you go|"
+                             r"they are)\b|\b(?:more|new|additional|others)\W*$", re.I)
 
 
 def parse_instructions(
@@ -129,11 +135,18 @@ def _numbered_items(text: str, first_number: int) -> list[str]:
     lead = _first_paragraph(text[: starts[0]])
     bodies = [text[mark.end() : end] for mark, end in zip(marks, starts[1:], strict=True)]
     items = [_first_paragraph(body) for body in bodies]
-    numbers = {int(mark.group(1)) for mark in marks}
-    # A chat model may open with a preamble, or restate "9." itself after one.
-    if lead and first_number not in numbers and not _CHAT_PREAMBLE.match(lead):
+    # A chat model may open with a preamble, or restate "9." itself after one: then the first
+    # number is `first_number` (a "9." further down is another matter, an item's own line).
+    restated = bool(marks) and int(marks[0].group(1)) == first_number
+    if lead and not restated and not _is_chat_preamble(lead):
         items.insert(0, lead)
     return [item for item in items if item]
+
+
+def _is_chat_preamble(lead: str) -> bool:
+    """ "Sure!", "Here are 7 more:", "Certainly! Below are some new tasks:"."""
+    return bool(_INTERJECTION.match(lead)
+                or (_OPENER.match(lead) and _ABOUT_THE_LIST.search(lead)))
 
 
 def _first_paragraph(text: str) -> str:
@@ -209,8 +222,14 @@ def parse_classification(text: str) -> bool | None:
 # "Example 1", "Example 2:", "### Example 3", or a bare "Example:" line, at a line start.
 # Deviation: the released split on r"Example\s?\d*\.?" anywhere, which also cuts an output
 # that says "as in Example 2" or "Example sentences"; a marker must start a line here.
+# A field name, as a model writes it before an input: "Input:", "Sentence:", "Word 2:".
+_FIELD = r"[A-Z][A-Za-z0-9'()/-]*(?: [A-Za-z0-9'()/-]+){0,2}[ \t]*(?:\d+[ \t]*)?:(?=\s|$)"
+# Also "Example 2" inside a line when a field follows it: a one-line "Example 1 Input: ...
+# Output: ... Example 2 Input: ..." is split as the released code split it.
 _EXAMPLE = re.compile(
-    r"^[ \t]*(?:#+[ \t]*)?Example(?:[ \t]?\d+[ \t]*[.:)]?|[ \t]*(?::[ \t]*)?$)", re.M
+    r"^[ \t]*(?:#+[ \t]*)?Example(?:[ \t]?\d+[ \t]*[.:)]?|[ \t]*(?::[ \t]*)?$)"
+    r"|(?<=[ \t])Example[ \t]?\d+[ \t]*[.:)]?(?=[ \t]+" + _FIELD + ")",
+    re.M,
 )
 _OUTPUT = re.compile(r"Output\s*(?:\d+\s*)?:")
 _INPUT = re.compile(r"Input\s*(?:\d+\s*)?:")
@@ -218,6 +237,8 @@ _INPUT_PREFIX = re.compile(r"\AInput\s*(?:\d+\s*)?:")
 _INPUT_LINE = re.compile(r"^(?=[ \t]*Input\s*(?:\d+\s*)?:)", re.M)
 # Deviation: the released code matches "Class label:" only; chat models write "Class Label:".
 _CLASS_LABEL = re.compile(r"Class\s+[Ll]abel\s*:")
+# A field glued to the label's line: "Class label: Positive Review: Loved it."
+_GLUED_FIELD = re.compile(r"[ \t](?=" + _FIELD + ")")
 # "**Input:**", "**Input**:", "__Output:__", "**Example 1**" → the plain label.
 _BOLD_LABEL = re.compile(
     r"(\*\*|__)(Example[ \t]?\d*|Input|Output|Class\s+[Ll]abel)(\s*(?:\d+\s*)?:)?\1"
@@ -277,9 +298,9 @@ def _output_first(text: str) -> list[Instance]:
     instances = []
     for chunk in _CLASS_LABEL.split(text)[1:]:
         label, _, rest = chunk.strip().partition("\n")
-        glued = _INPUT.search(label)
-        if glued is not None:  # Deviation: "Class label: Positive Input: ..." on one line
-            label, rest = label[: glued.start()], label[glued.start() :] + "\n" + rest
+        glued = _GLUED_FIELD.search(label)
+        if glued is not None:  # Deviation: "Class label: Positive Review: ..." on one line
+            label, rest = label[: glued.start()], label[glued.end() :] + "\n" + rest
         input_text = _INPUT_PREFIX.sub("", rest.strip(), count=1).strip()
         instances.append(Instance(input=input_text, output=label.strip()))
     return instances

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,11 @@ import orjson
 from asyncgen import events
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile, LineAppender, settle_tail
+from asyncgen.neighbours import Neighbours, PoolScores, Query
 from asyncgen.parsing import Instance
-from asyncgen.prompts import Demo
-from asyncgen.similarity import RougeLIndex
+from asyncgen.similarity import DEFAULT_MIN_THRESHOLD, RougeLIndex
 
 log = events.get_logger()
-
-MOST_SIMILAR_KEPT = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +36,6 @@ class SeedTask:
     instruction: str
     instances: tuple[Instance, ...]
     is_classification: bool
-
-    def demo(self) -> Demo:
-        """The seed as a few-shot demonstration."""
-        return Demo(
-            instruction=self.instruction,
-            is_classification=self.is_classification,
-            instances=tuple((i.input, i.output) for i in self.instances),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +47,8 @@ class Task:
     is_classification: bool
     instances: tuple[Instance, ...]
     most_similar: dict[str, float] = field(default_factory=dict)
+    avg_similarity_score: float = 0.0
+    most_similar_seed: dict[str, float] = field(default_factory=dict)
     created_at: str = ""
     model: str = ""
     run_id: str = ""
@@ -80,35 +72,52 @@ class Task:
             for raw in raw_instances
         ):
             raise UsageError(f"{where}: each instance must have string 'input' and 'output'")
-        raw_similar = obj.get("most_similar") or {}
-        if not isinstance(raw_similar, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in raw_similar.values()
-        ):
-            raise UsageError(f"{where}: field 'most_similar' must map instructions to scores")
+        similar = {name: _scores(obj, name, where) for name in ("most_similar",
+                                                                "most_similar_seed")}
+        average = obj.get("avg_similarity_score") or 0.0
+        if not isinstance(average, int | float) or isinstance(average, bool):
+            raise UsageError(f"{where}: field 'avg_similarity_score' must be a number")
         return cls(
             id=str(obj.get("id", "")),
             instruction=instruction,
             is_classification=is_classification,
             instances=tuple(Instance(raw["input"], raw["output"]) for raw in raw_instances),
-            most_similar={str(k): float(v) for k, v in raw_similar.items()},
+            most_similar=similar["most_similar"],
+            avg_similarity_score=float(average),
+            most_similar_seed=similar["most_similar_seed"],
             created_at=str(obj.get("created_at", "")),
             model=str(obj.get("model", "")),
             run_id=str(obj.get("run_id", "")),
         )
 
+    def with_neighbours(self, neighbours: Neighbours) -> Task:
+        return replace(self, most_similar=neighbours.most_similar,
+                       avg_similarity_score=neighbours.avg_similarity_score,
+                       most_similar_seed=neighbours.most_similar_seed)
+
     def to_json(self) -> dict[str, Any]:
-        scores = list(self.most_similar.values())
         return {
             "id": self.id,
             "instruction": self.instruction,
             "is_classification": self.is_classification,
             "instances": [{"input": i.input, "output": i.output} for i in self.instances],
             "most_similar": self.most_similar,
-            "avg_similarity_score": sum(scores) / len(scores) if scores else 0.0,
+            "avg_similarity_score": self.avg_similarity_score,
+            "most_similar_seed": self.most_similar_seed,
             "created_at": self.created_at,
             "model": self.model,
             "run_id": self.run_id,
         }
+
+
+def _scores(obj: Mapping[str, Any], name: str, where: str) -> dict[str, float]:
+    """A {instruction: score} field of a task line ({} when absent)."""
+    raw = obj.get(name) or {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise UsageError(f"{where}: field {name!r} must map instructions to scores")
+    return {str(k): float(v) for k, v in raw.items()}
 
 
 def utc_now() -> str:
@@ -253,7 +262,7 @@ class TaskStore:
 class Admitted:
     key: int
     instruction: str
-    most_similar: dict[str, float]
+    query: Query  # for its similarity fields, computed off the event loop (PoolScores.score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,18 +273,21 @@ class Refused:
 
 
 class Pool:
-    """Seeds and generated instructions; the filter task is its only writer."""
+    """Seeds and generated instructions; the filter task is its only writer.
 
-    __slots__ = ("seeds", "machine", "_index", "threshold", "record_floor")
+    Two views of the same instructions, under the same keys: the `RougeLIndex` decides
+    admission; `scores` (every instruction, for the full-pool similarity fields) is read by
+    the scoring thread.
+    """
 
-    def __init__(
-        self, seeds: Sequence[SeedTask], *, threshold: float = 0.7, record_floor: float = 0.5
-    ) -> None:
+    __slots__ = ("seeds", "machine", "_index", "scores", "threshold")
+
+    def __init__(self, seeds: Sequence[SeedTask], *, threshold: float = 0.7) -> None:
         self.seeds = list(seeds)
         self.machine: list[str] = []  # committed generated instructions, read by the sampler
         self.threshold = threshold
-        self.record_floor = record_floor
-        self._index = RougeLIndex(min_threshold=min(record_floor, threshold))
+        self._index = RougeLIndex(min_threshold=threshold or DEFAULT_MIN_THRESHOLD)
+        self.scores = PoolScores([seed.instruction for seed in self.seeds])
         for seed in self.seeds:
             self._index.add(seed.instruction)
 
@@ -286,17 +298,19 @@ class Pool:
         return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
 
     def restore(self, tasks: Sequence[Task]) -> None:
-        """Re-add committed tasks after a resume."""
-        for task in tasks:
-            self._index.add(task.instruction)
-            self.machine.append(task.instruction)
+        """Re-add committed tasks after a resume (the index builds them in one pass)."""
+        instructions = [task.instruction for task in tasks]
+        keys = self._index.add_many(instructions)
+        if [self.scores.add(text) for text in instructions] != keys:
+            raise AssertionError("pool views out of step")  # both issue keys in add order
+        self.machine.extend(instructions)
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
 
-        `is_novel` first: it stops at the first pool instruction above the threshold, and most
-        rejected candidates are near-duplicates of one. Only admitted candidates pay for the
-        wider `similar` search that fills most_similar.
+        `is_novel` stops at the first pool instruction above the threshold, and most rejected
+        candidates are near-duplicates of one. An admitted candidate's query for the
+        similarity fields is taken before it joins the pool.
         """
         index = self._index
         if not index.is_novel(instruction, self.threshold):
@@ -304,13 +318,19 @@ class Pool:
             nearest = index.text(key)
             reason = "duplicate" if nearest.strip() == instruction.strip() else "similar"
             return Refused(reason=reason, score=score, nearest=nearest)
-        matches = index.similar(instruction, self.record_floor)[:MOST_SIMILAR_KEPT]
-        most_similar = {index.text(key): score for key, score in matches}
-        return Admitted(index.add(instruction), instruction, most_similar)
+        query = self.scores.query(instruction)
+        return Admitted(self._add(instruction), instruction, query)
+
+    def _add(self, instruction: str) -> int:
+        key = self._index.add(instruction)
+        if self.scores.add(instruction) != key:
+            raise AssertionError("pool views out of step")  # both issue keys in add order
+        return key
 
     def release(self, key: int) -> None:
         """Forget an admitted instruction that ended with no valid instance."""
         self._index.discard(key)
+        self.scores.discard(key)
 
     def commit(self, instruction: str) -> None:
         self.machine.append(instruction)

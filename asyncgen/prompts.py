@@ -1,9 +1,11 @@
-"""The paper's four prompt templates (Self-Instruct, Tables 5-8), built from the seed pool.
+"""The paper's four prompt templates (Self-Instruct, Tables 5-8).
 
 The instruction prompt follows the released code's numbered form ("1. ...", stop at "16.").
-The classification and instance prompts are few-shot; their demonstrations come from the seed
-tasks (fixed choice, so the prefix is identical across requests and providers can cache it).
-Every template starts with a fixed header line: the simulator recognises a prompt by it.
+The classification and instance prompts are few-shot; their demonstrations come from
+`data/demonstrations.jsonl` (`asyncgen.demos`). Each of these prompts is a fixed prefix (header
+and demonstrations, byte-identical across requests, so a provider's prefix cache can serve it)
+followed by the candidate instruction. Every template starts with a fixed header line: the
+simulator recognises a prompt by it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 INSTRUCTION_HEADER = "Come up with a series of tasks:"
 CLASSIFY_HEADER = (
@@ -27,20 +30,21 @@ OUTPUT_FIRST_HEADER = (
 )
 CLASSIFY_QUESTION = "Is it classification?"
 
-CLASSIFY_POSITIVE_SHOTS = 12
-CLASSIFY_NEGATIVE_SHOTS = 19
-INSTANCE_SHOTS = 4
-
 _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
 class Demo:
-    """A seed task as shown in a few-shot prompt."""
+    """A task as shown in a few-shot prompt.
+
+    `instances` are (input, output) pairs, the input as shown (field names included); for an
+    output-first demonstration the output is the class label; a classification demonstration
+    has none.
+    """
 
     instruction: str
     is_classification: bool
-    instances: tuple[tuple[str, str], ...]  # (input, output)
+    instances: tuple[tuple[str, str], ...]
 
 
 def one_line(text: str) -> str:
@@ -72,63 +76,68 @@ def instruction_prompt(instructions: Sequence[str]) -> str:
 
 
 def classify_prompt(demos: Sequence[Demo], instruction: str) -> str:
-    """Table 6: Yes/No demonstrations, then the candidate."""
+    """Table 6: Yes/No demonstrations (the fixed prefix), then the candidate."""
+    return f"{classify_prefix(tuple(demos))}Task: {one_line(instruction)}\n{CLASSIFY_QUESTION}"
+
+
+def input_first_prompt(demos: Sequence[Demo], instruction: str) -> str:
+    """Table 7: examples for a non-classification task, input before output."""
+    return f"{input_first_prefix(tuple(demos))}Task: {one_line(instruction)}\n"
+
+
+def output_first_prompt(demos: Sequence[Demo], instruction: str) -> str:
+    """Table 8: class label first, then an input that fits it."""
+    return f"{output_first_prefix(tuple(demos))}Task: {one_line(instruction)}\n"
+
+
+# The fixed part of each prompt: built once per demonstration set, the same bytes on every
+# request, so a provider's prefix cache can serve it; only the candidate follows it.
+
+
+@lru_cache(maxsize=8)
+def classify_prefix(demos: tuple[Demo, ...]) -> str:
     parts = [CLASSIFY_HEADER, ""]
     for demo in demos:
         answer = "Yes" if demo.is_classification else "No"
         parts.append(f"Task: {one_line(demo.instruction)}\n{CLASSIFY_QUESTION} {answer}\n")
-    parts.append(f"Task: {one_line(instruction)}\n{CLASSIFY_QUESTION}")
-    return "\n".join(parts)
+    return "\n".join(parts) + "\n"
+
+
+@lru_cache(maxsize=8)
+def input_first_prefix(demos: tuple[Demo, ...]) -> str:
+    body = "".join(f"{_input_first_demo(d)}\n\n" for d in demos)
+    return f"{INPUT_FIRST_HEADER}\n\n{body}"
+
+
+@lru_cache(maxsize=8)
+def output_first_prefix(demos: tuple[Demo, ...]) -> str:
+    body = "".join(f"{_output_first_demo(d)}\n\n" for d in demos)
+    return f"{OUTPUT_FIRST_HEADER}\n\n{body}"
+
+
+def _output_line(output: str) -> str:
+    """ "Output: x", or "Output:" and the lines below it for a multi-line output."""
+    output = output.strip()
+    return f"Output:\n{output}" if "\n" in output else f"Output: {output}"
 
 
 def _input_first_demo(demo: Demo) -> str:
+    """The input is shown as written: it names its own fields ("Paragraph: ...")."""
     lines = [f"Task: {one_line(demo.instruction)}"]
     if all(not inp.strip() for inp, _ in demo.instances):
-        lines.append(f"Output: {demo.instances[0][1].strip()}")
+        lines.append(_output_line(demo.instances[0][1]))
         return "\n".join(lines)
     for number, (inp, out) in enumerate(demo.instances, start=1):
         lines.append(f"Example {number}")
-        lines.append(f"Input: {inp.strip()}")
-        lines.append(f"Output: {out.strip()}")
+        lines.append(inp.strip())
+        lines.append(_output_line(out))
     return "\n".join(lines)
 
 
 def _output_first_demo(demo: Demo) -> str:
     lines = [f"Task: {one_line(demo.instruction)}"]
-    for inp, out in demo.instances:
-        lines.append(f"Class label: {out.strip()}")
+    for inp, label in demo.instances:
+        lines.append(f"Class label: {label.strip()}")
         if inp.strip():
-            lines.append(f"Input: {inp.strip()}")
+            lines.append(inp.strip())
     return "\n".join(lines)
-
-
-def input_first_prompt(demos: Sequence[Demo], instruction: str) -> str:
-    """Table 7: examples for a non-classification task, input before output."""
-    body = "\n\n".join(_input_first_demo(d) for d in demos)
-    return f"{INPUT_FIRST_HEADER}\n\n{body}\n\nTask: {one_line(instruction)}\n"
-
-
-def output_first_prompt(demos: Sequence[Demo], instruction: str) -> str:
-    """Table 8: class label first, then an input that fits it."""
-    body = "\n\n".join(_output_first_demo(d) for d in demos)
-    return f"{OUTPUT_FIRST_HEADER}\n\n{body}\n\nTask: {one_line(instruction)}\n"
-
-
-def select_classify_demos(seeds: Sequence[Demo]) -> list[Demo]:
-    """12 classification and 19 other seed tasks, interleaved, in seed order."""
-    positive = [d for d in seeds if d.is_classification][:CLASSIFY_POSITIVE_SHOTS]
-    negative = [d for d in seeds if not d.is_classification][:CLASSIFY_NEGATIVE_SHOTS]
-    merged: list[Demo] = []
-    while positive or negative:
-        if negative:
-            merged.append(negative.pop(0))
-        if positive:
-            merged.append(positive.pop(0))
-    return merged
-
-
-def select_instance_demos(seeds: Sequence[Demo], *, classification: bool) -> list[Demo]:
-    """A few seed tasks of the same kind, short ones first, to keep the prefix small."""
-    same = [d for d in seeds if d.is_classification == classification and d.instances]
-    same.sort(key=lambda d: sum(len(i) + len(o) for i, o in d.instances))
-    return same[:INSTANCE_SHOTS]

@@ -86,8 +86,9 @@ def table1(tasks: Sequence[Task]) -> dict[str, Any]:
 
 
 def similarity_scores(tasks: Sequence[Task]) -> list[float]:
-    """Figure 4 proxy: each task's highest ROUGE-L in `most_similar` (pool, not only seeds)."""
-    return [max(task.most_similar.values(), default=0.0) for task in tasks]
+    """Figure 4: each task's ROUGE-L to its most similar seed instruction (`most_similar_seed`);
+    tasks written before that field existed are left out."""
+    return [max(task.most_similar_seed.values()) for task in tasks if task.most_similar_seed]
 
 
 def length_distributions(tasks: Sequence[Task]) -> dict[str, list[int]]:
@@ -157,7 +158,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache")
+                 "billed_nano_usd", "cache", "via")
 
     def __init__(self) -> None:
         self.events = 0
@@ -175,6 +176,7 @@ class EventTally:
         self.unparseable = 0
         self.billed_nano_usd = 0  # every request event's cost: retries and failures included
         self.cache = CacheUsage()  # every billed request event, retries and failures included
+        self.via: dict[str, Counter[str]] = {}  # "batch" (has a batch_id) or "live" -> usage
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -220,6 +222,9 @@ class EventTally:
             cost = round(_number(event.get("cost_usd")) * NANO)  # integers: sums are exact
             usage["cost_nano_usd"] += cost
             self.latency.setdefault(stage, []).append(_number(event.get("latency_ms")))
+            via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
+            via["requests"] += 1
+            via["cost_nano_usd"] += cost
             run.requests += 1
             run.cost_nano_usd += cost
         elif name == "request.retry":
@@ -278,7 +283,10 @@ def requests_by_stage(tally: EventTally) -> dict[str, Any]:
         usage = tally.usage[stage]
         total.update(usage)
         rows[stage] = _usage_row(usage)
-    return {"by_stage": rows, "total": _usage_row(total)}
+    via = {name: {"requests": tally.via[name]["requests"],
+                  "cost_usd": tally.via[name]["cost_nano_usd"] / NANO}
+           for name in ("batch", "live") if name in tally.via}
+    return {"by_stage": rows, "total": _usage_row(total), "via": via}
 
 
 def _usage_row(usage: Counter[str]) -> dict[str, Any]:
@@ -450,7 +458,9 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
     per = _usd(report["cost_per_instruction_usd"], digits=6)
     total = _usd(report["cost_usd"], digits=6)
     spent = f"  spent, all runs: {total} (from {report['cost_source']})"
-    return ["Requests (request.completed)", *_table(rows), spent,
+    via = [f"  {name}: {_int(row['requests'])} requests, {_usd(row['cost_usd'], digits=6)}"
+           for name, row in req.get("via", {}).items()] if "batch" in req.get("via", {}) else []
+    return ["Requests (request.completed)", *_table(rows), *via, spent,
             f"  cost per instruction: {per}"]
 
 
@@ -519,11 +529,10 @@ def write_plots(tasks: Sequence[Task], directory: Path, figure: Any) -> list[Pat
     ax = fig4.subplots()
     ax.hist(similarity_scores(tasks), bins=[i / 20 for i in range(21)], edgecolor="white")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("ROUGE-L overlap with the most similar instruction")
+    ax.set_xlabel("ROUGE-L overlap with the most similar seed instruction")
     ax.set_ylabel("# instructions")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_title("ROUGE-L to the most similar instruction in the pool\n"
-                 "(proxy for the paper's most similar seed; pool = seeds + generated)",
+    ax.set_title("ROUGE-L between each generated instruction and its most similar seed",
                  fontsize=9)
     fig5 = figure(figsize=(12, 3.5), layout="constrained")
     labels = {"instruction": "instructions", "input": "non-empty inputs", "output": "outputs"}

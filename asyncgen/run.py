@@ -24,11 +24,12 @@ from asyncgen import __version__, events, spend
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
+from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
-from asyncgen.llm import LLMClient, ProviderConfig
-from asyncgen.llm.errors import FatalError
+from asyncgen.llm import LLMClient, ProviderConfig, key
+from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
@@ -66,6 +67,7 @@ class Prepared:
     config: RunConfig
     provider: ProviderConfig
     seeds: list[SeedTask]
+    demos: Demonstrations
     store: TaskStore
     tasks: list[Task]
     prior: Recovered
@@ -107,6 +109,8 @@ def provider_config(config: RunConfig) -> ProviderConfig:
             price_in=config.price_in,
             price_out=config.price_out,
             price_cached=config.price_cached,
+            routing=config.routing,
+            fallback_models=config.fallback_models,
             params=config.params,
         )
     except ValueError as exc:
@@ -118,6 +122,7 @@ def prepare(config: RunConfig) -> Prepared:
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} exists and is not a directory")
     seeds = load_seeds(config.seeds, need=config.human_per_prompt)
+    demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
     if config.batch and provider.provider == "openrouter":
@@ -138,7 +143,7 @@ def prepare(config: RunConfig) -> Prepared:
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
-            config=config, provider=provider, seeds=seeds, store=store, tasks=tasks,
+            config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
             prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
@@ -244,6 +249,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
             async with LLMClient(provider, budget=budget) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
+                if provider.provider == "openrouter":
+                    await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
                                     limiter_state=client.stats, spend=budget,
                                     prior_cost_usd=prior_usd)
@@ -336,6 +343,20 @@ def _finish_note(p: Prepared, control: Control, tally: Tally) -> str | None:
     return None
 
 
+async def _check_key(client: LLMClient, budget_usd: float) -> None:
+    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it."""
+    info = await client.check_key()
+    if info is None:
+        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key")
+        return
+    log.warning(events.RUN_KEY, message=key.describe(info), limit_usd=info.limit_usd,
+                remaining_usd=info.remaining_usd, usage_usd=info.usage_usd,
+                free_tier=info.free_tier, free_daily_requests=info.free_daily_requests)
+    why = key.refusal(info, budget_usd=budget_usd, model=client.config.model or "")
+    if why is not None:
+        raise InsufficientCredits(why)
+
+
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first leaf of a (nested) exception group: the error that stopped the run."""
     first = group.exceptions[0]
@@ -345,13 +366,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str) -> Graph:
     c = batch_workers(p.config)
-    pool = Pool(p.seeds, threshold=c.similarity_threshold,
-                record_floor=c.similarity_record_floor)
+    pool = Pool(p.seeds, threshold=c.similarity_threshold)
     pool.restore(p.tasks)
     outlook = Outlook()
     return Graph(
         config=c,
         pool=pool,
+        demos=p.demos,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
         filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,

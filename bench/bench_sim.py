@@ -30,6 +30,7 @@ import aiohttp
 import orjson
 
 from asyncgen import prompts
+from asyncgen.demos import load_demos
 from asyncgen.sim.instructions import novel_instruction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,25 +39,21 @@ ROOT = Path(__file__).resolve().parents[1]
 def build_prompts(mix: str, count: int = 300) -> list[str]:
     """Distinct prompts of the requested kinds (same templates the pipeline sends)."""
     rng = random.Random(0)
-    demos = [
-        prompts.Demo(novel_instruction(rng), i % 5 == 0, (("some input text", "an output"),))
-        for i in range(40)
-    ]
-    classify_demos = prompts.select_classify_demos(demos)
+    demos = [novel_instruction(rng) for _ in range(40)]
+    shots = load_demos()
     out: list[str] = []
     for i in range(count):
         candidate = novel_instruction(rng)
         kind = mix if mix != "pipeline" else ("instructions" if i % 15 == 0 else
                                               "classify" if i % 2 else "instances")
         if kind == "instructions":
-            out.append(prompts.instruction_prompt(rng.sample([d.instruction for d in demos], 8)))
+            out.append(prompts.instruction_prompt(rng.sample(demos, 8)))
         elif kind == "classify":
-            out.append(prompts.classify_prompt(classify_demos, candidate))
+            out.append(prompts.classify_prompt(shots.classify, candidate))
+        elif i % 6 == 0:
+            out.append(prompts.output_first_prompt(shots.output_first, candidate))
         else:
-            classification = i % 6 == 0
-            chosen = prompts.select_instance_demos(demos, classification=classification)
-            build = prompts.output_first_prompt if classification else prompts.input_first_prompt
-            out.append(build(chosen, candidate))
+            out.append(prompts.input_first_prompt(shots.input_first, candidate))
     return out
 
 

@@ -23,7 +23,7 @@ import openai
 import orjson
 import pytest
 
-from asyncgen import prompts
+from asyncgen import prompts, spend
 from asyncgen.batch import BatchClient, BatchJournal, BatchSettings
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.client import batch_price
@@ -34,6 +34,7 @@ from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm.errors import BudgetExhausted, ContextLengthExceeded, RetriesExhausted
 from asyncgen.llm.params import RequestParams
 from asyncgen.llm.pricing import worst_case_cost
+from asyncgen.report import build_report
 from asyncgen.sim import SimConfig, serve
 from asyncgen.sim.books import Books, fetch_totals, read_books
 
@@ -361,6 +362,9 @@ def test_run_batch_reaches_the_target_through_batches(tmp_path: Path) -> None:
     assert any("batches" in e for e in progress) or events[-1]["event"] == "run.finished"
     spent = sum(e.get("cost_usd") or 0 for e in events if str(e["event"]).startswith("request."))
     assert spent == pytest.approx(totals["billed_usd"], rel=1e-6)
+    report = build_report([], events)
+    assert set(report["requests"]["via"]) == {"batch"}
+    assert report["requests"]["via"]["batch"]["cost_usd"] == pytest.approx(spent)
 
 
 def test_kill_9_during_batches_then_resume_pays_no_body_twice(tmp_path: Path) -> None:
@@ -387,5 +391,7 @@ def test_kill_9_during_batches_then_resume_pays_no_body_twice(tmp_path: Path) ->
     assert len(tasks) == 40
     digests = [line["body_digest"] for line in read_books(books) if "body_digest" in line]
     assert digests and len(digests) == len(set(digests))
+    billed = sum(float(line["cost_usd"]) for line in read_books(books))
+    assert spend.recover(out / spend.SPEND_FILE).figure_usd >= billed - 1e-9  # held counted
     events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
     assert any(e["event"] == "batch.reattached" for e in events)

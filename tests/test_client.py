@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -237,12 +238,26 @@ async def test_retryable_statuses_are_retried_with_backoff(
 
 async def test_429_honours_retry_after_and_cools_everyone_down() -> None:
     clock = ManualClock()
-    script = Script(fail(429, headers={"retry-after-ms": "1500"}), ok())
-    async with make(script, clock) as client:
+    limit = {"retry-after-ms": "1500", "x-ratelimit-remaining-requests": "0"}
+    script = Script(fail(429, headers=limit), ok())
+    async with make(script, clock, max_concurrency=64) as client:
+        before = client.limits.concurrency
         await client.complete("classify", PROMPT)
         stats = client.stats()
     assert 1.5 in clock.sleeps
-    assert stats["decreases"] == 1 and stats["concurrency"] == 32
+    assert stats["decreases"] == 1 and stats["concurrency"] < before
+
+
+async def test_a_sporadic_429_waits_alone_and_does_not_slow_the_client() -> None:
+    clock = ManualClock()
+    script = Script(fail(429, headers={"retry-after": "1"}), ok())
+    async with make(script, clock, max_concurrency=64) as client:
+        before = client.limits.concurrency
+        await client.complete("classify", PROMPT)
+        stats = client.stats()
+    assert clock.sleeps == [1.0]  # this request's own wait; no cooldown for the others
+    assert stats["decreases"] == 0 and stats["concurrency"] >= before
+    assert stats["attempt_errors"] == {"rate_limit_sporadic": 1}
 
 
 async def test_retries_exhausted(logs: list[MutableMapping[str, Any]]) -> None:
@@ -476,6 +491,8 @@ FORCED_RETRYABLE = [
     ("408", "timeout"),
     ("409", "server"),
     ("429;retry-after-ms=20", "rate_limit"),
+    ("429-upstream;retry-after-ms=20", "rate_limit_sporadic"),
+    ("402-in-flight;retry-after-ms=20", "in_flight_budget"),
     ("500", "server"),
     ("502", "server"),
     ("503;retry-after-ms=20", "server"),
@@ -546,6 +563,38 @@ async def test_20_percent_faults_end_in_success_or_typed_error(flag: str) -> Non
     assert stats["in_flight"] == 0 and stats["retries"] > 20
     assert not any(MARKER in repr(entry) for entry in entries)
     assert not any(MARKER in text for text in texts)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_a_dead_endpoint_ends_the_run_after_a_few_attempts(transport: str) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    async with sim_client(url, transport=transport, max_attempts=6) as client:
+        with pytest.raises(e.EndpointUnreachable) as info:
+            await client.complete("classify", PROMPT)
+        assert client.stats()["attempts"] == 3
+    message = str(info.value)
+    assert f"{url}/chat/completions" in message and "ssl:default" not in message
+    assert "\n" not in message
+
+
+async def test_refusals_after_the_endpoint_answered_are_an_outage_not_a_fatal() -> None:
+    async with sim.serve(sim.SimConfig(seed=8)) as url:
+        client = sim_client(url, max_attempts=4)
+        async with client:
+            await client.complete("classify", PROMPT)
+            live = url
+    async with client:  # the same client, the server gone: retried, then given up as usual
+        assert client.config.base_url == live
+        with pytest.raises(e.RetriesExhausted) as info:
+            await client.complete("classify", PROMPT)
+    assert info.value.last_kind == "connection"
 
 
 async def test_client_over_plain_httpx_against_the_simulator() -> None:

@@ -30,7 +30,10 @@ def _map(status: int, body: bytes = b"", headers: dict[str, str] | None = None) 
     [
         (408, b"", {}, e.ServerError, "timeout"),
         (409, b"", {}, e.ServerError, "server"),
-        (429, _body("slow down"), {"retry-after": "2"}, e.RateLimited, "rate_limit"),
+        (429, _body("slow down"), {"retry-after": "2"}, e.SporadicRateLimit,
+         "rate_limit_sporadic"),
+        (402, _body("budget", metadata={"limit_source": e.IN_FLIGHT_SOURCE}),
+         {"retry-after": "3"}, e.InFlightBudget, "in_flight_budget"),
         (500, b"", {}, e.ServerError, "server"),
         (502, b"<html>bad gateway</html>", {}, e.ServerError, "server"),
         (503, b"", {}, e.ServerError, "server"),
@@ -98,6 +101,44 @@ def test_status_mapping(
     assert err.kind == kind
     assert err.status == status
     assert err.attempt == 2
+
+
+UPSTREAM = {"provider_name": "Venice", "raw": "model is temporarily rate-limited upstream"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "sporadic"),
+    [
+        # rate-limit information: slow down
+        (_body("Too Many Requests"), {}, False),  # a bare 429: a silent limit
+        (_body("Rate limit reached for gpt-4o-mini on requests per min (RPM)"),
+         {"retry-after": "1"}, False),
+        (_body("slow down"), {"retry-after": "1", "x-ratelimit-remaining-requests": "0"}, False),
+        (_body("slow down"), {"retry-after": "1", "x-ratelimit-reset": str(int(NOW * 1000))},
+         False),
+        (_body("slow down"), {"retry-after": "60"}, False),  # a long wait: a limit
+        # noise: wait, but do not slow everyone down
+        (_body("slow down"), {"retry-after": "1"}, True),
+        (_body("slow down"), {"retry-after-ms": "250", "x-ratelimit-remaining-requests": "12",
+                              "x-ratelimit-reset-requests": "1s"}, True),
+        (_body("Provider returned error", code=429, metadata=UPSTREAM), {}, True),
+        (_body("Provider returned error", code=429, metadata=UPSTREAM),
+         {"retry-after": "17"}, True),
+    ],
+)
+def test_a_429_is_told_a_rate_limit_or_noise(
+    body: bytes, headers: dict[str, str], sporadic: bool
+) -> None:
+    err = _map(429, body, headers)
+    assert isinstance(err, e.RateLimited)
+    assert isinstance(err, e.SporadicRateLimit) is sporadic
+
+
+def test_a_402_is_an_in_flight_budget_only_when_it_says_so() -> None:
+    in_flight = _map(402, _body("wait", metadata={"limit_source": e.IN_FLIGHT_SOURCE}))
+    assert type(in_flight) is e.InFlightBudget and in_flight.retryable
+    out = _map(402, _body("Insufficient credits", metadata={"limit_source": "openrouter_credits"}))
+    assert type(out) is e.InsufficientCredits and not out.retryable
 
 
 @pytest.mark.parametrize(

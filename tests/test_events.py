@@ -71,7 +71,7 @@ def test_every_event_line_parses_and_carries_its_fields(tmp_path: Path, faulty_s
 def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path) -> None:
     """Against what the simulator billed (its books), not the run's own ledger."""
     out, books = tmp_path / "out", tmp_path / "books.jsonl"
-    budget = "0.02"
+    budget = "0.05"  # room for a few tasks: a task's prompts carry ~4,000 tokens of demos
     with sim_process("--books", str(books), "--fail-429", "0.05", "--fail-5xx", "0.05",
                      "--fail-malformed", "0.03", "--fail-200-error", "0.03",
                      "--fail-reset", "0.02") as url:
@@ -84,7 +84,7 @@ def test_budget_is_never_exceeded_across_resumed_runs(tmp_path: Path) -> None:
         billed = fetch_totals(url)["billed_usd"]
     finished = _events(out)[-1]
     assert finished["reason"] == "budget"
-    assert 0.01 < first <= billed <= float(budget)
+    assert 0.025 < first <= billed <= float(budget)
     assert billed <= finished["cost_usd_all_runs"] <= float(budget)
     assert len(_tasks(out)) > 0
 

@@ -1,4 +1,4 @@
-"""Shared provider limits: AIMD concurrency, cooldown, RPM/TPM, learning from headers."""
+"""Shared provider limits: concurrency sized by policy, cooldown, RPM/TPM, learning from headers."""
 
 from __future__ import annotations
 
@@ -106,37 +106,59 @@ async def test_waiters_cancelled_together_while_a_slot_frees_up() -> None:
     assert limits.in_flight == 1
 
 
-async def test_aimd_halves_once_per_round_trip_and_climbs_back() -> None:
+async def test_a_burst_of_429s_cuts_once_per_latency_window_and_recovers() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=16, clock=clock.clock())  # probe mode: starts at 16
+    for _ in range(8):
+        limits.record_success(stage="classify", latency_s=1.0)
+    assert limits.concurrency == 16  # at the ceiling already
+    for _ in range(8):  # a burst of 429s answered within one round trip
+        limits.record_rate_limited(None)
+    assert limits.concurrency == 8 and limits.decreases == 1  # success rate unknown yet: halve
+    assert limits.cooldown_remaining_s == pytest.approx(lim.BARE_429_PAUSE_S)
+    clock.now += 1.0  # one latency window later: counts again
+    limits.record_rate_limited(0.0)
+    assert limits.concurrency == 4 and limits.decreases == 2
+    for _ in range(80):
+        limits.record_success(stage="classify", latency_s=1.0)
+    assert limits.concurrency == 16  # back to the ceiling, not beyond
+
+
+async def test_a_sporadic_429_neither_cuts_nor_pauses() -> None:
     clock = ManualClock()
     limits = ProviderLimits(max_concurrency=16, clock=clock.clock())
-    tickets = [await limits.acquire() for _ in range(8)]
-    for _ in tickets:
-        limits.release()
-    for ticket in tickets:  # a burst of 429s for requests sent before the first decrease
-        limits.record_rate_limited(ticket, 0.0)
-    assert limits.concurrency == 8 and limits.decreases == 1
-    later = await limits.acquire()
-    limits.release()
-    limits.record_rate_limited(later, 0.0)  # sent after the decrease: counts again
-    assert limits.concurrency == 4 and limits.decreases == 2
-    for _ in range(200):
-        limits.record_success()
-    assert limits.concurrency == 16  # additive increase back to the maximum, not beyond
+    for _ in range(40):
+        clock.now += 0.1
+        limits.record_success(stage="classify", latency_s=1.0)
+        limits.record_noise()  # two in three answers: a share this large is congestion after all
+        limits.record_noise()
+        if limits.decreases:
+            break
+    assert limits.decreases == 1 and limits.cooldown_remaining_s == 0.0
+    calm = ProviderLimits(max_concurrency=16, clock=ManualClock().clock())
+    for n in range(200):  # one in ten: noise
+        calm.record_success(stage="classify", latency_s=1.0)
+        if n % 10 == 0:
+            calm.record_noise()
+    assert calm.decreases == 0 and calm.concurrency == 16 and calm.cooldown_remaining_s == 0.0
+    assert calm.stats()["concurrency_policy"]["noise_429s"] == 20
 
 
-async def test_aimd_never_goes_below_one() -> None:
-    limits = ProviderLimits(max_concurrency=2, clock=ManualClock().clock())
+async def test_concurrency_never_goes_below_one() -> None:
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=2, clock=clock.clock())
     for _ in range(10):
-        ticket = await limits.acquire()
-        limits.release()
-        limits.record_rate_limited(ticket, 0.0)
+        clock.now += 10.0
+        limits.record_rate_limited(0.0)
     assert limits.concurrency == lim.MIN_CONCURRENCY
 
 
 async def test_lowered_cap_holds_new_sends_until_in_flight_drains() -> None:
     limits = ProviderLimits(max_concurrency=4, clock=ManualClock().clock())
-    tickets = [await limits.acquire() for _ in range(4)]
-    limits.record_rate_limited(tickets[0], 0.0)  # cap 2, 4 in flight
+    for _ in range(4):
+        await limits.acquire()
+    limits.record_rate_limited(0.0)  # cap 2, 4 in flight
+    assert limits.concurrency == 2
     started: list[int] = []
 
     async def send() -> None:
@@ -155,12 +177,25 @@ async def test_lowered_cap_holds_new_sends_until_in_flight_drains() -> None:
         assert started == [1]
 
 
+async def test_a_known_limit_sizes_concurrency_by_littles_law() -> None:
+    limits = ProviderLimits(max_concurrency=1000, rpm=3000, clock=ManualClock().clock())
+    for _ in range(50):
+        limits.record_success(stage="instances", latency_s=5.0)
+    # 50 requests/s x 5 s x headroom 1.5, plus slack
+    assert limits.concurrency == 375 + 4
+    assert limits.stats()["concurrency_why"].startswith("little: 50.0 req/s x 5.00 s")
+    capped = ProviderLimits(max_concurrency=64, rpm=3000, clock=ManualClock().clock())
+    capped.record_success(stage="instances", latency_s=5.0)
+    assert capped.concurrency == 64
+    assert capped.stats()["concurrency_why"] == "ceiling (--max-concurrency)"
+
+
 async def test_cooldown_pauses_new_sends_with_the_clock_not_the_loop() -> None:
     clock = ManualClock()
     limits = ProviderLimits(max_concurrency=4, clock=clock.clock())
-    ticket = await limits.acquire()
+    await limits.acquire()
     limits.release()
-    limits.record_rate_limited(ticket, 5.0)
+    limits.record_rate_limited(5.0)
     assert limits.cooldown_remaining_s == pytest.approx(5.0)
     assert "cooldown=5.00s" in repr(limits)
     start = clock.now

@@ -795,3 +795,67 @@ def test_large_adversarial_text_parses_in_linear_time(text: str) -> None:
     parse_classification(text)
     parse_instances(text, classification=False, finish_reason="stop")
     parse_instances(text, classification=True, finish_reason="stop")
+
+
+# --- False drops found by differential tests against the released parser (issue 9) ---------
+
+LEGIT_FIRST = [
+    "Okay, now rewrite the paragraph in passive voice.",
+    "Here is a list of numbers. Sort them in ascending order:",
+    "Sure enough, the train was late again. Write a complaint to the railway company.",
+]
+PREAMBLES = [
+    "Sure! Here are more tasks:", "Certainly!", "Sure, here are 7 more:",
+    "Okay, here you go:", "Here are some new ones:", "Certainly! Below are additional tasks:",
+]
+
+
+@pytest.mark.parametrize("lead", LEGIT_FIRST)
+def test_a_first_instruction_that_opens_like_a_preamble_is_kept(lead: str) -> None:
+    text = f"{lead}\n10. Name three fruits that are red.\n11. Give two uses of vinegar at home."
+    kept, _ = parse_instructions(text, finish_reason="stop", min_words=3)
+    assert kept[0] == lead
+
+
+@pytest.mark.parametrize("lead", PREAMBLES)
+def test_a_chat_preamble_is_dropped(lead: str) -> None:
+    kept, _ = parse_instructions(f"{lead}\n10. Name three fruits that are red.",
+                                 finish_reason="stop")
+    assert kept == ["Name three fruits that are red."]
+
+
+def test_a_later_nine_does_not_drop_the_first_instruction() -> None:
+    text = ("Explain the rules of chess to a child.\n10. List the planets by size.\n"
+            "9. Describe a sunset over the sea in three sentences.")
+    kept, _ = parse_instructions(text, finish_reason="stop")
+    assert kept[0] == "Explain the rules of chess to a child."
+    assert len(kept) == 3
+    restated, _ = parse_instructions("Sure! Here you go:\n9. Explain the rules of chess.",
+                                     finish_reason="stop")
+    assert restated == ["Explain the rules of chess."]
+
+
+def test_one_line_examples_are_split() -> None:
+    text = "Example 1 Input: 2 + 2 Output: 4 Example 2 Input: 3 + 5 Output: 8"
+    assert parse_instances(text, classification=False, finish_reason="stop") == (
+        [I("2 + 2", "4"), I("3 + 5", "8")], None)
+    named = ("Example 1 Sentence: I am here. Output: Je suis ici. "
+             "Example 2: Sentence: Go. Output: Va.")
+    assert parse_instances(named, classification=False, finish_reason="stop") == (
+        [I("Sentence: I am here.", "Je suis ici."), I("Sentence: Go.", "Va.")], None)
+
+
+def test_an_input_keeps_its_named_fields() -> None:
+    text = ("Example 1\nParagraph: The bridge opened in 1931.\nQuestion: When?\nOutput: 1931\n"
+            "Example 2\nList: [3, 1]\nOutput: [1, 3]")
+    assert parse_instances(text, classification=False, finish_reason="stop") == (
+        [I("Paragraph: The bridge opened in 1931.\nQuestion: When?", "1931"),
+         I("List: [3, 1]", "[1, 3]")], None)
+
+
+def test_output_first_accepts_a_named_field_after_the_label() -> None:
+    text = ("Class label: Positive Review: Loved every minute.\n"
+            "Class label: Not spam Email: See you at 5.\nClass label: Negative\nReview: Dull.")
+    assert parse_instances(text, classification=True, finish_reason="stop") == (
+        [I("Review: Loved every minute.", "Positive"), I("Email: See you at 5.", "Not spam"),
+         I("Review: Dull.", "Negative")], None)

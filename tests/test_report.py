@@ -28,6 +28,7 @@ TASKS: list[dict[str, Any]] = [
         ],  # 2 / 1
         "most_similar": {"Rate the movie review.": 0.4, "Classify the tweet.": 0.55},
         "avg_similarity_score": 0.2,
+        "most_similar_seed": {"Rate the movie review.": 0.4},
     },
     {
         "id": "task-000002",
@@ -47,6 +48,7 @@ TASKS: list[dict[str, Any]] = [
         ],  # blank / 4
         "most_similar": {"Translate to German.": 0.3},
         "avg_similarity_score": 0.1,
+        "most_similar_seed": {"Translate to German.": 0.3},
     },
     {
         "id": "task-000004",
@@ -485,8 +487,9 @@ def test_file_as_dir(tmp_path: Path) -> None:
         report.main(parse([str(tmp_path / "f")]))
 
 
-def test_similarity_proxy_and_lengths() -> None:
-    assert report.similarity_scores(tasks()) == [0.55, 0.0, 0.3, 0.25]
+def test_figure4_scores_and_lengths() -> None:
+    # the most similar seed, not pool instruction; tasks without the field are left out
+    assert report.similarity_scores(tasks()) == [0.4, 0.3]
     lengths = report.length_distributions(tasks())
     assert lengths == {
         "instruction": [6, 5, 5, 4],

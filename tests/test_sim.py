@@ -238,7 +238,9 @@ def test_classification_answer_is_rarely_unparseable() -> None:
     assert 20 <= sum(n for a, n in answers.items() if a != " Yes") <= 120, answers
 
 
-_EXAMPLE = re.compile(r"Example (\d+)\nInput: (.*)\nOutput: (.*?)(?=\n\nExample|\n?$)", re.S)
+_EXAMPLE = re.compile(
+    r"Example (\d+)\n([A-Z]\w*: .*)\nOutput: (.*?)(?=\n\nExample|\n?$)", re.S
+)
 
 
 def test_input_first_answers_in_the_example_format() -> None:
@@ -263,6 +265,16 @@ def test_input_first_answers_in_the_example_format() -> None:
     assert "bakery" in no_input.lower()
 
 
+def test_instance_answers_name_their_input_fields_after_the_task() -> None:
+    """As the demonstrations teach (§2.2), the model names the fields it generates."""
+    text, _ = input_first(random.Random(0), "Given a paragraph about tea, summarize it.")
+    assert "\nParagraph: " in text and "Input:" not in text
+    text, _ = output_first(random.Random(0), "Classify the sentiment of the tweet.")
+    assert "\nTweet: " in text and "Input:" not in text
+    text, _ = input_first(random.Random(0), "Given the following, rewrite it politely.")
+    assert "\nInput: " in text
+
+
 def test_input_first_sometimes_produces_the_bad_cases_a_filter_must_catch() -> None:
     bad: Counter[str] = Counter()
     for seed in range(400):
@@ -271,7 +283,7 @@ def test_input_first_sometimes_produces_the_bad_cases_a_filter_must_catch() -> N
             if not answer.strip():
                 bad["empty"] += 1
             elif answer.strip() == given.strip():
-                bad["same"] += 1
+                bad["same"] += 1  # the input copied, its field name included
             if given.endswith(":"):
                 bad["colon"] += 1
     assert bad["empty"] > 0 and bad["same"] > 0 and bad["colon"] > 0, bad
@@ -295,7 +307,7 @@ def test_output_first_labels_come_from_the_task(instruction: str, labels: list[s
     assert labels_for(instruction) == labels
     text, reason = output_first(random.Random(0), instruction)
     if reason == "stop":
-        found = re.findall(r"Class label: (.*)\nInput: (.+)\n", text)
+        found = re.findall(r"Class label: (.*)\n[A-Z]\w*: (.+)\n", text)
         assert 2 <= len(found) <= 3
         assert [label for label, _ in found] == labels[: len(found)]
 

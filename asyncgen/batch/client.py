@@ -579,12 +579,9 @@ class BatchClient:
             request.attempts = 1
             self._by_key.setdefault(key, request)
             requests[cid] = request
+        # no new reservation: the killed run's hold for this batch is still on the spend
+        # journal, and the resumed budget counts it as spent (asyncgen.spend)
         reservation = None
-        if self._budget is not None and old.worst_usd:
-            try:  # the money was committed when it was submitted; hold it until settled
-                reservation = self._budget.reserve(old.worst_usd)
-            except BudgetExhausted:
-                reservation = None
         flight = _Flight(old.seq, stage, requests, reservation, batch_id=str(batch["id"]),
                          status="", total=len(requests), started=now)
         self._flights[old.seq] = flight

@@ -34,15 +34,21 @@ from asyncgen.errors import UsageError
 from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
+    ConnectionFailed,
     DeadlineExceeded,
+    EndpointUnreachable,
+    InFlightBudget,
     ItemError,
     ProviderError,
     RateLimited,
     RetriesExhausted,
     SendingStopped,
+    SporadicRateLimit,
     check_response,
+    error_for_status,
     map_transport_errors,
 )
+from asyncgen.llm.key import KeyInfo, parse_key
 from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import (
@@ -62,8 +68,9 @@ if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at ru
 
 
 CONNECT_TIMEOUT_S = 10.0
-COOLDOWN_DEFAULT_S = retry.BACKOFF_BASE_S
-"""Shared pause after a 429 that did not say how long to wait."""
+UNREACHABLE_ATTEMPTS = 3
+"""A request whose first this-many attempts were refused (or did not resolve), while the
+endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
 _MS = 1000.0
 
@@ -103,6 +110,22 @@ def _billing(err: ProviderError) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
     }
+
+
+def _dearest(prices: list[Price | None]) -> Price | None:
+    """The price to reserve for when any of these models may answer (None if one is unknown):
+    with fallback models the budget holds the dearest one's worst case."""
+    if not prices or any(price is None for price in prices):
+        return None
+    known = [price for price in prices if price is not None]
+    if len(known) == 1:
+        return known[0]
+    cached = [price.cached_per_m for price in known]
+    return Price(
+        max(price.input_per_m for price in known),
+        max(price.output_per_m for price in known),
+        None if None in cached else max(c for c in cached if c is not None),
+    )
 
 
 def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
@@ -155,6 +178,7 @@ class LLMClient:
         "_totals",
         "_errors",
         "_failures",
+        "_reached",
         "_held",
     )
 
@@ -169,15 +193,20 @@ class LLMClient:
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
-        self.price: Price | None = price_for(
-            config.model,
-            price_in=config.price_in,
-            price_out=config.price_out,
-            price_cached=config.price_cached,
-        )
+        prices = {
+            model: price_for(
+                model,
+                price_in=config.price_in,
+                price_out=config.price_out,
+                price_cached=config.price_cached,
+            )
+            for model in config.models
+        }
+        self.price: Price | None = _dearest(list(prices.values()))
         if budget is not None and budget.limit_usd is not None and self.price is None:
+            unknown = next(model for model, price in prices.items() if price is None)
             raise UsageError(
-                f"a budget needs the price of model {config.model!r}: "
+                f"a budget needs the price of model {unknown!r}: "
                 "give --price-in and --price-out (USD per 1M tokens)"
             )
         self._budget = budget
@@ -219,6 +248,7 @@ class LLMClient:
         self._totals["cost_usd"] = 0.0
         self._errors: Counter[str] = Counter()  # by kind, every failed attempt
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
+        self._reached = False  # the endpoint has answered at least once (any HTTP status)
         self._held: set[Stage] = set()  # stages whose requests are no longer sent
 
     def __repr__(self) -> str:
@@ -268,6 +298,33 @@ class LLMClient:
         to retry) raises `SendingStopped`; requests already sent may finish."""
         self._held.add(stage)
 
+    async def check_key(self) -> KeyInfo | None:
+        """OpenRouter's `GET /key` (None when the server does not answer one); a 401 raises.
+        Only its own errors are mapped: this is not a completion and is not retried."""
+        sender = self._sender
+        if sender is None:
+            raise RuntimeError("use LLMClient inside `async with`")
+        url = httpx.URL(self.config.key_url)
+        headers = {**self._headers, "Host": url.netloc.decode("ascii")}
+        headers.pop("Content-Type", None)
+        request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
+        with map_transport_errors(attempt=1, secret=self._secret):
+            response = await sender.handle_async_request(request)
+            try:
+                data = await response.aread()
+            finally:
+                await response.aclose()
+        self._reached = True
+        if response.status_code == 401:
+            raise error_for_status(401, response.headers, data, attempt=1,
+                                   now=self._clock.wall(), secret=self._secret)
+        if response.status_code != 200:
+            return None
+        try:
+            return parse_key(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            return None
+
     def stats(self) -> dict[str, Any]:
         """Limiter state and totals, for progress events."""
         out: dict[str, Any] = self._limits.stats()
@@ -308,7 +365,9 @@ class LLMClient:
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
         """The JSON around the prompt for these params (built from a dict, so always valid)."""
         marker = "\x00prompt\x00"
-        body: dict[str, Any] = {"model": self.config.model, **params.body()}
+        body: dict[str, Any] = {
+            "model": self.config.model, **self.config.routing_body(), **params.body()
+        }
         if self._chat:
             body["messages"] = [{"role": "user", "content": marker}]
         else:
@@ -334,6 +393,14 @@ class LLMClient:
                 if not err.retryable:
                     self._fail(stage, err, attempt, err)
                     raise
+                if self._unreachable(err, attempt):
+                    unreachable = EndpointUnreachable(
+                        f"cannot reach {self.config.url}: {err} "
+                        f"({attempt} attempts, no answer yet; check --base-url)",
+                        attempt=attempt,
+                    )
+                    self._fail(stage, unreachable, attempt, err)
+                    raise unreachable from err
                 wait = retry.retry_wait(err.retry_after_s, attempt, self._rng.random())
                 verdict = retry.decide(
                     retryable=True,
@@ -357,6 +424,16 @@ class LLMClient:
                     **_billing(err),
                 )
                 await self._clock.sleep(wait)
+
+    def _unreachable(self, err: ProviderError, attempt: int) -> bool:
+        """This request's UNREACHABLE_ATTEMPTS-th attempt (or later) was refused or did not
+        resolve, and the endpoint has never answered: nothing is listening there."""
+        return (
+            attempt >= UNREACHABLE_ATTEMPTS
+            and not self._reached
+            and isinstance(err, ConnectionFailed)
+            and err.refused
+        )
 
     def _give_up(self, err: ProviderError, attempt: int, verdict: retry.Verdict) -> ProviderError:
         """The item error that ends a request whose retryable error cannot be retried."""
@@ -405,7 +482,7 @@ class LLMClient:
         clock = self._clock
         limits = self._limits
         queued_at = clock.monotonic()
-        ticket = await limits.acquire(estimate)
+        await limits.acquire(estimate)
         sent_at = clock.monotonic()
         deadline.at += sent_at - queued_at
         reservation: Reservation | None = None
@@ -427,7 +504,7 @@ class LLMClient:
             try:
                 body, status = await self._send_once(content, attempt, limit_s)
             except ProviderError as err:
-                self._account_failure(err, ticket, reservation)
+                self._account_failure(err, reservation)
                 raise
             latency_ms = (clock.monotonic() - sent_at) * _MS
             completion = self._completion(stage, body, attempt, latency_ms, started, estimate)
@@ -439,10 +516,9 @@ class LLMClient:
                 # cancelled mid-attempt: a sent request may have been billed
                 self._budget.settle(reservation, reservation.amount_usd if sent else 0.0)
 
-    def _account_failure(
-        self, err: ProviderError, ticket: int, reservation: Reservation | None
-    ) -> None:
-        """Count a failed attempt, price it if it was billed, settle it, slow down on a 429."""
+    def _account_failure(self, err: ProviderError, reservation: Reservation | None) -> None:
+        """Count a failed attempt, price it if it was billed, settle it; slow down on a 429
+        that is a rate limit (not on a sporadic one), hold everyone on an in-flight budget."""
         self._errors[err.kind] += 1
         if err.usage is not None:
             err.billed = usage_from(err.usage, self.price)
@@ -451,9 +527,12 @@ class LLMClient:
             self._settle(
                 reservation, None if err.billed is None else err.billed.cost_usd, err.maybe_billed
             )
-        if isinstance(err, RateLimited):
-            wait = err.retry_after_s
-            self._limits.record_rate_limited(ticket, COOLDOWN_DEFAULT_S if wait is None else wait)
+        if isinstance(err, SporadicRateLimit):
+            self._limits.record_noise()
+        elif isinstance(err, RateLimited):
+            self._limits.record_rate_limited(err.retry_after_s)
+        elif isinstance(err, InFlightBudget) and err.retry_after_s is not None:
+            self._limits.pause(err.retry_after_s)
 
     def _account_success(
         self, completion: Completion, status: int, estimate: int, reservation: Reservation | None
@@ -464,6 +543,8 @@ class LLMClient:
             self._settle(reservation, usage.cost_usd, usage.estimated)
         limits = self._limits
         limits.record_success(
+            stage=completion.stage,
+            latency_s=completion.latency_ms / _MS,
             token_charge=limits.token_charge(estimate),
             actual_tokens=usage.prompt_tokens + usage.completion_tokens,
         )
@@ -502,6 +583,7 @@ class LLMClient:
                 )
             else:
                 status, headers, data = await self._exchange(content, limit_s)
+        self._reached = True
         self._limits.observe(headers)
         body = check_response(
             status, headers, data, attempt=attempt, now=self._clock.wall(), secret=self._secret

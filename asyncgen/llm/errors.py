@@ -3,7 +3,9 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
 
     ProviderError                     kind, status, attempt, retry_after_s, usage
     ├── RetryableError                transient: retried inside LLMClient, never escapes it
-    │   ├── RateLimited               429                                     rate_limit
+    │   ├── RateLimited               429 that is a rate limit                rate_limit
+    │   │   └── SporadicRateLimit     429 that is noise (upstream, short wait) rate_limit_sporadic
+    │   ├── InFlightBudget            402 OpenRouter in-flight budget         in_flight_budget
     │   ├── ServerError               409, 5xx (408, 524: kind timeout)       server
     │   ├── ProviderTimeout           connect/read/attempt timeout            timeout
     │   ├── ConnectionFailed          refused, reset, dropped mid-body        connection
@@ -23,13 +25,21 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │       └── DeadlineExceeded      per-request deadline passed             deadline
     ├── FatalError                    stop the run, with this one message
     │   ├── AuthenticationFailed      401                                     auth
-    │   ├── InsufficientCredits       402                                     credits
+    │   ├── InsufficientCredits       402 (out of credit)                     credits
+    │   ├── EndpointUnreachable       refused / DNS before any answer         unreachable
     │   ├── ModelNotFound             404                                     model_not_found
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
     │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
     │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.budget) journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
+
+A 429 is a rate limit when it carries rate-limit information (a bucket reported empty, a reset
+header with no `remaining` saying otherwise, the provider's limit message) or nothing at all (a
+silent limit); it is sporadic noise when OpenRouter says the upstream provider returned it, or
+when it only asks for a short wait (Retry-After <= SPORADIC_MAX_WAIT_S). The client slows down
+for the first kind only. A 402 is OpenRouter's in-flight budget (retryable) when its
+`metadata.limit_source` says so or it carries a Retry-After; any other 402 is out of credit.
 
 Messages name the status and the provider's own message, cut short, with the API key and any
 bearer token masked. Errors carry `usage` (the body's usage object) when the response was
@@ -39,6 +49,7 @@ billed, so the client can count its cost even though the attempt failed.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, ClassVar
@@ -51,9 +62,20 @@ from asyncgen.llm import retry
 from asyncgen.llm.pricing import Usage
 
 MAX_MESSAGE_CHARS = 300
+SPORADIC_MAX_WAIT_S = 10.0
+"""A 429 with no rate-limit information that asks for at most this long is noise."""
+IN_FLIGHT_SOURCE = "openrouter_in_flight_budget"
 _TOKENISH = re.compile(r"(?i)(bearer\s+)\S+|\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]+")
 _CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|too many tokens", re.IGNORECASE)
 _DAILY = re.compile(r"per[- ]day|daily", re.IGNORECASE)
+_LIMIT_MESSAGE = re.compile(
+    r"rate[ _-]?limit (reached|exceeded)|requests per|tokens per|per[- ]min|\b[RT]PM\b",
+    re.IGNORECASE,
+)
+_UPSTREAM = re.compile(r"upstream|provider returned error", re.IGNORECASE)
+_REMAINING = ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
+              "x-ratelimit-remaining")
+_RESETS = ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset")
 
 
 class ProviderError(Exception):
@@ -94,6 +116,18 @@ class RateLimited(RetryableError):
     kind = "rate_limit"
 
 
+class SporadicRateLimit(RateLimited):
+    """A 429 that is not this client's limit (an overloaded upstream): wait, do not slow down."""
+
+    kind = "rate_limit_sporadic"
+
+
+class InFlightBudget(RetryableError):
+    """OpenRouter's 402: running requests already fill the in-flight spending budget."""
+
+    kind = "in_flight_budget"
+
+
 class ServerError(RetryableError):
     kind = "server"
 
@@ -104,6 +138,8 @@ class ProviderTimeout(RetryableError):
 
 class ConnectionFailed(RetryableError):
     kind = "connection"
+    refused: bool = False
+    """Refused, or the host name did not resolve: nothing listens at that address."""
 
 
 class MalformedResponse(RetryableError):
@@ -172,6 +208,13 @@ class AuthenticationFailed(FatalError):
 
 class InsufficientCredits(FatalError):
     kind = "credits"
+
+
+class EndpointUnreachable(FatalError):
+    """Connections to the base URL are refused (or its name does not resolve) and it has not
+    answered once: a wrong --base-url, or a server that is not running."""
+
+    kind = "unreachable"
 
 
 class ModelNotFound(FatalError):
@@ -257,6 +300,39 @@ def _codes(error: Mapping[str, Any] | None) -> str:
     return f"{error.get('code') or ''} {error.get('type') or ''}".lower()
 
 
+def _metadata(error: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The error's `metadata` object (OpenRouter), or an empty one."""
+    metadata = error.get("metadata") if error is not None else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _is_zero(value: str | None) -> bool:
+    """A header count that says 0 (or less)."""
+    try:
+        return value is not None and float(value) <= 0
+    except ValueError:
+        return False
+
+
+def is_sporadic_429(
+    headers: Mapping[str, str], error: Mapping[str, Any] | None, text: str, wait_s: float | None
+) -> bool:
+    """A 429 that is noise rather than a rate limit of this client (see the module doc)."""
+    metadata = _metadata(error)
+    if metadata.get("provider_name") or _UPSTREAM.search(str(metadata.get("raw") or "")):
+        return True  # OpenRouter: the upstream provider said 429, not OpenRouter's limit
+    if _LIMIT_MESSAGE.search(text):
+        return False
+    remaining = [headers.get(name) for name in _REMAINING if headers.get(name) is not None]
+    if any(_is_zero(value) for value in remaining):
+        return False  # a bucket is empty
+    if not remaining and any(headers.get(name) is not None for name in _RESETS):
+        return False  # a reset with no count saying the bucket has room
+    if _UPSTREAM.search(text):
+        return True
+    return wait_s is not None and wait_s <= SPORADIC_MAX_WAIT_S
+
+
 def error_for_status(
     status: int,
     headers: Mapping[str, str],
@@ -285,7 +361,14 @@ def error_for_status(
             return QuotaExhausted(message, **context)
         if retry.is_daily_cap(headers, now) or _DAILY.search(text):
             return DailyCapReached(message, **context)
+        if is_sporadic_429(headers, error, text, context["retry_after_s"]):
+            return SporadicRateLimit(message, **context)
         return RateLimited(message, **context)
+    if status == 402 and (
+        _metadata(error).get("limit_source") == IN_FLIGHT_SOURCE
+        or context["retry_after_s"] is not None
+    ):
+        return InFlightBudget(message, **context)
     if status == 400 and (
         "context_length" in _codes(error) or _CONTEXT_LENGTH.search(message) is not None
     ):
@@ -355,11 +438,35 @@ TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, aiohttp.ClientErr
 """What a transport may raise: httpx's errors, and aiohttp's or the OS's leaking through."""
 
 
+def _refusal(exc: BaseException) -> str | None:
+    """"connection refused" or "host name not resolved" when that is behind `exc` (its causes
+    followed), else None."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, aiohttp.ClientConnectorError):
+            seen = seen.os_error
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return f"host name not resolved ({seen.strerror})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> ProviderError:
     """Classify one foreign exception (httpx, or aiohttp/OSError leaking through a transport)."""
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
     name = type(cause if cause is not None else exc).__name__
-    text = redact(f"{name}: {cause if cause is not None else exc}", secret)
+    refusal = _refusal(exc)
+    refused = refusal is not None
+    if isinstance(cause, aiohttp.ClientConnectorError):  # its str says "ssl:default" for http
+        os_error = cause.os_error
+        reason = refusal or os_error.strerror or str(os_error)
+        text = redact(f"{name}: cannot connect to {cause.host}:{cause.port}: {reason}", secret)
+    else:
+        text = redact(f"{name}: {refusal or (cause if cause is not None else exc)}", secret)
     never_sent = (
         isinstance(exc, httpx.ConnectError | httpx.PoolTimeout | aiohttp.ClientConnectorError)
         or (isinstance(exc, httpx.ConnectTimeout) and not isinstance(cause, aiohttp.ClientError))
@@ -372,12 +479,16 @@ def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> Prov
         return ProviderTimeout(text, **context)
     if isinstance(cause, aiohttp.ClientConnectionError | OSError):
         # The aiohttp transport maps every connection error to httpx.ConnectTimeout.
-        return ConnectionFailed(text, **context)
+        failed = ConnectionFailed(text, **context)
+        failed.refused = refused
+        return failed
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(text, **context)
     if isinstance(exc, httpx.DecodingError):
         return MalformedResponse(text, **context)
-    return ConnectionFailed(text, **context)
+    failed = ConnectionFailed(text, **context)
+    failed.refused = refused
+    return failed
 
 
 class map_transport_errors:  # lower case: used like the @contextmanager function it was

@@ -1,9 +1,10 @@
-"""Limits shared by every worker of one provider: an adaptive concurrency cap, requests per
-minute, tokens per minute, and a 429 cooldown.
+"""Limits shared by every worker of one provider: a concurrency cap sized from what is known,
+requests per minute, tokens per minute, and a 429 cooldown.
 
-- Concurrency is AIMD: a 429 halves the cap (once per round trip: responses to requests sent
-  before the last decrease do not decrease it again); each success adds 1/cap, about +1 per
-  round trip, up to `max_concurrency`.
+- The concurrency cap is `concurrency.ConcurrencyPolicy`'s target: Little's law over the binding
+  limit (RPM, or TPM / tokens per request) and the measured latency when a limit is known, TCP-
+  like growth when none is; a rate-limit 429 cuts it (once per latency window), a sporadic 429
+  does not. `max_concurrency` is the ceiling.
 - Requests per minute use aiolimiter: a leaky bucket draining at the limit less RATE_HEADROOM,
   BURST_S deep (servers, the simulator included, hold one second's worth: ours stays under).
 - Tokens per minute are reserved by estimate (prompt chars / 4 + max_tokens) before sending,
@@ -11,7 +12,9 @@ minute, tokens per minute, and a 429 cooldown.
 - Limits sent by the server (`x-ratelimit-limit-requests/-tokens`) lower the configured ones
   (or set them when none was configured); `x-ratelimit-remaining-* == 0` pauses new sends
   until that bucket's reset (at most REMAINING_PAUSE_CAP_S).
-- A 429 starts a cooldown: new sends wait (anyio sleep through the clock) until it ends.
+- A rate-limit 429 starts a cooldown of its wait: new sends wait (anyio sleep through the clock)
+  until it ends; a bare 429 (no wait given) pauses only when it cuts the window; a sporadic
+  429 pauses nobody but its own request.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ import anyio
 from aiolimiter import AsyncLimiter
 
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.concurrency import MIN_CONCURRENCY, ConcurrencyPolicy
 from asyncgen.llm.retry import parse_duration
 
-DECREASE_FACTOR = 0.5
-MIN_CONCURRENCY = 1
+BARE_429_PAUSE_S = 0.5
+"""Pause of every sender after a bare 429 (no wait given) that cut the window."""
+TOKENS_ALPHA = 0.1
+"""EWMA weight of one request's token charge, for the rate a TPM limit allows."""
 RATE_HEADROOM = 0.98
 """Aim 2% under a requests/tokens limit: clock skew and network jitter between us and the
 server's bucket would otherwise turn a few sends into 429s."""
@@ -140,24 +146,23 @@ class TokenBucket:
 
 
 class ProviderLimits:
-    """Concurrency cap (AIMD), RPM, TPM and 429 cooldown, shared by all sends to one provider."""
+    """Concurrency cap (sized by policy), RPM, TPM and 429 cooldown, shared by all sends to one
+    provider."""
 
     __slots__ = (
         "max_concurrency",
         "_clock",
-        "_limit",
+        "_policy",
         "_cap",
         "_in_flight",
         "_waiters",
-        "_ticket",
-        "_decreased_at",
         "rpm",
         "tpm",
         "_rpm_limiter",
         "_tokens",
+        "_tokens_per_request",
         "_cooldown_until",
         "server_limits",
-        "decreases",
         "_buckets",
     )
 
@@ -173,17 +178,16 @@ class ProviderLimits:
             raise ValueError(f"max_concurrency must be >= {MIN_CONCURRENCY}, got {max_concurrency}")
         self.max_concurrency = max_concurrency
         self._clock = clock
-        self._limit = float(max_concurrency)  # AIMD state; the cap is its floor
-        self._cap = max_concurrency
         self._in_flight = 0
         # FIFO of tasks waiting for a slot; a slot is counted in _in_flight when granted
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._ticket = 0  # sends so far; a send's ticket orders it against decreases
-        self._decreased_at = -1
         self.rpm: float | None = None
         self.tpm: float | None = None
         self._rpm_limiter: AsyncLimiter | None = None
         self._tokens: TokenBucket | None = None
+        self._tokens_per_request: float | None = None
+        self._policy = ConcurrencyPolicy(max_concurrency, now=clock.monotonic())
+        self._cap = self._policy.target
         self._set_rpm(rpm)
         self._set_tpm(tpm)
         self._cooldown_until = 0.0
@@ -193,13 +197,12 @@ class ProviderLimits:
             ("requests", rpm, self._set_rpm, *_HEADERS["requests"]),
             ("tokens", tpm, self._set_tpm, *_HEADERS["tokens"]),
         )
-        self.decreases = 0
 
     def __repr__(self) -> str:
         cooldown = self.cooldown_remaining_s
         return (
             f"<ProviderLimits concurrency={self._in_flight}/{self._cap} "
-            f"(aimd {self._limit:.1f}, max {self.max_concurrency}) waiting={len(self._waiters)} "
+            f"(max {self.max_concurrency}: {self._policy.reason()}) waiting={len(self._waiters)} "
             f"rpm={self.rpm} tpm={self.tpm}"
             + (f" cooldown={cooldown:.2f}s" if cooldown > 0 else "")
             + ">"
@@ -209,6 +212,16 @@ class ProviderLimits:
     def concurrency(self) -> int:
         """The current cap on requests in flight."""
         return self._cap
+
+    @property
+    def policy(self) -> ConcurrencyPolicy:
+        """The policy that sizes the cap (read-only use: its events come through this object)."""
+        return self._policy
+
+    @property
+    def decreases(self) -> int:
+        """Cuts of the concurrency window so far."""
+        return self._policy.decreases
 
     @property
     def in_flight(self) -> int:
@@ -225,12 +238,25 @@ class ProviderLimits:
         if rpm != self.rpm:
             self.rpm = rpm
             self._rpm_limiter = None if rpm is None else _rpm_limiter(rpm)
+            self._set_rate()
 
     def _set_tpm(self, tpm: float | None) -> None:
         """Replace the token bucket."""
         if tpm != self.tpm:
             self.tpm = tpm
             self._tokens = None if tpm is None else TokenBucket(tpm, clock=self._clock)
+            self._set_rate()
+
+    def _set_rate(self) -> None:
+        """Tell the policy the binding limit in requests per second (RPM, or TPM over the
+        tokens a request takes)."""
+        rates = []
+        if self.rpm is not None:
+            rates.append(self.rpm / SECONDS_PER_MINUTE)
+        if self.tpm is not None and self._tokens_per_request:
+            rates.append(self.tpm / SECONDS_PER_MINUTE / self._tokens_per_request)
+        self._policy.set_rate(min(rates) if rates else None)
+        self._set_cap()
 
     def token_charge(self, estimated_tokens: int) -> float:
         """Tokens a send of this estimate takes from the TPM bucket (0 without a TPM limit)."""
@@ -265,8 +291,8 @@ class ProviderLimits:
                 self._in_flight += 1
                 waiter.set_result(None)
 
-    async def acquire(self, estimated_tokens: int = 0) -> int:
-        """Wait for the cooldown, a slot, a request and the tokens; returns the send's ticket.
+    async def acquire(self, estimated_tokens: int = 0) -> None:
+        """Wait for the cooldown, a slot, a request and the tokens.
 
         Every successful `acquire` must be paired with one `release`.
         """
@@ -280,15 +306,26 @@ class ProviderLimits:
             if self._rpm_limiter is not None:
                 await self._rpm_limiter.acquire()
             tokens = self._tokens
-            if tokens is not None and not tokens.try_acquire(estimated_tokens):
-                await tokens.acquire(estimated_tokens)
+            if tokens is not None:
+                self._count_tokens(estimated_tokens)
+                if not tokens.try_acquire(estimated_tokens):
+                    await tokens.acquire(estimated_tokens)
             if self._cooldown_until > 0:
                 await self._wait_cooldown()  # a 429 may have come back while we queued
         except BaseException:
             self.release()
             raise
-        self._ticket += 1
-        return self._ticket
+
+    def _count_tokens(self, estimated_tokens: int) -> None:
+        """Follow the tokens a request takes: with a TPM limit, they set the request rate."""
+        previous = self._tokens_per_request
+        if previous is None:
+            self._tokens_per_request = float(max(1, estimated_tokens))
+            self._set_rate()
+        else:
+            self._tokens_per_request = previous + TOKENS_ALPHA * (estimated_tokens - previous)
+            if abs(self._tokens_per_request - previous) > 0.05 * previous:
+                self._set_rate()
 
     def release(self) -> None:
         """Give a slot back."""
@@ -297,27 +334,40 @@ class ProviderLimits:
             self._grant()
 
     def record_success(
-        self, *, token_charge: float = 0.0, actual_tokens: int | None = None
+        self,
+        *,
+        stage: str = "",
+        latency_s: float = 0.0,
+        token_charge: float = 0.0,
+        actual_tokens: int | None = None,
     ) -> None:
-        """Additive increase; reconcile the token estimate with the reported usage."""
-        if self._limit < self.max_concurrency:
-            self._limit = min(float(self.max_concurrency), self._limit + 1.0 / self._limit)
+        """A response: the policy learns its latency and grows; reconcile the token estimate."""
+        self._policy.on_success(stage, latency_s, self._clock.monotonic())
+        if self._policy.target != self._cap:
             self._set_cap()
         if self._tokens is not None and actual_tokens is not None:
             self._tokens.reconcile(token_charge, actual_tokens)
 
-    def record_rate_limited(self, ticket: int, wait_s: float) -> None:
-        """Multiplicative decrease (once per round trip) and a cooldown of `wait_s`."""
-        if ticket > self._decreased_at:
-            self._limit = max(float(MIN_CONCURRENCY), self._limit * DECREASE_FACTOR)
-            self._decreased_at = self._ticket
-            self.decreases += 1
+    def record_rate_limited(self, wait_s: float | None) -> None:
+        """A 429 that is a rate limit: cut the window (at most once per latency window); hold
+        every new send for the server's wait, or, for a bare 429 that cut, BARE_429_PAUSE_S."""
+        cut = self._policy.on_rate_limit(self._clock.monotonic())
+        if cut:
             self._set_cap()
-        self.pause(wait_s)
+        if wait_s is not None:
+            self.pause(wait_s)
+        elif cut:
+            self.pause(BARE_429_PAUSE_S)
+
+    def record_noise(self) -> None:
+        """A sporadic 429 (an overloaded upstream, not our limit): only its own request waits;
+        the window is cut only if these become a large share of the answers."""
+        if self._policy.on_noise(self._clock.monotonic()):
+            self._set_cap()
 
     def _set_cap(self) -> None:
-        """Recompute the integer cap from the AIMD state; wake waiters if it grew."""
-        self._cap = max(MIN_CONCURRENCY, int(self._limit))
+        """Take the policy's target as the integer cap; wake waiters if it grew."""
+        self._cap = self._policy.target
         if self._waiters:
             self._grant()
 
@@ -347,11 +397,13 @@ class ProviderLimits:
                     self.pause(min(reset, REMAINING_PAUSE_CAP_S))
 
     def stats(self) -> dict[str, Any]:
-        """Live state for progress events."""
+        """Live state for progress events: the cap, and why it is what it is."""
+        policy = self._policy.stats()
         return {
             "concurrency": self._cap,
-            "concurrency_aimd": round(self._limit, 2),
             "max_concurrency": self.max_concurrency,
+            "concurrency_why": policy.pop("why"),
+            "concurrency_policy": policy,
             "in_flight": self._in_flight,
             "waiting": len(self._waiters),
             "rpm": self.rpm,
@@ -359,5 +411,5 @@ class ProviderLimits:
             "tpm_level": None if self._tokens is None else round(self._tokens.level, 1),
             "server_limits": dict(self.server_limits),
             "cooldown_s": round(self.cooldown_remaining_s, 3),
-            "decreases": self.decreases,
+            "decreases": self._policy.decreases,
         }

@@ -57,7 +57,7 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     endpoint: Endpoint = "chat"
     transport: TransportName = "aiohttp"
-    max_concurrency: int = 64
+    max_concurrency: int = 512  # the ceiling; the limits size the cap below it
     rpm: int | None = None
     tpm: int | None = None
     timeout_s: float = 60.0
@@ -69,6 +69,10 @@ class ProviderConfig:
     http_referer: str | None = None
     x_title: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    routing: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """OpenRouter's `provider` routing object, sent as is (order, allow_fallbacks, sort...)."""
+    fallback_models: tuple[str, ...] = ()
+    """OpenRouter: models tried after `model`, in order (sent as `models`)."""
     params: Mapping[Stage, RequestParams] = field(
         default_factory=lambda: dict(DEFAULT_PARAMS), hash=False
     )
@@ -111,6 +115,8 @@ class ProviderConfig:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a number >= 0 (USD per 1M tokens), got {value!r}")
+        if (self.routing or self.fallback_models) and self.provider != "openrouter":
+            raise ValueError("routing and fallback_models are OpenRouter's (provider openrouter)")
         missing = [stage for stage in DEFAULT_PARAMS if stage not in self.params]
         if missing:
             raise ValueError(f"params is missing stage(s): {', '.join(missing)}")
@@ -139,6 +145,25 @@ class ProviderConfig:
             and self.endpoint == "chat"
             and (self.model or "").startswith("anthropic/")
         )
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model, then its fallbacks."""
+        return (self.model or "", *self.fallback_models)
+
+    def routing_body(self) -> dict[str, Any]:
+        """What OpenRouter's routing adds to a request body (`provider`, `models`)."""
+        body: dict[str, Any] = {}
+        if self.routing:
+            body["provider"] = dict(self.routing)
+        if self.fallback_models:
+            body["models"] = list(self.models)
+        return body
+
+    @property
+    def key_url(self) -> str:
+        """OpenRouter's key check: GET {base_url}/key."""
+        return f"{self.base_url}/key"
 
     @property
     def url(self) -> str:

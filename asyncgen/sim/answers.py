@@ -50,6 +50,15 @@ _TASK_WORDS = frozenset(
     discuss clarify illustrate walk pretend imagine following given paragraph text short long
     true false yes which each every into rather considered sounds reads should would""".split()
 )
+_FIELDS = {
+    "sentence": "Sentence", "sentences": "Sentence", "paragraph": "Paragraph",
+    "passage": "Passage", "text": "Text", "list": "List", "numbers": "List", "email": "Email",
+    "letter": "Letter", "review": "Review", "tweet": "Tweet", "article": "Article",
+    "code": "Code", "function": "Code", "dialogue": "Dialogue", "conversation": "Dialogue",
+    "question": "Question", "word": "Word", "poem": "Poem", "story": "Story",
+    "statement": "Statement", "equation": "Equation", "table": "Table", "headline": "Headline",
+}  # fmt: skip
+_FIELD_WORDS = re.compile(r"\b(" + "|".join(_FIELDS) + r")\b")
 _CREATIVE = re.compile(r"\b(write|compose|draft|poem|story|haiku|slogan|letter|craft)\b")
 _NUMERIC = re.compile(r"\b(calculate|compute|solve|how many|how much|how far|average|sum)\b")
 
@@ -126,26 +135,36 @@ def labels_for(instruction: str) -> list[str]:
     return ["Yes", "No"]
 
 
+def field_name(instruction: str) -> str:
+    """The input field a model names after the task's own words ("Sentence", "Email"), as the
+    demonstrations teach; "Input" when the task names none."""
+    found = _FIELD_WORDS.search(instruction.lower())
+    return _FIELDS[found.group(1)] if found is not None else "Input"
+
+
 def output_first(rng: random.Random, instruction: str) -> tuple[str, str]:
-    """'Class label: X\\nInput: ...\\n' pairs for 2-3 labels; text and finish reason."""
+    """'Class label: X\\nSentence: ...\\n' pairs for 2-3 labels; text and finish reason."""
     labels = labels_for(instruction)[:3]
     if len(labels) > 2 and rng.random() < 0.5:
         labels = labels[:2]
     words = subjects(instruction)
+    field = field_name(instruction)
     lines: list[str] = []
     for label in labels:
         lines.append(f"Class label: {label}")
-        lines.append(f"Input: {_labelled_input(rng, label, words)}")
+        lines.append(f"{field}: {_labelled_input(rng, label, words)}")
     return _maybe_truncate(rng, "\n".join(lines) + "\n")
 
 
 def input_first(rng: random.Random, instruction: str) -> tuple[str, str]:
-    """'Example N\\nInput: ...\\nOutput: ...' blocks, or 'Output: ...' alone."""
+    """'Example N\\nSentence: ...\\nOutput: ...' blocks (the field named after the task), or
+    'Output: ...' alone."""
     words = subjects(instruction)
     if not needs_input(instruction):
         answer = _output(rng, _answer_form(instruction), words, "")
         return _maybe_truncate(rng, f"Output: {answer}")
     form = _answer_form(instruction)
+    field = field_name(instruction)
     count = rng.choices((1, 2, 3, 4), weights=(35, 35, 20, 10))[0]
     blocks: list[str] = []
     for number in range(1, count + 1):
@@ -154,12 +173,12 @@ def input_first(rng: random.Random, instruction: str) -> tuple[str, str]:
         if r < EMPTY_OUTPUT_P:
             answer = ""
         elif r < EMPTY_OUTPUT_P + OUTPUT_IS_INPUT_P:
-            answer = given
+            answer = f"{field}: {given}"  # the whole input copied, field name and all
         else:
             answer = _output(rng, form, words, given)
         if rng.random() < COLON_INPUT_P:
             given = f"Here is the {rng.choice(v.TEXT_KINDS)}:"
-        blocks.append(f"Example {number}\nInput: {given}\nOutput: {answer}")
+        blocks.append(f"Example {number}\n{field}: {given}\nOutput: {answer}")
     return _maybe_truncate(rng, "\n\n".join(blocks) + "\n")
 
 

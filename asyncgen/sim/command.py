@@ -21,6 +21,7 @@ from asyncgen.sim.config import (
     PRICE_IN_PER_M,
     PRICE_OUT_PER_M,
     PROMPT_CACHE_TTL_S,
+    SPORADIC_RETRY_AFTER_MS,
     STYLES,
     SimConfig,
 )
@@ -61,6 +62,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"200 with truncated JSON, {_PROBABILITY}")
     parser.add_argument("--fail-200-error", type=_P, default=0.0,
                         help=f"OpenRouter-style error inside a 200, {_PROBABILITY}")
+    parser.add_argument("--sporadic-429", type=_P, default=0.0,
+                        help="429s that are no rate limit (OpenRouter's upstream 429, only a "
+                        f"Retry-After), {_PROBABILITY}")
+    parser.add_argument("--sporadic-429-retry-after-ms", type=int,
+                        default=SPORADIC_RETRY_AFTER_MS,
+                        help="the wait a sporadic 429 asks for (whole seconds in Retry-After)")
+    parser.add_argument("--silent-limits", action="store_true",
+                        help="enforced limits answer bare 429s: no rate-limit headers, no "
+                        "Retry-After")
+    parser.add_argument("--key-limit-usd", type=float, default=None,
+                        help="GET /key: the key's credit limit (default: unlimited)")
+    parser.add_argument("--key-usage-usd", type=float, default=0.0,
+                        help="GET /key: credit already used")
+    parser.add_argument("--key-free-tier", action="store_true",
+                        help="GET /key: a free-tier key (is_free_tier)")
     parser.add_argument("--batch-delay-s", type=float, default=BATCH_DELAY_S,
                         help="Batch API: seconds from validating to completed")
     parser.add_argument("--batch-discount", type=float, default=BATCH_DISCOUNT,
@@ -104,7 +120,11 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit, style=args.style,
             fail_429=args.fail_429, fail_5xx=args.fail_5xx, fail_hang=args.fail_hang,
             fail_reset=args.fail_reset, fail_malformed=args.fail_malformed,
-            fail_200_error=args.fail_200_error, price_in=args.price_in,
+            fail_200_error=args.fail_200_error, sporadic_429=args.sporadic_429,
+            sporadic_429_retry_after_ms=args.sporadic_429_retry_after_ms,
+            silent_limits=args.silent_limits, key_limit_usd=args.key_limit_usd,
+            key_usage_usd=args.key_usage_usd, key_free_tier=args.key_free_tier,
+            price_in=args.price_in,
             price_out=args.price_out, price_cached=args.price_cached,
             prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
             usage_cost=args.usage_cost,

@@ -21,7 +21,9 @@ HANG_S = 3600.0  # far past any client timeout; cut short when the server stops
 
 FAULT_FIELDS: tuple[str, ...] = (
     "fail_429", "fail_5xx", "fail_hang", "fail_reset", "fail_malformed", "fail_200_error",
+    "sporadic_429",
 )
+SPORADIC_RETRY_AFTER_MS = 1000
 
 BATCH_FAULT_FIELDS: tuple[str, ...] = ("batch_fail", "batch_expire", "batch_line_error")
 
@@ -46,6 +48,12 @@ class SimConfig:
     fail_reset: float = 0.0
     fail_malformed: float = 0.0
     fail_200_error: float = 0.0
+    sporadic_429: float = 0.0  # 429s that are no rate limit (an overloaded upstream)
+    sporadic_429_retry_after_ms: int = SPORADIC_RETRY_AFTER_MS
+    silent_limits: bool = False  # enforced limits answer bare 429s: no headers, no Retry-After
+    key_limit_usd: float | None = None  # GET /key: the key's credit limit (None: unlimited)
+    key_usage_usd: float = 0.0  # GET /key: spent before this simulator started
+    key_free_tier: bool = False  # GET /key: is_free_tier (50 free-model requests a day)
     hang_s: float = HANG_S
     context_length: int = CONTEXT_LENGTH
     price_in: float = PRICE_IN_PER_M  # USD per 1M tokens, billed in usage.cost and the books
@@ -73,6 +81,12 @@ class SimConfig:
         for name in ("rpm_limit", "tpm_limit"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = unlimited), got {getattr(self, name)}")
+        if self.sporadic_429_retry_after_ms < 0:
+            raise ValueError("sporadic_429_retry_after_ms must be >= 0")
+        for name in ("key_limit_usd", "key_usage_usd"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         if not (math.isfinite(self.prompt_cache_ttl_s) and self.prompt_cache_ttl_s > 0):
             raise ValueError(
                 f"prompt_cache_ttl_s must be a finite number > 0, got {self.prompt_cache_ttl_s}"

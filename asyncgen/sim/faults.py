@@ -1,22 +1,26 @@
 """Injected faults: drawn at random per request (seeded), or named by the X-Sim-Fault header.
 
 Random faults (probabilities from the config, one draw per request in arrival order):
-  429 (rate limited), 5xx (500/502/503/524/529), hang (no answer for an hour, cut short when
-  the server stops), reset (connection dropped, no response), malformed (200 with truncated
-  JSON), 200-error (OpenRouter: an `error` object inside a 200, or a choice with
-  finish_reason "error" that is still billed).
+  429 (rate limited), sporadic 429 (not a rate limit: OpenRouter's "temporarily rate-limited
+  upstream", only a Retry-After of `sporadic_429_retry_after_ms`), 5xx (500/502/503/524/529),
+  hang (no answer for an hour, cut short when the server stops), reset (connection dropped,
+  no response), malformed (200 with truncated JSON), 200-error (OpenRouter: an `error`
+  object inside a 200, or a choice with finish_reason "error" that is still billed).
 
 X-Sim-Fault: KIND[*N][;retry-after-ms=M] forces a fault on this request, so a client can test
 each error mapping against the real server. With *N, only the first N requests with the same
 header value and body fail; later ones succeed (to test retry-then-success). KIND is one of:
-  400 401 402 403 404 408 409 413 422 429 429-quota 429-daily 500 502 503 524 529
+  400 401 402 402-in-flight 403 404 408 409 413 422 429 429-upstream 429-quota 429-daily
+  500 502 503 524 529
   context_length hang reset malformed 200-error finish-error empty-choices
-  - 401 invalid_api_key; 402 insufficient credits (OpenRouter); 403 moderation;
+  - 401 invalid_api_key; 402 insufficient credits (OpenRouter); 402-in-flight OpenRouter's
+    in-flight budget (limit_source openrouter_in_flight_budget, Retry-After); 429-upstream
+    the sporadic 429 (upstream, Retry-After only); 403 moderation;
     404 model_not_found; 429-quota OpenAI insufficient_quota (no Retry-After);
     429-daily OpenRouter free-models-per-day cap (X-RateLimit-Reset hours away);
     context_length: 400 with code context_length_exceeded;
     empty-choices: 200 with "choices": [] (and usage).
-  - retry-after-ms sets the wait a 429 or 503 asks for (default 1000 ms).
+  - retry-after-ms sets the wait a 429, 402-in-flight or 503 asks for (default 1000 ms).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class FaultKind(enum.Enum):
     BAD_REQUEST = "400"
     UNAUTHORIZED = "401"
     PAYMENT_REQUIRED = "402"
+    IN_FLIGHT_BUDGET = "402-in-flight"
     FORBIDDEN = "403"
     NOT_FOUND = "404"
     REQUEST_TIMEOUT = "408"
@@ -48,6 +53,7 @@ class FaultKind(enum.Enum):
     TOO_LARGE = "413"
     UNPROCESSABLE = "422"
     RATE_LIMIT = "429"
+    UPSTREAM_429 = "429-upstream"
     QUOTA = "429-quota"
     DAILY_CAP = "429-daily"
     SERVER_ERROR = "500"
@@ -132,7 +138,7 @@ class FaultCounter:
 class FaultPlan:
     """Draws each request's random fault from the configured probabilities (seeded)."""
 
-    __slots__ = ("_rng", "_table")
+    __slots__ = ("_rng", "_table", "_sporadic_ms")
 
     def __init__(self, config: SimConfig) -> None:
         self._rng = random.Random(f"faults:{config.seed}")
@@ -143,7 +149,9 @@ class FaultPlan:
             (config.fail_reset, FaultKind.RESET),
             (config.fail_malformed, FaultKind.MALFORMED),
             (config.fail_200_error, FaultKind.ERROR_200),
+            (config.sporadic_429, FaultKind.UPSTREAM_429),
         )
+        self._sporadic_ms = config.sporadic_429_retry_after_ms
         self._table = tuple((p, kind) for p, kind in table if p > 0)
 
     def __repr__(self) -> str:
@@ -175,6 +183,8 @@ class FaultPlan:
             return Fault(rng.choice((FaultKind.ERROR_200, FaultKind.FINISH_ERROR)))
         if kind is FaultKind.RATE_LIMIT:
             return Fault(kind, rng.randint(*RANDOM_429_MS))
+        if kind is FaultKind.UPSTREAM_429:
+            return Fault(kind, self._sporadic_ms)
         return Fault(kind)
 
 
@@ -193,7 +203,19 @@ def error_reply(
     """The HTTP error a status fault produces, in the provider style it belongs to."""
     kind = fault.kind
     if kind is FaultKind.PAYMENT_REQUIRED:  # OpenRouter only
-        return ErrorReply(402, error_body("openrouter", 402, _PAYMENT), {})
+        credits: JSON = {"limit_source": "openrouter_credits"}
+        return ErrorReply(402, error_body("openrouter", 402, _PAYMENT, metadata=credits), {})
+    if kind is FaultKind.IN_FLIGHT_BUDGET:  # OpenRouter only
+        in_flight: JSON = {"limit_source": "openrouter_in_flight_budget"}
+        body = error_body("openrouter", 402, _IN_FLIGHT, metadata=in_flight)
+        return ErrorReply(402, body, _retry_after(fault.retry_after_ms))
+    if kind is FaultKind.UPSTREAM_429:  # OpenRouter: an upstream provider's 429
+        upstream: JSON = {
+            "raw": f"{model} is temporarily rate-limited upstream. Please retry shortly.",
+            "provider_name": "sim-upstream", "retry_after_seconds": fault.retry_after_ms / 1000,
+        }
+        body = error_body("openrouter", 429, "Provider returned error", metadata=upstream)
+        return ErrorReply(429, body, _retry_after(fault.retry_after_ms))
     if kind is FaultKind.QUOTA:  # OpenAI only
         body = error_body("openai", 429, _QUOTA, type_="insufficient_quota",
                           code="insufficient_quota")
@@ -226,6 +248,15 @@ def error_reply(
     return ErrorReply(status, body, headers)
 
 
+def _retry_after(retry_after_ms: int) -> dict[str, str]:
+    """Retry-After in whole seconds (ceil; 0 stays 0)."""
+    return {"Retry-After": str(-(-retry_after_ms // 1000))}
+
+
+_IN_FLIGHT = (
+    "Your in-flight requests already fill your spending budget; retry after the Retry-After "
+    "delay."
+)
 _PAYMENT = "Insufficient credits. Add more credits to your account to keep going."
 _QUOTA = (
     "You exceeded your current quota, please check your plan and billing details."

@@ -1,14 +1,14 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}, and the Batch API (files and batches, `asyncgen.sim.batches`); plus
-GET /sim/stats (request counts by outcome, prompt-cache counters, batch lines) and
-GET /sim/books (what was billed, `asyncgen.sim.books`, batch lines included). Any model name
-and any (or no) API key is accepted. One request goes: parse → forced or random fault →
-context length → rate limits → generate → prompt cache (`asyncgen.sim.prompt_cache`) and
-bill → latency → respond. Handlers never block: the generator is pure CPU on small strings,
-waits are `asyncio.sleep`, and hanging requests wait on an event that `close()` sets, so the
-server stops at once.
+GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch
+API (files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by
+outcome, prompt-cache counters, batch lines) and GET /sim/books (what was billed,
+`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
+accepted. One request goes: parse → forced or random fault → context length → rate limits →
+generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency → respond. Handlers
+never block: the generator is pure CPU on small strings, waits are `asyncio.sleep`, and
+hanging requests wait on an event that `close()` sets, so the server stops at once.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ class SimServer:
             app.router.add_post(f"{prefix}/completions", self._completions)
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
+            app.router.add_get(f"{prefix}/key", self._key)
         app.router.add_get("/sim/stats", self._stats)
         app.router.add_get("/sim/books", self._books)
         return app
@@ -134,6 +135,17 @@ class SimServer:
 
     async def _model(self, request: web.Request) -> web.Response:
         return _json(200, model_entry(self.config, request.match_info["model"], self._created))
+
+    async def _key(self, request: web.Request) -> web.Response:
+        """OpenRouter's GET /api/v1/key: the key's credit limit, usage and tier."""
+        config = self.config
+        limit = config.key_limit_usd
+        remaining = None if limit is None else max(0.0, limit - config.key_usage_usd)
+        return _json(200, {"data": {
+            "label": "sk-or-v1-sim...", "limit": limit, "limit_remaining": remaining,
+            "limit_reset": None, "usage": config.key_usage_usd,
+            "is_free_tier": config.key_free_tier, "is_provisioning_key": False,
+        }})
 
     async def _stats(self, request: web.Request) -> web.Response:
         stats: dict[str, object] = {"counts": dict(self.counts)}
@@ -202,10 +214,11 @@ class SimServer:
         headers: dict[str, str] = {}
         if self._limiter.enabled:
             admission = self._limiter.admit(cost)
-            headers = rate_limit_headers(
-                self.config.style, admission.states, limited_by=admission.limited_by,
-                retry_after_s=admission.retry_after_s, now_epoch_s=self._wall(),
-            )
+            if not self.config.silent_limits:
+                headers = rate_limit_headers(
+                    self.config.style, admission.states, limited_by=admission.limited_by,
+                    retry_after_s=admission.retry_after_s, now_epoch_s=self._wall(),
+                )
             if not admission.admitted:
                 return self._rate_limited(admission, parsed, cost, headers)
         if generated is None:
@@ -256,7 +269,11 @@ class SimServer:
     def _rate_limited(
         self, admission: Admission, parsed: SimRequest, cost: int, headers: dict[str, str]
     ) -> web.Response:
-        """429 from the enforced limits, with Retry-After and the x-ratelimit headers."""
+        """429 from the enforced limits, with Retry-After and the x-ratelimit headers (a bare
+        429 with silent limits)."""
+        if self.config.silent_limits:
+            self.counts["rate_limited"] += 1
+            return _json(429, error_body(self.config.style, 429, "Too Many Requests"))
         resource = admission.limited_by or "requests"
         state = next(s for s in admission.states if s.resource == resource)
         unit = "RPM" if resource == "requests" else "TPM"

@@ -18,6 +18,7 @@ from asyncgen import events
 from asyncgen.llm import Completion
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
 from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.neighbours import Pending
 from asyncgen.parsing import Instance
 
 log = events.get_logger()
@@ -41,7 +42,7 @@ class Job:
 
     key: int
     instruction: str
-    most_similar: dict[str, float]
+    neighbours: Pending  # its similarity fields, being computed off the event loop
     is_classification: bool = False
 
 

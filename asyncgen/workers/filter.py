@@ -8,9 +8,10 @@ side has closed and every job it admitted has come back.
 from __future__ import annotations
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
 
 from asyncgen import events
+from asyncgen.neighbours import Pending
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -55,18 +56,21 @@ class Filter:
         self, inbox: ObjectReceiveStream[FilterMessage], jobs: ObjectSendStream[Job]
     ) -> None:
         candidates_open = True
-        async with inbox, jobs:
+        # `scoring`: each admitted task's similarity fields, computed in a worker thread
+        async with inbox, jobs, anyio.create_task_group() as scoring:
             async for message in inbox:
                 if isinstance(message, Candidates):
-                    await self._admit(message, jobs)
+                    await self._admit(message, jobs, scoring)
                 elif isinstance(message, Finished):
-                    self._finish(message)
+                    await self._finish(message)
                 elif isinstance(message, CandidatesClosed):
                     candidates_open = False
                 if not candidates_open and self.control.open_jobs == 0:
                     return
 
-    async def _admit(self, batch: Candidates, jobs: ObjectSendStream[Job]) -> None:
+    async def _admit(
+        self, batch: Candidates, jobs: ObjectSendStream[Job], scoring: TaskGroup
+    ) -> None:
         self.slots.release()
         self.outlook.pending -= 1
         self.outlook.requests += 1
@@ -84,9 +88,11 @@ class Filter:
             self.control.open_jobs += 1
             self.outlook.admitted += 1
             log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
-            await jobs.send(Job(verdict.key, text, verdict.most_similar))
+            job = Job(verdict.key, text, Pending())
+            scoring.start_soon(self.pool.scores.score, verdict.query, job.neighbours)
+            await jobs.send(job)
 
-    def _finish(self, done: Finished) -> None:
+    async def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
         if not done.instances:
@@ -103,11 +109,10 @@ class Filter:
             instruction=job.instruction,
             is_classification=job.is_classification,
             instances=done.instances,
-            most_similar=job.most_similar,
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
-        )
+        ).with_neighbours(await job.neighbours.get())
         self.store.append(task)
         self._next_id += 1
         self.pool.commit(task.instruction)

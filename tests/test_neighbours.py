@@ -1,0 +1,145 @@
+"""The full-pool similarity fields (asyncgen.neighbours) against rouge-score, and in a run."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+from rouge_score import rouge_scorer
+
+from asyncgen.cli import main
+from asyncgen.neighbours import Neighbours, Pending, PoolScores
+from asyncgen.pool import Admitted, Pool, load_seeds
+
+from .conftest import OUR_SEEDS
+
+SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+WORDS = "the a list of words sort this given text write short poem about sea find all red".split()
+
+
+def reference(candidate: str, pool: list[str]) -> list[float]:
+    """What the released code computes: rouge-score with the candidate as the target."""
+    return [SCORER.score(candidate, text)["rougeL"].fmeasure for text in pool]
+
+
+def check(got: Neighbours, candidate: str, pool: list[str], seeds: int) -> None:
+    """Exact top 10 (ties may pick either), exact scores, exact mean, best seed."""
+    scores = reference(candidate, pool)
+    best = dict(sorted(zip(pool, scores, strict=True), key=lambda kv: -kv[1]))
+    assert len(got.most_similar) == min(10, len(best))
+    for text, score in got.most_similar.items():
+        assert score == best[text]  # the same bits
+    tenth = min(got.most_similar.values())
+    assert {t for t, s in best.items() if s > tenth} <= set(got.most_similar)
+    assert got.avg_similarity_score == pytest.approx(sum(scores) / len(scores), abs=1e-12)
+    if seeds:
+        ((seed, score),) = got.most_similar_seed.items()
+        assert score == max(scores[:seeds]) and seed in pool[:seeds]
+
+
+def random_text(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(0, 9))
+    return " ".join(words) + rng.choice(["", ".", "?", " 42", " ünïcode"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fields_equal_rouge_score_over_the_whole_pool(seed: int) -> None:
+    rng = random.Random(seed)
+    seeds = list(dict.fromkeys(random_text(rng) for _ in range(rng.randint(0, 8))))
+    scores = PoolScores(seeds)
+    live = list(seeds)
+    keys = list(range(len(seeds)))
+    for _ in range(40):
+        candidate = random_text(rng)
+        query = scores.query(candidate)
+        got = scores.neighbours(query)
+        if live:
+            check(got, candidate, live, sum(1 for k in keys if k < len(seeds)))
+        else:
+            assert got == Neighbours()
+        if candidate in live:
+            continue  # admission refuses a duplicate (ROUGE-L 1.0)
+        keys.append(scores.add(candidate))
+        live.append(candidate)
+        if rng.random() < 0.2 and len(keys) > len(seeds):  # release a generated one
+            at = rng.randrange(len(seeds), len(keys))
+            scores.discard(keys.pop(at))
+            live.pop(at)
+        assert len(scores) == len(live)
+
+
+def test_a_query_sees_the_pool_as_it_was_at_admission() -> None:
+    scores = PoolScores(["sort the list of numbers"])
+    query = scores.query("sort the list of numbers please")
+    scores.add("sort the list of numbers please now")  # admitted after it: not seen
+    scores.discard(0)  # released after it: still seen
+    got = scores.neighbours(query)
+    assert list(got.most_similar) == ["sort the list of numbers"]
+    with pytest.raises(KeyError):
+        scores.discard(0)
+
+
+def test_pool_admission_queries_before_adding_the_candidate() -> None:
+    pool = Pool(load_seeds(OUR_SEEDS))
+    verdict = pool.admit("Write a limerick about a lighthouse keeper and his cat.")
+    assert isinstance(verdict, Admitted)
+    got = pool.scores.neighbours(verdict.query)
+    assert verdict.instruction not in got.most_similar
+    assert len(got.most_similar) == 10 and got.most_similar_seed
+
+
+async def _pending_roundtrip() -> Neighbours:
+    scores = PoolScores(["sort the list", "write a poem"])
+    pending = Pending()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scores.score, scores.query("sort a list"), pending)
+    return await pending.get()
+
+
+def test_score_runs_in_a_worker_thread_and_hands_over() -> None:
+    got = anyio.run(_pending_roundtrip)
+    assert list(got.most_similar)[0] == "sort the list"
+
+
+def test_a_run_records_the_released_fields(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sampled tasks of a run: exact top 10 over seeds + earlier tasks, mean within 0.02."""
+    for var in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    out = tmp_path / "out"
+    assert main(["run", "--out", str(out), "--target-instructions", "30",
+                 "--log-format", "none"]) == 0
+    tasks = [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
+    seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
+    empty = 0
+    for n in (0, 7, 15, 29):
+        task = tasks[n]
+        pool = seeds + [t["instruction"] for t in tasks[:n]]
+        scores = reference(task["instruction"], pool)
+        best = dict(zip(pool, scores, strict=True))
+        similar = task["most_similar"]
+        assert len(similar) == 10
+        empty += not similar
+        for text, score in similar.items():
+            assert score == SCORER.score(task["instruction"], text)["rougeL"].fmeasure
+        tenth = min(similar.values())
+        assert {t for t, s in best.items() if s > tenth} <= set(similar)
+        assert abs(task["avg_similarity_score"] - sum(scores) / len(scores)) <= 0.02
+        ((seed, score),) = task["most_similar_seed"].items()
+        assert seed in seeds and score == max(scores[: len(seeds)])
+    assert not empty
+
+
+def test_a_tiny_threshold_builds_the_index_in_bounded_time() -> None:
+    """`_indexed_prefix` scanned 2n/threshold lengths: at 1e-6 that hung at 100 % CPU."""
+    pool = Pool(load_seeds(OUR_SEEDS), threshold=0.000001)
+    pool.admit("Name three rivers that flow north in Europe.")  # refused or not: it returns
+    assert len(pool) >= len(pool.seeds)
+
+
+def test_the_record_floor_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--out", "x", "--similarity-record-floor", "0.000001"]) == 2
+    assert "--similarity-record-floor" in capsys.readouterr().err
