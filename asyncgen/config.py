@@ -408,7 +408,7 @@ OPTIONS: tuple[Option, ...] = (
            "and the measured latency, or probed when no limit is known"),
     Option("fallback_models", Words(most=10), (),
            "OpenRouter: models to fall back to, in order, when the model's providers fail "
-           "(sent as `models`)"),
+           "(sent as `models`)", shown_default="none"),
     Option("rpm", Int(0, 10**9, note="0 = no limit"), 0,
            "requests per minute allowed (0 = no limit)"),
     Option("tpm", Int(0, 10**12, note="0 = no limit"), 0,
@@ -438,6 +438,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_deadline", _seconds, 300.0, "total seconds per request, retries included"),
     Option("max_consecutive_failures", Int(0, note="0 = never"), 50,
            "stop the run after this many failed requests in a row (0 = never)"),
+    Option("stuck_after", Int(0, note="0 = never"), 200,
+           "stop the run (reason stuck, exit 1) after this many generation responses in a row "
+           "admitted no new instruction (0 = never)"),
     Option("drain_timeout", Float(0.0, 1e9), 30.0, "seconds to finish in-flight work on stop"),
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
@@ -551,6 +554,7 @@ class RunConfig:
     max_attempts: int
     request_deadline: float
     max_consecutive_failures: int
+    stuck_after: int
     drain_timeout: float
     progress_interval: float
     log_format: str

@@ -1,20 +1,22 @@
 """The producer/consumer graph: streams, workers, one task group, start and stop order.
 
-    sampler ─prompts─▶ instruction workers ─┐
-                                            ▼
-    ┌──────────────────────────────────▶ filter (owns pool + tasks.jsonl) ─jobs─▶ classify
-    │                                                                               │
-    └──────────── Finished ◀── instance workers ◀─────────── classified ◀──────────┘
+    sampler ─prompts─▶ instruction workers ─Candidates─┐
+                                                       ▼
+        ┌──────── Labelled ◀── classify ◀──jobs── filter (owns pool, tasks.jsonl, journal)
+        │                                          ▲   │
+        └──────────────────────────────────────────┼───┴──labelled──▶ instance workers
+                                                   └────────── Finished ◀──────┘
 
-Every stream is bounded except the filter's inbox: it closes a cycle (filter → classify →
-instances → filter), and a bounded cycle can deadlock with every stage blocked on a full
-neighbour. Its depth is bounded anyway: Finished messages by the jobs in flight (which the filter
-only admits into the bounded `jobs` stream), candidate batches by the `slots` semaphore.
+Every stream is bounded except the filter's inbox: it closes cycles (filter → classify → filter,
+filter → instances → filter), and a bounded cycle can deadlock with every stage blocked on a full
+neighbour. Workers only ever send into the inbox, so they never block on it; its depth is bounded
+anyway: Labelled and Finished messages by the jobs in flight (which the filter only sends into
+the bounded `jobs` and `labelled` streams), candidate batches by the `slots` semaphore.
 
 Shutdown runs in order with no sentinels but one: the sampler closes its stream when the run
 stops, instruction workers drain it and exit, then `CandidatesClosed` tells the filter that no
-more candidates come; the filter ends when every admitted job has come back, closing `jobs`,
-which ends classification, which ends instance generation.
+more candidates come; the filter ends when every job it sent on has come back, closing `jobs`
+and `labelled`, which ends classification and instance generation.
 """
 
 from __future__ import annotations
@@ -30,10 +32,18 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from asyncgen.config import RunConfig
 from asyncgen.demos import Demonstrations
+from asyncgen.llm.params import STAGES
 from asyncgen.pool import Pool
 from asyncgen.progress import Progress
 from asyncgen.workers.classify import classify
-from asyncgen.workers.control import Asker, CandidatesClosed, Control, FilterMessage, Job
+from asyncgen.workers.control import (
+    Asker,
+    CandidatesClosed,
+    Control,
+    FilterMessage,
+    Job,
+    may_send,
+)
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instances import generate_instances
 from asyncgen.workers.instructions import Outlook, generate, sample
@@ -83,12 +93,10 @@ class Graph:
                     tg.start_soon(self._stop_after, cfg.max_duration)
                 # the streams after the task group are closed as soon as the workers have their
                 # clones (inner context managers exit first); the group then waits for them
-                async with anyio.create_task_group() as stages, jobs_recv, labelled_send, \
-                        labelled_recv:
-                    stages.start_soon(self.filter.run, inbox_recv, jobs_send)
+                async with anyio.create_task_group() as stages, jobs_recv, labelled_recv:
+                    stages.start_soon(self.filter.run, inbox_recv, jobs_send, labelled_send)
                     for _ in range(cfg.classify_workers):
-                        stages.start_soon(classifier, jobs_recv.clone(), labelled_send.clone(),
-                                          inbox_send.clone())
+                        stages.start_soon(classifier, jobs_recv.clone(), inbox_send.clone())
                     for _ in range(cfg.instance_workers):
                         stages.start_soon(instance_maker, labelled_recv.clone(), inbox_send.clone())
                     stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
@@ -123,10 +131,13 @@ class Graph:
         self.control.stop("duration")
 
     async def _hold_generation(self) -> None:
-        """Once the run stops, no generation request is sent: queued ones and retries are
+        """Once the run stops, no request of a stage it no longer sends (`may_send`: generation
+        and classification; everything at the request cap) goes out: queued ones and retries are
         refused by the client (`LLMClient.hold`); requests already in flight may finish."""
         await self.control.stopping.wait()
-        self.ask.client.hold("instructions")
+        for stage in STAGES:
+            if not may_send(stage, self.control.reason):
+                self.ask.client.hold(stage)
 
     async def _watch_signals(self) -> None:
         """The first SIGINT/SIGTERM drains the run; the second stops it at once, whatever

@@ -3,15 +3,16 @@
 `load_seeds` reads the paper's seed schema. `TaskStore` owns `OUT/tasks.jsonl`: it loads it on
 resume (a torn last line left by a kill -9 is skipped, then cut) and appends one whole line per
 commit.
-`Pool` holds every instruction that candidates are compared against (seeds + admitted) in a
-`RougeLIndex`; only the filter task mutates it, the sampler only reads it.
+`Pool` holds every instruction that candidates are compared against (seeds + every admitted one,
+failed ones included) in a `RougeLIndex`; only the filter task mutates it, the sampler only
+reads it (committed instructions only: a failed one is never shown as an example).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,11 +298,14 @@ class Pool:
     def __repr__(self) -> str:
         return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
 
-    def restore(self, tasks: Sequence[Task]) -> None:
-        """Re-add committed tasks after a resume (the index builds them in one pass)."""
+    def restore(self, tasks: Sequence[Task], kept: Iterable[str] = ()) -> None:
+        """Re-add committed tasks after a resume, and `kept`: the instructions earlier runs
+        admitted that are open or failed (compared against, never sampled). The index builds
+        them in one pass."""
         instructions = [task.instruction for task in tasks]
-        keys = self._index.add_many(instructions)
-        if [self.scores.add(text) for text in instructions] != keys:
+        every = [*instructions, *kept]
+        keys = self._index.add_many(every)
+        if [self.scores.add(text) for text in every] != keys:
             raise AssertionError("pool views out of step")  # both issue keys in add order
         self.machine.extend(instructions)
 
@@ -327,12 +331,15 @@ class Pool:
             raise AssertionError("pool views out of step")  # both issue keys in add order
         return key
 
-    def release(self, key: int) -> None:
-        """Forget an admitted instruction that ended with no valid instance."""
-        self._index.discard(key)
-        self.scores.discard(key)
+    def keep(self, instruction: str) -> Query:
+        """Re-add an open job of an earlier run (compared against, not sampled); the query for
+        its similarity fields, against the pool before it."""
+        query = self.scores.query(instruction)
+        self._add(instruction)
+        return query
 
     def commit(self, instruction: str) -> None:
+        """An admitted instruction was committed: from now on it may be sampled as an example."""
         self.machine.append(instruction)
 
     def sample_prompt(self, rng: random.Random, *, human: int, machine: int) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any, cast
 import anyio
 
 from asyncgen import __version__, events, spend
+from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
 from asyncgen.config import DEFAULT_MODEL, RunConfig
@@ -49,7 +50,7 @@ from asyncgen.rundir import (
     write_record,
 )
 from asyncgen.spend import Recovered
-from asyncgen.workers.control import Asker, Completer, Control
+from asyncgen.workers.control import FAILING_REASONS, Asker, Completer, Control
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instructions import Outlook
 
@@ -70,6 +71,7 @@ class Prepared:
     demos: Demonstrations
     store: TaskStore
     tasks: list[Task]
+    backlog: worklog.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior: Recovered
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
     record: Record  # the runs that wrote into --out before this one
@@ -140,11 +142,13 @@ def prepare(config: RunConfig) -> Prepared:
         store = TaskStore(config.out / "tasks.jsonl")
         tasks, _torn_line = store.read()  # a torn last line is cut when the store opens
         check_authorship(record, config.out, ((t.id, t.run_id) for t in tasks))
+        backlog = worklog.read(config.out / worklog.JOURNAL_FILE,
+                               {t.instruction for t in tasks})
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
             config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
-            prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
+            backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
     except BaseException:
@@ -237,6 +241,9 @@ async def _execute(p: Prepared, run_id: str) -> int:
     assert sink is not None
     sink.on_fault = partial(_output_failed, control)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
+    work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
+    worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
+    work.open()
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
@@ -257,11 +264,13 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 if batcher is not None:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.tasks)
-                graph = _graph(p, control, asking, progress, run_id)
+                graph = _graph(p, control, asking, progress, run_id, work)
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
                     await graph.run()
+        if control.reason in FAILING_REASONS:
+            exit_code = EXIT_FATAL  # its one line is printed below, with the other faults
     except* (FatalError, SimulatorFailed) as group:
         control.reason = "fatal"
         control.fatal_message = str(_first(group))
@@ -277,7 +286,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     finally:
         if progress is not None:
             progress.final()
-        for closing in (p.store, journal):
+        for closing in (p.store, journal, work):
             try:
                 closing.close()
             except OSError as exc:
@@ -364,10 +373,10 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
-           run_id: str) -> Graph:
+           run_id: str, work: worklog.Journal) -> Graph:
     c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
-    pool.restore(p.tasks)
+    pool.restore(p.tasks, kept=p.backlog.failed)  # open jobs: the filter keeps them first
     outlook = Outlook()
     return Graph(
         config=c,
@@ -375,10 +384,10 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         demos=p.demos,
         control=control,
         ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
-        filter=Filter(pool=pool, store=p.store, control=control, outlook=outlook,
+        filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
+                      control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id,
-                      next_id=len(p.tasks) + 1),
+                      run_id=run_id, next_id=len(p.tasks) + 1, stuck_after=c.stuck_after),
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.tasks)}"),

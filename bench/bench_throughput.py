@@ -5,7 +5,8 @@ runs a client driver in a subprocess, once with the baseline's code (by default 
 with `git archive` into a temporary directory) and once with this tree's. Requests are counted
 at the provider (`GET /sim/stats`), over a window after a warm-up.
 
-    python bench/bench_throughput.py                         # everything (~10 minutes)
+    python bench/bench_throughput.py --baseline 1b1f75c      # everything (~10 minutes);
+                                                             # 1b1f75c: main before issue 12
     python bench/bench_throughput.py --only announced --seconds 30
     python bench/bench_throughput.py --baseline none         # this tree only
 

@@ -6,7 +6,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from asyncgen.workers.control import Control, StopRequested
+from asyncgen.llm.params import Stage
+from asyncgen.workers.control import Control, StopRequested, may_send
 from asyncgen.workers.instructions import INITIAL_COMMIT_SHARE, INITIAL_YIELD, Outlook
 
 
@@ -25,7 +26,7 @@ def _outlook(**counts: int) -> Outlook:
         ({"in_flight": 2}, 0, 0, 0, 2 * INITIAL_YIELD * INITIAL_COMMIT_SHARE),
         ({}, 10, 5, 1, 10 + (5 + INITIAL_YIELD) * INITIAL_COMMIT_SHARE),
         # measured: 40 requests admitted 80 (2 each); 45 of 50 finished jobs committed (0.9)
-        ({"requests": 40, "admitted": 80, "committed": 45, "released": 5, "in_flight": 3,
+        ({"requests": 40, "admitted": 80, "committed": 45, "failed": 5, "in_flight": 3,
           "pending": 1}, 45, 10, 2, 45 + (10 + 6 * 2.0) * 0.9),
         # a run that admits nothing still counts a little, so the sampler never spins forever
         ({"requests": 50, "admitted": 0}, 0, 0, 1, 0.1 * INITIAL_COMMIT_SHARE),
@@ -75,3 +76,27 @@ def test_stop_at_once_cancels_the_scope() -> None:
         return scope.cancelled_caught
 
     assert anyio.run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("stage", "reason", "sent"),
+    [
+        ("instructions", None, True),
+        ("classify", None, True),
+        ("instances", None, True),
+        # stopping: nothing new, only the instance request of a job already labelled
+        ("instructions", "signal", False),
+        ("classify", "signal", False),
+        ("instances", "signal", True),
+        ("classify", "target", False),
+        ("instances", "target", True),
+        ("instructions", "budget", False),
+        ("instances", "budget", True),  # the budget itself refuses it if it does not fit
+        ("instances", "stuck", True),
+        ("instances", "duration", True),
+        # the request cap refuses everything
+        ("instances", "max_requests", False),
+    ],
+)
+def test_what_a_stopping_run_still_sends(stage: Stage, reason: str | None, sent: bool) -> None:
+    assert may_send(stage, reason) is sent

@@ -135,17 +135,20 @@ def test_pool_admits_novel_and_refuses_similar_as_rouge_score_does() -> None:
             assert verdict.score == best
         else:
             assert isinstance(verdict, Admitted), text
-            pool.release(verdict.key)
+            pool = Pool(seeds)  # judged against the seeds only
 
 
-def test_released_instruction_no_longer_blocks_a_similar_one() -> None:
-    pool = Pool(load_seeds(OUR_SEEDS)[:5])
+def test_kept_instruction_blocks_its_copies_but_is_never_sampled() -> None:
+    """A failed (or still open) instruction of an earlier run stays in the index only."""
+    seeds = load_seeds(OUR_SEEDS)[:5]
     text = "Describe how tides work to a curious ten year old child."
-    first = pool.admit(text)
-    assert isinstance(first, Admitted)
-    assert isinstance(pool.admit(text), Refused)
-    pool.release(first.key)
-    assert isinstance(pool.admit(text), Admitted)
+    pool = Pool(seeds)
+    pool.restore([], kept=[text])
+    refused = pool.admit(text)
+    assert isinstance(refused, Refused) and refused.reason == "duplicate"
+    assert pool.machine == []
+    shown = pool.sample_prompt(random.Random(0), human=3, machine=2)
+    assert text not in shown
 
 
 def test_prompt_sampling_is_all_human_until_machine_tasks_exist() -> None:

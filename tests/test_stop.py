@@ -131,9 +131,9 @@ def test_a_whole_last_line_without_its_newline_is_kept(tmp_path: Path, sim_url: 
     path = out / "tasks.jsonl"
     path.write_bytes(path.read_bytes().rstrip(b"\n"))  # as another editor might leave it
     kept = _lines(path)
-    assert _run(out, sim_url, target=5) == 0
+    assert _run(out, sim_url, target=len(kept) + 2) == 0
     tasks = _lines(path)
-    assert tasks[:3] == kept and len(tasks) == 5
+    assert tasks[:len(kept)] == kept and len(tasks) >= len(kept) + 2  # paid jobs finish
     names = [e["event"] for e in _lines(out / "events.jsonl")]
     assert "store.newline_added" in names and "store.torn_tail_cut" not in names
 
@@ -165,10 +165,11 @@ def test_a_directory_from_before_the_manifest_is_adopted(tmp_path: Path, sim_url
     assert _run(out, sim_url) == 0
     first = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
     (out / "asyncgen.json").unlink()  # as the previous release left its directories
-    assert _run(out, sim_url, target=5) == 0
+    target = len(_lines(out / "tasks.jsonl")) + 2
+    assert _run(out, sim_url, target=target) == 0
     runs = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
     assert [r["run_id"] for r in runs][0] == first[0]["run_id"] and len(runs) == 2
-    assert len(_lines(out / "tasks.jsonl")) == 5
+    assert len(_lines(out / "tasks.jsonl")) >= target  # jobs paid for finish past it
 
 
 def test_other_data_settings_are_refused_unless_allowed(
@@ -183,8 +184,12 @@ def test_other_data_settings_are_refused_unless_allowed(
     _one_line_error(capsys, "model 'sim-1' (now 'other-model')", "similarity_threshold 0.7",
                     "--allow-changes")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert _run(out, sim_url, "--model", "other-model", "--allow-changes", target=6) == 0
-    assert [t["model"] for t in _lines(out / "tasks.jsonl")] == ["sim-1"] * 3 + ["other-model"] * 3
+    first = len(_lines(out / "tasks.jsonl"))  # 3, or a few more: jobs paid for finish
+    assert _run(out, sim_url, "--model", "other-model", "--allow-changes",
+                target=first + 3) == 0
+    models = [t["model"] for t in _lines(out / "tasks.jsonl")]
+    assert models[:first] == ["sim-1"] * first
+    assert len(models) >= first + 3 and set(models[first:]) == {"other-model"}
     runs = orjson.loads((out / "asyncgen.json").read_bytes())["runs"]
     assert [r["settings"]["model"] for r in runs] == ["sim-1", "other-model"]
     started = [e for e in _lines(out / "events.jsonl") if e["event"] == "run.started"]
@@ -192,5 +197,6 @@ def test_other_data_settings_are_refused_unless_allowed(
     # the seed file's contents count too, wherever the file is
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_bytes(OUR_SEEDS.read_bytes().replace(b"\n", b"\n\n", 1))
-    assert _run(out, sim_url, "--model", "other-model", "--seeds", str(seeds), target=7) == 2
+    assert _run(out, sim_url, "--model", "other-model", "--seeds", str(seeds),
+                target=len(models) + 1) == 2
     _one_line_error(capsys, "seeds_sha256")

@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="exit when stdin reaches end of file: started with a pipe as "
                         "stdin, the simulator dies with the process that holds its other end")
+    parser.add_argument("--stuck", action="store_true",
+                        help="a provider stuck repeating itself: every generation answer is the "
+                        "same two instructions, every instance answer fails the filters")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -130,7 +133,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             usage_cost=args.usage_cost,
             batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
             batch_fail=args.batch_fail, batch_expire=args.batch_expire,
-            batch_line_error=args.batch_line_error,
+            batch_line_error=args.batch_line_error, stuck=args.stuck,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None

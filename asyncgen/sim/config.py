@@ -67,6 +67,7 @@ class SimConfig:
     batch_fail: float = 0.0  # probability that a batch fails validation
     batch_expire: float = 0.0  # probability that a batch expires half done
     batch_line_error: float = 0.0  # probability that one batch line ends in a 500
+    stuck: bool = False  # the same two instructions, always; instances that always fail
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -25,6 +25,13 @@ from asyncgen.sim import answers, instructions
 
 CHARS_PER_TOKEN = 4
 
+# `stuck` mode: a provider that repeats itself, as in issue 8 — every generation answer is these
+# two instructions, and every instance answer fails the filters (each output copies its input)
+STUCK_INSTRUCTIONS = (
+    "Describe the weather on a planet that circles two suns at once.",
+    "Suggest a name for a bakery that only opens after midnight.",
+)
+
 
 class PromptKind(enum.Enum):
     """The four Self-Instruct prompts, and anything else."""
@@ -75,10 +82,11 @@ def candidate(prompt: str) -> str:
 class Generator:
     """Answers prompts; same seed and prompt give the same answer."""
 
-    __slots__ = ("_seed",)
+    __slots__ = ("_seed", "stuck")
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, stuck: bool = False) -> None:
         self._seed = seed.to_bytes(16, "little", signed=True)
+        self.stuck = stuck
 
     def __repr__(self) -> str:
         return f"Generator(seed={int.from_bytes(self._seed, 'little', signed=True)})"
@@ -92,6 +100,8 @@ class Generator:
         """The model's natural answer, before stop sequences and max_tokens."""
         rng = self.rng_for(prompt)
         kind = prompt_kind(prompt)
+        if self.stuck and kind is not PromptKind.CLASSIFY:
+            return _stuck(kind, prompt)
         if kind is PromptKind.INSTRUCTIONS:
             examples, number, ends_with_number = instructions.parse_instruction_prompt(prompt)
             text, reason = instructions.continue_list(rng, examples, number, ends_with_number)
@@ -104,6 +114,19 @@ class Generator:
         else:
             text, reason = answers.generic(rng, prompt)
         return Generated(text, reason)
+
+
+def _stuck(kind: PromptKind, prompt: str) -> Generated:
+    """The stuck provider's answer: the same two instructions, or instances that all fail."""
+    if kind is PromptKind.INSTRUCTIONS:
+        _, number, ends_with_number = instructions.parse_instruction_prompt(prompt)
+        first, second = STUCK_INSTRUCTIONS
+        head = f" {first}" if ends_with_number else f"\n{number}. {first}"
+        return Generated(f"{head}\n{number + 1}. {second}", "stop")
+    task = candidate(prompt)
+    if kind is PromptKind.OUTPUT_FIRST:
+        return Generated(f"Class label: {task}\nInput: {task}\n", "stop")
+    return Generated(f"Example 1\nInput: {task}\nOutput: {task}\n", "stop")
 
 
 def finish(generated: Generated, *, stop: Sequence[str], max_tokens: int | None) -> Generated:

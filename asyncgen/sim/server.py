@@ -3,7 +3,8 @@
 Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
 GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch
 API (files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by
-outcome, prompt-cache counters, batch lines) and GET /sim/books (what was billed,
+outcome, prompt-cache counters, batch lines, and `arrivals`: live completion requests
+received by prompt kind) and GET /sim/books (what was billed,
 `asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
 accepted. One request goes: parse → forced or random fault → context length → rate limits →
 generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency → respond. Handlers
@@ -40,7 +41,7 @@ from asyncgen.sim.faults import (
     error_reply,
     parse_fault_header,
 )
-from asyncgen.sim.generator import Generated, Generator, count_tokens, finish
+from asyncgen.sim.generator import Generated, Generator, count_tokens, finish, prompt_kind
 from asyncgen.sim.headers import format_duration, rate_limit_headers
 from asyncgen.sim.limits import Admission, RateLimiter
 from asyncgen.sim.prompt_cache import PromptCache
@@ -69,6 +70,7 @@ class SimServer:
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
         "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
+        "arrivals",
     )
 
     def __init__(
@@ -80,7 +82,7 @@ class SimServer:
         books: Books | None = None,
     ) -> None:
         self.config = config
-        self._generator = Generator(config.seed)
+        self._generator = Generator(config.seed, stuck=config.stuck)
         self._limiter = RateLimiter(rpm=config.rpm_limit, tpm=config.tpm_limit, clock=clock)
         self._faults = FaultPlan(config)
         self._forced = FaultCounter()
@@ -90,6 +92,7 @@ class SimServer:
         self._wall = wall
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
+        self.arrivals: Counter[str] = Counter()  # prompt kind -> requests received
         self.books = books if books is not None else Books(wall=wall)
         self.prompt_cache = (
             PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
@@ -152,6 +155,7 @@ class SimServer:
         if self.prompt_cache is not None:
             stats["prompt_cache"] = self.prompt_cache.stats()
         stats["batches"] = self.batches.stats()
+        stats["arrivals"] = dict(self.arrivals)
         return _json(200, stats)
 
     def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
@@ -197,6 +201,7 @@ class SimServer:
             fault = self._fault(request, raw)
         except BadRequest as exc:
             return self._error(400, exc.message, "bad_request", param=exc.param)
+        self.arrivals[prompt_kind(parsed.prompt).value] += 1
         if fault is not None and fault.kind not in TRANSPORT_FAULTS:
             return await self._status_fault(fault, parsed)
         prompt_tokens = count_tokens(parsed.prompt)

@@ -9,7 +9,14 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from asyncgen import events
 from asyncgen.parsing import parse_classification
 from asyncgen.prompts import Demo, classify_prompt
-from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
+from asyncgen.workers.control import (
+    Asker,
+    FilterMessage,
+    Finished,
+    Job,
+    Labelled,
+    StopRequested,
+)
 
 log = events.get_logger()
 
@@ -18,14 +25,14 @@ CLASSIFY_TRIES = 2  # an unparseable answer is asked once more, then taken as "N
 
 async def classify(
     receive: ObjectReceiveStream[Job],
-    send: ObjectSendStream[Job],
     results: ObjectSendStream[FilterMessage],
     *,
     ask: Asker,
     demos: Sequence[Demo],
 ) -> None:
-    """Label each job; a job that cannot be asked goes back to the filter to be released."""
-    async with receive, send, results:
+    """Label each job and return it to the filter (which journals the label and passes it on);
+    a job not asked because the run is stopping goes back as Finished "stopped"."""
+    async with receive, results:
         async for job in receive:
             try:
                 answer = await _label(ask, demos, job)
@@ -36,7 +43,7 @@ async def classify(
                 await results.send(Finished(job, reason="classify_failed"))
                 continue
             job.is_classification = answer
-            await send.send(job)
+            await results.send(Labelled(job))
 
 
 async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:

@@ -1,9 +1,10 @@
 """What the stages pass each other, and the run's stop switch.
 
 A candidate's path: the sampler sends a prompt; an instruction worker sends `Candidates` to the
-filter; the filter admits each into the pool and sends a `Job` on; classification fills in
-`is_classification`; instance generation returns the job to the filter as `Finished`, which the
-filter commits (or releases). `Control` is the one place that decides when the run stops.
+filter; the filter admits each into the pool (journaling it) and sends a `Job` on; classification
+returns it `Labelled`, the filter journals the label and passes it to instance generation, which
+returns it as `Finished`; the filter commits it, or remembers it as failed. `Control` is the one
+place that decides when the run stops; `may_send` which requests a stopping run still sends.
 """
 
 from __future__ import annotations
@@ -16,22 +17,37 @@ import anyio
 
 from asyncgen import events
 from asyncgen.llm import Completion
-from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError
+from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.neighbours import Pending
 from asyncgen.parsing import Instance
 
 log = events.get_logger()
 
-# reasons after which no new request is sent, even to finish an in-flight task
-STOP_SENDING = frozenset({"budget", "max_requests"})
+# reasons after which no request at all is sent, not even the instance request of a labelled job
+STOP_SENDING = frozenset({"max_requests"})
+# reasons that end the run with exit code 1 (the run stopped itself, something is wrong)
+FAILING_REASONS = frozenset({"stuck"})
 # stops that are a fault, not a limit the user set: run.stopping is a warning for these only
-ABNORMAL_STOPS = frozenset({"io_error", "fatal"})
+ABNORMAL_STOPS = frozenset({"io_error", "fatal"}) | FAILING_REASONS
+
+
+def may_send(stage: Stage, reason: str | None) -> bool:
+    """Whether a request of `stage` is still sent once the run is stopping for `reason`.
+
+    A stopping run sends no new generation or classification request: what is queued is
+    journaled for the next run. The instance request of a job already labelled is the one
+    follow-up it still pays for, so that the classification already paid for is not wasted
+    (the budget still refuses it when it does not fit). The request cap refuses everything.
+    """
+    if reason is None:
+        return True
+    return stage == "instances" and reason not in STOP_SENDING
 
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Parsed instructions from one generation request, on their way to admission."""
+    """Parsed instructions from one generation request (maybe none), on their way to admission."""
 
     instructions: tuple[str, ...]
 
@@ -40,15 +56,22 @@ class Candidates:
 class Job:
     """An admitted instruction travelling through classification and instance generation."""
 
-    key: int
     instruction: str
     neighbours: Pending  # its similarity fields, being computed off the event loop
     is_classification: bool = False
 
 
 @dataclass(frozen=True, slots=True)
+class Labelled:
+    """A job back from classification, for the filter to journal and pass on."""
+
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
-    """A job back at the filter: instances to commit, or the reason it has none."""
+    """A job back at the filter: instances to commit, or the reason it has none ("stopped":
+    not asked because the run was stopping; it stays open in the journal)."""
 
     job: Job
     instances: tuple[Instance, ...] = ()
@@ -60,7 +83,7 @@ class CandidatesClosed:
     """Sent once, after the last instruction worker has exited."""
 
 
-FilterMessage = Candidates | Finished | CandidatesClosed
+FilterMessage = Candidates | Labelled | Finished | CandidatesClosed
 
 
 class StopRequested(Exception):
@@ -81,11 +104,12 @@ class Control:
     max_requests: float = 0.0
     drain_timeout: float = 30.0
     committed: int = 0
-    open_jobs: int = 0  # admitted, not yet committed or released (kept by the filter)
+    open_jobs: int = 0  # admitted, not yet committed or failed (kept by the filter)
     requests: int = 0
     reason: str | None = None
     fatal_message: str | None = None
     stopping: anyio.Event = field(default_factory=anyio.Event)
+    backlog_sent: anyio.Event = field(default_factory=anyio.Event)  # the sampler waits for it
     scope: anyio.CancelScope | None = None
 
     def stop(self, reason: str, *, drain: bool = True, note: str | None = None) -> None:
@@ -126,7 +150,8 @@ class Asker:
     """How every stage sends a request: counted, capped, and with provider faults sorted out.
 
     Returns the completion, or None when this one item failed (the client already logged
-    `request.failed`). Raises StopRequested when the run stops sending (request cap or budget).
+    `request.failed`). Raises StopRequested when the run no longer sends this request (`may_send`:
+    stopping, request cap, budget), also when the stop came while it waited for its turn.
     A FatalError passes through: it ends the run, as does a long run of failed requests with no
     success between them (a wrong URL or an outage would otherwise retry forever, unwatched).
     """
@@ -148,11 +173,13 @@ class Asker:
         self._failures_in_a_row = 0
 
     async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
-        if self.control.stopping.is_set() and self.control.reason in STOP_SENDING:
+        if self.control.stopping.is_set() and not may_send(stage, self.control.reason):
             raise StopRequested
         self.control.take_request()
         try:
             completion = await self.client.complete(stage, prompt, self.params[stage])
+        except SendingStopped:  # held (graph.py) while it waited for its turn
+            raise StopRequested from None
         except BudgetExhausted:
             self.control.stop("budget")
             raise StopRequested from None

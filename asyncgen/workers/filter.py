@@ -1,17 +1,32 @@
-"""The filter: the single owner of the pool and the only writer of tasks.jsonl.
+"""The filter: the single owner of the pool, of tasks.jsonl and of the work journal.
 
 Admission (ROUGE-L against every pool instruction) happens before any money is spent on a
-candidate; commit appends the finished task as one line. The filter ends when the instruction
-side has closed and every job it admitted has come back.
+candidate; commit appends the finished task as one line. Every state a job reaches that cost
+money is journaled (`asyncgen.journal`) before the next request about it: admitted, labelled,
+failed; committed is its line in tasks.jsonl. An admitted instruction stays in the pool for good,
+also when it ends with no valid instance (as the released code keeps every admitted instruction):
+the same text comes back rejected before any spend. It is not sampled as a machine example.
+
+Each generation response is journaled as it arrives, and marked judged once admitted or
+rejected. When the run stops, batches not judged yet stay so, and labelled jobs still get their
+instance request and are committed, past the target if need be: what was paid for is kept. The
+next run judges and sends that backlog on before any new prompt.
+
+The filter ends when the instruction side has closed and every job it sent on has come back.
 """
 
 from __future__ import annotations
 
-import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
+from collections import deque
+from collections.abc import Sequence
 
-from asyncgen import events
-from asyncgen.neighbours import Pending
+import anyio
+from anyio.abc import ObjectSendStream, TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from asyncgen import events, journal
+from asyncgen.journal import Backlog, Journal
+from asyncgen.neighbours import Pending, Query
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -20,89 +35,216 @@ from asyncgen.workers.control import (
     FilterMessage,
     Finished,
     Job,
+    Labelled,
 )
 from asyncgen.workers.instructions import Outlook
 
 log = events.get_logger()
 
+STUCK_AFTER = 200  # generation responses in a row that admit nothing: the provider is stuck
+
 
 class Filter:
-    """Admits candidates into the pool, commits finished tasks, releases failed ones."""
+    """Admits candidates, journals each job's progress, commits finished tasks."""
 
-    __slots__ = ("pool", "store", "control", "outlook", "slots", "model", "run_id", "_next_id")
+    __slots__ = (
+        "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
+        "stuck_after", "_next_id", "_barren", "_waiting", "_candidates_open",
+        "_batches", "_scoring",
+    )
 
     def __init__(
         self,
         *,
         pool: Pool,
         store: TaskStore,
+        journal: Journal,
         control: Control,
         outlook: Outlook,
         slots: anyio.Semaphore,
         model: str,
         run_id: str,
         next_id: int,
+        backlog: Backlog | None = None,
+        stuck_after: int = STUCK_AFTER,
     ) -> None:
         self.pool = pool
         self.store = store
+        self.journal = journal
+        self.backlog = backlog or Backlog()
         self.control = control
         self.outlook = outlook
         self.slots = slots
         self.model = model
         self.run_id = run_id
+        self.stuck_after = stuck_after  # 0: never
         self._next_id = next_id
+        self._barren = 0  # generation responses in a row that admitted nothing
+        self._waiting: deque[Job] = deque()  # backlog jobs not yet sent to classification
+        self._candidates_open = True  # until CandidatesClosed
+        self._batches = 0  # generation responses received (their journal ids)
+        self._scoring: TaskGroup | None = None
 
     async def run(
-        self, inbox: ObjectReceiveStream[FilterMessage], jobs: ObjectSendStream[Job]
+        self,
+        inbox: MemoryObjectReceiveStream[FilterMessage],
+        jobs: ObjectSendStream[Job],
+        labelled: ObjectSendStream[Job],
     ) -> None:
-        candidates_open = True
-        # `scoring`: each admitted task's similarity fields, computed in a worker thread
-        async with inbox, jobs, anyio.create_task_group() as scoring:
-            async for message in inbox:
-                if isinstance(message, Candidates):
-                    await self._admit(message, jobs, scoring)
-                elif isinstance(message, Finished):
-                    await self._finish(message)
-                elif isinstance(message, CandidatesClosed):
-                    candidates_open = False
-                if not candidates_open and self.control.open_jobs == 0:
-                    return
+        """Until the instruction side has closed and every job sent on has come back.
 
-    async def _admit(
-        self, batch: Candidates, jobs: ObjectSendStream[Job], scoring: TaskGroup
+        Job results (labels, finished jobs) are taken as soon as they arrive, ahead of candidate
+        batches, which wait in arrival order and are judged one between two looks at the inbox:
+        a label not yet journaled is lost to a kill -9, and instance workers wait for it.
+        """
+        batches: deque[tuple[str, Candidates]] = deque()
+        # `scoring`: each admitted task's similarity fields, computed in a worker thread
+        async with inbox, jobs, labelled, anyio.create_task_group() as scoring:
+            self._scoring = scoring
+            await self._restore_backlog(jobs, labelled)
+            while self._candidates_open or batches or self.control.open_jobs:
+                if not batches:
+                    await self._take(await inbox.receive(), batches, labelled)
+                while True:  # everything else that has arrived meanwhile
+                    try:
+                        message = inbox.receive_nowait()
+                    except anyio.WouldBlock:
+                        break
+                    await self._take(message, batches, labelled)
+                if batches:
+                    await self._judge(*batches.popleft(), jobs)
+                if self._waiting:
+                    await self._feed(jobs)
+
+    async def _take(
+        self,
+        message: FilterMessage,
+        batches: deque[tuple[str, Candidates]],
+        labelled: ObjectSendStream[Job],
     ) -> None:
+        if isinstance(message, Candidates):
+            self._batches += 1
+            batch = f"{self.run_id}-{self._batches}"
+            if message.instructions:
+                self.journal.write(journal.candidates(batch, message.instructions))
+            batches.append((batch, message))
+        elif isinstance(message, Labelled):
+            job = message.job
+            self.journal.write(journal.labelled(job.instruction, job.is_classification))
+            await labelled.send(job)
+        elif isinstance(message, Finished):
+            await self._finish(message)
+        elif isinstance(message, CandidatesClosed):
+            self._candidates_open = False
+
+    async def _restore_backlog(
+        self, jobs: ObjectSendStream[Job], labelled: ObjectSendStream[Job]
+    ) -> None:
+        """The previous runs' open work comes first: labelled jobs go on to their instance
+        request (their classification is paid for); candidates are judged, and they and the
+        unlabelled jobs wait to be fed to classification as the outlook allows (`_feed`)."""
+        backlog, self.backlog = self.backlog, Backlog()
+        opened = [(job, self._job(job.instruction, self.pool.keep(job.instruction)))
+                  for job in backlog.jobs.values()]  # into the pool before anything is judged
+        for batch, texts in backlog.candidates.items():
+            self._admit_later(texts)
+            self.journal.write(journal.judged(batch))
+        for record, job in opened:
+            if record.is_classification is None:
+                self._waiting.append(job)
+            elif not self.control.stopping.is_set():
+                job.is_classification = record.is_classification
+                self.control.open_jobs += 1
+                await labelled.send(job)
+        await self._feed(jobs)
+
+    async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
+        """Send waiting backlog jobs to classification while the target is not in sight; the
+        sampler starts once none is left (the rest stays in the journal if the run stops)."""
+        control = self.control
+        while self._waiting and not control.stopping.is_set():
+            expected = self.outlook.expected(
+                committed=control.committed, open_jobs=control.open_jobs, queued_prompts=0
+            )
+            if expected >= control.target:
+                return
+            control.open_jobs += 1
+            await jobs.send(self._waiting.popleft())
+        control.backlog_sent.set()
+
+    def _admit_later(self, texts: Sequence[str]) -> None:
+        """Judge journaled candidates; the admitted ones wait to be fed."""
+        for text in texts:
+            verdict = self._verdict(text)
+            if verdict is not None:
+                self._waiting.append(self._job(text, verdict.query))
+
+    async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
+        """One generation response: admitted or rejected; left journaled if the run is stopping."""
         self.slots.release()
         self.outlook.pending -= 1
         self.outlook.requests += 1
-        for text in batch.instructions:
-            verdict = self.pool.admit(text)
-            if not isinstance(verdict, Admitted):
-                log.info(
-                    events.TASK_REJECTED,
-                    reason=verdict.reason,
-                    instruction=text,
-                    score=round(verdict.score, 4),
-                    nearest=verdict.nearest,
-                )
-                continue
-            self.control.open_jobs += 1
-            self.outlook.admitted += 1
-            log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
-            job = Job(verdict.key, text, Pending())
-            scoring.start_soon(self.pool.scores.score, verdict.query, job.neighbours)
-            await jobs.send(job)
+        if self.control.stopping.is_set():
+            return
+        admitted = await self._admit(candidates.instructions, jobs)
+        if candidates.instructions:
+            self.journal.write(journal.judged(batch))
+        if admitted:
+            self._barren = 0
+            return
+        self._barren += 1
+        if self.stuck_after and self._barren >= self.stuck_after:
+            self.control.fatal_message = (
+                f"the provider is stuck: {self._barren} generation responses in a row admitted "
+                f"no new instruction (--stuck-after {self.stuck_after})"
+            )
+            self.control.stop("stuck", note=self.control.fatal_message)
+
+    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job]) -> int:
+        """Admit the novel texts and send them on; how many were admitted."""
+        count = 0
+        for text in texts:
+            verdict = self._verdict(text)
+            if verdict is not None:
+                count += 1
+                self.control.open_jobs += 1
+                await jobs.send(self._job(text, verdict.query))
+        return count
+
+    def _job(self, text: str, query: Query) -> Job:
+        """A job whose similarity fields are being computed (off the event loop)."""
+        job = Job(text, Pending())
+        assert self._scoring is not None, "Filter.run() first"
+        self._scoring.start_soon(self.pool.scores.score, query, job.neighbours)
+        return job
+
+    def _verdict(self, text: str) -> Admitted | None:
+        """Admit one candidate into the pool (journaled), or log why not."""
+        verdict = self.pool.admit(text)
+        if not isinstance(verdict, Admitted):
+            log.info(
+                events.TASK_REJECTED,
+                reason=verdict.reason,
+                instruction=text,
+                score=round(verdict.score, 4),
+                nearest=verdict.nearest,
+            )
+            return None
+        self.journal.write(journal.admitted(text))
+        self.outlook.admitted += 1
+        log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
+        return verdict
 
     async def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
+        if done.reason == "stopped":
+            return  # not asked: the journal has it open, for the next run
         if not done.instances:
-            self.outlook.released += 1
-            self.pool.release(job.key)
-            log.info(events.TASK_REJECTED, reason=done.reason or "no_instances",
-                     instruction=job.instruction)
-            return
-        if self.control.committed >= self.control.target:
-            self.pool.release(job.key)  # past the target: not written, so not in the pool
+            reason = done.reason or "no_instances"
+            self.outlook.failed += 1
+            self.journal.write(journal.failed(job.instruction, reason))
+            log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
         task = Task(
             id=f"task-{self._next_id:06d}",
@@ -113,7 +255,7 @@ class Filter:
             model=self.model,
             run_id=self.run_id,
         ).with_neighbours(await job.neighbours.get())
-        self.store.append(task)
+        self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
         self.control.committed += 1
@@ -121,4 +263,4 @@ class Filter:
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
         if self.control.committed >= self.control.target:
-            self.control.stop("target", drain=False)
+            self.control.stop("target")

@@ -9,7 +9,6 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen import events
-from asyncgen.llm.errors import SendingStopped
 from asyncgen.parsing import parse_instructions
 from asyncgen.pool import Pool
 from asyncgen.prompts import instruction_prompt
@@ -18,9 +17,11 @@ from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, 
 log = events.get_logger()
 
 # before the run has measured them: admitted candidates per generation request, and the share
-# of admitted jobs that end up committed
-INITIAL_YIELD = 3.0
-INITIAL_COMMIT_SHARE = 0.9
+# of admitted jobs that end up committed. Both are the most they can be (a response holds items
+# 9 to 15), so that the sampler waits for a measure rather than overshoot: a prompt not sent yet
+# costs nothing, a task past the target is paid for.
+INITIAL_YIELD = 7.0
+INITIAL_COMMIT_SHARE = 1.0
 MEASURED_AFTER = 20
 SAMPLER_POLL_S = 0.05
 
@@ -32,7 +33,7 @@ class Outlook:
     prompt sent after the target is in sight is money spent on tasks that are cut at the end.
     """
 
-    __slots__ = ("requests", "in_flight", "pending", "admitted", "committed", "released")
+    __slots__ = ("requests", "in_flight", "pending", "admitted", "committed", "failed")
 
     def __init__(self) -> None:
         self.requests = 0  # generation requests whose candidates the filter has judged
@@ -40,7 +41,7 @@ class Outlook:
         self.pending = 0  # candidate batches waiting for the filter
         self.admitted = 0  # candidates admitted by this run
         self.committed = 0  # tasks committed by this run
-        self.released = 0  # admitted jobs that ended with no instance
+        self.failed = 0  # admitted jobs that ended with no instance
 
     def per_request(self) -> float:
         """Admitted candidates per generation request."""
@@ -49,7 +50,7 @@ class Outlook:
         return max(self.admitted / self.requests, 0.1)
 
     def commit_share(self) -> float:
-        done = self.committed + self.released
+        done = self.committed + self.failed
         return self.committed / done if done >= MEASURED_AFTER else INITIAL_COMMIT_SHARE
 
     def expected(self, *, committed: int, open_jobs: int, queued_prompts: int) -> float:
@@ -68,8 +69,14 @@ async def sample(
     human: int,
     machine: int,
 ) -> None:
-    """Send prompts while the tasks already under way are not expected to reach the target."""
+    """Send prompts while the tasks already under way are not expected to reach the target.
+
+    Nothing is sampled before the filter has sent the previous runs' open work on."""
     async with send:
+        while not control.backlog_sent.is_set():
+            if control.stopping.is_set():
+                return
+            await anyio.sleep(SAMPLER_POLL_S)
         while not control.stopping.is_set():
             expected = outlook.expected(
                 committed=control.committed,
@@ -99,14 +106,22 @@ async def generate(
     `slots` bounds the candidate batches waiting at the filter (the filter releases one per
     batch it has judged): the filter's inbox itself cannot be bounded, see graph.py.
     """
+    control = ask.control
     async with receive, send:
         async for shown in receive:
-            if ask.control.stopping.is_set():
+            if control.stopping.is_set():
                 return
+            expected = outlook.expected(
+                committed=control.committed,
+                open_jobs=control.open_jobs,
+                queued_prompts=receive.statistics().current_buffer_used,
+            )
+            if expected >= control.target:
+                continue  # sampled before the outlook knew better: dropped, it cost nothing
             outlook.in_flight += 1
             try:
                 completion = await ask("instructions", instruction_prompt(shown))
-            except (StopRequested, SendingStopped):
+            except StopRequested:
                 return  # the run stopped before this request was sent
             finally:
                 outlook.in_flight -= 1
@@ -122,9 +137,7 @@ async def generate(
             log.info(events.CANDIDATES_PARSED, count=len(kept) + len(rejected), kept=len(kept))
             for item in rejected:
                 log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
-            if not kept:
-                outlook.requests += 1
-                continue
+            # sent also when empty: the filter sees every response (a stuck provider is noticed)
             await slots.acquire()
             outlook.pending += 1  # counted as a request once the filter has judged it
             await send.send(Candidates(tuple(kept)))
