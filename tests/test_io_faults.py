@@ -58,12 +58,13 @@ def _check_fault_then_resume(out: Path, done: subprocess.CompletedProcess[str],
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     tasks = [json.loads(line) for line in (copy / "tasks.jsonl").read_text().splitlines()]
-    assert len(tasks) == TARGET and len({t["id"] for t in tasks}) == TARGET
+    # at the target; a resumed run may also finish the jobs journaled by the stopped one
+    assert len(tasks) >= TARGET and len({t["id"] for t in tasks}) == len(tasks)
     assert all(t["instances"] for t in tasks)
     runs = [json.loads(line) for line in (copy / "events.jsonl").read_text().splitlines()]
     finished = [e for e in runs if e["event"] == "run.finished"]
     assert finished[-1]["reason"] == "target"
-    assert finished[-1]["committed_all_runs"] == TARGET
+    assert finished[-1]["committed_all_runs"] == len(tasks)
 
 
 def test_a_full_300k_tmpfs_stops_with_one_line_and_resumes(
