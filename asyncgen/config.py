@@ -458,7 +458,8 @@ OPTIONS: tuple[Option, ...] = (
            "batch mode: send expired or failed lines again in a new batch, or live"),
     Option("allow_changes", Flag(), False,
            "resume an --out made with other settings that change the data (provider, model, "
-           "endpoint, similarity threshold, seed file contents); the change is recorded"),
+           "endpoint, similarity threshold, seeds or demos file contents); the change is "
+           "recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 

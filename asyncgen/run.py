@@ -158,16 +158,18 @@ def prepare(config: RunConfig) -> Prepared:
 
 def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
     """The settings that change the data, as asyncgen.json records them."""
-    try:
-        seeds_sha256 = file_sha256(config.seeds)
-    except OSError as exc:
-        raise UsageError(f"--seeds: cannot read {str(config.seeds)!r}: {exc.strerror}") from None
+    hashes: dict[str, str] = {}
+    for flag, path in (("seeds", config.seeds), ("demos", config.demos)):
+        try:
+            hashes[f"{flag}_sha256"] = file_sha256(path)
+        except OSError as exc:
+            raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
     return {
         "provider": provider.provider,
         "model": provider.model,
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
-        "seeds_sha256": seeds_sha256,
+        **hashes,
     }
 
 

@@ -8,7 +8,8 @@ file `OUT/.asyncgen.lock` is locked instead).
 
 **The record.** `OUT/asyncgen.json` (the manifest, replaced atomically) lists every run that
 wrote into the directory (`run_id`, start time, version) with the settings that change the
-data: provider, model, endpoint, similarity threshold, the seed file's SHA-256. It proves the
+data: provider, model, endpoint, similarity threshold, the SHA-256 of the seed file and of the
+prompt demonstrations file. It proves the
 files beside it are asyncgen's: every task in tasks.jsonl must come from a run it lists.
 
 A directory from an asyncgen without a manifest is adopted when its events.jsonl records
@@ -50,7 +51,7 @@ JOURNAL_FILES: tuple[str, ...] = (TASKS_FILE, EVENTS_FILE, "spend.jsonl", "batch
                                    "journal.jsonl")
 # the settings that change the data, in the order a refusal names them
 SETTINGS: tuple[str, ...] = ("provider", "model", "endpoint", "similarity_threshold",
-                             "seeds_sha256")
+                             "seeds_sha256", "demos_sha256")
 
 
 def file_sha256(path: Path) -> str:

@@ -14,8 +14,11 @@ import orjson
 import pytest
 
 from asyncgen import export
+from asyncgen.cli import main
 from asyncgen.errors import UsageError
 from asyncgen.pool import Task
+
+from .conftest import OUR_SEEDS
 
 # Two tasks share an input text on purpose: each record must keep its own task's instruction.
 TASKS: list[dict[str, Any]] = [
@@ -159,7 +162,8 @@ def _match_template(record: dict[str, str], source: dict[str, str]) -> tuple[str
 def test_prompt_completion_uses_the_papers_templates(tmp_path: Path) -> None:
     source = write_dir(tmp_path / "many", many_tasks(40))
     target = tmp_path / "pc.jsonl"
-    run([str(source), "--format", "prompt-completion", "--seed", "7", "-o", str(target)])
+    run([str(source), "--format", "prompt-completion", "--seed", "7", "--no-augment", "-o",
+         str(target)])
     records = jsonl_lines(target.read_bytes())
     tasks = [Task.from_json(t) for t in many_tasks(40)]
     sources = [
@@ -168,8 +172,11 @@ def test_prompt_completion_uses_the_papers_templates(tmp_path: Path) -> None:
         for i in t.instances
     ]
     assert len(records) == len(sources) == 120
+    by_output = {src["output"] + "<|endoftext|>": src for src in sources}
+    assert len(by_output) == len(sources)
     used = set()
-    for record, src in zip(records, sources, strict=True):
+    for record in records:  # shuffled: each found by its output
+        src = by_output[record["completion"].lstrip(" ")]
         assert set(record) == {"prompt", "completion"}
         prompt, prefix = _match_template(record, src)
         used.add(prompt)
@@ -293,3 +300,51 @@ def test_unknown_format_is_rejected() -> None:
         parse(["d", "--format", "csv"])
     with pytest.raises(UsageError, match="unknown export format"):
         list(export.export([], "csv"))  # type: ignore[arg-type]
+
+
+# --- the released prepare_for_finetuning steps (issue 9) ----------------------------------------
+
+PAPER_SEEDS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seed_tasks.jsonl"
+
+
+def test_augmentation_strips_one_field_name_half_the_time() -> None:
+    rng = random.Random(0)
+    results = [export.augment_input("Sentence: I am here.\n\nAnd here.", rng)
+               for _ in range(400)]
+    assert set(results) == {"Sentence: I am here.\n\nAnd here.", "I am here.\nAnd here."}
+    assert 150 < results.count("I am here.\nAnd here.") < 250
+    two_fields = {export.augment_input("Claim: x\nEvidence: y", rng) for _ in range(50)}
+    assert two_fields == {"Claim: x\nEvidence: y"}  # several field names stay
+
+
+def test_include_seeds_dedupes_shuffles_and_is_reproducible(tmp_path: Path) -> None:
+    """The done-when line: --include-seeds --seed 5 twice gives identical files, >= 90 % of
+    the seed instructions, no duplicate pair, not in tasks.jsonl order."""
+    seeds = PAPER_SEEDS if PAPER_SEEDS.exists() else OUR_SEEDS
+    tasks = many_tasks(30)
+    tasks.append(dict(tasks[0], id="task-dup"))  # a repeated task: its records are left out
+    source = write_dir(tmp_path / "run", tasks)
+    extra = ("--include-seeds", "--seeds", str(seeds), "--seed", "5")
+    first = _export_bytes(source, tmp_path / "a.jsonl", *extra)
+    assert first == _export_bytes(source, tmp_path / "b.jsonl", *extra)
+    records = jsonl_lines(first)
+    pairs = [(r["prompt"], r["completion"]) for r in records]
+    assert len(set(pairs)) == len(pairs)
+    seed_instructions = {orjson.loads(line)["instruction"].strip()
+                         for line in seeds.read_bytes().splitlines() if line.strip()}
+    present = {i for i in seed_instructions if any(i in prompt for prompt, _ in pairs)}
+    assert len(present) >= 0.9 * len(seed_instructions)
+    ordered = [(r["prompt"], r["completion"]) for r in jsonl_lines(_export_bytes(
+        source, tmp_path / "c.jsonl", "--seed", "5", "--no-augment"))]
+    generated = [p for p in pairs if p in set(ordered)]
+    assert generated != [p for p in ordered if p in set(generated)]  # shuffled
+    assert len(ordered) == 90  # 30 tasks x 3 instances; the repeated task adds nothing
+
+
+def test_missing_seed_file_is_one_line_exit_2(run_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "x.jsonl"
+    code = main(["export", str(run_dir), "--format", "alpaca", "--include-seeds", "--seeds",
+                 str(tmp_path / "none.jsonl"), "-o", str(target)])
+    assert code == 2 and not target.exists()
+    assert "--seeds: cannot read" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from asyncgen.cli import main
+from asyncgen.config import DEFAULT_DEMOS
 from asyncgen.llm import DEFAULT_PARAMS, LLMClient, ProviderConfig
 from asyncgen.llm.errors import SendingStopped
 from asyncgen.workers.control import Asker, Control, ProviderUnusable
@@ -200,3 +201,7 @@ def test_other_data_settings_are_refused_unless_allowed(
     assert _run(out, sim_url, "--model", "other-model", "--seeds", str(seeds),
                 target=len(models) + 1) == 2
     _one_line_error(capsys, "seeds_sha256")
+    demos = tmp_path / "demos.jsonl"
+    demos.write_bytes(DEFAULT_DEMOS.read_bytes() + b"\n")
+    assert _run(out, sim_url, "--model", "other-model", "--demos", str(demos), target=7) == 2
+    _one_line_error(capsys, "demos_sha256")
