@@ -8,9 +8,10 @@ are the constants below; the README documents their fields.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,7 @@ RUN_STARTED = "run.started"
 RUN_FINISHED = "run.finished"
 RUN_PROGRESS = "run.progress"
 RUN_STOPPING = "run.stopping"
+RUN_UNPRICED = "run.unpriced"
 RUN_KEY = "run.key"  # OpenRouter key check at the start
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
@@ -114,53 +116,107 @@ class EventFile:
 
     A run killed mid-write leaves a torn last line; the next run into the same directory cuts
     it before appending, so the file stays one JSON object per line.
+
+    A write that fails (disk full, read-only, I/O error) must not crash whichever task logged:
+    the first failure is kept in `fault`, `on_fault` is told (the run stops), and nothing more
+    is written, so the file ends in at most one torn line, which the next run cuts.
     """
 
-    __slots__ = ("path", "_lines")
+    __slots__ = ("path", "fault", "on_fault", "_lines")
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.fault: OSError | None = None
+        self.on_fault: Callable[[OSError], None] | None = None
         settle_tail(path)
         self._lines = LineAppender(path)
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-        self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
+        if self.fault is None:
+            try:
+                self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
+            except OSError as exc:
+                self.fault = exc
+                if self.on_fault is not None:
+                    self.on_fault(exc)
         return event_dict
 
     def close(self) -> None:
-        self._lines.close()
+        try:
+            self._lines.close()
+        except OSError as exc:  # fsync after a fault: already reported, or now
+            self.fault = self.fault or exc
 
 
 class Console:
-    """Where console lines go; a live status line (if any) is cleared before each one."""
+    """Where console lines go; a live status line (if any) is cleared before each one.
 
-    __slots__ = ("stream", "status")
+    A closed console (`asyncgen run ... | head -1`) is not a crash in whichever task logged:
+    later lines go nowhere and `on_closed` is told once (the run stops as on a signal).
+    """
+
+    __slots__ = ("stream", "status", "on_closed")
 
     def __init__(self, stream: TextIO, status: StatusLine | None) -> None:
         self.stream = stream
         self.status = status
+        self.on_closed: Callable[[], None] | None = None
 
     def msg(self, message: str) -> None:
         if not message:
             return
-        if self.status is not None:
-            self.status.clear()
-        self.stream.write(message + "\n")
-        self.stream.flush()
-        if self.status is not None:
-            self.status.redraw()
+        try:
+            if self.status is not None:
+                self.status.clear()
+            self.stream.write(message + "\n")
+            self.stream.flush()
+            if self.status is not None:
+                self.status.redraw()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self._closed()
+
+    def _closed(self) -> None:
+        """The reader is gone: point the stream's descriptor at /dev/null, say so once."""
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+        except (OSError, ValueError):
+            pass
+        self.status = None
+        callback, self.on_closed = self.on_closed, None
+        if callback is not None:
+            callback()
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
-class StatusLine:
-    """One self-overwriting line on a terminal; only used when stderr is a TTY."""
+STATUS_MARGIN = 3  # columns left free: a full last column wraps, and Ctrl-C echoes "^C"
 
-    __slots__ = ("stream", "_text")
+
+def fit(text: str, columns: int) -> str:
+    """`text` cut to leave STATUS_MARGIN columns free, with "…" where it was cut."""
+    width = max(columns - STATUS_MARGIN, 1)
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+class StatusLine:
+    """One self-overwriting line on a terminal; only used when the console is a TTY.
+
+    Each draw measures the terminal again (a resize takes effect at the next refresh) and cuts
+    the line to its width, so it never wraps: a wrapped line could not be erased with one `\r`.
+    """
+
+    __slots__ = ("stream", "_text", "columns")
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._text = ""
+        self.columns: Callable[[], int] = self._measure
+
+    def _measure(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError):
+            return 80
 
     def show(self, text: str) -> None:
         self._text = text
@@ -168,7 +224,7 @@ class StatusLine:
 
     def redraw(self) -> None:
         if self._text:
-            self.stream.write("\r\x1b[2K" + self._text)
+            self.stream.write("\r\x1b[2K" + fit(self._text, self.columns()))
             self.stream.flush()
 
     def clear(self) -> None:
@@ -202,6 +258,8 @@ class ConsoleRenderer:
                                 option=orjson.OPT_NON_STR_KEYS).decode()
         for key in BULKY_FIELDS:  # for people: the nested details stay in events.jsonl
             event_dict.pop(key, None)
+        for key in [k for k, v in event_dict.items() if v is None]:  # no `note=None` for people
+            del event_dict[key]
         return self._human(logger, name, event_dict)
 
 
@@ -239,10 +297,16 @@ def configure(
     secrets: Iterable[str] = (),
     observers: Iterable[Processor] = (),
     stream: TextIO | None = None,
+    on_console_closed: Callable[[], None] | None = None,
 ) -> tuple[EventFile | None, StatusLine | None]:
     """Point the events of a run at its events.jsonl and console. Returns the event file
-    (close it) and the live status line (None unless the console is a terminal)."""
-    stream = stream if stream is not None else sys.stderr
+    (close it) and the live status line (None unless the console is a terminal).
+
+    The console is stdout for `json` (so `asyncgen run --log-format json | jq` works), else
+    stderr; `on_console_closed` is called once if its reader goes away.
+    """
+    if stream is None:
+        stream = sys.stdout if console_format == "json" else sys.stderr
     sink = EventFile(events_path) if events_path is not None else None
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
     steps: list[Processor] = [
@@ -256,7 +320,7 @@ def configure(
     if sink is not None:
         steps.append(sink)
     steps.append(ConsoleRenderer(console_format))
-    _CONSOLE.stream, _CONSOLE.status = stream, status
+    _CONSOLE.stream, _CONSOLE.status, _CONSOLE.on_closed = stream, status, on_console_closed
     _CHAIN.steps = tuple(steps)
     return sink, status
 
@@ -264,6 +328,6 @@ def configure(
 def close(sink: EventFile | None) -> None:
     """End a run's events: close its file and send later events to the console only."""
     _CHAIN.steps = (ConsoleRenderer("human"),)
-    _CONSOLE.status = None
+    _CONSOLE.status, _CONSOLE.on_closed = None, None
     if sink is not None:
         sink.close()

@@ -64,6 +64,16 @@ class Tally:
         return self.counts[events.REQUEST_COMPLETED] + self.counts[events.REQUEST_FAILED]
 
 
+def _duration(seconds: float) -> str:
+    """12s, 3m05s, 2h07m."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
 def _rate(amount: float, seconds: float) -> float:
     return amount / seconds if seconds > 0 else 0.0
 
@@ -109,7 +119,8 @@ class Progress:
         left = max(control.target - control.committed, 0)
         rate = _rate(made, elapsed)
         return {
-            "committed": control.committed,
+            "committed": made,  # this run's; *_all_runs fields count earlier runs too
+            "committed_all_runs": control.committed,
             "target": control.target,
             "elapsed_s": round(elapsed, 1),
             "requests": t.requests,
@@ -120,7 +131,7 @@ class Progress:
             "cost_usd": cost,
             "cost_usd_all_runs": all_runs,
             "cost_per_hour": round(_rate(cost, elapsed) * 3600, 4),
-            "projected_cost_usd": round(cost + per_task * left, 4),
+            "projected_cost_usd": round(all_runs + per_task * left, 4),  # all runs, at target
             "eta_s": round(left / rate, 1) if rate else None,
             "candidates": t.candidates,
             "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
@@ -133,12 +144,13 @@ class Progress:
         }
 
     def line(self, control: Control) -> str:
+        """The status line, most important first (a narrow terminal cuts the end)."""
         s = self.snapshot(control)
-        eta = f"{s['eta_s']:.0f}s" if s["eta_s"] is not None else "?"
+        eta = _duration(s["eta_s"]) if s["eta_s"] is not None else "?"
         return (
-            f"{s['committed']}/{s['target']} tasks  {s['rps']:.1f} req/s  "
-            f"${s['cost_usd']:.4f} (${s['cost_per_hour']:.2f}/h, ~${s['projected_cost_usd']:.2f}"
-            f" at target)  ETA {eta}  in flight {s['open_jobs']}"
+            f"{s['committed_all_runs']}/{s['target']} tasks  ETA {eta}  "
+            f"${s['cost_usd_all_runs']:.4f} (~${s['projected_cost_usd']:.2f} at target)  "
+            f"{s['rps']:.1f} req/s  {s['open_jobs']} in flight"
         )
 
     async def run(self, control: Control) -> None:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -196,13 +197,21 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
 
 
 async def execute(p: Prepared) -> int:
-    """Run the graph to its end; always close with run.finished."""
+    """Run the graph to its end; always close with run.finished.
+
+    A file that cannot be written (disk full, read-only, I/O error) ends the run with one line
+    and exit code 1; every line written before it is whole, so the directory resumes.
+    """
     c = p.config
     run_id = uuid.uuid4().hex[:12]
     try:
         # the record first: every journal file beside it is then provably this run's
-        write_record(c.out, p.record, {"run_id": run_id, "started_at": utc_now(),
-                                       "asyncgen": __version__, "settings": p.settings})
+        try:
+            write_record(c.out, p.record, {"run_id": run_id, "started_at": utc_now(),
+                                           "asyncgen": __version__, "settings": p.settings})
+        except OSError as exc:
+            print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
+            return EXIT_FATAL
         return await _execute(p, run_id)
     finally:
         p.lock.release()
@@ -213,13 +222,23 @@ async def _execute(p: Prepared, run_id: str) -> int:
     prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
     journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd)  # first write
     tally = Tally()
-    sink, status = events.configure(
-        events_path=c.out / "events.jsonl", console_format=c.log_format,
-        secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
-    )
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.tasks))
-    p.store.open()
+    sink: events.EventFile | None = None
+    try:
+        sink, status = events.configure(
+            events_path=c.out / "events.jsonl", console_format=c.log_format,
+            secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
+            on_console_closed=partial(_console_closed, control),
+        )
+        p.store.open()
+    except OSError as exc:
+        events.close(sink)
+        journal.close_quietly()
+        print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
+        return EXIT_FATAL
+    assert sink is not None
+    sink.on_fault = partial(_output_failed, control)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
     work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
@@ -231,6 +250,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
                  model=p.provider.model,
                  resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd,
                  settings_changed=p.changed, config=c.public())
+        _warn_if_unpriced(p)
         async with _connected(p) as provider:
             async with LLMClient(provider, budget=budget) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
@@ -246,26 +266,81 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 graph = _graph(p, control, asking, progress, run_id, work)
                 if control.committed >= control.target:
                     control.stop("target")
-                else:
+                elif not control.stopping.is_set():
                     await graph.run()
         if control.reason in FAILING_REASONS:
-            print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
-            exit_code = EXIT_FATAL
+            exit_code = EXIT_FATAL  # its one line is printed below, with the other faults
     except* (FatalError, SimulatorFailed) as group:
         control.reason = "fatal"
         control.fatal_message = str(_first(group))
-        print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
         exit_code = EXIT_FATAL
+    except* OSError as group:
+        control.reason = "io_error"
+        control.fatal_message = _cannot_write(_first(group), c.out)
+        exit_code = EXIT_FATAL
+    except* anyio.BrokenResourceError:
+        if control.reason not in ("fatal", "io_error"):
+            raise
+        # a stage whose neighbour ended on the error above: nothing of its own to report
     finally:
-        p.store.close()
-        journal.close()
-        work.close()
+        if progress is not None:
+            progress.final()
+        for closing in (p.store, journal, work):
+            try:
+                closing.close()
+            except OSError as exc:
+                control.reason = "io_error"
+                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
+        if sink.fault is not None and control.reason != "fatal":
+            control.reason = "io_error"
+            control.fatal_message = _cannot_write(sink.fault, sink.path)
+        if control.reason == "io_error":
+            exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
         totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
-                 error=control.fatal_message, **totals)
+                 error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
+        if control.fatal_message is not None:
+            print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def _cannot_write(exc: BaseException, where: Path) -> str:
+    """One line for a failed write: which file (or directory), what the system said."""
+    if not isinstance(exc, OSError) or isinstance(exc, ConnectionError):
+        return str(exc)
+    path = exc.filename or where
+    return (f"cannot write {str(path)!r}: {exc.strerror or exc} (when fixed, the same command "
+            "resumes the run)")
+
+
+def _output_failed(control: Control, exc: OSError) -> None:
+    """events.jsonl could not be written: stop at once (its fault is reported at the end)."""
+    control.stop("io_error", drain=False, note=exc.strerror)
+
+
+def _console_closed(control: Control) -> None:
+    """The console's reader went away (`| head`): stop as a signal would, draining."""
+    control.stop("signal", note="the console was closed (broken pipe)")
+
+
+def _warn_if_unpriced(p: Prepared) -> None:
+    """Say once that cost_usd stays 0 when neither the provider nor a price table prices it."""
+    if p.provider.provider == "openrouter" or p.config.price_in is not None:
+        return  # OpenRouter reports usage.cost
+    if price_for(str(p.provider.model)) is None:
+        log.warning(events.RUN_UNPRICED, model=p.provider.model,
+                    message="no price for this model: cost is not tracked (cost_usd stays 0); "
+                    "give --price-in and --price-out")
+
+
+def _finish_note(p: Prepared, control: Control, tally: Tally) -> str | None:
+    """A word for the user when the stop reason alone would puzzle them."""
+    if control.reason == "budget" and tally.requests == 0:
+        return (f"--budget-usd {p.config.budget_usd:g} cannot fit even one request's worst "
+                "case (its prompt and max_tokens at the model's prices); raise it")
+    return None
 
 
 async def _check_key(client: LLMClient, budget_usd: float) -> None:

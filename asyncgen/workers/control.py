@@ -28,6 +28,8 @@ log = events.get_logger()
 STOP_SENDING = frozenset({"max_requests"})
 # reasons that end the run with exit code 1 (the run stopped itself, something is wrong)
 FAILING_REASONS = frozenset({"stuck"})
+# stops that are a fault, not a limit the user set: run.stopping is a warning for these only
+ABNORMAL_STOPS = frozenset({"io_error", "fatal"}) | FAILING_REASONS
 
 
 def may_send(stage: Stage, reason: str | None) -> bool:
@@ -114,8 +116,9 @@ class Control:
         """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
         if self.reason is None:
             self.reason = reason
-            log.warning(events.RUN_STOPPING, reason=reason,
-                        drain_s=self.drain_timeout if drain else 0, note=note)
+            level = log.warning if reason in ABNORMAL_STOPS else log.info
+            level(events.RUN_STOPPING, reason=reason, drain_s=self.drain_timeout if drain else 0,
+                  note=note)
         self.stopping.set()
         if self.scope is None:
             return
