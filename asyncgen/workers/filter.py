@@ -26,7 +26,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen import events, journal
 from asyncgen.journal import Backlog, Journal
-from asyncgen.neighbours import Pending, Query
+from asyncgen.neighbours import Neighbours, Pending, Query
+from asyncgen.parsing import Instance
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -98,9 +99,11 @@ class Filter:
         a label not yet journaled is lost to a kill -9, and instance workers wait for it.
         """
         batches: deque[tuple[str, Candidates]] = deque()
-        # `scoring`: each admitted task's similarity fields, computed in a worker thread
+        # `scoring`: the admitted tasks' similarity fields, computed in worker threads, and the
+        # commits of finished tasks still waiting for them
         async with inbox, jobs, labelled, anyio.create_task_group() as scoring:
             self._scoring = scoring
+            scoring.start_soon(self.pool.scores.run)
             await self._restore_backlog(jobs, labelled)
             while self._candidates_open or batches or self.control.open_jobs:
                 if not batches:
@@ -115,6 +118,7 @@ class Filter:
                     await self._judge(*batches.popleft(), jobs)
                 if self._waiting:
                     await self._feed(jobs)
+            self.pool.scores.close()  # the scorer ends once the last fields are handed over
 
     async def _take(
         self,
@@ -133,7 +137,7 @@ class Filter:
             self.journal.write(journal.labelled(job.instruction, job.is_classification))
             await labelled.send(job)
         elif isinstance(message, Finished):
-            await self._finish(message)
+            self._finish(message)
         elif isinstance(message, CandidatesClosed):
             self._candidates_open = False
 
@@ -146,6 +150,7 @@ class Filter:
         counting the journaled candidates as jobs to come. They are judged once the pool holds
         the restored instructions (`Pool.ready`), after the open jobs join it."""
         backlog, self.backlog = self.backlog, Backlog()
+        # their similarity fields are asked once they join the pool (none reads them before)
         opened = [(record, Job(record.instruction, Pending())) for record in backlog.jobs.values()]
         for record, job in opened:
             if record.is_classification is None:
@@ -157,8 +162,8 @@ class Filter:
         self.outlook.backlog = sum(len(texts) for texts in backlog.candidates.values())
         await self._feed(jobs)
         await self.pool.ready()
-        for _, job in opened:  # into the pool before anything is judged
-            self._score(job, self.pool.keep(job.instruction))
+        for _, job in opened:  # into the pool before anything is judged; fields asked now
+            job.neighbours = self.pool.scores.submit(self.pool.keep(job.instruction))
         for batch, texts in backlog.candidates.items():
             self._admit_later(texts)
             self.journal.write(journal.judged(batch))
@@ -171,7 +176,8 @@ class Filter:
         control = self.control
         while self._waiting and not control.stopping.is_set():
             expected = self.outlook.expected(
-                committed=control.committed, open_jobs=control.open_jobs, queued_prompts=0
+                committed=control.committed + control.committing, open_jobs=control.open_jobs,
+                queued_prompts=0,
             )
             if expected >= control.target:
                 return
@@ -220,14 +226,7 @@ class Filter:
 
     def _job(self, text: str, query: Query) -> Job:
         """A job whose similarity fields are being computed (off the event loop)."""
-        job = Job(text, Pending())
-        self._score(job, query)
-        return job
-
-    def _score(self, job: Job, query: Query) -> None:
-        """Start computing the job's similarity fields (awaited at its commit)."""
-        assert self._scoring is not None, "Filter.run() first"
-        self._scoring.start_soon(self.pool.scores.score, query, job.neighbours)
+        return Job(text, self.pool.scores.submit(query))
 
     def _verdict(self, text: str) -> Admitted | None:
         """Admit one candidate into the pool (journaled), or log why not."""
@@ -246,7 +245,7 @@ class Filter:
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict
 
-    async def _finish(self, done: Finished) -> None:
+    def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
         if done.reason == "stopped":
@@ -257,15 +256,33 @@ class Filter:
             self.journal.write(journal.failed(job.instruction, reason))
             log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
+        neighbours = job.neighbours.peek()
+        if neighbours is not None:
+            self._commit(job, done.instances, neighbours)
+            return
+        # its fields lag behind (a big pool, a burst of admissions): commit it once they are
+        # ready, without holding up the filter; it counts toward the target meanwhile
+        assert self._scoring is not None, "Filter.run() first"
+        self.control.committing += 1
+        self._scoring.start_soon(self._commit_when_scored, job, done.instances)
+        self._check_target()
+
+    async def _commit_when_scored(self, job: Job, instances: tuple[Instance, ...]) -> None:
+        neighbours = await job.neighbours.get()
+        self.control.committing -= 1
+        self._commit(job, instances, neighbours)
+
+    def _commit(self, job: Job, instances: tuple[Instance, ...], neighbours: Neighbours) -> None:
+        """Append the finished task to tasks.jsonl, with its similarity fields."""
         task = Task(
             id=f"task-{self._next_id:06d}",
             instruction=job.instruction,
             is_classification=job.is_classification,
-            instances=done.instances,
+            instances=instances,
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
-        ).with_neighbours(await job.neighbours.get())
+        ).with_neighbours(neighbours)
         self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
@@ -273,5 +290,9 @@ class Filter:
         self.outlook.committed += 1
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
-        if self.control.committed >= self.control.target:
+        self._check_target()
+
+    def _check_target(self) -> None:
+        """Stop at the target: tasks waiting only for their fields count, they are written."""
+        if self.control.committed + self.control.committing >= self.control.target:
             self.control.stop("target")
