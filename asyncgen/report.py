@@ -9,6 +9,7 @@ only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import math
 import sys
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import orjson
@@ -255,8 +257,27 @@ class EventTally:
 
 # --- the fold as a part of OUT/summary.json (asyncgen.summary) -----------------------------------
 
-# bump when EventTally.add counts differently: a summary written by another layout is ignored
-TALLY_LAYOUT: list[Any] = [1, list(EventTally.__slots__), list(_Run.__slots__)]
+def _layout() -> list[Any]:
+    """What a summarised tally depends on: its fields and the code that folds events into them
+    (any change to `EventTally.add` or `CacheUsage.add` makes older summaries foreign)."""
+    code = hashlib.sha256()
+    for function in (EventTally.add, CacheUsage.add):
+        _hash_code(code, function.__code__)
+    return [1, list(EventTally.__slots__), list(_Run.__slots__), code.hexdigest()[:16]]
+
+
+def _hash_code(digest: Any, code: CodeType) -> None:
+    """Hash a function's bytecode, names and constants (nested code too), not where it is."""
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _hash_code(digest, const)
+        else:
+            digest.update(repr(const).encode())
+
+
+TALLY_LAYOUT = _layout()  # a summary written with another layout is ignored
 
 
 def _encode(value: Any) -> Any:

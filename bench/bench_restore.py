@@ -5,6 +5,7 @@ A script, not a test.
     python bench/bench_restore.py                          # 1K, 20K and 100K tasks
     python bench/bench_restore.py --tasks 20000 --repeat 5
     python bench/bench_restore.py --code /tmp/base         # another checkout's asyncgen
+    python bench/bench_restore.py --tasks 100000 --lag 2000  # and the loop's worst stall
 
 The directories are made the way a run writes them: one real run against the simulator
 (`asyncgen run --target-instructions 300`, its tasks.jsonl, journal.jsonl, spend.jsonl,
@@ -20,9 +21,13 @@ that accepts the connection and never answers; the figure is the time from the p
 to its first connection (its first request), in wall time and in the process's CPU time
 (/proc/PID/stat, all threads, 10 ms ticks); then the process is killed. (b) `asyncgen report
 DIR --json`, wall and CPU (the child's rusage). Each minus the same on the one-task directory,
-divided by N: µs per task. The least of `--repeat` runs, the one-task directory measured
-between them. The page cache is warm (the directory
-was just written or copied).
+divided by N: µs per task. "cold" is the directory as replicated (what a run killed -9, or an
+older asyncgen, leaves: no summary, the whole run's journal); "warm" is the same after one
+clean `asyncgen run` of the code measured whose target is already met (it sends nothing: what
+any run leaves when it ends). `--lag MORE` resumes the warm largest directory MORE tasks
+further against the simulator and prints the run's worst event-loop stall. The least of
+`--repeat` runs, the one-task directory measured between them. The page cache is warm (the
+directory was just written or copied).
 """
 
 from __future__ import annotations
@@ -232,6 +237,23 @@ def prime(directory: Path, tasks: int, code: str | None) -> None:
                    check=True, env=_env(code), cwd=code, stdout=subprocess.DEVNULL)
 
 
+def loop_lag(directory: Path, scratch: Path, tasks: int, more: int, code: str | None
+             ) -> dict[str, Any]:
+    """Resume a copy of `directory` to `more` tasks past it against the simulator; the run's
+    own `run.finished` (its worst event-loop stall, `loop_lag_max_ms`, restore included)."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(directory, scratch)
+    with simulator_process("--seed", "1") as url:
+        subprocess.run(_asyncgen("run", "--out", str(scratch), "--provider", "sim", "--base-url",
+                                 url, "--target-instructions", str(tasks + more),
+                                 "--log-format", "none", "--seed", "1"),
+                       check=True, env=_env(code), cwd=code, stdout=subprocess.DEVNULL)
+    finished: dict[str, Any] = orjson.loads(
+        (scratch / "events.jsonl").read_bytes().splitlines()[-1])
+    return finished
+
+
 def _least(runs: list[tuple[float, float]]) -> tuple[float, float]:
     """The least wall and the least CPU time of the runs (the least disturbed by the load)."""
     return min(r[0] for r in runs), min(r[1] for r in runs)
@@ -258,6 +280,9 @@ def main() -> int:
     parser.add_argument("--tasks", default="1000,20000,100000", help="comma-separated Ns")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--code", help="run asyncgen from this checkout (PYTHONPATH)")
+    parser.add_argument("--lag", type=int, default=0, metavar="MORE",
+                        help="also resume the largest directory MORE tasks past it against "
+                        "the simulator and show its worst event-loop stall")
     parser.add_argument("--keep", type=Path, help="build the directories here and keep them")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -304,6 +329,12 @@ def main() -> int:
                     cells += [f"{wall:.2f} / {cpu:.2f}", f"**{per[0]:.1f}** / {per[1]:.1f}"]
                 print(f"| {n:,} | {state} | {size:,.0f} | {' | '.join(cells)} | "
                       f"{os.getloadavg()[0]:.2f} |", flush=True)
+            if args.lag and n == max(sizes):
+                finished = loop_lag(warm, root / "scratch", n, args.lag, args.code)
+                print(f"\nresumed {n:,} to {finished.get('committed_all_runs')}: worst "
+                      f"event-loop stall {finished.get('loop_lag_max_ms')} ms "
+                      f"(run.finished loop_lag_max_ms), {finished.get('elapsed_s')} s, "
+                      f"load {os.getloadavg()[0]:.2f}\n", flush=True)
             shutil.rmtree(warm)
             if args.keep is None:
                 shutil.rmtree(directory)
