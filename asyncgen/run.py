@@ -71,6 +71,8 @@ class Prepared:
     demos: Demonstrations
     store: TaskStore
     committed: summary.TaskFold  # tasks.jsonl folded (from OUT/summary.json and its tail)
+    folded: summary.Folded[summary.TaskFold]  # the same, with what it covers
+    summary: dict[str, Any]  # OUT/summary.json as the run found it
     backlog: worklog.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior: Recovered
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
@@ -140,7 +142,9 @@ def prepare(config: RunConfig) -> Prepared:
     try:
         record = read_record(config.out)
         store = TaskStore(config.out / "tasks.jsonl")
-        committed = summary.fold_tasks(config.out).fold  # a torn last line is cut at open
+        before = summary.read_summary(config.out)
+        folded = summary.fold_tasks(config.out, before)  # a torn last line is cut at open
+        committed = folded.fold
         check_authorship(record, config.out,
                          ((first, run_id) for run_id, first in committed.runs.items()))
         backlog = worklog.read(config.out / worklog.JOURNAL_FILE, set(committed.instructions))
@@ -148,7 +152,7 @@ def prepare(config: RunConfig) -> Prepared:
                                  allow_changes=config.allow_changes)
         return Prepared(
             config=config, provider=provider, seeds=seeds, demos=demos, store=store,
-            committed=committed,
+            committed=committed, folded=folded, summary=before,
             backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
@@ -213,6 +217,8 @@ async def execute(p: Prepared) -> int:
         except OSError as exc:
             print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
             return EXIT_FATAL
+        if p.folded.length > p.folded.from_summary:  # lines of a killed (or older) run
+            _summarise_tasks(p)
         return await _execute(p, run_id)
     finally:
         p.lock.release()
@@ -308,6 +314,17 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if control.fatal_message is not None:
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def _summarise_tasks(p: Prepared) -> None:
+    """Fold what `prepare` read into the summary at once, so that a kill -9 of this run
+    leaves the next one only this run's lines to fold (the events part stays as it was)."""
+    parts = {key: value for key, value in p.summary.items() if key != "format"}
+    parts["tasks"] = p.folded.part(p.folded.fold.state())
+    try:
+        summary.write_summary(p.config.out, parts)
+    except OSError:
+        pass  # a summary is never needed: the next reader folds the file itself
 
 
 def settle(out: Path) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import select
+import socket
+import subprocess
 import sys
 from argparse import Namespace
 from collections.abc import Iterator
@@ -145,3 +148,29 @@ def test_a_bad_line_after_the_summary_is_refused(tmp_path: Path, sim: str) -> No
     lines = len((out / "tasks.jsonl").read_bytes().splitlines())
     with pytest.raises(Exception, match=f"line {lines}: field 'instruction'"):
         summary.fold_tasks(out)
+
+
+def test_a_run_summarises_a_killed_runs_tasks_as_it_starts(tmp_path: Path, sim: str) -> None:
+    """After a kill -9, the next run folds the killed run's lines into the summary at once:
+    killed again, it leaves the run after it only its own lines to fold."""
+    out = tmp_path / "out"
+    _run(out, sim, 20)
+    lines = (out / "tasks.jsonl").read_bytes().splitlines(keepends=True)
+    with (out / "tasks.jsonl").open("ab") as f:  # what a killed run appended
+        f.write(lines[-1].replace(b'"instruction":"', b'"instruction":"Again: '))
+    size = (out / "tasks.jsonl").stat().st_size
+    assert summary.fold_tasks(out).from_summary < size
+    with socket.socket() as listener:  # a provider that never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        run = subprocess.Popen([sys.executable, "-m", "asyncgen", "run", "--out", str(out),
+                                "--provider", "sim", "--base-url", url,
+                                "--target-instructions", "100", "--log-format", "none"])
+        try:
+            assert select.select([listener], [], [], 30)[0], "no request within 30 s"
+        finally:
+            run.kill()
+            run.wait()
+    folded = summary.fold_tasks(out)
+    assert folded.from_summary == size and len(folded.fold) == 21
