@@ -173,4 +173,4 @@ def test_a_run_summarises_a_killed_runs_tasks_as_it_starts(tmp_path: Path, sim: 
             run.kill()
             run.wait()
     folded = summary.fold_tasks(out)
-    assert folded.from_summary == size and len(folded.fold) == 21
+    assert folded.from_summary == size and len(folded.fold) == len(lines) + 1
