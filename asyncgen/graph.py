@@ -69,6 +69,7 @@ class Graph:
         inbox_send, inbox_recv = anyio.create_memory_object_stream[FilterMessage](math.inf)
         jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
         labelled_send, labelled_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
+        self.progress.neighbours = self.pool.scores.stats
         self.progress.queues = {
             "prompts": prompts_send,
             "filter_inbox": inbox_send,

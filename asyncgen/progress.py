@@ -1,7 +1,9 @@
 """Live progress of a run: tallies read off the event stream, `run.progress` events, status line.
 
 `Tally` is a structlog processor: it sees every event before it is rendered, so the numbers in
-`run.progress` are the same ones `asyncgen report` later reads from events.jsonl.
+`run.progress` are the same ones `asyncgen report` later reads from events.jsonl. `LoopLag`
+measures how late a periodic timer wakes: the longest the event loop was kept from running
+anything (a stall), reported in each `run.progress` since the previous one, and for the run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,40 @@ from asyncgen.workers.control import Control
 log = events.get_logger()
 
 STATUS_REFRESH_S = 1.0
+LAG_TICK_S = 0.02  # the loop-lag timer's period
+
+
+class LoopLag:
+    """The worst lateness of a `LAG_TICK_S` timer: since the last `take`, and overall."""
+
+    __slots__ = ("clock", "tick", "worst_s", "worst_run_s")
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 tick: float = LAG_TICK_S) -> None:
+        self.clock = clock
+        self.tick = tick
+        self.worst_s = 0.0
+        self.worst_run_s = 0.0
+
+    def __repr__(self) -> str:
+        return f"<LoopLag worst={self.worst_s * 1e3:.1f}ms run={self.worst_run_s * 1e3:.1f}ms>"
+
+    def note(self, late_s: float) -> None:
+        """Record one wake-up `late_s` seconds after it was due."""
+        self.worst_s = max(self.worst_s, late_s)
+        self.worst_run_s = max(self.worst_run_s, late_s)
+
+    def take(self) -> float:
+        """The worst lateness since the previous take, in ms; starts the next period."""
+        worst, self.worst_s = self.worst_s, 0.0
+        return round(worst * 1e3, 1)
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            due = self.clock() + self.tick
+            await anyio.sleep(self.tick)
+            self.note(max(self.clock() - due, 0.0))
 
 
 class Tally:
@@ -103,6 +139,8 @@ class Progress:
         self.start_committed = 0
         self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
         self.batches: Callable[[], Mapping[str, Any]] | None = None  # batch mode's state
+        self.neighbours: Callable[[], Mapping[str, Any]] | None = None  # similarity fields
+        self.lag = LoopLag(clock=clock)
 
     def snapshot(self, control: Control) -> dict[str, Any]:
         """The fields of run.progress (and of run.finished's totals)."""
@@ -137,10 +175,13 @@ class Progress:
             "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
             "rejected": dict(t.rejected),
             "open_jobs": control.open_jobs,
+            "committing": control.committing,  # finished, waiting for similarity fields
             "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
             "limiter": dict(self.limiter_state()),
             **t.cache.progress_fields(),
             **({} if self.batches is None else {"batches": dict(self.batches())}),
+            **({} if self.neighbours is None else {"neighbours": dict(self.neighbours())}),
+            "loop_lag_max_ms": round(self.lag.worst_run_s * 1e3, 1),  # the whole run
         }
 
     def line(self, control: Control) -> str:
@@ -154,15 +195,19 @@ class Progress:
         )
 
     async def run(self, control: Control) -> None:
-        """Tick until cancelled by the graph."""
-        next_event = self.clock() + self.interval
-        while True:
-            await anyio.sleep(STATUS_REFRESH_S if self.status else self.interval)
-            if self.status is not None:
-                self.status.show(self.line(control))
-            if self.clock() >= next_event:
-                next_event += self.interval
-                log.info(events.RUN_PROGRESS, **self.snapshot(control))
+        """Tick until cancelled by the graph (the loop-lag timer with it)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.lag.run)
+            next_event = self.clock() + self.interval
+            while True:
+                await anyio.sleep(STATUS_REFRESH_S if self.status else self.interval)
+                if self.status is not None:
+                    self.status.show(self.line(control))
+                if self.clock() >= next_event:
+                    next_event += self.interval
+                    # loop_lag_ms: the longest stall of the event loop since the last event
+                    log.info(events.RUN_PROGRESS, **self.snapshot(control),
+                             loop_lag_ms=self.lag.take())
 
     def final(self) -> None:
         if self.status is not None:

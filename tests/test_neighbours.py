@@ -10,8 +10,9 @@ import orjson
 import pytest
 from rouge_score import rouge_scorer
 
+from asyncgen import neighbours
 from asyncgen.cli import main
-from asyncgen.neighbours import Neighbours, Pending, PoolScores
+from asyncgen.neighbours import Neighbours, PoolScores, Query
 from asyncgen.pool import Admitted, Pool, load_seeds
 
 from .conftest import OUR_SEEDS
@@ -93,15 +94,78 @@ def test_pool_admission_queries_before_adding_the_candidate() -> None:
 
 async def _pending_roundtrip() -> Neighbours:
     scores = PoolScores(["sort the list", "write a poem"])
-    pending = Pending()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(scores.score, scores.query("sort a list"), pending)
-    return await pending.get()
+        tg.start_soon(scores.run)
+        pending = scores.submit(scores.query("sort a list"))
+        got = await pending.get()
+        scores.close()
+    return got
 
 
 def test_score_runs_in_a_worker_thread_and_hands_over() -> None:
     got = anyio.run(_pending_roundtrip)
     assert list(got.most_similar)[0] == "sort the list"
+
+
+async def _batched(scores: PoolScores, queries: list[Query]) -> list[Neighbours]:
+    pendings = [scores.submit(query) for query in queries]  # queued before the pass starts
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scores.run)
+        scores.close()
+    assert scores.passes < len(queries)  # batched: fewer passes than queries
+    return [await pending.get() for pending in pendings]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_batch_over_chunks_in_threads_equals_rouge_score(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many candidates per pass, each seeing its own pool; chunks shared out among threads."""
+    monkeypatch.setattr(neighbours, "CHUNK", 7)
+    monkeypatch.setattr(neighbours, "THREADS", 3)
+    monkeypatch.setattr(neighbours, "BATCH_MAX", 16)
+    rng = random.Random(seed)
+    seeds = list(dict.fromkeys(random_text(rng) for _ in range(rng.randint(1, 12))))
+    scores = PoolScores(seeds)
+    live, keys = list(seeds), list(range(len(seeds)))
+    asked: list[tuple[Query, str, list[str]]] = []
+    for _ in range(60):
+        candidate = random_text(rng)
+        asked.append((scores.query(candidate), candidate, list(live)))
+        if candidate in live:
+            continue
+        keys.append(scores.add(candidate))
+        live.append(candidate)
+        if rng.random() < 0.15 and len(keys) > len(seeds):
+            at = rng.randrange(len(seeds), len(keys))
+            scores.discard(keys.pop(at))
+            live.pop(at)
+    results = anyio.run(_batched, scores, [query for query, _, _ in asked])
+    for got, (_, candidate, pool) in zip(results, asked, strict=True):
+        check(got, candidate, pool, len(seeds))
+
+
+def test_ties_keep_the_lowest_keys_across_chunks_and_threads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neighbours, "CHUNK", 3)
+    monkeypatch.setattr(neighbours, "THREADS", 2)
+    pool = [f"write word{n} now" for n in range(40)]  # all score the same against the query
+    scores = PoolScores(pool[:4])
+    for text in pool[4:]:
+        scores.add(text)
+    (got,) = anyio.run(_batched, scores, [scores.query("write a poem now"),
+                                           scores.query("x")])[:1]
+    assert list(got.most_similar) == pool[:10]
+    assert got.most_similar_seed == {pool[0]: got.most_similar[pool[0]]}
+
+
+def test_lagging_holds_back_past_the_queue_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neighbours, "MAX_QUEUED", 3)
+    scores = PoolScores(["sort the list"])
+    for _ in range(2):
+        scores.submit(scores.query("sort a list"))
+    assert not scores.lagging
+    scores.submit(scores.query("sort a list"))
+    assert scores.lagging
 
 
 def test_a_run_records_the_released_fields(tmp_path: Path,
@@ -143,3 +207,34 @@ def test_a_tiny_threshold_builds_the_index_in_bounded_time() -> None:
 def test_the_record_floor_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--out", "x", "--similarity-record-floor", "0.000001"]) == 2
     assert "--similarity-record-floor" in capsys.readouterr().err
+
+
+def test_the_filter_never_waits_for_fields_and_every_task_gets_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fields held back until the filter has finished every job: the run still admits,
+    finishes and then commits each task with its exact fields (a filter that awaited them
+    would never finish its first job)."""
+    for var in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    scan = PoolScores.run
+
+    async def late(self: PoolScores) -> None:
+        while not self._closed:  # close() sets _wake, as every submit() does
+            await self._wake.wait()
+            self._wake = anyio.Event()
+        await scan(self)
+
+    monkeypatch.setattr(PoolScores, "run", late)
+    out = tmp_path / "out"
+    assert main(["run", "--out", str(out), "--target-instructions", "20",
+                 "--log-format", "none"]) == 0
+    tasks = [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
+    assert len(tasks) >= 20
+    seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
+    for task in tasks:
+        assert len(task["most_similar"]) == 10 and task["most_similar_seed"]
+    last = tasks[-1]["instruction"]
+    scores = reference(last, seeds + [t["instruction"] for t in tasks[:-1]])
+    assert max(tasks[-1]["most_similar"].values()) == max(scores)
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    assert events[-1]["event"] == "run.finished" and events[-1]["committing"] == 0

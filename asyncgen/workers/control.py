@@ -105,6 +105,7 @@ class Control:
     drain_timeout: float = 30.0
     committed: int = 0
     open_jobs: int = 0  # admitted, not yet committed or failed (kept by the filter)
+    committing: int = 0  # finished, waiting for their similarity fields (kept by the filter)
     requests: int = 0
     reason: str | None = None
     fatal_message: str | None = None

@@ -26,7 +26,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen import events, journal
 from asyncgen.journal import Backlog, Journal
-from asyncgen.neighbours import Pending, Query
+from asyncgen.neighbours import Neighbours, Query
+from asyncgen.parsing import Instance
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
     Candidates,
@@ -98,9 +99,11 @@ class Filter:
         a label not yet journaled is lost to a kill -9, and instance workers wait for it.
         """
         batches: deque[tuple[str, Candidates]] = deque()
-        # `scoring`: each admitted task's similarity fields, computed in a worker thread
+        # `scoring`: the admitted tasks' similarity fields, computed in worker threads, and the
+        # commits of finished tasks still waiting for them
         async with inbox, jobs, labelled, anyio.create_task_group() as scoring:
             self._scoring = scoring
+            scoring.start_soon(self.pool.scores.run)
             await self._restore_backlog(jobs, labelled)
             while self._candidates_open or batches or self.control.open_jobs:
                 if not batches:
@@ -115,6 +118,7 @@ class Filter:
                     await self._judge(*batches.popleft(), jobs)
                 if self._waiting:
                     await self._feed(jobs)
+            self.pool.scores.close()  # the scorer ends once the last fields are handed over
 
     async def _take(
         self,
@@ -133,7 +137,7 @@ class Filter:
             self.journal.write(journal.labelled(job.instruction, job.is_classification))
             await labelled.send(job)
         elif isinstance(message, Finished):
-            await self._finish(message)
+            self._finish(message)
         elif isinstance(message, CandidatesClosed):
             self._candidates_open = False
 
@@ -164,7 +168,8 @@ class Filter:
         control = self.control
         while self._waiting and not control.stopping.is_set():
             expected = self.outlook.expected(
-                committed=control.committed, open_jobs=control.open_jobs, queued_prompts=0
+                committed=control.committed + control.committing, open_jobs=control.open_jobs,
+                queued_prompts=0,
             )
             if expected >= control.target:
                 return
@@ -213,10 +218,7 @@ class Filter:
 
     def _job(self, text: str, query: Query) -> Job:
         """A job whose similarity fields are being computed (off the event loop)."""
-        job = Job(text, Pending())
-        assert self._scoring is not None, "Filter.run() first"
-        self._scoring.start_soon(self.pool.scores.score, query, job.neighbours)
-        return job
+        return Job(text, self.pool.scores.submit(query))
 
     def _verdict(self, text: str) -> Admitted | None:
         """Admit one candidate into the pool (journaled), or log why not."""
@@ -235,7 +237,7 @@ class Filter:
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict
 
-    async def _finish(self, done: Finished) -> None:
+    def _finish(self, done: Finished) -> None:
         self.control.open_jobs -= 1
         job = done.job
         if done.reason == "stopped":
@@ -246,15 +248,33 @@ class Filter:
             self.journal.write(journal.failed(job.instruction, reason))
             log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
+        neighbours = job.neighbours.peek()
+        if neighbours is not None:
+            self._commit(job, done.instances, neighbours)
+            return
+        # its fields lag behind (a big pool, a burst of admissions): commit it once they are
+        # ready, without holding up the filter; it counts toward the target meanwhile
+        assert self._scoring is not None, "Filter.run() first"
+        self.control.committing += 1
+        self._scoring.start_soon(self._commit_when_scored, job, done.instances)
+        self._check_target()
+
+    async def _commit_when_scored(self, job: Job, instances: tuple[Instance, ...]) -> None:
+        neighbours = await job.neighbours.get()
+        self.control.committing -= 1
+        self._commit(job, instances, neighbours)
+
+    def _commit(self, job: Job, instances: tuple[Instance, ...], neighbours: Neighbours) -> None:
+        """Append the finished task to tasks.jsonl, with its similarity fields."""
         task = Task(
             id=f"task-{self._next_id:06d}",
             instruction=job.instruction,
             is_classification=job.is_classification,
-            instances=done.instances,
+            instances=instances,
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
-        ).with_neighbours(await job.neighbours.get())
+        ).with_neighbours(neighbours)
         self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
@@ -262,5 +282,9 @@ class Filter:
         self.outlook.committed += 1
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
-        if self.control.committed >= self.control.target:
+        self._check_target()
+
+    def _check_target(self) -> None:
+        """Stop at the target: tasks waiting only for their fields count, they are written."""
+        if self.control.committed + self.control.committing >= self.control.target:
             self.control.stop("target")

@@ -79,12 +79,12 @@ async def sample(
             await anyio.sleep(SAMPLER_POLL_S)
         while not control.stopping.is_set():
             expected = outlook.expected(
-                committed=control.committed,
+                committed=control.committed + control.committing,
                 open_jobs=control.open_jobs,
                 queued_prompts=send.statistics().current_buffer_used,
             )
-            if expected >= control.target:
-                await anyio.sleep(SAMPLER_POLL_S)
+            if expected >= control.target or pool.scores.lagging:
+                await anyio.sleep(SAMPLER_POLL_S)  # enough under way, or fields lag behind
                 continue
             try:
                 await send.send(pool.sample_prompt(rng, human=human, machine=machine))
@@ -112,7 +112,7 @@ async def generate(
             if control.stopping.is_set():
                 return
             expected = outlook.expected(
-                committed=control.committed,
+                committed=control.committed + control.committing,
                 open_jobs=control.open_jobs,
                 queued_prompts=receive.statistics().current_buffer_used,
             )
