@@ -31,6 +31,7 @@ Frames (the head is a JSON array; `body` is raw bytes after it):
                     ["post", id, route, total_s, connect_s, stage, reservation, usd] + body
                     ["cancel", id]              the run gave up on it: keep its answer
                     ["used", seq, answer_id]    mark a rescued answer used; acknowledged
+                    ["read", [id, ...]]         answers the run has read (once per loop turn)
     courier → run   ["ready", pid]              first: the run sends nothing before it
                     ["answer", id, status, {header: value}, reason] + body
                     ["error", id, type, message, errno, host, port, os_type]
@@ -143,7 +144,10 @@ class Link:
         return True
 
     def close(self) -> None:
-        """Close this end (the peer sees end of file); queued frames are dropped."""
+        """Close this end (the peer sees end of file) after one last try to write what is
+        queued; what the kernel does not take then is dropped."""
+        if self._out and not self.closed:
+            self._flush()
         self._closed(notify=False)
 
     def _flush(self) -> None:
@@ -306,6 +310,7 @@ class Courier:
         self._lock_fd = lock_fd
         self._routes: dict[int, tuple[str, Any]] = {}
         self._flight: dict[int, _Exchange] = {}
+        self._delivered: dict[int, tuple[int, _Exchange, int, dict[str, str], bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._deadlines: dict[int, float] = {}
         self._timeouts: dict[tuple[float | None, float | None], Any] = {}
@@ -348,6 +353,10 @@ class Courier:
             cancelled = self._flight.get(head[1])
             if cancelled is not None:
                 cancelled.keep = True
+        elif op == "read":
+            delivered = self._delivered
+            for n in head[1]:
+                delivered.pop(n, None)
         elif op == "route":
             self._routes[head[1]] = (head[2], _headers(head[3]))
         elif op == "used":
@@ -358,7 +367,11 @@ class Courier:
     def _on_closed(self, undelivered: list[Any]) -> None:
         """The run's end closed: what it never received is kept, and so is what is in flight."""
         for n, exchange, status, headers, data in undelivered:
+            self._delivered.pop(n, None)
             self._keep_answer(n, exchange, status, headers, data)
+        for n, exchange, status, headers, data in self._delivered.values():
+            self._keep_answer(n, exchange, status, headers, data, delivered=True)
+        self._delivered.clear()
         for exchange in self._flight.values():
             exchange.keep = True
         self._gone.set()
@@ -404,17 +417,18 @@ class Courier:
         if exchange.keep or link is None or link.closed:
             self._keep_answer(n, exchange, status, kept, data)
         else:
-            link.send(frame(["answer", n, status, kept, reason], data),
-                      (n, exchange, status, kept, data))
+            tag = (n, exchange, status, kept, data)
+            self._delivered[n] = tag  # until the run says it has read it
+            link.send(frame(["answer", n, status, kept, reason], data), tag)
 
     def _keep_answer(self, n: int, exchange: _Exchange, status: int,
-                     headers: dict[str, str], data: bytes) -> None:
+                     headers: dict[str, str], data: bytes, *, delivered: bool = False) -> None:
         """Append one answer the run will never read to the rescue file."""
         self.kept += 1
         self._keep(rescue.answer_line(
             id=f"{self._run}-{n}", run=self._run, stage=exchange.stage, body=exchange.body,
             reservation=exchange.reservation, reserved_usd=exchange.reserved_usd,
-            status=status, headers=headers, answer=data))
+            status=status, headers=headers, answer=data, delivered=delivered))
 
     def _keep(self, line: bytes) -> None:
         if self._rescue_path is None:

@@ -8,18 +8,22 @@ whole line per answer (`asyncgen.jsonl.LineAppender`, one write(2)):
 
     {"v": 1, "id": "3f2a…-17", "run": "3f2a…", "stage": "classify", "key": sha256(body),
      "shape": "9.\\"}]}", "r": 42, "usd": 0.00093, "status": 200, "headers": {...},
-     "body": "{...}"}                                   an answer (r/usd: its spend reservation)
+     "body": "{...}", "delivered": false}           an answer (r/usd: its spend reservation)
     {"used": "3f2a…-17"}                               the next run answered a request with it
 
 One writer at a time: the live courier (it holds `OUT/.courier.lock`), and between couriers the
 run starting up, which folds the file (`read`) and replaces it atomically (`rewrite`) with the
 answers not yet used, each marked `"settled": true` once its money has been accounted.
 
+An answer `delivered` had reached the run's socket, unacknowledged, when the run died: the run
+may have read it, and settled it, before it died (its work may be journaled or not).
+
 **Money.** The dead run's spend journal counts each rescued request at its whole reservation
 (never settled, or settled at its reservation because it was cancelled after being sent). The
 next run settles it at what the provider billed (`asyncgen.llm.client.billed_usd`), once: the
 file is rewritten with `settled` *before* the spend journal's line that applies it, so a crash
-between the two leaves the figure high (≥ billed), never low.
+between the two leaves the figure high (≥ billed), never low. A `delivered` answer is not
+settled again: the dead run may have done it already, so the figure stays as that run left it.
 
 **Work.** Classification and instance prompts are a pure function of the instruction (and
 the demonstrations), so a request whose body digest (`key`) matches an answer is answered from
@@ -76,6 +80,7 @@ class Answer:
     headers: Mapping[str, str]
     body: bytes
     settled: bool = False  # its money is already in the spend journal's figure
+    delivered: bool = False  # it reached the run, which may have settled it itself
 
     @property
     def usable(self) -> bool:
@@ -85,14 +90,14 @@ class Answer:
 
 def answer_line(*, id: str, run: str, stage: str, body: bytes, reservation: int | None,
                 reserved_usd: float, status: int, headers: Mapping[str, str],
-                answer: bytes) -> bytes:
+                answer: bytes, delivered: bool = False) -> bytes:
     """The line the courier appends for one answer (`body`: the request's, `answer`: the
     response's)."""
     return orjson.dumps(
         {"v": VERSION, "id": id, "run": run, "stage": stage, "key": key(body),
          "shape": shape(body) if stage == GENERATION else "", "r": reservation,
          "usd": reserved_usd, "status": status, "headers": dict(headers),
-         "body": answer.decode("utf-8", "replace")},
+         "body": answer.decode("utf-8", "replace"), "delivered": delivered},
         option=orjson.OPT_APPEND_NEWLINE,
     )
 
@@ -107,7 +112,7 @@ def _record(answer: Answer) -> dict[str, Any]:
             "key": answer.key, "shape": answer.shape, "r": answer.reservation,
             "usd": answer.reserved_usd, "status": answer.status,
             "headers": dict(answer.headers), "body": answer.body.decode("utf-8", "replace"),
-            "settled": answer.settled}
+            "settled": answer.settled, "delivered": answer.delivered}
 
 
 def _answer(record: Mapping[str, Any], where: str) -> Answer:
@@ -121,6 +126,7 @@ def _answer(record: Mapping[str, Any], where: str) -> Answer:
             reserved_usd=float(record["usd"]), status=int(record["status"]),
             headers={str(k): str(v) for k, v in headers.items()},
             body=str(record["body"]).encode(), settled=bool(record.get("settled", False)),
+            delivered=bool(record.get("delivered", False)),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UsageError(f"{where}: not a rescued answer written by asyncgen") from None

@@ -198,7 +198,8 @@ def _take_over_rescued(p: Prepared) -> Rescued:
     if not answers:
         return Rescued([], 0, 0.0)
     price = provider_price(p.provider)
-    fresh = [a for a in answers if not a.settled and a.reservation is not None]
+    fresh = [a for a in answers
+             if not a.settled and not a.delivered and a.reservation is not None]
     change = sum(billed_usd(a, price) - a.reserved_usd for a in fresh)
     try:
         rescue.rewrite(p.config.out / rescue.RESCUE_FILE, answers)

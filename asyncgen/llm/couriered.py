@@ -107,6 +107,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._failure: str | None = None
         self._ready: asyncio.Future[Any] | None = None
         self.pid: int | None = None  # the courier's, once it is ready
+        self._read: list[int] = []  # answers read, to tell the courier (once per loop turn)
 
     def __repr__(self) -> str:
         return (f"<CourierTransport run={self._run_id!r} in_flight={len(self._pending)} "
@@ -131,6 +132,8 @@ class CourierTransport(WholeBodyAiohttpTransport):
         traceback: TracebackType | None = None,
     ) -> None:
         if self._link is not None:
+            if self._read:
+                self._say_read()
             self._link.close()  # end of file: the courier finishes what is in flight, exits
         await self._reap()
         await super().__aexit__(exc_type, exc_value, traceback)
@@ -217,13 +220,22 @@ class CourierTransport(WholeBodyAiohttpTransport):
             content))
         try:
             result: tuple[int, Mapping[str, str], bytes, str | None] = await future
-            return result
         except asyncio.CancelledError:
             if not future.done():  # the provider answers anyway: the courier keeps it
                 link.send(courier.frame(["cancel", n]))
             raise
         finally:
             del self._pending[n]
+        if not self._read:
+            asyncio.get_running_loop().call_soon(self._say_read)
+        self._read.append(n)
+        return result
+
+    def _say_read(self) -> None:
+        """Tell the courier which answers the run has read (it keeps the others at the end)."""
+        read, self._read = self._read, []
+        if self._link is not None:
+            self._link.send(courier.frame(["read", read]))
 
     async def mark_used(self, answer_id: str) -> None:
         """Mark a rescued answer used, in the rescue file, before the run uses it."""
