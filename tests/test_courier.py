@@ -275,3 +275,27 @@ def test_a_cancelled_request_is_kept_and_errors_map_as_in_process(tmp_path: Path
     err = anyio.run(refused)
     assert isinstance(err, e.ItemError) and err.kind == "retries_exhausted"
     assert "connection refused" in str(err)
+
+
+def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path) -> None:
+    """A delivered answer may have been settled by the run that read it: settling it again
+    would put the spend figure below the bill."""
+    from types import SimpleNamespace
+
+    from asyncgen.run import _take_over_rescued
+
+    billed = {"choices": [{"message": {"content": "No"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.0001}}
+    path = tmp_path / rescue.RESCUE_FILE
+    path.write_bytes(b"".join(
+        rescue.answer_line(id=f"dead-{n}", run="dead", stage="classify", body=b"%d" % n,
+                           reservation=n, reserved_usd=0.001, status=200, headers={},
+                           answer=orjson.dumps(billed), delivered=n == 2)
+        for n in (1, 2)))
+    p = SimpleNamespace(rescued=rescue.read(path), config=SimpleNamespace(out=tmp_path),
+                        provider=ProviderConfig(provider="sim", base_url="http://x/v1"))
+    taken = _take_over_rescued(p)  # type: ignore[arg-type]
+    assert (taken.settled, taken.settled_usd) == (1, pytest.approx(0.0001 - 0.001))
+    assert all(a.settled for a in rescue.read(path))  # written before the spend line
+    assert _take_over_rescued(SimpleNamespace(  # type: ignore[arg-type]
+        rescued=rescue.read(path), config=p.config, provider=p.provider)).settled == 0
