@@ -124,7 +124,8 @@ def _preload(out: Path, count: int, base: list[str], env: dict[str, str]) -> int
     done = len(tasks.read_bytes().splitlines())
     with tasks.open("ab") as f:
         for n, text in enumerate(generate(count, seed=7)):
-            f.write(orjson.dumps({**first, "id": f"task-p{n:07d}", "instruction": text},
+            f.write(orjson.dumps({**first, "id": f"task-p{n:07d}", "instruction": text,
+                                  "most_similar": {}, "most_similar_seed": {}},
                                  option=orjson.OPT_APPEND_NEWLINE))
     return done + count
 
@@ -155,12 +156,16 @@ def _print_stalls(report: dict[str, object]) -> None:
     stalls = report["stalls"]
     assert isinstance(stalls, list)
     print(f"\nstalls over 50 ms (bench/stallwatch.py): {len(stalls)}; "
-          f"GC pauses over 10 ms (generation, ms): {report['gc_pauses_ms']}; "
+          f"GC pauses over 10 ms of CPU (generation, ms): {report['gc_pauses_ms']}; "
           f"collections (per generation): {report['gc_stats']}; frozen objects at the end: "
           f"{report['gc_frozen']:,}")
-    for stall in stalls[:15]:
+    busy = [stall for stall in stalls if stall["cpu_ms"] > 50]
+    print(f"of which the loop thread itself ran over 50 ms of CPU: {len(busy)}; the others "
+          "were the loop thread waiting for a core or the GIL (CPU ms far below wall ms)")
+    for stall in sorted(stalls, key=lambda s: -s["cpu_ms"])[:12]:
         where = stall["stacks"][0][0].strip().splitlines()[-2:] if stall["stacks"] else ["?"]
-        print(f"- {stall['ms']} ms: {' / '.join(line.strip() for line in where)}")
+        print(f"- {stall['ms']} ms wall, {stall['cpu_ms']} ms CPU: "
+              f"{' / '.join(line.strip() for line in where)}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ by another thread) it samples the loop thread's stack every `BEAT_S` until the h
 Each stall over `REPORT_OVER_S` is written to REPORT.json with its length and the stacks seen
 (the innermost frames of asyncgen, numpy or rapidfuzz code tell what it was). Also records how
 long each garbage collection took (`gc.callbacks`), since a full collection of a big pool is a
-stall too. Not a test: a bench helper (bench_pipeline.py --stalls runs it).
+stall too. Each stall also carries the loop thread's CPU time over it (`cpu_ms`): near `ms`, the
+loop was busy in our code; far below it, the loop thread was runnable but not running (another
+process or thread had the cores, or the GIL) — on a loaded machine most long stalls are that.
+Not a test: a bench helper (bench_pipeline.py --stalls runs it).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ REPORT_OVER_S = 0.05
 
 
 class Watch:
-    """The watchdog: heartbeat, stack samples, GC pauses."""
+    """The watchdog: heartbeat, stack samples, GC pauses (CPU time)."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -42,14 +45,15 @@ class Watch:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.thread_id = threading.get_ident()
+        self.cpu_clock = time.pthread_getcpuclockid(self.thread_id)
         threading.Thread(target=self._watch, daemon=True, name="stallwatch").start()
         gc.callbacks.append(self._gc)
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._gc_started = time.perf_counter()
+            self._gc_started = time.thread_time()  # CPU time: a starved GC is not a slow one
         else:
-            took = time.perf_counter() - self._gc_started
+            took = time.thread_time() - self._gc_started
             if took > 0.01:
                 self.gc_pauses.append((info["generation"], took))
 
@@ -58,6 +62,7 @@ class Watch:
         while not self._stop.is_set():
             ran = threading.Event()
             posted = time.perf_counter()
+            cpu = time.clock_gettime(self.cpu_clock)
             try:
                 self.loop.call_soon_threadsafe(ran.set)
             except RuntimeError:
@@ -76,7 +81,9 @@ class Watch:
                               if t not in (self.thread_id, threading.get_ident())]
             waited = time.perf_counter() - posted
             if waited > REPORT_OVER_S:
+                cpu = time.clock_gettime(self.cpu_clock) - cpu
                 self.stalls.append({"at": time.time(), "ms": round(waited * 1e3, 1),
+                                    "cpu_ms": round(cpu * 1e3, 1),
                                     "stacks": stacks.most_common(3), "others": others})
             time.sleep(BEAT_S)
 
