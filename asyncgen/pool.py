@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 
 from asyncgen import events
@@ -66,31 +67,16 @@ class Task:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
         """Validate a decoded line; `where` ("tasks.jsonl, line 3") prefixes the error."""
-        instruction = obj.get("instruction")
-        if not isinstance(instruction, str):
-            raise UsageError(f"{where}: field 'instruction' must be a string")
-        is_classification = obj.get("is_classification")
-        if not isinstance(is_classification, bool):
-            raise UsageError(f"{where}: field 'is_classification' must be true or false")
-        raw_instances = obj.get("instances")
-        if not isinstance(raw_instances, list):
-            raise UsageError(f"{where}: field 'instances' must be a list")
-        if not all(
-            isinstance(raw, dict)
-            and isinstance(raw.get("input"), str)
-            and isinstance(raw.get("output"), str)
-            for raw in raw_instances
-        ):
-            raise UsageError(f"{where}: each instance must have string 'input' and 'output'")
-        similar = {name: _scores(obj, name, where) for name in ("most_similar",
+        check_task_line(obj, where)
+        instruction: str = obj["instruction"]
+        raw_instances = obj["instances"]
+        similar = {name: _scores(obj, name) for name in ("most_similar",
                                                                 "most_similar_seed")}
         average = obj.get("avg_similarity_score") or 0.0
-        if not isinstance(average, int | float) or isinstance(average, bool):
-            raise UsageError(f"{where}: field 'avg_similarity_score' must be a number")
         return cls(
             id=str(obj.get("id", "")),
             instruction=instruction,
-            is_classification=is_classification,
+            is_classification=obj["is_classification"],
             instances=tuple(Instance(raw["input"], raw["output"]) for raw in raw_instances),
             most_similar=similar["most_similar"],
             avg_similarity_score=float(average),
@@ -120,14 +106,36 @@ class Task:
         }
 
 
-def _scores(obj: Mapping[str, Any], name: str, where: str) -> dict[str, float]:
-    """A {instruction: score} field of a task line ({} when absent)."""
-    raw = obj.get(name) or {}
-    if not isinstance(raw, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()
+def check_task_line(obj: Mapping[str, Any], where: str) -> None:
+    """Refuse a decoded tasks.jsonl line that is not a task (UsageError naming `where`)."""
+    if not isinstance(obj.get("instruction"), str):
+        raise UsageError(f"{where}: field 'instruction' must be a string")
+    if not isinstance(obj.get("is_classification"), bool):
+        raise UsageError(f"{where}: field 'is_classification' must be true or false")
+    raw_instances = obj.get("instances")
+    if not isinstance(raw_instances, list):
+        raise UsageError(f"{where}: field 'instances' must be a list")
+    if not all(
+        isinstance(raw, dict)
+        and isinstance(raw.get("input"), str)
+        and isinstance(raw.get("output"), str)
+        for raw in raw_instances
     ):
-        raise UsageError(f"{where}: field {name!r} must map instructions to scores")
-    return {str(k): float(v) for k, v in raw.items()}
+        raise UsageError(f"{where}: each instance must have string 'input' and 'output'")
+    for name in ("most_similar", "most_similar_seed"):
+        raw = obj.get(name) or {}
+        if not isinstance(raw, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()
+        ):
+            raise UsageError(f"{where}: field {name!r} must map instructions to scores")
+    average = obj.get("avg_similarity_score") or 0.0
+    if not isinstance(average, int | float) or isinstance(average, bool):
+        raise UsageError(f"{where}: field 'avg_similarity_score' must be a number")
+
+
+def _scores(obj: Mapping[str, Any], name: str) -> dict[str, float]:
+    """A {instruction: score} field of a checked task line ({} when absent)."""
+    return {str(k): float(v) for k, v in (obj.get(name) or {}).items()}
 
 
 def utc_now() -> str:
@@ -290,7 +298,8 @@ class Pool:
     the scoring thread.
     """
 
-    __slots__ = ("seeds", "machine", "_index", "scores", "threshold", "_unfrozen")
+    __slots__ = ("seeds", "machine", "_index", "scores", "threshold", "_restoring", "_restored",
+                 "_unfrozen")
 
     def __init__(self, seeds: Sequence[SeedTask], *, threshold: float = 0.7) -> None:
         self.seeds = list(seeds)
@@ -300,25 +309,44 @@ class Pool:
         self.scores = PoolScores([seed.instruction for seed in self.seeds])
         for seed in self.seeds:
             self._index.add(seed.instruction)
+        self._restoring: list[str] = []  # given to `restore`, not in the index yet
+        self._restored: anyio.Event | None = None  # set once `ready` has built them in
         self._unfrozen = 0  # instructions added since the last gc.freeze()
 
     def __len__(self) -> int:
         return len(self._index)
 
     def __repr__(self) -> str:
-        return f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)})"
+        return (f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)}"
+                f", restoring={len(self._restoring)})")
 
-    def restore(self, tasks: Sequence[Task], kept: Iterable[str] = ()) -> None:
-        """Re-add committed tasks after a resume, and `kept`: the instructions earlier runs
-        admitted that are open or failed (compared against, never sampled). The index builds
-        them in one pass."""
-        instructions = [task.instruction for task in tasks]
-        every = [*instructions, *kept]
-        keys = self._index.add_many(every)
-        if [self.scores.add(text) for text in every] != keys:
-            raise AssertionError("pool views out of step")  # both issue keys in add order
+    def restore(self, instructions: Sequence[str], kept: Iterable[str] = ()) -> None:
+        """Re-add committed instructions after a resume, and `kept`: the instructions earlier
+        runs admitted that are open or failed (compared against, never sampled).
+
+        The sampler may sample the committed ones at once; the index and the similarity view
+        take them all in `ready`, in one pass in a worker thread, while the run sends."""
         self.machine.extend(instructions)
-        self._grown(len(every))
+        self._restoring.extend([*instructions, *kept])
+
+    async def ready(self) -> None:
+        """Wait until the pool holds what `restore` gave it (the filter awaits it before its
+        first decision). The build runs in a worker thread: the event loop serves the
+        requests meanwhile, and nothing else touches the index until it is done."""
+        if self._restored is None:
+            self._restored = anyio.Event()
+            texts, self._restoring = self._restoring, []
+            if texts:
+                await anyio.to_thread.run_sync(self._build, texts, abandon_on_cancel=True)
+            self._restored.set()
+        await self._restored.wait()
+
+    def _build(self, texts: list[str]) -> None:
+        """Both views of the pool take `texts` (in a worker thread: see `ready`)."""
+        keys = self._index.add_many(texts)
+        if [self.scores.add(text) for text in texts] != keys:
+            raise AssertionError("pool views out of step")  # both issue keys in add order
+        self._grown(len(texts))
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
@@ -327,6 +355,8 @@ class Pool:
         candidates are near-duplicates of one. An admitted candidate's query for the
         similarity fields is taken before it joins the pool.
         """
+        if self._restoring:
+            raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
         index = self._index
         if not index.is_novel(instruction, self.threshold):
             key, score = index.similar(instruction, math.nextafter(self.threshold, 1.0))[0]
@@ -357,6 +387,8 @@ class Pool:
     def keep(self, instruction: str) -> Query:
         """Re-add an open job of an earlier run (compared against, not sampled); the query for
         its similarity fields, against the pool before it."""
+        if self._restoring:
+            raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
         query = self.scores.query(instruction)
         self._add(instruction)
         return query

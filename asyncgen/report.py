@@ -25,7 +25,8 @@ from asyncgen.cache_usage import CacheUsage
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
 from asyncgen.pool import Task
-from asyncgen.runfiles import events_file, iter_events, load_tasks
+from asyncgen.runfiles import EVENTS_FILE, TASKS_FILE, load_tasks, output_dir
+from asyncgen.summary import Folded, fold_file, fold_tasks, read_summary
 
 PERCENTILES = (50, 95, 99)
 FUNNEL_STEPS = ("candidates_parsed", "admitted", "classified", "with_instances", "committed")
@@ -252,6 +253,82 @@ class EventTally:
             self.unparseable += 1
 
 
+# --- the fold as a part of OUT/summary.json (asyncgen.summary) -----------------------------------
+
+# bump when EventTally.add counts differently: a summary written by another layout is ignored
+TALLY_LAYOUT: list[Any] = [1, list(EventTally.__slots__), list(_Run.__slots__)]
+
+
+def _encode(value: Any) -> Any:
+    """A tally value as JSON, tagged where JSON alone would lose its type."""
+    if isinstance(value, Counter):
+        return {"$counter": dict(value)}  # insertion order kept: most_common breaks ties by it
+    if isinstance(value, datetime):
+        return {"$time": value.isoformat()}
+    if isinstance(value, _Run):
+        return {"$run": {name: _encode(getattr(value, name)) for name in _Run.__slots__}}
+    if isinstance(value, CacheUsage):
+        return {"$cache": value.by_stage}
+    if isinstance(value, dict):
+        return {"$dict": {key: _encode(item) for key, item in value.items()}}
+    if isinstance(value, list):
+        return [_encode(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"cannot summarise a {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    ((tag, inner),) = value.items()
+    if tag == "$counter":
+        return Counter(inner)
+    if tag == "$time":
+        return datetime.fromisoformat(inner)
+    if tag == "$run":
+        run = _Run(None, None)
+        for name in _Run.__slots__:
+            setattr(run, name, _decode(inner[name]))
+        return run
+    if tag == "$cache":
+        cache = CacheUsage()
+        cache.by_stage = {str(k): [int(n) for n in row] for k, row in inner.items()}
+        return cache
+    if tag == "$dict":
+        return {key: _decode(item) for key, item in inner.items()}
+    raise ValueError(f"not a tally value: {tag!r}")
+
+
+def tally_state(tally: EventTally) -> dict[str, Any]:
+    """The fold, for the summary."""
+    return {"layout": TALLY_LAYOUT,
+            "tally": {name: _encode(getattr(tally, name)) for name in EventTally.__slots__}}
+
+
+def tally_from_state(state: Mapping[str, Any]) -> EventTally:
+    """The fold a summary holds; ValueError when another layout wrote it."""
+    if state["layout"] != TALLY_LAYOUT:
+        raise ValueError("another tally layout")
+    tally = EventTally()
+    for name in EventTally.__slots__:
+        setattr(tally, name, _decode(state["tally"][name]))
+    return tally
+
+
+def _fold_event(tally: EventTally, event: dict[str, Any], where: str) -> None:
+    tally.add(event)
+
+
+def fold_events(directory: Path,
+                summary: Mapping[str, Any] | None = None) -> Folded[EventTally]:
+    """events.jsonl folded, from the directory's summary and the lines after it."""
+    part = (read_summary(directory) if summary is None else summary).get("events")
+    return fold_file(directory / EVENTS_FILE, part, EventTally, tally_from_state, _fold_event)
+
+
 def _stage_order(stages: Iterable[str]) -> list[str]:
     known = [s for s in STAGES if s in stages]
     return known + sorted(set(stages) - set(known))
@@ -347,11 +424,18 @@ def build_report(
     tally = EventTally()
     for event in events:
         tally.add(event)
+    return assemble(table1(tasks), tally, notes=notes, spend_usd=spend_usd)
+
+
+def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] = (),
+             spend_usd: float | None = None) -> dict[str, Any]:
+    """The report from Table 1 and the events' fold (`build_report`, or `main` from folds)."""
+    count = t1["instructions"]
     runs = [run.as_dict() for run in tally.runs]
     requests = requests_by_stage(tally)
     warnings = list(notes)
-    if tally.events and tally.committed != len(tasks):
-        warnings.append(f"{tally.committed} task.committed events but {len(tasks)} tasks "
+    if tally.events and tally.committed != count:
+        warnings.append(f"{tally.committed} task.committed events but {count} tasks "
                         "in tasks.jsonl")
     if spend_usd is None:
         cost, source = tally.billed_nano_usd / NANO, "events"
@@ -363,12 +447,12 @@ def build_report(
             "elapsed_s": sum((r["elapsed_s"] or 0.0 for r in runs), 0.0),
             "list": runs,
         },
-        "table1": table1(tasks),
+        "table1": dict(t1),
         "funnel": funnel(tally),
         "requests": requests,
         "cost_usd": cost,
         "cost_source": source,
-        "cost_per_instruction_usd": cost / len(tasks) if tasks else None,
+        "cost_per_instruction_usd": cost / count if count else None,
         "prompt_cache": prompt_cache(tally),
         "latency_ms": latency_by_stage(tally),
         "errors": errors_by_kind(tally),
@@ -566,17 +650,27 @@ def main(args: argparse.Namespace) -> int:
     figure = _figure_class() if args.plots is not None else None
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise UsageError(f"--plots {args.plots}: not a directory")
-    tasks, notes = load_tasks(args.dir)
+    output_dir(args.dir)
+    before = read_summary(args.dir)
+    tasks: list[Task] = []
+    if figure is not None:  # the figures need every task
+        tasks, notes = load_tasks(args.dir)
+        t1 = table1(tasks)
+    else:
+        folded = fold_tasks(args.dir, before)
+        t1 = folded.fold.table1()
+        torn_task = folded.torn_note(args.dir / TASKS_FILE)
+        notes = [torn_task] if torn_task else []
     recovered = spend.recover(args.dir / spend.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
-    source = events_file(args.dir)
-    if source is None:
+    if not (args.dir / EVENTS_FILE).exists():
         notes.append(f"{args.dir / 'events.jsonl'}: not found; funnel, requests, latency "
                      "and errors are empty")
-        report = build_report(tasks, (), notes=notes, spend_usd=spend_usd)
+        report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd)
     else:
-        report = build_report(tasks, iter_events(source), notes=notes, spend_usd=spend_usd)
-        if torn := source.torn_note():
+        events = fold_events(args.dir, before)
+        report = assemble(t1, events.fold, notes=notes, spend_usd=spend_usd)
+        if torn := events.torn_note(args.dir / EVENTS_FILE):
             report["warnings"].insert(0, torn)
     report = {"dir": str(args.dir), **report}
     if figure is not None:

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import anyio
 
-from asyncgen import __version__, events, spend
+from asyncgen import __version__, events, report, spend, summary
 from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
@@ -38,7 +38,7 @@ from asyncgen.llm.providers import (
     Provider,
     TransportName,
 )
-from asyncgen.pool import Pool, SeedTask, Task, TaskStore, load_seeds, utc_now
+from asyncgen.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
 from asyncgen.progress import Progress, Tally
 from asyncgen.rundir import (
     DirectoryLock,
@@ -70,7 +70,7 @@ class Prepared:
     seeds: list[SeedTask]
     demos: Demonstrations
     store: TaskStore
-    tasks: list[Task]
+    committed: summary.TaskFold  # tasks.jsonl folded (from OUT/summary.json and its tail)
     backlog: worklog.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior: Recovered
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
@@ -140,14 +140,15 @@ def prepare(config: RunConfig) -> Prepared:
     try:
         record = read_record(config.out)
         store = TaskStore(config.out / "tasks.jsonl")
-        tasks, _torn_line = store.read()  # a torn last line is cut when the store opens
-        check_authorship(record, config.out, ((t.id, t.run_id) for t in tasks))
-        backlog = worklog.read(config.out / worklog.JOURNAL_FILE,
-                               {t.instruction for t in tasks})
+        committed = summary.fold_tasks(config.out).fold  # a torn last line is cut at open
+        check_authorship(record, config.out,
+                         ((first, run_id) for run_id, first in committed.runs.items()))
+        backlog = worklog.read(config.out / worklog.JOURNAL_FILE, set(committed.instructions))
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
-            config=config, provider=provider, seeds=seeds, demos=demos, store=store, tasks=tasks,
+            config=config, provider=provider, seeds=seeds, demos=demos, store=store,
+            committed=committed,
             backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
             record=record, settings=settings, changed=changed,
         )
@@ -223,7 +224,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd)  # first write
     tally = Tally()
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
-                      drain_timeout=c.drain_timeout, committed=len(p.tasks))
+                      drain_timeout=c.drain_timeout, committed=len(p.committed))
     sink: events.EventFile | None = None
     try:
         sink, status = events.configure(
@@ -248,7 +249,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
-                 resumed_tasks=len(p.tasks), prior_cost_usd=prior_usd,
+                 resumed_tasks=len(p.committed), prior_cost_usd=prior_usd,
                  settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
@@ -262,7 +263,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
                                     prior_cost_usd=prior_usd)
                 if batcher is not None:
                     progress.batches = batcher.stats
-                progress.start_committed = len(p.tasks)
+                progress.start_committed = len(p.committed)
                 graph = _graph(p, control, asking, progress, run_id, work)
                 if control.committed >= control.target:
                     control.stop("target")
@@ -301,9 +302,32 @@ async def _execute(p: Prepared, run_id: str) -> int:
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
+        cut_short = control.scope is not None and control.scope.cancel_called
+        if control.reason != "io_error" and not cut_short:
+            settle(c.out)
         if control.fatal_message is not None:
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def settle(out: Path) -> None:
+    """Leave the directory quick to resume and report: fold what this run appended into
+    OUT/summary.json and compact the work journal to what is still open (what the next run
+    would do first). Both are the files' own folds, so nothing is lost when this is skipped
+    (a kill -9, a stop at once) or fails: the next reader folds the rest itself."""
+    try:
+        before = summary.read_summary(out)
+        tasks = summary.fold_tasks(out, before)
+        parts = {"tasks": tasks.part(tasks.fold.state())}
+        if (out / summary.EVENTS_FILE).is_file():
+            tally = report.fold_events(out, before)
+            parts["events"] = tally.part(report.tally_state(tally.fold))
+        summary.write_summary(out, parts)
+        path = out / worklog.JOURNAL_FILE
+        if path.is_file():
+            worklog.rewrite(path, worklog.read(path, set(tasks.fold.instructions)))
+    except (UsageError, OSError):
+        pass  # the files stand as they are; the next run or report folds them in full
 
 
 def _cannot_write(exc: BaseException, where: Path) -> str:
@@ -367,7 +391,8 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
            run_id: str, work: worklog.Journal) -> Graph:
     c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
-    pool.restore(p.tasks, kept=p.backlog.failed)  # open jobs: the filter keeps them first
+    # built in a worker thread while the run sends; open jobs: the filter keeps them first
+    pool.restore(p.committed.instructions, kept=p.backlog.failed)
     outlook = Outlook()
     return Graph(
         config=c,
@@ -378,8 +403,8 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id, next_id=len(p.tasks) + 1, stuck_after=c.stuck_after),
+                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after),
         outlook=outlook,
         progress=progress,
-        rng=random.Random(f"{c.seed}:{len(p.tasks)}"),
+        rng=random.Random(f"{c.seed}:{len(p.committed)}"),
     )

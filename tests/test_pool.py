@@ -6,6 +6,8 @@ import gc
 import random
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
 import orjson
 import pytest
 from rouge_score import rouge_scorer
@@ -146,6 +148,7 @@ def test_kept_instruction_blocks_its_copies_but_is_never_sampled() -> None:
     text = "Describe how tides work to a curious ten year old child."
     pool = Pool(seeds)
     pool.restore([], kept=[text])
+    anyio.run(pool.ready)
     refused = pool.admit(text)
     assert isinstance(refused, Refused) and refused.reason == "duplicate"
     assert pool.machine == []
@@ -159,7 +162,7 @@ def test_prompt_sampling_is_all_human_until_machine_tasks_exist() -> None:
     human = {s.instruction for s in pool.seeds}
     assert set(pool.sample_prompt(rng, human=6, machine=2)) <= human
     assert len(pool.sample_prompt(rng, human=6, machine=2)) == 8
-    pool.restore([_task(1, "Plan a weekend trip to the coast on a tight budget.")])
+    pool.restore(["Plan a weekend trip to the coast on a tight budget."])
     shown = pool.sample_prompt(rng, human=6, machine=2)
     assert len(shown) == 8 and len(set(shown) - human) == 1
 
@@ -174,3 +177,30 @@ def test_the_pool_freezes_the_collector_every_so_many_instructions(
     for n in range(7):
         assert isinstance(pool.admit(f"name {n} rivers of zq{n} lands {n * 7}"), Admitted)
     assert frozen == [len(pool.seeds) + 3, len(pool.seeds) + 6]
+
+
+def test_a_restored_pool_is_sampled_at_once_and_judged_only_once_built() -> None:
+    """The sampler may use restored instructions before the index holds them; the filter's
+    first decision waits for `ready`, which builds the index off the event loop."""
+    seeds = load_seeds(OUR_SEEDS)[:5]
+    texts = [f"Write a short poem about the number {n} and its friends." for n in range(200)]
+    pool = Pool(seeds)
+    pool.restore(texts[:150], kept=texts[150:])
+    assert len(pool.machine) == 150 and len(pool) == 5
+    with pytest.raises(RuntimeError, match="ready"):
+        pool.admit("Anything at all, judged too early.")
+    ticks = 0
+
+    async def build_while_ticking() -> None:
+        nonlocal ticks
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pool.ready)
+            while len(pool) < 205:
+                ticks += 1
+                await anyio.lowlevel.checkpoint()
+            await pool.ready()  # a second caller waits for the same build
+
+    anyio.run(build_while_ticking)
+    assert len(pool) == 205 and ticks > 0
+    assert isinstance(pool.admit(texts[170]), Refused)  # kept: compared against
+    assert texts[170] not in pool.machine

@@ -28,7 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen import events, journal
 from asyncgen.journal import Backlog, Journal
-from asyncgen.neighbours import Neighbours, Query
+from asyncgen.neighbours import Neighbours, Pending, Query
 from asyncgen.parsing import Instance
 from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.workers.control import (
@@ -152,14 +152,13 @@ class Filter:
         self, jobs: ObjectSendStream[Job], labelled: ObjectSendStream[Job]
     ) -> None:
         """The previous runs' open work comes first: labelled jobs go on to their instance
-        request (their classification is paid for); candidates are judged, and they and the
-        unlabelled jobs wait to be fed to classification as the outlook allows (`_feed`)."""
+        request (their classification is paid for) and unlabelled ones to classification as
+        the outlook allows (`_feed`), at once; the sampler may start then too, its outlook
+        counting the journaled candidates as jobs to come. They are judged once the pool holds
+        the restored instructions (`Pool.ready`), after the open jobs join it."""
         backlog, self.backlog = self.backlog, Backlog()
-        opened = [(job, self._job(job.instruction, self.pool.keep(job.instruction)))
-                  for job in backlog.jobs.values()]  # into the pool before anything is judged
-        for batch, texts in backlog.candidates.items():
-            await self._admit_later(texts)
-            self.journal.write(journal.judged(batch))
+        # their similarity fields are asked once they join the pool (none reads them before)
+        opened = [(record, Job(record.instruction, Pending())) for record in backlog.jobs.values()]
         for record, job in opened:
             if record.is_classification is None:
                 self._waiting.append(job)
@@ -167,6 +166,15 @@ class Filter:
                 job.is_classification = record.is_classification
                 self.control.open_jobs += 1
                 await labelled.send(job)
+        self.outlook.backlog = sum(len(texts) for texts in backlog.candidates.values())
+        await self._feed(jobs)
+        await self.pool.ready()
+        for _, job in opened:  # into the pool before anything is judged; fields asked now
+            job.neighbours = self.pool.scores.submit(self.pool.keep(job.instruction))
+        for batch, texts in backlog.candidates.items():
+            await self._admit_later(texts)
+            self.journal.write(journal.judged(batch))
+        self.outlook.backlog = 0
         await self._feed(jobs)
 
     async def _feed(self, jobs: ObjectSendStream[Job]) -> None:

@@ -33,12 +33,13 @@ class Outlook:
     prompt sent after the target is in sight is money spent on tasks that are cut at the end.
     """
 
-    __slots__ = ("requests", "in_flight", "pending", "admitted", "committed", "failed")
+    __slots__ = ("requests", "in_flight", "pending", "backlog", "admitted", "committed", "failed")
 
     def __init__(self) -> None:
         self.requests = 0  # generation requests whose candidates the filter has judged
         self.in_flight = 0  # generation requests under way
         self.pending = 0  # candidate batches waiting for the filter
+        self.backlog = 0  # candidates journaled by earlier runs, not judged yet
         self.admitted = 0  # candidates admitted by this run
         self.committed = 0  # tasks committed by this run
         self.failed = 0  # admitted jobs that ended with no instance
@@ -56,7 +57,7 @@ class Outlook:
     def expected(self, *, committed: int, open_jobs: int, queued_prompts: int) -> float:
         """Tasks committed once everything under way (and queued) has run its course."""
         upstream = (self.in_flight + self.pending + queued_prompts) * self.per_request()
-        return committed + (open_jobs + upstream) * self.commit_share()
+        return committed + (open_jobs + self.backlog + upstream) * self.commit_share()
 
 
 async def sample(
