@@ -17,16 +17,18 @@ bit for bit, without scoring the whole pool:
 3. Prefix filtering, as in set-similarity joins, with the ℓ-prefix scheme: every
    instruction is indexed under only its rarest few tokens, the candidate probes only its own
    rarest few, and every instruction that shares enough tokens to pass shares at least ℓ of
-   them within both prefixes (`RougeLIndex._survivors`). Postings are numpy arrays, so the
-   probing, the positional bounds and the ℓ-count are vectorised; survivors are scored
-   exactly in one rapidfuzz `cdist` call. Below `min_threshold` the index does not apply,
-   and a query scores every instruction of a feasible length instead (in C++, on every
-   core, but linear).
+   them within both prefixes (`RougeLIndex._survivors`). The postings are flat sorted numpy
+   arrays in segments (`asyncgen.postings`), keyed by token, length and position, so each
+   (token, length, position bound) a candidate can pass through is one slice found by
+   binary search; the ℓ-count is one vectorised pass; survivors are scored exactly in one
+   rapidfuzz `cdist` call. Below `min_threshold` the index does not apply, and a query
+   scores every instruction of a feasible length instead (in C++, on every core, but linear).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,19 +39,31 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from asyncgen.postings import (
+    MAX_INDEXED,
+    UNKNOWN_CODE,
+    Order,
+    Segment,
+    build_segment,
+    elements,
+    lookup_keys,
+)
+
 __all__ = ["DEFAULT_MIN_THRESHOLD", "DEFAULT_THRESHOLD", "RougeLIndex", "VocabularyFull",
            "f_measure", "rouge_l", "tokenize"]
 
 DEFAULT_THRESHOLD = 0.7  # the paper's diversity rule: reject when ROUGE-L > 0.7
 DEFAULT_MIN_THRESHOLD = 0.5  # the least threshold (or floor) the prefix index serves
-_RENUMBER_AT: tuple[int, ...] = (1_000, 10_000)  # distinct instructions; re-rank tokens then
 _SHARED = 3  # ℓ: elements a passing pair shares within both prefixes (fewer survivors)
-_OCCURRENCE = 1 << 21  # element key = code point + occurrence * _OCCURRENCE
+_FRESH = 256  # strings added one by one are scored by scan until this many form a segment
+_GROWTH = 8  # a segment merges with the next newer one while at most this times its size
+_INLINE = 4096  # merges of up to this many strings run on the caller's thread
+_GUESS_ELEMENTS, _GUESSES = 6, 512  # is_novel first scores likely paraphrases: `_guesses`
 _PARALLEL_AT = 20_000  # choices from which a cdist call uses every core
 _CHUNK, _SCAN_CHUNK = 256, 50_000  # strings scored per rapidfuzz call: probes, scans
 
 _NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_RE
-_UNKNOWN = chr(0x10FFFF)  # stands for every candidate token no pool instruction contains
+_UNKNOWN = chr(UNKNOWN_CODE)  # stands for every candidate token no pool instruction contains
 _SURROGATES = range(0xD800, 0xE000)  # code points that cannot stand for a token
 _CODE_POINTS = ord(_UNKNOWN) - 1 - len(_SURROGATES)  # characters available for tokens
 
@@ -138,10 +152,16 @@ _NEAR = 2  # lengths within this of the candidate's are probed (and scored) firs
 
 @dataclass(frozen=True, slots=True)
 class _Phase:
-    """One range of pool lengths a candidate probes at once: near its own length first."""
+    """One range of pool lengths a candidate probes at once: near its own length first.
 
-    bounds: npt.NDArray[np.int32]  # [i][n]: pool positions < this pass at candidate position i
-    windows: tuple[tuple[int, int], ...]  # [i]: the lengths low <= n < high bounds[i] admits
+    Flat over every (candidate position i, pool length n) that can find a passing string:
+    the entries of element i, length n, pool position below `bounds` are probed."""
+
+    positions: npt.NDArray[np.int64]  # candidate position i
+    lengths: npt.NDArray[np.int64]  # pool length n
+    bounds: npt.NDArray[np.int64]  # pool positions below this can pass
+    band: tuple[int, int]  # every length in `lengths` is in [low, high)
+    least: int  # the least ℓ(n) of those lengths
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +170,22 @@ class _Plan:
 
     need: npt.NDArray[np.int32]  # least passing LCS against length n, or -1
     shared: npt.NDArray[np.int32]  # ℓ(n): elements that must be found in both prefixes
+    guess_shared: npt.NDArray[np.int32]  # min(ℓ(n), 2): what `_guesses` asks for
     phases: tuple[_Phase, _Phase]  # lengths near the candidate's, then all others
     probe: int  # candidate prefix length: positions >= probe find nothing
 
 
-def _phase(bounds: npt.NDArray[np.int32], low: int, high: int, inside: bool) -> _Phase:
+def _phase(bounds: npt.NDArray[np.int32], shared: npt.NDArray[np.int32], low: int, high: int,
+           inside: bool) -> _Phase:
     """The part of a plan's bounds for pool lengths low <= n < high, or outside them."""
     keep = np.zeros(bounds.shape[1], dtype=np.bool_)
     keep[max(low, 0):max(high, 0)] = True
-    bounds = np.where(keep if inside else ~keep, bounds, 0).astype(np.int32)
-    width = bounds.shape[1]
-    windows = tuple((int(np.argmax(row > 0)), int(width - np.argmax(row[::-1] > 0)))
-                    if row.any() else (0, 0) for row in bounds)
-    return _Phase(bounds=bounds, windows=windows)
+    bounds = np.where(keep if inside else ~keep, bounds, 0)
+    positions, lengths = np.nonzero(bounds)
+    band = (int(lengths.min()), int(lengths.max()) + 1) if len(lengths) else (0, 0)
+    return _Phase(positions=positions.astype(np.int64), lengths=lengths.astype(np.int64),
+                  bounds=bounds[positions, lengths].astype(np.int64), band=band,
+                  least=int(shared[lengths].min(initial=_SHARED)))
 
 
 @lru_cache(maxsize=1024)
@@ -177,70 +200,16 @@ def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     bounds = np.where(np.arange(probe)[:, None] < candidate_limit[None, :], pool_limit[None, :],
                       0).astype(np.int32)
     near = (m - _NEAR, m + _NEAR + 1)
-    phases = (_phase(bounds, *near, inside=True), _phase(bounds, *near, inside=False))
-    return _Plan(need=need, shared=shared, phases=phases, probe=probe)
+    phases = (_phase(bounds, shared, *near, inside=True),
+              _phase(bounds, shared, *near, inside=False))
+    return _Plan(need=need, shared=shared, guess_shared=np.minimum(shared, 2), phases=phases,
+                 probe=probe)
 
 
-def _elements(seq: str, size: int) -> Iterator[tuple[int, int]]:
-    """(element key, position) of a token string's first `size` elements in index order.
-
-    An element is a token with its occurrence number, so equal tokens stay distinct as a
-    multiset intersection needs; unknown tokens (`_UNKNOWN`, the highest) come first and
-    have no key (-1)."""
-    previous, occurrence = "", 0
-    for position, char in enumerate(_rarest_first(seq)[:size]):
-        occurrence = occurrence + 1 if char == previous else 0
-        previous = char
-        yield (-1 if char == _UNKNOWN else ord(char) + occurrence * _OCCURRENCE), position
-
-
-class _Posting:
-    """The pool strings holding one element in their indexed prefix, in numpy arrays.
-
-    The first `sorted` entries are ordered by string length, `offsets[n]` being the first
-    of length >= n, so a query takes only the lengths it can pass; entries added since sit
-    unordered after them, and are merged in once they are an eighth of the posting.
-    """
-
-    __slots__ = ("ids", "lengths", "positions", "offsets", "sorted", "size")
-
-    def __init__(self, ids: npt.NDArray[np.int32], lengths: npt.NDArray[np.int32],
-                 positions: npt.NDArray[np.int32]) -> None:
-        self.ids, self.lengths, self.positions = ids, lengths, positions
-        self.size = len(ids)
-        self.sorted = 0
-        self.offsets: npt.NDArray[np.intp] = np.zeros(1, dtype=np.intp)
-        self._merge()
-
-    def append(self, sid: int, n: int, position: int) -> None:
-        """Add one string (amortised O(1): capacity doubles, merges are geometric)."""
-        if self.size == len(self.ids):
-            capacity = max(4, 2 * self.size)
-            self.ids = np.resize(self.ids, capacity)
-            self.lengths = np.resize(self.lengths, capacity)
-            self.positions = np.resize(self.positions, capacity)
-        self.ids[self.size], self.lengths[self.size] = sid, n
-        self.positions[self.size] = position
-        self.size += 1
-        if self.size - self.sorted > max(32, self.sorted >> 3):
-            self._merge()
-
-    def window(self, low: int, high: int) -> tuple[int, int]:
-        """The sorted entries of lengths low <= n < high, as a slice."""
-        offsets = self.offsets
-        last = len(offsets) - 1
-        return int(offsets[min(low, last)]), int(offsets[min(high, last)])
-
-    def _merge(self) -> None:
-        """Order every entry by length and recompute the offsets."""
-        size = self.size
-        order = np.argsort(self.lengths[:size], kind="stable")
-        self.ids[:size] = self.ids[:size][order]
-        self.lengths[:size] = self.lengths[:size][order]
-        self.positions[:size] = self.positions[:size][order]
-        self.sorted = size
-        top = int(self.lengths[size - 1]) + 2 if size else 1
-        self.offsets = np.searchsorted(self.lengths[:size], np.arange(top)).astype(np.intp)
+@lru_cache(maxsize=64)
+def _prefix_table(width: int, min_threshold: float) -> npt.NDArray[np.int64]:
+    """`_indexed_prefix` for every length below `width`."""
+    return np.array([_indexed_prefix(n, min_threshold) for n in range(width)], dtype=np.int64)
 
 
 class _Column:
@@ -254,9 +223,44 @@ class _Column:
 
     def append(self, value: Any) -> None:
         if self.size == len(self.data):
-            self.data = np.concatenate([self.data, np.zeros_like(self.data)])
+            self.grow(self.size + 1)
         self.data[self.size] = value
         self.size += 1
+
+    def extend(self, values: npt.NDArray[Any]) -> None:
+        self.grow(self.size + len(values))
+        self.data[self.size:self.size + len(values)] = values
+        self.size += len(values)
+
+    def grow(self, size: int) -> None:
+        """Make room for `size` entries (capacity doubles)."""
+        if size > len(self.data):
+            data = np.zeros(max(size, 2 * len(self.data)), dtype=self.data.dtype)
+            data[:self.size] = self.data[:self.size]
+            self.data = data
+
+
+class _Build:
+    """A segment being built in a background thread from segments that stay queryable."""
+
+    __slots__ = ("sources", "generation", "result", "error", "done", "thread")
+
+    def __init__(self, sources: tuple[Segment, ...], generation: int) -> None:
+        self.sources, self.generation = sources, generation
+        self.result: Segment | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def run(self, sids: npt.NDArray[np.int32], seqs: list[str],
+            frequency: npt.NDArray[np.int64], prefix: npt.NDArray[np.int64]) -> None:
+        """Build under an order re-ranked from `frequency` (the thread's body)."""
+        try:
+            self.result = build_segment(sids, seqs, Order.by_frequency(frequency), prefix)
+        except BaseException as exc:  # handed to the event loop by RougeLIndex._collect
+            self.error = exc
+        finally:
+            self.done.set()
 
 
 def _check_threshold(name: str, value: float) -> float:
@@ -265,16 +269,6 @@ def _check_threshold(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
     return value
-
-
-def _rarest_first(seq: str) -> str:
-    """A token string in the index's one fixed order: highest character (and _UNKNOWN) first.
-
-    `_Vocabulary` hands out characters most common token first, so a higher character is a
-    rarer token. Correctness needs only that the order is the same for every instruction
-    and query while they are indexed (`RougeLIndex._candidates`).
-    """
-    return "".join(sorted(seq, reverse=True))
 
 
 def _char(number: int) -> str:
@@ -328,15 +322,14 @@ class _Vocabulary:
             if not self._refs[char]:
                 self._forget(char)
 
-    def renumber(self) -> dict[int, str]:
-        """Hand out characters afresh, most common token first; return the translation."""
-        ranked = sorted(self._refs, key=lambda char: (-self._refs[char], char))
-        table = {ord(old): _char(number) for number, old in enumerate(ranked, start=1)}
-        self._codes = {self._chars[old]: table[ord(old)] for old in ranked}
-        self._chars = {char: token for token, char in self._codes.items()}
-        self._refs = {table[ord(old)]: self._refs[old] for old in ranked}
-        self._free, self._count = [], len(ranked)
-        return table
+    def frequency(self) -> npt.NDArray[np.int64]:
+        """How many distinct live token strings hold each code (indexed by code point)."""
+        refs = self._refs
+        codes = np.fromiter(map(ord, refs), dtype=np.int64, count=len(refs))
+        counts = np.fromiter(refs.values(), dtype=np.int64, count=len(refs))
+        frequency = np.zeros(int(codes.max(initial=0)) + 1, dtype=np.int64)
+        frequency[codes] = counts
+        return frequency
 
     def _new(self, token: str) -> str:
         """A character for a token new to the pool (it ranks as the rarest so far)."""
@@ -359,29 +352,41 @@ class RougeLIndex:
 
     `add` hands out integer keys, never reused. Queries with a threshold (or floor) of at
     least `min_threshold` use the prefix index; lower ones score the whole pool. Each
-    distinct token string gets a string id (sid); a discarded one is only marked dead in the
-    postings until the next re-ranking rebuilds them.
+    distinct token string gets a string id (sid); a discarded one is only marked dead until
+    the segment holding it is rebuilt.
+
+    Where a string is: the newest few (`_fresh`) are scored by scan; every `_FRESH` of them
+    become a segment; a segment merges with the next newer one while it is at most
+    `_GROWTH` times its size, so there are O(log n) segments. Merges of more than `_INLINE`
+    strings run in one background thread (re-ranking tokens on the way), and the sources
+    stay queryable until the merged segment replaces them; `add_many` rebuilds everything
+    at once (a restore).
     """
 
-    __slots__ = ("_alive", "_by_length", "_counts", "_keys", "_lengths", "_min_threshold",
-                 "_postings", "_renumber_at", "_seqs", "_sid", "_sid_seqs", "_size", "_texts",
-                 "_vocabulary", "_width")
+    __slots__ = ("_alive", "_build", "_by_length", "_fresh", "_fresh_limit",
+                 "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
+                 "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_texts",
+                 "_unindexed", "_vocabulary", "_width")
 
     def __init__(self, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> None:
         if not 0.0 < float(min_threshold) <= 1.0:
             raise ValueError(f"min_threshold must be in (0, 1], got {min_threshold!r}")
         self._min_threshold = float(min_threshold)
         self._vocabulary = _Vocabulary()
-        self._renumber_at: tuple[int, ...] = _RENUMBER_AT  # renumberings still to come
         self._texts: list[str | None] = []  # key -> instruction text; None once discarded
         self._seqs: list[str | None] = []  # key -> its token string
         self._keys: dict[str, list[int]] = {}  # token string -> live keys that have it
         self._sid: dict[str, int] = {}  # live token string -> its string id
-        self._sid_seqs: list[str] = []  # string id -> token string
+        self._sid_seqs = _Column(object)  # string id -> token string
         self._lengths = _Column(np.int32)  # string id -> token count
         self._alive = _Column(np.bool_)  # string id -> still in the pool
-        self._counts = np.zeros(1024, dtype=np.uint16)  # scratch: hits per string id, all 0
-        self._postings: dict[int, _Posting] = {}  # element key -> strings holding it
+        self._segments: list[Segment] = []  # oldest (largest) first
+        self._fresh: list[int] = []  # string ids in no segment yet, scored by scan
+        self._unindexed: list[int] = []  # string ids too long to index, scored by scan
+        self._order = Order(np.zeros(0, dtype=np.int32))  # for segments built on the loop
+        self._build: _Build | None = None  # the background merge, if one runs
+        self._generation = 0  # add_many bumps it: a background merge begun before is void
+        self._fresh_limit, self._inline_limit = _FRESH, _INLINE
         self._by_length: dict[int, int] = {}  # length n -> live distinct strings
         self._width = 1  # every indexed length is below this (a power of two)
         self._size = 0
@@ -396,49 +401,48 @@ class RougeLIndex:
     def __repr__(self) -> str:
         lengths = (f"{min(self._by_length)}..{max(self._by_length)}" if self._by_length
                    else "none")
+        segments = "+".join(str(len(segment)) for segment in self._segments) or "0"
         return (f"<RougeLIndex instructions={self._size} distinct={len(self._keys)}"
                 f" keys_issued={len(self._seqs)} vocabulary={len(self._vocabulary)}"
-                f" lengths={lengths} min_threshold={self._min_threshold}>")
+                f" lengths={lengths} min_threshold={self._min_threshold}"
+                f" segments={segments} fresh={len(self._fresh)}"
+                f" building={'yes' if self._build else 'no'}>")
 
     def add(self, text: str) -> int:
         """Add a pool instruction; return its key."""
         seq = self._vocabulary.encode_new(tokenize(text))
-        key = len(self._seqs)
-        self._texts.append(text)
-        self._seqs.append(seq)
-        self._size += 1
+        key = self._new_key(text, seq)
         keys = self._keys.get(seq)
         if keys is not None:
             keys.append(key)
             return key
         self._keys[seq] = [key]
         self._vocabulary.hold(seq)
-        self._index(seq)
-        if self._renumber_at and len(self._keys) >= self._renumber_at[0]:
-            while self._renumber_at and len(self._keys) >= self._renumber_at[0]:
-                self._renumber_at = self._renumber_at[1:]
-            self._renumber()
+        self._register([seq])
+        self._collect()
+        if len(self._fresh) >= self._fresh_limit:
+            self._seal()
         return key
 
     def add_many(self, texts: Iterable[str]) -> list[int]:
         """Add many pool instructions at once (a restore): rank tokens by how many of them
-        hold each, then build the postings in one vectorised pass. Returns their keys."""
+        hold each, then build every string into one segment, in numpy. Returns their keys."""
         keys = []
+        new: list[str] = []
+        encode, hold = self._vocabulary.encode_new, self._vocabulary.hold
         for text in texts:
-            seq = self._vocabulary.encode_new(tokenize(text))
-            key = len(self._seqs)
-            self._texts.append(text)
-            self._seqs.append(seq)
-            self._size += 1
+            seq = encode(tokenize(text))
+            key = self._new_key(text, seq)
             keys.append(key)
             same = self._keys.get(seq)
             if same is None:
                 self._keys[seq] = [key]
-                self._vocabulary.hold(seq)
+                hold(seq)
+                new.append(seq)
             else:
                 same.append(key)
-        self._renumber_at = tuple(at for at in self._renumber_at if at > len(self._keys))
-        self._renumber()
+        self._register(new)
+        self._rebuild()
         return keys
 
     def discard(self, key: int) -> None:
@@ -473,7 +477,7 @@ class RougeLIndex:
         m = len(seq)
         if m and seq in self._keys and f_measure(m, m, m) > threshold:
             return False  # a verbatim repeat (after tokenization) scores 1.0
-        return next(self._matches(seq, threshold, strict=True), None) is None
+        return next(self._matches(seq, threshold, strict=True, guess=True), None) is None
 
     def similar(self, text: str, floor: float) -> list[tuple[int, float]]:
         """Every pool instruction scoring >= floor, as (key, score): best first, then by key."""
@@ -484,33 +488,48 @@ class RougeLIndex:
         found.sort(key=lambda item: (-item[1], item[0]))
         return found
 
-    def _matches(self, seq: str, threshold: float, strict: bool) -> Iterator[tuple[str, float]]:
+    def _matches(self, seq: str, threshold: float, strict: bool,
+                 guess: bool = False) -> Iterator[tuple[str, float]]:
         """Yield (token string, score) for every distinct pool token string that passes:
-        lengths near the candidate's first, where a near-duplicate most likely is."""
+        lengths near the candidate's first, where a near-duplicate most likely is, then the
+        strings in no segment, then the other lengths. `guess` (for a first match only: it
+        may yield a string twice) first scores a few strings of near lengths that hold the
+        candidate's rarest elements, where a paraphrase most likely is."""
+        self._collect()
         if not self._by_length:
             return
         plan = _plan(len(seq), threshold, strict, self._width)
+        live = self._alive.data[:self._alive.size]
         if threshold < self._min_threshold:  # score every live string of a feasible length
-            live = self._alive.data[:self._alive.size]
             lengths = self._lengths.data[:self._lengths.size]
             yield from self._score(seq, plan, np.flatnonzero(live & (plan.need[lengths] >= 0)),
                                    threshold, strict, _SCAN_CHUNK)
             return
-        probes = [(posting, position) for key, position in _elements(seq, plan.probe)
-                  if key >= 0 and (posting := self._postings.get(key)) is not None]
-        for phase in plan.phases:
-            yield from self._score(seq, plan, self._survivors(probes, phase, plan), threshold,
-                                   strict)
+        elements_by_order: dict[Order, npt.NDArray[np.int64]] = {}
+        near, far = plan.phases
+        if guess:
+            yield from self._score(seq, plan, self._guesses(seq, plan, near, elements_by_order),
+                                   threshold, strict)
+        yield from self._score(seq, plan, self._survivors(seq, plan, near, elements_by_order),
+                               threshold, strict)
+        unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
+        if len(unsegmented):
+            lengths = self._lengths.data[unsegmented]
+            yield from self._score(seq, plan, unsegmented[live[unsegmented]
+                                                          & (plan.need[lengths] > 0)],
+                                   threshold, strict)
+        yield from self._score(seq, plan, self._survivors(seq, plan, far, elements_by_order),
+                               threshold, strict)
 
     def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.intp], threshold: float,
                strict: bool, chunk_size: int = _CHUNK) -> Iterator[tuple[str, float]]:
         """Score candidate strings exactly, a chunk per rapidfuzz call (so `is_novel` stops
         at the first chunk with a match); yield those that pass."""
         m = len(seq)
-        lengths = self._lengths.data
+        lengths, seqs = self._lengths.data, self._sid_seqs.data
         for start in range(0, len(sids), chunk_size):
             chunk = sids[start:start + chunk_size]
-            choices = [self._sid_seqs[sid] for sid in chunk.tolist()]
+            choices = seqs[chunk].tolist()
             lcs = process.cdist([seq], choices, scorer=_LCS_LENGTH, dtype=np.int32,
                                 workers=-1 if len(choices) >= _PARALLEL_AT else 1)[0]
             for at in np.flatnonzero(lcs >= plan.need[lengths[chunk]]).tolist():
@@ -519,116 +538,178 @@ class RougeLIndex:
                 if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
                     yield choice, score
 
-    def _survivors(self, probes: list[tuple[_Posting, int]], phase: _Phase,
-                   plan: _Plan) -> npt.NDArray[np.intp]:
-        """String ids of the phase's lengths that share at least ℓ elements with the
-        candidate within both prefixes.
+    def _survivors(self, seq: str, plan: _Plan, phase: _Phase,
+                   elements_by_order: dict[Order, npt.NDArray[np.int64]]
+                   ) -> npt.NDArray[np.intp]:
+        """String ids of the phase's lengths, in any segment, that share at least ℓ elements
+        with the candidate within both prefixes.
 
         A pair passes only with LCS >= need = t, and LCS is at most their multiset overlap.
         Write both token lists as elements (token, i-th occurrence) in one fixed order; if
         they share >= t elements, their first ℓ shared ones (ℓ <= t) lie within the first
         m - t + ℓ elements of the candidate and the first n - t + ℓ of the pool string (at
         most m - t, resp. n - t, unshared elements come before them). So probing the
-        candidate's first m - t + ℓ elements, keeping posting entries at positions below
-        n - t + ℓ, and then strings found ℓ times, keeps every string that can pass.
-        A string has one length, so phases (length ranges) count their hits apart.
+        candidate's first m - t + ℓ elements for entries of length-n strings at positions
+        below n - t + ℓ (the phase's ranges), then keeping strings found ℓ times, keeps
+        every string that can pass. Each segment has its own order, so the candidate's
+        elements are taken once per order; a string is in one segment only.
         """
-        counts = self._counts
-        hits = []
-        bounds, windows = phase.bounds, phase.windows
-        for posting, position in probes:
-            low, high = windows[position]
-            if low >= high:
-                continue
-            bound = bounds[position]
-            start, stop = posting.window(low, high)
-            ids, lengths, positions = posting.ids, posting.lengths, posting.positions
-            found = ids[start:stop][positions[start:stop] < bound[lengths[start:stop]]]
-            if posting.size > posting.sorted:  # the unordered tail
-                start, stop = posting.sorted, posting.size
-                tail = ids[start:stop][positions[start:stop] < bound[lengths[start:stop]]]
-                found = np.concatenate([found, tail])
+        if not len(phase.positions):
+            return np.empty(0, dtype=np.intp)
+        hits: list[npt.NDArray[np.int32]] = []
+        positions = phase.positions.tolist()
+        for segment in self._segments:
+            order = segment.order
+            ids = elements_by_order.get(order)
+            if ids is None:
+                ids = elements_by_order[order] = elements(seq, order, plan.probe)[0]
+            low, high = lookup_keys(ids[phase.positions], phase.lengths, phase.bounds)
+            found = segment.survivors(low, high, positions, plan.shared, phase.band,
+                                     phase.least)
             if len(found):
-                counts[found] += 1  # a posting holds each string once
                 hits.append(found)
         if not hits:
             return np.empty(0, dtype=np.intp)
-        found = np.concatenate(hits)
-        enough = counts[found] >= plan.shared[self._lengths.data[found]]
-        counts[found] = 0
-        found = np.unique(found[enough])
-        alive: npt.NDArray[np.intp] = found[self._alive.data[found]]
+        kept = np.concatenate(hits) if len(hits) > 1 else hits[0]
+        alive: npt.NDArray[np.intp] = kept[self._alive.data[kept]].astype(np.intp)
         return alive
 
-    def _index(self, seq: str) -> None:
-        """Give a new distinct token string an id and put it into the postings."""
-        sid = len(self._sid_seqs)
-        n = len(seq)
-        self._sid[seq] = sid
-        self._sid_seqs.append(seq)
-        self._lengths.append(n)
-        self._alive.append(True)
-        if sid >= len(self._counts):
-            self._counts = np.zeros(2 * len(self._counts), dtype=np.uint16)
-        self._by_length[n] = self._by_length.get(n, 0) + 1
-        while n >= self._width:
-            self._width *= 2
-        postings = self._postings
-        for key, position in _elements(seq, _indexed_prefix(n, self._min_threshold)):
-            posting = postings.get(key)
-            if posting is None:
-                empty = np.empty(0, dtype=np.int32)
-                posting = postings[key] = _Posting(empty, empty.copy(), empty.copy())
-            posting.append(sid, n, position)
+    def _guesses(self, seq: str, plan: _Plan, phase: _Phase,
+                 elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> npt.NDArray[np.intp]:
+        """Up to `_GUESSES` live strings of the phase's lengths that hold two of the
+        candidate's `_GUESS_ELEMENTS` rarest elements within their bound: short postings,
+        and most paraphrases are among them."""
+        ranges = int(np.searchsorted(phase.positions, _GUESS_ELEMENTS))
+        found = []
+        for segment in self._segments:
+            order = segment.order
+            ids = elements_by_order.get(order)
+            if ids is None:
+                ids = elements_by_order[order] = elements(seq, order, plan.probe)[0]
+            low, high = lookup_keys(ids[phase.positions[:ranges]], phase.lengths[:ranges],
+                                    phase.bounds[:ranges])
+            found.append(segment.survivors(low, high, phase.positions[:ranges].tolist(),
+                                           plan.guess_shared, phase.band, min(phase.least, 2)))
+        if not found:
+            return np.empty(0, dtype=np.intp)
+        sids = np.concatenate(found)[:_GUESSES]
+        live: npt.NDArray[np.intp] = sids[self._alive.data[sids]].astype(np.intp)
+        return live
 
-    def _renumber(self) -> None:
-        """Re-rank tokens by how many instructions have them, and rebuild the postings.
+    def _new_key(self, text: str, seq: str) -> int:
+        """Issue the next key for a text and its token string."""
+        key = len(self._seqs)
+        self._texts.append(text)
+        self._seqs.append(seq)
+        self._size += 1
+        return key
 
-        Until then tokens rank by first appearance, a poor guess early in a run; after it,
-        a new token ranks as the rarest, which it is. The rebuild is one vectorised pass
-        over the live strings (dead ones are dropped); string ids are handed out afresh.
-        """
-        table = self._vocabulary.renumber()
-        renamed = {seq: seq.translate(table) for seq in self._keys}
-        self._seqs = [None if seq is None else renamed[seq] for seq in self._seqs]
-        self._keys = {renamed[seq]: keys for seq, keys in self._keys.items()}
-        seqs = list(self._keys)
-        self._sid = {seq: sid for sid, seq in enumerate(seqs)}
-        self._sid_seqs = seqs
-        self._lengths, self._alive = _Column(np.int32), _Column(np.bool_)
-        lengths = np.fromiter((len(seq) for seq in seqs), dtype=np.int32, count=len(seqs))
-        self._lengths.data, self._lengths.size = lengths, len(seqs)
-        self._alive.data, self._alive.size = np.ones(len(seqs), dtype=np.bool_), len(seqs)
-        self._counts = np.zeros(max(1024, 2 * len(seqs)), dtype=np.uint16)
-        self._by_length = {}
-        for n in lengths.tolist():
-            self._by_length[n] = self._by_length.get(n, 0) + 1
-        self._width = 1
-        while self._by_length and max(self._by_length) >= self._width:
+    def _register(self, seqs: list[str]) -> None:
+        """Give new distinct token strings ids; the short enough ones join `_fresh`."""
+        if not seqs:
+            return
+        first = self._sid_seqs.size
+        self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
+        column = np.empty(len(seqs), dtype=object)
+        column[:] = seqs
+        self._sid_seqs.extend(column)
+        lengths = np.fromiter(map(len, seqs), dtype=np.int32, count=len(seqs))
+        self._lengths.extend(lengths)
+        self._alive.extend(np.ones(len(seqs), dtype=np.bool_))
+        for n, count in enumerate(np.bincount(lengths).tolist()):
+            if count:
+                self._by_length[n] = self._by_length.get(n, 0) + count
+        top = int(lengths.max())
+        while top >= self._width:
             self._width *= 2
-        keys: list[int] = []
-        sids: list[int] = []
-        positions: list[int] = []
-        min_threshold = self._min_threshold
-        for sid, seq in enumerate(seqs):
-            for key, position in _elements(seq, _indexed_prefix(len(seq), min_threshold)):
-                keys.append(key)
-                sids.append(sid)
-                positions.append(position)
-        key_array = np.array(keys, dtype=np.int64)
-        order = np.argsort(key_array, kind="stable")
-        key_array = key_array[order]
-        sid_array = np.array(sids, dtype=np.int32)[order]
-        position_array = np.array(positions, dtype=np.int32)[order]
-        length_array = lengths[sid_array]
-        starts = np.flatnonzero(np.r_[True, key_array[1:] != key_array[:-1]])
-        ends = np.r_[starts[1:], len(key_array)]
-        self._postings = {
-            int(key_array[start]): _Posting(sid_array[start:end].copy(),
-                                            length_array[start:end].copy(),
-                                            position_array[start:end].copy())
-            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
-        }
+        sids = range(first, first + len(seqs))
+        if len(seqs) == 1:
+            n = int(lengths[0])
+            if 0 < n < MAX_INDEXED:
+                self._fresh.append(first)
+            elif n:
+                self._unindexed.append(first)
+        else:
+            self._fresh.extend(sid for sid, n in zip(sids, lengths.tolist(), strict=True)
+                               if 0 < n < MAX_INDEXED)
+            self._unindexed.extend(sid for sid, n in zip(sids, lengths.tolist(), strict=True)
+                                   if n >= MAX_INDEXED)
+
+    def _live(self, sids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+        """The string ids among these still in the pool."""
+        live: npt.NDArray[np.int32] = sids[self._alive.data[sids]]
+        return live
+
+    def _build_now(self, sids: npt.NDArray[np.int32]) -> Segment:
+        """A segment of these strings, built here under the current order."""
+        seqs = self._sid_seqs.data[sids].tolist()
+        return build_segment(sids, seqs, self._order,
+                             _prefix_table(self._width, self._min_threshold))
+
+    def _seal(self) -> None:
+        """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
+        sids = self._live(np.array(self._fresh, dtype=np.int32))
+        self._fresh = []
+        if len(sids):
+            self._segments.append(self._build_now(sids))
+        self._rebalance()
+
+    def _rebalance(self) -> None:
+        """Merge the newest adjacent pair of segments where the older is at most `_GROWTH`
+        times the newer, until none is; small merges here, a large one in the background."""
+        segments = self._segments
+        while True:
+            busy = self._build.sources if self._build is not None else ()
+            for at in range(len(segments) - 2, -1, -1):
+                older, newer = segments[at], segments[at + 1]
+                if (older not in busy and newer not in busy
+                        and len(older) <= _GROWTH * len(newer)):
+                    break
+            else:
+                return
+            sids = self._live(np.concatenate([older.members, newer.members]))
+            if len(sids) <= self._inline_limit:
+                segments[at:at + 2] = [self._build_now(sids)] if len(sids) else []
+            elif self._build is None:
+                self._start_build((older, newer), sids)
+            else:
+                return
+
+    def _start_build(self, sources: tuple[Segment, ...], sids: npt.NDArray[np.int32]) -> None:
+        """Merge adjacent segments in a background thread, re-ranking tokens as it builds."""
+        build = self._build = _Build(sources, self._generation)
+        build.thread = threading.Thread(
+            target=build.run, name="rouge-index-merge", daemon=True,
+            args=(sids, self._sid_seqs.data[sids].tolist(), self._vocabulary.frequency(),
+                  _prefix_table(self._width, self._min_threshold)))
+        build.thread.start()
+
+    def _collect(self, wait: bool = False) -> None:
+        """Put a finished background merge in place of its sources (`wait`: finish it)."""
+        build = self._build
+        if build is None or not (build.done.wait() if wait else build.done.is_set()):
+            return
+        self._build = None
+        if build.error is not None:
+            raise build.error
+        if build.generation != self._generation or build.result is None:
+            return
+        at = next(i for i, segment in enumerate(self._segments) if segment is build.sources[0])
+        self._segments[at:at + len(build.sources)] = [build.result]
+        self._order = build.result.order
+        self._rebalance()
+
+    def _rebuild(self) -> None:
+        """Every live indexable string into one segment, under a freshly ranked order."""
+        self._generation += 1
+        self._build = None
+        self._order = Order.by_frequency(self._vocabulary.frequency())
+        size = self._lengths.size
+        lengths = self._lengths.data[:size]
+        sids = np.flatnonzero(self._alive.data[:size] & (lengths > 0)
+                              & (lengths < MAX_INDEXED)).astype(np.int32)
+        self._fresh = []
+        self._segments = [self._build_now(sids)] if len(sids) else []
 
     def _live_seq(self, key: int) -> str:
         """The token string of a live key, or KeyError."""

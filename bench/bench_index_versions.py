@@ -1,28 +1,51 @@
 """The novelty index of two checkouts on the same corpus, in CPU seconds.
 
-    python bench/bench_index_versions.py CHECKOUT POOL_SIZE
+    python bench/bench_index_versions.py CHECKOUT POOL_SIZE [--corpus grammar|zipf]
+                                         [--incremental ADDS]
 
-Imports `asyncgen.similarity` and `bench/corpus.py` from CHECKOUT (e.g. a `git worktree` of an
-older commit, and this one), builds the index over POOL_SIZE generated instructions (with
-`add_many` where the checkout has it, as a resume does), then times `is_novel` on 2,000
-candidates (a mix with paraphrases and repeats) and on the novel ones alone. CPU time, so two
-checkouts can run at once on a shared machine; prints one line.
+Imports `asyncgen.similarity` from CHECKOUT (e.g. a `git worktree` of an older commit, or
+this one) and the corpus from this checkout's bench/: `grammar` is bench/corpus.py, `zipf`
+is bench/corpus_zipf.py (skeletons with content words from a Zipf lexicon, a different
+length distribution, half of the candidates near-duplicates). Builds the index over
+POOL_SIZE generated instructions with `add_many` where the checkout has it (as a resume
+does), then times `is_novel` on 2,000 candidates (the corpus's mix of fresh candidates,
+paraphrases and repeats) and on the novel ones alone. CPU time, so two checkouts can run at
+once on a shared machine; prints one line.
+
+`--incremental ADDS`: afterwards, add ADDS more instructions one `add` at a time (as the
+filter admits them), one `is_novel` query before each, and report the slowest `add` and the
+slowest query in wall-clock milliseconds (the event loop's worst stall from the index) and
+the rate of both together.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import resource
 import sys
 import time
+from pathlib import Path
 
-root, size = sys.argv[1], int(sys.argv[2])
-sys.path[:0] = [root + "/bench", root]
+HERE = Path(__file__).resolve().parent
 
-from corpus import generate, generate_queries  # noqa: E402
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("checkout")
+parser.add_argument("size", type=int)
+parser.add_argument("--corpus", choices=("grammar", "zipf"), default="grammar")
+parser.add_argument("--incremental", type=int, default=0)
+args = parser.parse_args()
+sys.path[:0] = [str(HERE), args.checkout]
+
+if args.corpus == "zipf":
+    from corpus_zipf import generate, generate_queries
+else:
+    from corpus import generate, generate_queries
 
 from asyncgen.similarity import RougeLIndex  # noqa: E402
 
-pool = generate(size, seed=1)
+stream = generate(args.size + args.incremental, seed=1)
+pool, later = stream[:args.size], stream[args.size:]
 queries = generate_queries(pool, 2000, seed=2)
 index = RougeLIndex(min_threshold=0.7)
 started = time.process_time()
@@ -41,6 +64,22 @@ started = time.process_time()
 for text in novel:
     index.is_novel(text)
 novel_qps = len(novel) / (time.process_time() - started)
+line = (f"{args.checkout}: corpus={args.corpus} pool={args.size} build_cpu_s={build:.1f}"
+        f" mixed_cpu_qps={mixed:.0f} novel_cpu_qps={novel_qps:.0f} novel={len(novel)}")
+if later:
+    candidates = generate_queries(pool, len(later), seed=3)
+    worst_add = worst_query = 0.0
+    cpu = time.process_time()
+    for text, candidate in zip(later, candidates, strict=True):
+        started = time.perf_counter()
+        index.is_novel(candidate)
+        middle = time.perf_counter()
+        index.add(text)
+        ended = time.perf_counter()
+        worst_query = max(worst_query, middle - started)
+        worst_add = max(worst_add, ended - middle)
+    rate = len(later) / (time.process_time() - cpu)
+    line += (f" incremental={len(later)} worst_add_ms={worst_add * 1000:.1f}"
+             f" worst_query_ms={worst_query * 1000:.1f} add+query_cpu_per_s={rate:.0f}")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{root}: pool={size} build_cpu_s={build:.1f} mixed_cpu_qps={mixed:.0f}"
-      f" novel_cpu_qps={novel_qps:.0f} novel={len(novel)} peak_rss_mb={peak:.0f}")
+print(f"{line} peak_rss_mb={peak:.0f} load={os.getloadavg()[0]:.1f}")

@@ -7,9 +7,12 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import process
+from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rouge_tokenize
 
@@ -138,7 +141,7 @@ def test_replay_matches_rouge_score_loop() -> None:
     decision and every `similar` score equals the plain rouge-score loop's."""
     stream = replay_stream()
     index = RougeLIndex()
-    index._renumber_at = (40, 150)  # re-rank tokens mid-stream, as at 1,000 and 10,000
+    index._fresh_limit, index._inline_limit = 4, 16  # segments, merges, background merges
     pool: dict[int, list[str]] = {}  # key -> rouge-score tokens of a live pool instruction
     rng = random.Random(7)
     rejected = 0
@@ -192,7 +195,7 @@ def test_random_texts_match_rouge_score(
     pool: list[str], queries: list[str], threshold: float, drop: set[int]
 ) -> None:
     index = RougeLIndex()
-    index._renumber_at = (3, 8)
+    index._fresh_limit, index._inline_limit = 2, 4
     keys = [index.add(text) for text in pool]
     live = {key: text for key, text in zip(keys, pool, strict=True) if key not in drop}
     for key in keys:
@@ -345,7 +348,7 @@ def test_repr_shows_live_state() -> None:
     index.add("Write a short poem about the sea.")
     assert repr(index) == (
         "<RougeLIndex instructions=2 distinct=2 keys_issued=2 vocabulary=7"
-        " lengths=3..7 min_threshold=0.6>"
+        " lengths=3..7 min_threshold=0.6 segments=0 fresh=2 building=no>"
     )
 
 
@@ -392,19 +395,89 @@ def test_characters_skip_surrogates_and_run_out_cleanly() -> None:
     assert "delta" not in vocabulary._codes and len(index) == 2
 
 
-def test_renumbering_ranks_common_tokens_last_and_changes_no_answer() -> None:
+def test_segments_orders_and_merges_change_no_answer() -> None:
+    """Segments built under different token orders (a restore, merges on the loop, a merge
+    in the background that re-ranks) answer as a plain scan of every string does."""
     texts = OUR_INSTRUCTIONS + [mutate(random.Random(i), text)
                                 for i, text in enumerate(OUR_INSTRUCTIONS)]
-    renumbered, plain = RougeLIndex(), RougeLIndex()
-    renumbered._renumber_at, plain._renumber_at = (10, 25), ()
-    for text in texts:
-        assert renumbered.add(text) == plain.add(text)
-    renumbered.discard(3)
-    plain.discard(3)
-    codes = renumbered._vocabulary._codes
-    assert codes["the"] < codes["a"] < codes["poem"] < codes["kyoto"]  # "the" is most common
-    assert not renumbered._renumber_at  # both renumberings happened
-    for text in texts:
-        for floor in (0.2, 0.5, 0.7):
-            assert renumbered.similar(text, floor) == plain.similar(text, floor)
-    assert renumbered.text(5) == texts[5]
+    segmented, plain = RougeLIndex(), RougeLIndex()
+    segmented._fresh_limit, segmented._inline_limit = 3, 6
+    plain._fresh_limit = 10**9  # every string stays fresh: scored by scan
+    assert segmented.add_many(texts[:20]) == plain.add_many(texts[:20])
+    plain._segments = []  # add_many built one segment: take it away again
+    plain._fresh = sorted(plain._sid.values())
+    mixed = 0  # steps at which segments of two orders answered
+    for step, text in enumerate(texts[20:]):
+        key = segmented.add(text)
+        assert plain.add(text) == key
+        if key % 7 == 0:  # released strings stay in their segments, marked dead
+            segmented.discard(key - 1)
+            plain.discard(key - 1)
+        if step % 5 == 4:
+            segmented._collect(wait=True)
+        if step % 6 == 0:  # any fixed order is exact: shuffle the one new segments get
+            frequency = segmented._vocabulary.frequency()
+            segmented._order = similarity.Order.by_frequency(
+                np.random.default_rng(step).permutation(frequency))
+        mixed += len({id(segment.order) for segment in segmented._segments}) > 1
+        for probe in (text, texts[step], texts[-step]):
+            assert segmented.similar(probe, 0.5) == plain.similar(probe, 0.5), probe
+            assert segmented.is_novel(probe) is plain.is_novel(probe)
+    assert mixed and len(segmented._segments) > 1, repr(segmented)
+    common = segmented._order.table
+    codes = segmented._vocabulary._codes
+    assert common[ord(codes["the"])] > common[ord(codes["kyoto"])]  # "the" ranks last
+    for text in texts + ODD_TEXTS:
+        for floor in (0.5, 0.7, 0.9):
+            assert segmented.similar(text, floor) == plain.similar(text, floor), text
+        assert segmented.is_novel(text) is plain.is_novel(text)
+    assert segmented.text(5) == texts[5]
+
+
+def zipf_stream(rng: random.Random, count: int, vocabulary: int) -> list[str]:
+    """Instructions of 3-40 Zipf-drawn words; a fifth paraphrase an earlier one."""
+    words = [f"w{rank}" for rank in range(vocabulary)]
+    weights = [1.0 / (rank + 1) for rank in range(vocabulary)]
+    out: list[str] = []
+    for _ in range(count):
+        if out and rng.random() < 0.2:
+            text = rng.choice(out)
+            for _ in range(rng.randint(1, 3)):
+                text = mutate(rng, text)
+            out.append(text)
+        else:
+            out.append(" ".join(rng.choices(words, weights, k=rng.randint(3, 40))))
+    return out
+
+
+def test_a_larger_pool_decides_as_a_full_scan() -> None:
+    """4,000 instructions (a restore, then one add at a time: segments, merges on the loop and
+    in the background): every decision and every score above the threshold equals a full
+    scan's, and a sample equals rouge-score's own."""
+    rng = random.Random(14)
+    pool = zipf_stream(rng, 4000, 3000)
+    index = RougeLIndex(min_threshold=0.7)
+    index._inline_limit = 600
+    index.add_many(pool[:2500])
+    restored = index._order
+    for text in pool[2500:]:
+        index.add(text)
+    queries = [mutate(rng, rng.choice(pool)) if rng.random() < 0.5 else text
+               for text in zipf_stream(rng, 200, 3000)]
+    codes: dict[str, str] = {}
+    encoded = ["".join(codes.setdefault(t, chr(len(codes) + 1)) for t in tokenize(text))
+               for text in pool]
+    above = math.nextafter(0.7, 1.0)
+    for number, query in enumerate(queries):
+        seq = "".join(codes.setdefault(t, chr(len(codes) + 1)) for t in tokenize(query))
+        lcs = process.cdist([seq], encoded, scorer=LCSseq.similarity, dtype=np.int32)[0]
+        scores = {key: f_measure(int(lcs[key]), len(seq), len(encoded[key]))
+                  for key in np.flatnonzero(lcs * 10 >= 3 * len(seq)).tolist()}
+        expected = expected_similar(scores, above)
+        assert index.is_novel(query) is not expected, query
+        assert index.similar(query, above) == expected, query
+        if number < 4:  # rouge-score itself, over the whole pool
+            assert max(reference(query, text) for text in pool) == max(
+                [score for _, score in index.similar(query, 0.0)], default=0.0)
+    index._collect(wait=True)
+    assert len(index._segments) > 1 and index._segments[0].order is not restored, repr(index)
