@@ -402,7 +402,10 @@ OPTIONS: tuple[Option, ...] = (
            + "; required for openai-compatible"),
     Option("endpoint", Choice(("chat", "completions")), "chat",
            "chat completions or legacy text completions"),
-    Option("transport", Choice(("aiohttp", "httpx")), "aiohttp", "HTTP transport under httpx"),
+    Option("transport", Choice(("courier", "aiohttp", "httpx")), "courier",
+           "HTTP transport: aiohttp in a courier process that keeps the answers of requests in "
+           "flight when the run is killed (courier), aiohttp in the run, or plain httpx; only "
+           "the courier keeps them"),
     Option("max_concurrency", _workers, 512,
            "ceiling on requests in flight; below it the number is sized from the rate limit "
            "and the measured latency, or probed when no limit is known"),

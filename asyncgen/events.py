@@ -30,6 +30,7 @@ RUN_KEY = "run.key"  # OpenRouter key check at the start
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
 REQUEST_FAILED = "request.failed"
+REQUEST_RESCUED = "request.rescued"  # answered by an earlier run's rescued answer, not sent
 CANDIDATES_PARSED = "candidate.parsed"
 TASK_REJECTED = "task.rejected"
 TASK_ADMITTED = "task.admitted"
@@ -40,8 +41,8 @@ STORE_NEWLINE_ADDED = "store.newline_added"
 
 # too frequent for a terminal; always in events.jsonl
 QUIET_ON_CONSOLE = frozenset(
-    {REQUEST_COMPLETED, REQUEST_RETRY, CANDIDATES_PARSED, TASK_REJECTED, TASK_ADMITTED,
-     TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
+    {REQUEST_COMPLETED, REQUEST_RETRY, REQUEST_RESCUED, CANDIDATES_PARSED, TASK_REJECTED,
+     TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
 REDACTED = "[redacted]"

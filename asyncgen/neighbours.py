@@ -19,19 +19,24 @@ the top 10 are kept per chunk under the running 10th best.
 
 `submit` queues a candidate's query (never blocks) and returns the `Pending` its job carries;
 `run`, a task of the filter, scores whatever is queued in one pass, while the jobs are
-classified and generated. `lagging` tells the sampler to hold back new prompts when the queue
-passes `MAX_QUEUED`: the filter's admissions never wait for the fields, and only the commit of
-a task whose fields are not ready yet does (see asyncgen.workers.filter).
+classified and generated. The scanning threads run at a lower CPU priority (`SCAN_NICE`): on a
+machine whose cores are busy, the event loop gets them first, and the fields wait. `lagging`
+tells the sampler to hold back new prompts when the queue passes `MAX_QUEUED`: the filter's
+admissions never wait for the fields, and only the commit of a task whose fields are not ready
+yet does (see asyncgen.workers.filter).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -48,8 +53,10 @@ BATCH_MAX = 64  # candidates scored in one pass over the pool
 CHUNK = 1 << 16  # pool instructions per cdist call (bounds its GIL hold and its matrix)
 MAX_QUEUED = 256  # queued candidates past which the sampler holds back new prompts
 THREADS = max(1, min(os.cpu_count() or 1, 4))  # scanning threads, each on its own chunks
+SCAN_NICE = 10  # the scanning threads' niceness (Linux: per thread), above the loop's
 _TABLE_MAX = 1 << 18  # (L, n) cells of one candidate's F table; beyond it, F row by row
 _LCS_LENGTH: Any = LCSseq.similarity  # an integer scorer; rapidfuzz's stubs say float
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +113,7 @@ class PoolScores:
 
     __slots__ = ("_codes", "_dead", "_discarded", "_lengths", "_longest", "_queue", "_seeds",
                  "_seqs", "_size", "_texts", "_wake", "_closed", "scored", "passes",
-                 "busy_s")
+                 "busy_s", "_threads")
 
     def __init__(self, seeds: Sequence[str] = ()) -> None:
         self._codes: dict[str, str] = {}  # token -> its character
@@ -123,6 +130,7 @@ class PoolScores:
         self.scored = 0  # candidates whose fields were handed over
         self.passes = 0  # passes over the pool (one per batch)
         self.busy_s = 0.0  # wall time spent in passes
+        self._threads: ThreadPoolExecutor | None = None  # the scanning threads, while `run`s
         for text in seeds:
             self.add(text)
         self._seeds = len(seeds)
@@ -192,7 +200,16 @@ class PoolScores:
         self._wake.set()
 
     async def run(self) -> None:
-        """Score queued queries a batch per pass, in worker threads, until `close`."""
+        """Score queued queries a batch per pass, in the scanning threads, until `close`."""
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="neighbours",
+                                           initializer=_lower_priority)
+        try:
+            await self._serve()
+        finally:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
+
+    async def _serve(self) -> None:
         while True:
             if not self._queue:
                 if self._closed:
@@ -217,8 +234,15 @@ class PoolScores:
         parts = [rows] + [[_Row(row.query, row.table) for row in rows] for _ in shares[1:]]
         async with anyio.create_task_group() as tg:
             for part, share in zip(parts, shares, strict=True):
-                tg.start_soon(anyio.to_thread.run_sync, self._scan, part, width, share)
-        return await anyio.to_thread.run_sync(self._merged, parts)
+                tg.start_soon(self._in_thread, partial(self._scan, part, width, share))
+        return await self._in_thread(partial(self._merged, parts))
+
+    async def _in_thread(self, work: Callable[[], _T]) -> _T:
+        """`work` in a scanning thread (in anyio's worker threads outside `run`)."""
+        if self._threads is None:
+            return await anyio.to_thread.run_sync(work)
+        future: Future[_T] = self._threads.submit(work)
+        return await anyio.to_thread.run_sync(future.result)  # waits; the work is elsewhere
 
     def neighbours(self, query: Query) -> Neighbours:
         """The similarity fields of one query, in this thread (tests, benchmarks)."""
@@ -275,6 +299,14 @@ class PoolScores:
             most_similar.setdefault(texts[key], value)
         best_seed = {} if row.seed is None else {texts[row.seed[1]]: row.seed[0]}
         return Neighbours(most_similar, row.total / live, best_seed)
+
+
+def _lower_priority() -> None:
+    """Make the calling (scanning) thread yield the CPU to the event loop's thread."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICE)
+    except (AttributeError, OSError):  # not Linux (the whole process), or not allowed
+        pass
 
 
 def _f_measure(lcs: NDArray[np.float64], n: NDArray[np.float64], m: int) -> NDArray[np.float64]:

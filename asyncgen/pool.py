@@ -6,6 +6,12 @@ commit.
 `Pool` holds every instruction that candidates are compared against (seeds + every admitted one,
 failed ones included) in a `RougeLIndex`; only the filter task mutates it, the sampler only
 reads it (committed instructions only: a failed one is never shown as an example).
+
+The pool lives as long as the run and only grows, and a full collection of the cyclic garbage
+collector traverses every tracked object (~1 µs each, several per instruction: 0.24 s at a
+60K pool, seconds at 1M, all of it a stall of the event loop). So after a restore and every
+`FREEZE_EVERY` instructions, `Pool` moves what is alive into the collector's permanent
+generation (`gc.freeze`): full collections then see only what was made since.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from asyncgen.parsing import Instance
 from asyncgen.similarity import DEFAULT_MIN_THRESHOLD, RougeLIndex
 
 log = events.get_logger()
+
+FREEZE_EVERY = 10_000  # instructions added between two gc.freeze() calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +298,8 @@ class Pool:
     the scoring thread.
     """
 
-    __slots__ = ("seeds", "machine", "_index", "scores", "threshold", "_restoring", "_restored")
+    __slots__ = ("seeds", "machine", "_index", "scores", "threshold", "_restoring", "_restored",
+                 "_unfrozen")
 
     def __init__(self, seeds: Sequence[SeedTask], *, threshold: float = 0.7) -> None:
         self.seeds = list(seeds)
@@ -302,6 +311,7 @@ class Pool:
             self._index.add(seed.instruction)
         self._restoring: list[str] = []  # given to `restore`, not in the index yet
         self._restored: anyio.Event | None = None  # set once `ready` has built them in
+        self._unfrozen = 0  # instructions added since the last gc.freeze()
 
     def __len__(self) -> int:
         return len(self._index)
@@ -332,12 +342,9 @@ class Pool:
         await self._restored.wait()
 
     def _build(self, texts: list[str]) -> None:
-        """Both views of the pool take `texts` (in a worker thread: see `ready`).
-
-        The cyclic garbage collector is held off meanwhile and the objects built are frozen
-        after (`gc.freeze`): a full collection walks every tracked object while holding the
-        GIL, ~0.2 s at a 100K pool, a stall of the event loop; the pool lives as long as the
-        run, so the collector need not walk it again."""
+        """Both views of the pool take `texts` (in a worker thread: see `ready`); the cyclic
+        collector is held off meanwhile (a full collection in the middle of the build would walk
+        it all holding the GIL), and what was built is frozen after (`_grown`)."""
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -346,8 +353,8 @@ class Pool:
                 raise AssertionError("pool views out of step")  # both issue keys in add order
         finally:
             if collecting:
-                gc.freeze()
                 gc.enable()
+        self._grown(len(texts))
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
@@ -371,7 +378,19 @@ class Pool:
         key = self._index.add(instruction)
         if self.scores.add(instruction) != key:
             raise AssertionError("pool views out of step")  # both issue keys in add order
+        self._grown(1)
         return key
+
+    def _grown(self, added: int) -> None:
+        """Freeze what is alive once FREEZE_EVERY instructions were added (module docstring).
+
+        The young generations are collected first; cyclic garbage already in the oldest one
+        at that moment is never collected (a few objects of the work in flight, per freeze)."""
+        self._unfrozen += added
+        if self._unfrozen >= FREEZE_EVERY:
+            self._unfrozen = 0
+            gc.collect(1)
+            gc.freeze()
 
     def keep(self, instruction: str) -> Query:
         """Re-add an open job of an earlier run (compared against, not sampled); the query for

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
+import httpx
 
-from asyncgen import __version__, events, report, spend, summary
+from asyncgen import __version__, courier, events, report, rescue, spend, summary
 from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
@@ -30,6 +31,8 @@ from asyncgen.embedded import SimulatorFailed, simulator
 from asyncgen.errors import UsageError
 from asyncgen.graph import Graph
 from asyncgen.llm import LLMClient, ProviderConfig, key
+from asyncgen.llm.client import billed_usd, provider_price
+from asyncgen.llm.couriered import CourierTransport
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
@@ -75,6 +78,8 @@ class Prepared:
     summary: dict[str, Any]  # OUT/summary.json as the run found it
     backlog: worklog.Backlog  # the open work of earlier runs (OUT/journal.jsonl)
     prior: Recovered
+    rescued: list[rescue.Answer]  # answers earlier runs' couriers kept (OUT/rescued.jsonl)
+    courier_wait_s: float  # how long the last run's courier was waited for
     lock: DirectoryLock  # held from `prepare` to the end of `execute`
     record: Record  # the runs that wrote into --out before this one
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
@@ -140,6 +145,7 @@ def prepare(config: RunConfig) -> Prepared:
     settings = data_settings(config, provider)
     lock = _own(config.out)
     try:
+        waited = _wait_for_courier(config)
         record = read_record(config.out)
         store = TaskStore(config.out / "tasks.jsonl")
         before = summary.read_summary(config.out)
@@ -153,12 +159,58 @@ def prepare(config: RunConfig) -> Prepared:
         return Prepared(
             config=config, provider=provider, seeds=seeds, demos=demos, store=store,
             committed=committed, folded=folded, summary=before,
-            backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE), lock=lock,
-            record=record, settings=settings, changed=changed,
+            backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE),
+            rescued=rescue.read(config.out / rescue.RESCUE_FILE), courier_wait_s=waited,
+            lock=lock, record=record, settings=settings, changed=changed,
         )
     except BaseException:
         lock.release()
         raise
+
+
+def _wait_for_courier(config: RunConfig) -> float:
+    """Wait for the last run's courier to finish what it had in flight (its answers go to the
+    rescue file this run reads): the seconds waited."""
+    def say(line: str) -> None:
+        if config.log_format != "none":
+            print(f"asyncgen run: {line}", file=sys.stderr)
+
+    try:
+        return courier.wait_for_previous(
+            config.out, bound_s=courier.drain_limit(config.timeout), say=say)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Rescued:
+    """What this run took over from earlier runs' couriers."""
+
+    answers: list[rescue.Answer]  # not used yet; [] when the rescue file cannot be rewritten
+    settled: int  # reservations settled now at their answer's bill
+    settled_usd: float  # how that changed the spend figure (<= 0 unless a bill overran)
+
+    def fields(self, waited_s: float) -> dict[str, Any]:
+        return {"answers": len(self.answers), "settled": self.settled,
+                "settled_usd": self.settled_usd, "courier_wait_s": round(waited_s, 3)}
+
+
+def _take_over_rescued(p: Prepared) -> Rescued:
+    """Settle the reservations of rescued answers not settled yet at what the provider billed,
+    and mark them settled in the rescue file first (a crash between leaves the spend figure
+    high, never low); their change to the spend figure, for its first line."""
+    answers = p.rescued
+    if not answers:
+        return Rescued([], 0, 0.0)
+    price = provider_price(p.provider)
+    fresh = [a for a in answers
+             if not a.settled and not a.delivered and a.reservation is not None]
+    change = sum(billed_usd(a, price) - a.reserved_usd for a in fresh)
+    try:
+        rescue.rewrite(p.config.out / rescue.RESCUE_FILE, answers)
+    except OSError:
+        return Rescued([], 0, 0.0)  # nothing settled, nothing used: the next run tries again
+    return Rescued(answers, len(fresh), round(change, spend.DIGITS))
 
 
 def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
@@ -226,8 +278,11 @@ async def execute(p: Prepared) -> int:
 
 async def _execute(p: Prepared, run_id: str) -> int:
     c = p.config
-    prior_usd = p.prior.figure_usd  # held money of a killed run counts as spent
-    journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd)  # first write
+    rescued = _take_over_rescued(p)
+    # held money of a killed run counts as spent, except what its rescued answers settled
+    prior_usd = max(0.0, round(p.prior.figure_usd + rescued.settled_usd, spend.DIGITS))
+    journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd,  # first write
+                                 rescued=rescued.settled, rescued_usd=rescued.settled_usd)
     tally = Tally()
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
                       drain_timeout=c.drain_timeout, committed=len(p.committed))
@@ -256,10 +311,13 @@ async def _execute(p: Prepared, run_id: str) -> int:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
                  resumed_tasks=len(p.committed), prior_cost_usd=prior_usd,
+                 rescued=rescued.fields(p.courier_wait_s),
                  settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
-            async with LLMClient(provider, budget=budget) as client, \
+            transport, store = _courier(p, provider, run_id, rescued)
+            async with LLMClient(provider, budget=budget, transport=transport,
+                                 rescue=store) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
                 if provider.provider == "openrouter":
@@ -325,6 +383,20 @@ def _summarise_tasks(p: Prepared) -> None:
         summary.write_summary(p.config.out, parts)
     except OSError:
         pass  # a summary is never needed: the next reader folds the file itself
+
+
+def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
+             rescued: Rescued) -> tuple[CourierTransport | None, rescue.Rescue | None]:
+    """The run's courier transport, keeping answers in OUT, and the rescued answers it may use
+    (None, None for another transport: it keeps nothing and uses nothing)."""
+    if provider.transport != "courier":
+        return None, None
+    size = provider.max_concurrency
+    transport = CourierTransport(
+        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        run_id=run_id, rescue=p.config.out / rescue.RESCUE_FILE,
+        lock=p.config.out / courier.LOCK_FILE)
+    return transport, rescue.Rescue(rescued.answers)
 
 
 def settle(out: Path) -> None:

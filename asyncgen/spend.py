@@ -5,6 +5,9 @@ change takes effect outside the process (no fsync per line: a killed process los
 the kernel has; only a power loss can):
 
     {"run": "3f2a…", "spent": 0.0123, "held": 0.0}                 a run starts (its prior)
+    {"run": …, "spent": …, "held": 0.0, "rescued": 3, "rescued_usd": -0.0021}
+                                     … having settled 3 reservations of killed runs at the bill
+                                     of their rescued answers (asyncgen.rescue)
     {"r": 17, "usd": 0.00031, "spent": 0.0123, "held": 0.00093}    reserved, before sending
     {"s": 17, "usd": 0.00012, "spent": 0.01242, "held": 0.00062}   settled, after the attempt
 
@@ -74,9 +77,16 @@ class SpendJournal:
     def __repr__(self) -> str:
         return f"<SpendJournal {str(self.path)!r} open={self._out is not None}>"
 
-    def started(self, run_id: str, spent_usd: float) -> None:
-        """A run begins with what earlier runs spent (their held money counted as spent)."""
-        self._write({"run": run_id, "spent": spent_usd, "held": 0.0})
+    def started(self, run_id: str, spent_usd: float, *, rescued: int = 0,
+                rescued_usd: float = 0.0) -> None:
+        """A run begins with what earlier runs spent (their held money counted as spent);
+        `rescued` of their reservations were settled at the bill of their rescued answers
+        (asyncgen.rescue), which changed that figure by `rescued_usd` (<= 0 unless a bill
+        exceeded its reservation)."""
+        record: dict[str, Any] = {"run": run_id, "spent": spent_usd, "held": 0.0}
+        if rescued:
+            record.update(rescued=rescued, rescued_usd=rescued_usd)
+        self._write(record)
 
     def reserved(self, n: int, usd: float, spent_usd: float, held_usd: float) -> None:
         """Reservation `n` of `usd`; the totals after it. Raises OSError if it cannot be
@@ -106,14 +116,15 @@ class SpendJournal:
             pass
 
 
-def open_journal(path: Path, run_id: str, prior_usd: float) -> SpendJournal:
+def open_journal(path: Path, run_id: str, prior_usd: float, *, rescued: int = 0,
+                 rescued_usd: float = 0.0) -> SpendJournal:
     """A run's journal, its first line written; UsageError (one line) if it cannot be."""
     try:
         journal = SpendJournal.resume(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the spend journal ({exc.strerror})") from None
     try:
-        journal.started(run_id, prior_usd)
+        journal.started(run_id, prior_usd, rescued=rescued, rescued_usd=rescued_usd)
     except OSError as exc:
         journal.close_quietly()
         raise UsageError(f"{path}: cannot write the spend journal ({exc.strerror})") from None

@@ -8,10 +8,13 @@ reads its URL from the first line of its stdout.
     python bench/bench_client.py --only rpm --rpm-seconds 60
     python bench/bench_client.py --only faults --fault-requests 2000
 
-(a) raw aiohttp ClientSession, (b) LLMClient over the aiohttp transport, (c) LLMClient over
-plain httpx: req/s at each concurrency, the variants interleaved round by round (the machine
-is shared), events written to a JSONL file as in a real run, with RPM/TPM limiters, retries,
-usage and a budget ledger on; and (b) again with events dropped, to show what they cost.
+(a) raw aiohttp ClientSession, (b) LLMClient over the aiohttp transport in-process, (b') the
+same through a courier process (`--transport courier`, a run's default: the HTTP exchange in a
+child process that keeps answers across a kill -9; its CPU is not in "client CPU"), (c)
+LLMClient over plain httpx: req/s at each concurrency, the variants interleaved round by round
+(the machine is shared), events written to a JSONL file as in a real run, with RPM/TPM
+limiters, retries, usage and a budget ledger on; and (b) again with events dropped, to show
+what they cost.
 (d) achieved RPM against a simulator enforcing --rpm-limit with 200 ms latency. (e) 20% of
 each fault kind: outcomes, unhandled exceptions, hung tasks, asyncio debug-mode slow callbacks.
 """
@@ -172,6 +175,7 @@ async def run_client_quiet(url: str, concurrency: int, seconds: float) -> Measur
 VARIANTS: dict[str, Callable[[str, int, float], Awaitable[Measured]]] = {
     "raw aiohttp": run_raw_aiohttp,
     "LLMClient / aiohttp transport": lambda u, c, s: run_client(u, c, s, "aiohttp"),
+    "LLMClient / courier (a run's default)": lambda u, c, s: run_client(u, c, s, "courier"),
     "LLMClient / plain httpx": lambda u, c, s: run_client(u, c, s, "httpx"),
     "(b) without events.jsonl": run_client_quiet,
 }

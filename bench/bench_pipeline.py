@@ -6,6 +6,16 @@ Starts `asyncgen sim --rpm-limit R --latency-ms L`, runs `asyncgen run` against 
 429 share and the run's acceptance funnel.
 
     python bench/bench_pipeline.py --rpm 6000 --latency-ms 300 --tasks 2000
+
+Event-loop stalls (issue 14): `--stalls` runs asyncgen under bench/stallwatch.py (a watchdog
+thread that samples the loop thread's stack whenever a heartbeat waits over 20 ms) and prints
+every stall over 50 ms with where the loop was, GC pauses, and the largest `loop_lag_ms` of
+run.progress. `--preload N` first makes the run directory hold N committed tasks (a 10-task
+run, then N lines of bench/corpus.py instructions under its run id), so the run resumes into a
+pool of N + seeds: the stalls of a big pool without generating it.
+
+    python bench/bench_pipeline.py --rpm 0 --latency-ms 0 --tasks 100000 --stalls
+    python bench/bench_pipeline.py --rpm 0 --latency-ms 0 --preload 1000000 --tasks 20000 --stalls
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ from pathlib import Path
 import orjson
 
 from asyncgen.embedded import simulator_process
+
+HERE = Path(__file__).resolve().parent
 
 
 def _timestamp(event: dict[str, object]) -> float:
@@ -42,23 +54,36 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--extra", default="", help="more flags for asyncgen run")
+    parser.add_argument("--stalls", action="store_true", help="watch the loop for stalls")
+    parser.add_argument("--preload", type=int, default=0, help="committed tasks to resume")
+    parser.add_argument("--keep", default="", help="run directory to use and keep")
     args = parser.parse_args()
 
     sim_flags = ("--seed", str(args.seed), "--rpm-limit", str(args.rpm),
                  "--latency-ms", str(args.latency_ms))
     with simulator_process(*sim_flags) as url, tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
-        command = [
-            sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
-            "--base-url", url, "--rpm", str(args.rpm), "--target-instructions",
-            str(args.tasks), "--log-format", "none", "--seed", str(args.seed),
-            *args.extra.split(),
+        out = Path(args.keep or Path(tmp) / "out")
+        base = [
+            "run", "--out", str(out), "--provider", "sim", "--base-url", url,
+            "--rpm", str(args.rpm), "--log-format", "none", "--seed", str(args.seed),
+            "--progress-interval", "5", *args.extra.split(),
         ]
+        env = {**os.environ, "OPENAI_API_KEY": ""}
+        prior = 0
+        if args.preload:
+            prior = _preload(out, args.preload, base, env)
+        report = Path(tmp) / "stalls.json"
+        runner = ([str(HERE / "stallwatch.py"), str(report), "--"] if args.stalls
+                  else ["-m", "asyncgen"])
+        command = [sys.executable, *runner, *base, "--target-instructions",
+                   str(prior + args.tasks)]
         started = time.monotonic()
-        subprocess.run(command, check=True, env={**os.environ, "OPENAI_API_KEY": ""})
+        subprocess.run(command, check=True, env=env)
         wall = time.monotonic() - started
         lines = (out / "events.jsonl").read_bytes().splitlines()
         events = [orjson.loads(line) for line in lines]
+        events = events[max(i for i, e in enumerate(events) if e["event"] == "run.started"):]
+        stalls = orjson.loads(report.read_bytes()) if args.stalls else None
 
     requests = [e for e in events if e["event"] in ("request.completed", "request.failed")]
     retries = [e for e in events if e["event"] == "request.retry"]
@@ -77,10 +102,70 @@ def main() -> int:
     print("| committed | wall s | requests | RPM (whole run) | RPM (steady 90%) | % of limit | "
           "429 share | acceptance |")
     print("|---|---|---|---|---|---|---|---|")
+    share = f"{100 * steady / args.rpm:.1f}%" if args.rpm else "(no limit)"
     print(f"| {finished['committed']} | {wall:.1f} | {len(requests)} | {whole:.0f} | {steady:.0f} "
-          f"| {100 * steady / args.rpm:.1f}% | {100 * limited / max(attempts, 1):.2f}% | "
+          f"| {share} | {100 * limited / max(attempts, 1):.2f}% | "
           f"{finished.get('acceptance_rate')} |")
+    _print_lag(events, prior, args.preload)
+    if stalls is not None:
+        _print_stalls(stalls)
     return 0
+
+
+def _preload(out: Path, count: int, base: list[str], env: dict[str, str]) -> int:
+    """A 10-task run, then `count` corpus instructions as committed tasks of that run."""
+    sys.path.insert(0, str(HERE))
+    from corpus import generate  # noqa: PLC0415 (bench-only generator)
+
+    subprocess.run([sys.executable, "-m", "asyncgen", *base, "--target-instructions", "10"],
+                   check=True, env=env)
+    tasks = out / "tasks.jsonl"
+    first = orjson.loads(tasks.read_bytes().splitlines()[0])
+    done = len(tasks.read_bytes().splitlines())
+    with tasks.open("ab") as f:
+        for n, text in enumerate(generate(count, seed=7)):
+            f.write(orjson.dumps({**first, "id": f"task-p{n:07d}", "instruction": text,
+                                  "most_similar": {}, "most_similar_seed": {}},
+                                 option=orjson.OPT_APPEND_NEWLINE))
+    return done + count
+
+
+def _print_lag(events: list[dict[str, object]], prior: int, preload: int) -> None:
+    """loop_lag_ms of each run.progress, by committed tasks (pool size)."""
+    progress = [e for e in events if e["event"] == "run.progress"]
+    if not progress:
+        return
+    print()
+    print(f"loop lag (run.progress, every 5 s; pool = {prior or 'seeds'} + committed):")
+    print()
+    print("| committed (this run) | pool | loop_lag_ms (max over the 5 s) |")
+    print("|---:|---:|---:|")
+    step = max(1, len(progress) // 12)
+    worst = max(progress, key=lambda e: float(e.get("loop_lag_ms") or 0))  # type: ignore[arg-type]
+    for e in [*progress[::step], worst]:
+        committed = int(e["committed"])  # type: ignore[call-overload]
+        print(f"| {committed:,} | {prior + committed + 175:,} | {e.get('loop_lag_ms')} |")
+    finished = events[-1]
+    print(f"\nworst over the run (run.finished loop_lag_max_ms): "
+          f"{finished.get('loop_lag_max_ms')} ms; similarity fields: {finished.get('neighbours')}"
+          f"{f'; preloaded {preload:,}' if preload else ''}")
+
+
+def _print_stalls(report: dict[str, object]) -> None:
+    """Every stall over 50 ms the watchdog saw, with the innermost frames of the loop."""
+    stalls = report["stalls"]
+    assert isinstance(stalls, list)
+    print(f"\nstalls over 50 ms (bench/stallwatch.py): {len(stalls)}; "
+          f"GC pauses over 10 ms of CPU (generation, ms): {report['gc_pauses_ms']}; "
+          f"collections (per generation): {report['gc_stats']}; frozen objects at the end: "
+          f"{report['gc_frozen']:,}")
+    busy = [stall for stall in stalls if stall["cpu_ms"] > 50]
+    print(f"of which the loop thread itself ran over 50 ms of CPU: {len(busy)}; the others "
+          "were the loop thread waiting for a core or the GIL (CPU ms far below wall ms)")
+    for stall in sorted(stalls, key=lambda s: -s["cpu_ms"])[:12]:
+        where = stall["stacks"][0][0].strip().splitlines()[-2:] if stall["stacks"] else ["?"]
+        print(f"- {stall['ms']} ms wall, {stall['cpu_ms']} ms CPU: "
+              f"{' / '.join(line.strip() for line in where)}")
 
 
 if __name__ == "__main__":

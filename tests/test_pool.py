@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from rouge_score import rouge_scorer
 
 from asyncgen import events
+from asyncgen import pool as pool_module
 from asyncgen.errors import UsageError
 from asyncgen.pool import Admitted, Instance, Pool, Refused, Task, TaskStore, load_seeds
 
@@ -163,6 +165,18 @@ def test_prompt_sampling_is_all_human_until_machine_tasks_exist() -> None:
     pool.restore(["Plan a weekend trip to the coast on a tight budget."])
     shown = pool.sample_prompt(rng, human=6, machine=2)
     assert len(shown) == 8 and len(set(shown) - human) == 1
+
+
+def test_the_pool_freezes_the_collector_every_so_many_instructions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full GC traverses every tracked object: the pool's are moved out of its reach."""
+    frozen: list[int] = []
+    monkeypatch.setattr(pool_module, "FREEZE_EVERY", 3)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(pool)))
+    pool = Pool(load_seeds(OUR_SEEDS))
+    for n in range(7):
+        assert isinstance(pool.admit(f"name {n} rivers of zq{n} lands {n * 7}"), Admitted)
+    assert frozen == [len(pool.seeds) + 3, len(pool.seeds) + 6]
 
 
 def test_a_restored_pool_is_sampled_at_once_and_judged_only_once_built() -> None:

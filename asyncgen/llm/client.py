@@ -33,6 +33,7 @@ from multidict import CIMultiDict
 from asyncgen.errors import UsageError
 from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.couriered import CourierTransport
 from asyncgen.llm.errors import (
     ConnectionFailed,
     DeadlineExceeded,
@@ -60,11 +61,12 @@ from asyncgen.llm.pricing import (
     worst_case_cost,
 )
 from asyncgen.llm.providers import ProviderConfig
-from asyncgen.llm.transport import WholeBodyAiohttpTransport
+from asyncgen.llm.transport import Receipt, WholeBodyAiohttpTransport
 from asyncgen.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.budget import Budget, Reservation
+    from asyncgen.rescue import Answer, Rescue
 
 
 CONNECT_TIMEOUT_S = 10.0
@@ -72,6 +74,7 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
+REQUEST_RESCUED = "request.rescued"  # asyncgen.events.REQUEST_RESCUED (llm/ does not import it)
 _MS = 1000.0
 
 
@@ -128,6 +131,39 @@ def _dearest(prices: list[Price | None]) -> Price | None:
     )
 
 
+def provider_price(config: ProviderConfig) -> Price | None:
+    """The price the client reserves and prices at: the dearest of the models that may answer
+    (None when one of them has no known price)."""
+    return _dearest([
+        price_for(model, price_in=config.price_in, price_out=config.price_out,
+                  price_cached=config.price_cached)
+        for model in config.models
+    ])
+
+
+def settled_amount(reserved_usd: float, cost: float | None, unsure: bool) -> float:
+    """What an attempt's reservation settles at: the billed cost; the whole reservation when
+    the cost is unknown and it may have been billed (`unsure`), at least that when unsure."""
+    if cost is None:
+        return reserved_usd if unsure else 0.0
+    return max(cost, reserved_usd) if unsure else cost
+
+
+def billed_usd(answer: Answer, price: Price | None) -> float:
+    """What the provider billed for a rescued answer, read as the client reads a response it
+    receives (`_account_success` / `_account_failure`): the same settlement rule."""
+    try:
+        body = check_response(answer.status, answer.headers, answer.body, attempt=1,
+                              now=SYSTEM_CLOCK.wall(), secret=None)
+    except ProviderError as err:
+        cost = None if err.usage is None else usage_from(err.usage, price).cost_usd
+        return settled_amount(answer.reserved_usd, cost, err.maybe_billed)
+    raw = body.get("usage")
+    if not isinstance(raw, dict):  # the client estimates such a response: unsure
+        return answer.reserved_usd
+    return settled_amount(answer.reserved_usd, usage_from(raw, price).cost_usd, False)
+
+
 def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     """The generated text of a chat or completions choice ("" when the model sent none)."""
     if chat:
@@ -180,6 +216,7 @@ class LLMClient:
         "_failures",
         "_reached",
         "_held",
+        "_rescue",
     )
 
     def __init__(
@@ -190,6 +227,7 @@ class LLMClient:
         clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        rescue: Rescue | None = None,
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -202,7 +240,7 @@ class LLMClient:
             )
             for model in config.models
         }
-        self.price: Price | None = _dearest(list(prices.values()))
+        self.price: Price | None = provider_price(config)
         if budget is not None and budget.limit_usd is not None and self.price is None:
             unknown = next(model for model, price in prices.items() if price is None)
             raise UsageError(
@@ -250,6 +288,8 @@ class LLMClient:
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
         self._reached = False  # the endpoint has answered at least once (any HTTP status)
         self._held: set[Stage] = set()  # stages whose requests are no longer sent
+        # answers an earlier run bought and never read (asyncgen.rescue): used before sending
+        self._rescue = rescue
 
     def __repr__(self) -> str:
         return (
@@ -289,6 +329,8 @@ class LLMClient:
         """aiohttp under the httpx API by default (several times faster); plain httpx by flag."""
         size = self.config.max_concurrency
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        if self.config.transport == "courier":
+            return CourierTransport(limits=limits)
         if self.config.transport == "aiohttp":
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
@@ -343,10 +385,36 @@ class LLMClient:
             params = self.config.params[stage]
         content = self._encode(prompt, params)
         estimate = estimate_tokens(prompt) + params.max_tokens
+        if self._rescue:
+            rescued = await self._rescued(stage, content, estimate)
+            if rescued is not None:
+                return rescued
         worst = 0.0
         if self._budget is not None and self.price is not None:
             worst = worst_case_cost(self.price, prompt, params.max_tokens)
         return await self._complete_with_retries(stage, content, estimate, worst)
+
+    async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
+        """This request answered by an earlier run's rescued answer (None: send it). The answer
+        is marked used (by the courier, acknowledged) before it is used: at most once, across
+        kills. Its money was settled when the run started (asyncgen.rescue)."""
+        assert self._rescue is not None
+        answer = self._rescue.take(stage, content)
+        if answer is None:
+            return None
+        sender = self._sender
+        if not isinstance(sender, CourierTransport):
+            return None  # nothing to mark it used with: send
+        started = self._clock.monotonic()
+        await sender.mark_used(answer.id)
+        try:
+            body = check_response(answer.status, answer.headers, answer.body, attempt=1,
+                                  now=self._clock.wall(), secret=self._secret)
+        except ProviderError:
+            return None
+        completion = self._completion(stage, body, 1, 0.0, started, estimate)
+        self._log.info(REQUEST_RESCUED, stage=stage, rescued_from=answer.run, rescue_id=answer.id)
+        return completion
 
     def body(self, prompt: str, params: RequestParams) -> bytes:
         """The request body this client sends for `prompt` (the Batch API sends the same)."""
@@ -502,7 +570,9 @@ class LLMClient:
             self._totals["attempts"] += 1
             sent = True
             try:
-                body, status = await self._send_once(content, attempt, limit_s)
+                receipt: Receipt = (stage, None, 0.0) if reservation is None else (
+                    stage, reservation.number, reservation.amount_usd)
+                body, status = await self._send_once(content, attempt, limit_s, receipt)
             except ProviderError as err:
                 self._account_failure(err, reservation)
                 raise
@@ -564,7 +634,9 @@ class LLMClient:
             **self._cache_fields(usage),
         )
 
-    async def _send_once(self, content: bytes, attempt: int, limit_s: float) -> tuple[Any, int]:
+    async def _send_once(
+        self, content: bytes, attempt: int, limit_s: float, receipt: Receipt | None = None
+    ) -> tuple[Any, int]:
         """POST the body; the decoded JSON of a good response, or the typed error.
 
         Over the default transport, its direct `post` under one aiohttp `total` timeout of
@@ -579,7 +651,7 @@ class LLMClient:
                 if timeouts is None or limit_s < self.config.timeout_s:
                     timeouts = ClientTimeout(total=limit_s, sock_connect=self._connect_s)
                 status, headers, data, _ = await fast.post(
-                    self._fast_url, self._fast_headers, content, timeouts
+                    self._fast_url, self._fast_headers, content, timeouts, receipt=receipt
                 )
             else:
                 status, headers, data = await self._exchange(content, limit_s)
@@ -663,8 +735,4 @@ class LLMClient:
     def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
         """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""
         assert self._budget is not None
-        if cost is None:
-            cost = reservation.amount_usd if unsure else 0.0
-        elif unsure:
-            cost = max(cost, reservation.amount_usd)
-        self._budget.settle(reservation, cost)
+        self._budget.settle(reservation, settled_amount(reservation.amount_usd, cost, unsure))

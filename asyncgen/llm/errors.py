@@ -31,6 +31,7 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
     │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
+    │   ├── CourierFailed             the courier process died (llm.couriered)  courier
     │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.budget) journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 

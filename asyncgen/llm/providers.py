@@ -22,7 +22,7 @@ from asyncgen.llm.params import DEFAULT_PARAMS, RequestParams, Stage
 
 Provider = Literal["sim", "openrouter", "openai", "openai-compatible"]
 Endpoint = Literal["chat", "completions"]
-TransportName = Literal["aiohttp", "httpx"]
+TransportName = Literal["courier", "aiohttp", "httpx"]
 
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "openrouter": "https://openrouter.ai/api/v1",
@@ -85,7 +85,8 @@ class ProviderConfig:
         if self.endpoint not in get_args(Endpoint):
             raise ValueError(f"endpoint must be 'chat' or 'completions', got {self.endpoint!r}")
         if self.transport not in get_args(TransportName):
-            raise ValueError(f"transport must be 'aiohttp' or 'httpx', got {self.transport!r}")
+            raise ValueError(
+                f"transport must be 'courier', 'aiohttp' or 'httpx', got {self.transport!r}")
         base_url = self.base_url or DEFAULT_BASE_URLS.get(self.provider)
         if base_url is None:
             raise ValueError(f"base_url is required for provider {self.provider!r}")

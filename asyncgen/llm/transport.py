@@ -24,6 +24,9 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 _HTTP11 = b"HTTP/1.1"
 TimeoutKey = tuple[float | None, float | None, float | None]
+Receipt = tuple[str, int | None, float]
+"""What a POST is for: its stage, its spend reservation's number and amount (a courier keeps
+them with an answer its run never reads; this transport has no use for them)."""
 
 
 class WholeBodyAiohttpTransport(AiohttpTransport):
@@ -55,6 +58,7 @@ class WholeBodyAiohttpTransport(AiohttpTransport):
         timeouts: ClientTimeout,
         *,
         decompress: bool = True,
+        receipt: Receipt | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         """POST and read the whole body: status, headers (case-insensitive), body, reason.
         Raises aiohttp's exceptions."""

@@ -17,10 +17,12 @@ The filter ends when the instruction side has closed and every job it sent on ha
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import ObjectSendStream, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -43,6 +45,8 @@ from asyncgen.workers.instructions import Outlook
 log = events.get_logger()
 
 STUCK_AFTER = 200  # generation responses in a row that admit nothing: the provider is stuck
+SLICE_S = 0.02  # the longest the filter judges candidates without letting the loop run others
+_clock = time.perf_counter
 
 
 class Filter:
@@ -51,7 +55,7 @@ class Filter:
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
         "stuck_after", "_next_id", "_barren", "_waiting", "_candidates_open",
-        "_batches", "_scoring",
+        "_batches", "_scoring", "_slice",
     )
 
     def __init__(
@@ -85,6 +89,7 @@ class Filter:
         self._candidates_open = True  # until CandidatesClosed
         self._batches = 0  # generation responses received (their journal ids)
         self._scoring: TaskGroup | None = None
+        self._slice = _clock()  # since when the filter holds the loop, about
 
     async def run(
         self,
@@ -107,7 +112,9 @@ class Filter:
             await self._restore_backlog(jobs, labelled)
             while self._candidates_open or batches or self.control.open_jobs:
                 if not batches:
-                    await self._take(await inbox.receive(), batches, labelled)
+                    message = await inbox.receive()
+                    self._slice = _clock()
+                    await self._take(message, batches, labelled)
                 while True:  # everything else that has arrived meanwhile
                     try:
                         message = inbox.receive_nowait()
@@ -165,7 +172,7 @@ class Filter:
         for _, job in opened:  # into the pool before anything is judged; fields asked now
             job.neighbours = self.pool.scores.submit(self.pool.keep(job.instruction))
         for batch, texts in backlog.candidates.items():
-            self._admit_later(texts)
+            await self._admit_later(texts)
             self.journal.write(journal.judged(batch))
         self.outlook.backlog = 0
         await self._feed(jobs)
@@ -185,9 +192,10 @@ class Filter:
             await jobs.send(self._waiting.popleft())
         control.backlog_sent.set()
 
-    def _admit_later(self, texts: Sequence[str]) -> None:
+    async def _admit_later(self, texts: Sequence[str]) -> None:
         """Judge journaled candidates; the admitted ones wait to be fed."""
         for text in texts:
+            await self._share_the_loop()
             verdict = self._verdict(text)
             if verdict is not None:
                 self._waiting.append(self._job(text, verdict.query))
@@ -217,12 +225,23 @@ class Filter:
         """Admit the novel texts and send them on; how many were admitted."""
         count = 0
         for text in texts:
+            await self._share_the_loop()
             verdict = self._verdict(text)
             if verdict is not None:
                 count += 1
                 self.control.open_jobs += 1
                 await jobs.send(self._job(text, verdict.query))
         return count
+
+    async def _share_the_loop(self) -> None:
+        """Let the loop run other tasks once the filter has held it for `SLICE_S`.
+
+        Each verdict is a query of the index (milliseconds at a big pool): judged back to back,
+        a few responses of 15 candidates are one long stall of every request in flight. Below
+        the slice nothing yields, so a small pool's judging stays as prompt as it was."""
+        if _clock() - self._slice >= SLICE_S:
+            await anyio.lowlevel.checkpoint()
+            self._slice = _clock()
 
     def _job(self, text: str, query: Query) -> Job:
         """A job whose similarity fields are being computed (off the event loop)."""

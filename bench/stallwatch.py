@@ -1,0 +1,118 @@
+"""Find event-loop stalls in a whole `asyncgen run` and say where the loop thread was.
+
+    python bench/stallwatch.py REPORT.json -- run --out DIR ...   (the arguments of asyncgen)
+
+A watchdog thread posts a heartbeat to the running loop every `BEAT_S`; when one has waited
+longer than `SAMPLE_AFTER_S` (the loop is blocked: one callback is running, or the GIL is held
+by another thread) it samples the loop thread's stack every `BEAT_S` until the heartbeat runs.
+Each stall over `REPORT_OVER_S` is written to REPORT.json with its length and the stacks seen
+(the innermost frames of asyncgen, numpy or rapidfuzz code tell what it was). Also records how
+long each garbage collection took (`gc.callbacks`), since a full collection of a big pool is a
+stall too. Each stall also carries the loop thread's CPU time over it (`cpu_ms`): near `ms`, the
+loop was busy in our code; far below it, the loop thread was runnable but not running (another
+process or thread had the cores, or the GIL) — on a loaded machine most long stalls are that.
+Not a test: a bench helper (bench_pipeline.py --stalls runs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from typing import Any
+
+BEAT_S = 0.005
+SAMPLE_AFTER_S = 0.02
+REPORT_OVER_S = 0.05
+
+
+class Watch:
+    """The watchdog: heartbeat, stack samples, GC pauses (CPU time)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread_id = 0
+        self.stalls: list[dict[str, Any]] = []
+        self.gc_pauses: list[tuple[int, float]] = []  # generation, seconds (over 10 ms)
+        self._gc_started = 0.0
+        self._stop = threading.Event()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self.cpu_clock = time.pthread_getcpuclockid(self.thread_id)
+        threading.Thread(target=self._watch, daemon=True, name="stallwatch").start()
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.thread_time()  # CPU time: a starved GC is not a slow one
+        else:
+            took = time.thread_time() - self._gc_started
+            if took > 0.01:
+                self.gc_pauses.append((info["generation"], took))
+
+    def _watch(self) -> None:
+        assert self.loop is not None
+        while not self._stop.is_set():
+            ran = threading.Event()
+            posted = time.perf_counter()
+            cpu = time.clock_gettime(self.cpu_clock)
+            try:
+                self.loop.call_soon_threadsafe(ran.set)
+            except RuntimeError:
+                return  # the loop is closed
+            stacks: Counter[str] = Counter()
+            others: list[str] = []
+            while not ran.wait(BEAT_S if stacks or self._stop.is_set() else SAMPLE_AFTER_S):
+                if self._stop.is_set():
+                    return
+                frames = sys._current_frames()
+                frame = frames.get(self.thread_id)
+                if frame is not None:
+                    stacks["".join(traceback.format_stack(frame, limit=12))] += 1
+                if len(stacks) == 1 and not others:  # the other threads, once
+                    others = [traceback.format_stack(f, limit=3)[-1] for t, f in frames.items()
+                              if t not in (self.thread_id, threading.get_ident())]
+            waited = time.perf_counter() - posted
+            if waited > REPORT_OVER_S:
+                cpu = time.clock_gettime(self.cpu_clock) - cpu
+                self.stalls.append({"at": time.time(), "ms": round(waited * 1e3, 1),
+                                    "cpu_ms": round(cpu * 1e3, 1),
+                                    "stacks": stacks.most_common(3), "others": others})
+            time.sleep(BEAT_S)
+
+    def report(self) -> dict[str, Any]:
+        self._stop.set()
+        return {"stalls": sorted(self.stalls, key=lambda s: -s["ms"]),
+                "gc_pauses_ms": [(g, round(s * 1e3, 1)) for g, s in self.gc_pauses],
+                "gc_stats": gc.get_stats(), "gc_frozen": gc.get_freeze_count()}
+
+
+def main() -> int:
+    out, sep, *argv = sys.argv[1:]
+    assert sep == "--", "usage: stallwatch.py REPORT.json -- asyncgen arguments"
+    watch = Watch()
+    run_forever = asyncio.BaseEventLoop.run_forever
+
+    def watched(self: asyncio.BaseEventLoop) -> None:
+        if watch.loop is None:
+            watch.attach(self)
+        run_forever(self)
+
+    asyncio.BaseEventLoop.run_forever = watched  # type: ignore[method-assign]
+    from asyncgen.cli import main as asyncgen
+    try:
+        return asyncgen(argv)
+    finally:
+        with open(out, "w") as f:
+            json.dump(watch.report(), f, indent=1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
