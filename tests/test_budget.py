@@ -363,9 +363,10 @@ def test_cap_holds_at_the_provider_across_hangs_a_kill_9_and_two_resumes(
     assert totals["outcomes"]["fault:hang"] > 0, totals
     assert billed <= limit  # the cap holds at the provider
     assert report["cost_usd"] == finished[-1]["cost_usd_all_runs"] <= limit
-    # a held or timed-out request counts its worst case (prompt + max_tokens, uncached); the
-    # provider bills the ~1,200-1,500-token fixed demonstration prefixes at the cached price
-    assert billed <= report["cost_usd"] <= 2.5 * billed + 0.01
+    # a timed-out request counts the bound its retry's prompt tokens give (uncached prompt,
+    # max_tokens completion), or its worst case; the provider bills the ~1,200-1,500-token
+    # fixed demonstration prefixes at the cached price
+    assert billed <= report["cost_usd"] <= 1.5 * billed + 0.01
     assert billed == pytest.approx(billed_usd(books))  # the books' lines agree with their totals
 
 

@@ -400,6 +400,40 @@ async def test_budget_settles_actual_cost_and_worst_case_when_unknown() -> None:
     assert budget.reserved_usd == 0.0
 
 
+@pytest.mark.parametrize("reported_cost", [None, 1.0])
+async def test_a_prefix_whose_tokens_were_reported_reserves_their_bound(
+    reported_cost: float | None,
+) -> None:
+    """Once the provider reported the prompt tokens of a prompt with the same few-shot prefix,
+    an attempt reserves (and, its cost unknown, settles at) that count plus the candidate's
+    bytes, not the whole prompt's bytes; not when the bill was above the price table's."""
+    from asyncgen.llm.pricing import DEFAULT_PRICES, prefix_bound, worst_case_cost
+    from asyncgen.prompts import split_fixed
+
+    usage: dict[str, Any] = {"prompt_tokens": 40, "completion_tokens": 1}
+    if reported_cost is not None:
+        usage["cost"] = reported_cost
+    budget = Budget(10.0)
+    script = Script(ok(usage=usage), httpx.ReadTimeout("lost"))
+    other = classify_prompt(
+        [Demo("Is this review positive?", True, ()), Demo("Write a poem.", False, ())],
+        "Name the largest planet of the solar system.",
+    )
+    async with make(script, budget=budget, max_attempts=1) as client:
+        first = await client.complete("classify", PROMPT)
+        before = budget.spent_usd
+        with pytest.raises(e.ProviderError):
+            await client.complete("classify", other)
+    price = DEFAULT_PRICES["gpt-4o-mini"]
+    assert before == pytest.approx(first.usage.cost_usd)
+    worst = worst_case_cost(price, other, 3)
+    bound = prefix_bound(price, 40, split_fixed(other)[1], 3)
+    assert bound < worst
+    # the timed-out attempt was settled at its whole reservation
+    expected = worst if reported_cost is not None else bound
+    assert budget.spent_usd - before == pytest.approx(expected)
+
+
 async def test_cancellation_frees_the_slot_and_settles() -> None:
     gate = anyio.Event()
 

@@ -53,9 +53,11 @@ from asyncgen.llm.key import KeyInfo, parse_key
 from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import (
+    CACHE_WRITE_FACTOR,
     Price,
     Usage,
     estimate_tokens,
+    prefix_bound,
     price_for,
     usage_from,
     worst_case_cost,
@@ -100,6 +102,20 @@ class _Deadline:
 
     def __init__(self, at: float) -> None:
         self.at = at
+
+
+@dataclass(frozen=True, slots=True)
+class _WorstCase:
+    """What bounds one request's attempts: the cost its prompt's bytes bound, and its fixed
+    few-shot prefix ("" when none), the rest and max_tokens for the bound learnt per prefix."""
+
+    bytes_usd: float
+    fixed: str
+    rest: str
+    max_tokens: int
+
+
+_NO_COST = _WorstCase(0.0, "", "", 0)
 
 
 def _billing(err: ProviderError) -> dict[str, Any]:
@@ -217,6 +233,9 @@ class LLMClient:
         "_reached",
         "_held",
         "_rescue",
+        "_learns",
+        "_prefix_tokens",
+        "_write_factor",
     )
 
     def __init__(
@@ -290,6 +309,11 @@ class LLMClient:
         self._held: set[Stage] = set()  # stages whose requests are no longer sent
         # answers an earlier run bought and never read (asyncgen.rescue): used before sending
         self._rescue = rescue
+        # the fewest prompt tokens reported after each few-shot prefix: a tighter worst case
+        # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
+        self._learns = len(config.models) == 1
+        self._prefix_tokens: dict[str, int] = {}
+        self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
 
     def __repr__(self) -> str:
         return (
@@ -389,10 +413,39 @@ class LLMClient:
             rescued = await self._rescued(stage, content, estimate)
             if rescued is not None:
                 return rescued
-        worst = 0.0
-        if self._budget is not None and self.price is not None:
-            worst = worst_case_cost(self.price, prompt, params.max_tokens)
-        return await self._complete_with_retries(stage, content, estimate, worst)
+        if self._budget is None or self.price is None:
+            return await self._complete_with_retries(stage, content, estimate, _NO_COST)
+        fixed, rest = split_fixed(prompt) if self._learns else ("", prompt)
+        worst = _WorstCase(worst_case_cost(self.price, prompt, params.max_tokens), fixed, rest,
+                           params.max_tokens)
+        completion = await self._complete_with_retries(stage, content, estimate, worst)
+        if fixed:
+            self._learn(fixed, completion.usage)
+        return completion
+
+    def _worst_usd(self, worst: _WorstCase) -> float:
+        """What an attempt reserves, at the time it reserves: the prompt's byte bound, or the
+        bound its few-shot prefix's reported tokens give when that is lower."""
+        seen = self._prefix_tokens.get(worst.fixed) if worst.fixed else None
+        if seen is None or self.price is None:
+            return worst.bytes_usd
+        return min(worst.bytes_usd, prefix_bound(self.price, seen, worst.rest, worst.max_tokens,
+                                                 self._write_factor))
+
+    def _learn(self, fixed: str, usage: Usage) -> None:
+        """Keep the fewest prompt tokens the provider reported for a prompt after this fixed
+        prefix (`prefix_bound`), if its bill is the price table's for them (tokens that
+        understate the bill, or a usage the client estimated, teach nothing)."""
+        price = self.price
+        if usage.estimated or usage.prompt_tokens <= 0 or price is None:
+            return
+        if usage.cost_usd is None or usage.cost_usd > (
+            price.cost(usage.prompt_tokens, usage.completion_tokens) * (1 + 1e-9) + 1e-12
+        ):
+            return
+        seen = self._prefix_tokens.get(fixed)
+        if seen is None or usage.prompt_tokens < seen:
+            self._prefix_tokens[fixed] = usage.prompt_tokens
 
     async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
         """This request answered by an earlier run's rescued answer (None: send it). The answer
@@ -444,7 +497,7 @@ class LLMClient:
         return head, tail
 
     async def _complete_with_retries(
-        self, stage: Stage, content: bytes, estimate: int, worst: float
+        self, stage: Stage, content: bytes, estimate: int, worst: _WorstCase
     ) -> Completion:
         """Attempt until success, a non-retryable error, max attempts or the deadline."""
         config = self.config
@@ -541,7 +594,7 @@ class LLMClient:
         stage: Stage,
         content: bytes,
         estimate: int,
-        worst: float,
+        worst: _WorstCase,
         attempt: int,
         deadline: _Deadline,
         started: float,
@@ -560,10 +613,11 @@ class LLMClient:
                 raise SendingStopped(f"{stage} requests are no longer sent")
             if self._budget is not None:
                 budget = self._budget
-                if budget.fits(worst):
-                    reservation = budget.reserve(worst)
+                usd = self._worst_usd(worst)
+                if budget.fits(usd):
+                    reservation = budget.reserve(usd)
                 else:
-                    reservation = await budget.reserve_when_room(worst)
+                    reservation = await budget.reserve_when_room(usd)
             limit_s = min(self.config.timeout_s, deadline.at - sent_at)
             if limit_s <= 0:
                 raise DeadlineExceeded("per-request deadline reached", attempt=attempt)

@@ -129,6 +129,25 @@ def worst_case_cost(price: Price, prompt: str, max_tokens: int) -> float:
     return price.cost(prompt_bound, max_tokens)
 
 
+CACHE_WRITE_FACTOR = 1.25
+"""What a prompt token may cost at most, in input prices, where the provider bills writes to
+its prompt cache: Anthropic's (5-minute) cache writes through OpenRouter bill 1.25x the input
+price. OpenAI, DeepSeek and the simulator bill writes nothing extra."""
+
+
+def prefix_bound(price: Price, prefix_tokens: int, rest: str, max_tokens: int,
+                 write_factor: float = 1.0) -> float:
+    """USD upper bound of one attempt whose prompt is a fixed few-shot prefix and `rest`, once
+    the provider has reported `prefix_tokens` prompt tokens for a prompt with the same prefix
+    (another candidate after it; chat template included): that many, plus at most one per
+    byte of `rest` and PROMPT_OVERHEAD_TOKENS for the seam, none cached (each possibly
+    written to the cache at `write_factor`), completion tokens <= max_tokens. Same model,
+    same tokenizer: the prefix tokenizes alike before any candidate. About a quarter of
+    `worst_case_cost`'s prompt bound for English few-shot prompts."""
+    tokens = prefix_tokens + len(rest.encode("utf-8")) + PROMPT_OVERHEAD_TOKENS
+    return price.cost(math.ceil(tokens * write_factor), max_tokens)
+
+
 def estimate_tokens(text: str) -> int:
     """The simulator's and the limiter's token estimate: ceil(chars / 4)."""
     return -(-len(text) // 4)
