@@ -9,11 +9,15 @@ Worst case of one attempt (`worst_case_cost`, from asyncgen.llm.pricing): prompt
 bounded by the prompt's UTF-8 bytes plus PROMPT_OVERHEAD_TOKENS (every byte-level BPE or
 byte-fallback token covers at least one byte; the overhead covers chat-template and BOS
 tokens). That is about four times the chars/4 estimate the rate limiter uses for English: the
-safety factor that keeps a real tokenizer from outrunning the reservation. Completion tokens
-are capped by max_tokens. An attempt whose cost cannot be read (timeout or dropped connection
-after sending, truncated body) is settled at its full reservation: the provider may have
-billed it. OpenRouter's reported `usage.cost` is trusted as the actual cost; should it exceed
-the reservation (a price table older than the provider's prices), `overrun_usd` records it.
+safety factor that keeps a real tokenizer from outrunning the reservation. Once the provider
+has reported the prompt tokens of a prompt with the same fixed few-shot prefix, the client
+reserves `prefix_bound` instead when lower: the fewest tokens reported after that prefix, plus
+one per byte of the rest and PROMPT_OVERHEAD_TOKENS, uncached (asyncgen.llm.client; one model
+only). Completion tokens are capped by max_tokens. An attempt whose cost cannot be read
+(timeout or dropped connection after sending, truncated body) is settled at its full
+reservation: the provider may have billed it. OpenRouter's reported `usage.cost` is trusted
+as the actual cost; should it exceed the reservation (a price table older than the provider's
+prices), `overrun_usd` records it.
 
 Every reservation and settlement is written to the spend journal (asyncgen.spend) before it
 takes effect outside the process: the reservation before the request is sent. A journal that
