@@ -400,14 +400,25 @@ async def test_budget_settles_actual_cost_and_worst_case_when_unknown() -> None:
     assert budget.reserved_usd == 0.0
 
 
-@pytest.mark.parametrize("reported_cost", [None, 1.0])
+@pytest.mark.parametrize(
+    ("options", "reported_cost", "learns", "write_factor"),
+    [
+        ({}, None, True, 1.0),
+        ({}, 1.0, False, 1.0),  # billed above the price table for those tokens
+        ({"provider": "openrouter", "model": "openai/gpt-4o-mini"}, None, True, 1.25),
+        ({"provider": "openrouter", "model": "openai/gpt-4o-mini",  # two tokenizers
+          "fallback_models": ("meta-llama/llama-3.1-8b-instruct",)}, None, False, 1.0),
+    ],
+)
 async def test_a_prefix_whose_tokens_were_reported_reserves_their_bound(
-    reported_cost: float | None,
+    options: dict[str, Any], reported_cost: float | None, learns: bool, write_factor: float,
 ) -> None:
     """Once the provider reported the prompt tokens of a prompt with the same few-shot prefix,
     an attempt reserves (and, its cost unknown, settles at) that count plus the candidate's
-    bytes, not the whole prompt's bytes; not when the bill was above the price table's."""
-    from asyncgen.llm.pricing import DEFAULT_PRICES, prefix_bound, worst_case_cost
+    bytes, not the whole prompt's bytes (x1.25 through OpenRouter: cache writes); not when the
+    bill was above the price table's, nor when another model may answer."""
+    from asyncgen.llm.client import provider_price
+    from asyncgen.llm.pricing import prefix_bound, worst_case_cost
     from asyncgen.prompts import split_fixed
 
     usage: dict[str, Any] = {"prompt_tokens": 40, "completion_tokens": 1}
@@ -419,19 +430,19 @@ async def test_a_prefix_whose_tokens_were_reported_reserves_their_bound(
         [Demo("Is this review positive?", True, ()), Demo("Write a poem.", False, ())],
         "Name the largest planet of the solar system.",
     )
-    async with make(script, budget=budget, max_attempts=1) as client:
+    async with make(script, budget=budget, max_attempts=1, **options) as client:
         first = await client.complete("classify", PROMPT)
         before = budget.spent_usd
         with pytest.raises(e.ProviderError):
             await client.complete("classify", other)
-    price = DEFAULT_PRICES["gpt-4o-mini"]
+        price = provider_price(client.config)
+    assert price is not None
     assert before == pytest.approx(first.usage.cost_usd)
     worst = worst_case_cost(price, other, 3)
-    bound = prefix_bound(price, 40, split_fixed(other)[1], 3)
+    bound = prefix_bound(price, 40, split_fixed(other)[1], 3, write_factor)
     assert bound < worst
     # the timed-out attempt was settled at its whole reservation
-    expected = worst if reported_cost is not None else bound
-    assert budget.spent_usd - before == pytest.approx(expected)
+    assert budget.spent_usd - before == pytest.approx(bound if learns else worst)
 
 
 async def test_cancellation_frees_the_slot_and_settles() -> None:
