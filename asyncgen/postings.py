@@ -133,17 +133,15 @@ class Segment:
     def hits(self, low: Int64s, high: Int64s) -> Int32s:
         """String ids of the entries with a key in each range [low, high), concatenated: a
         string appears once per range that holds it."""
-        starts = self.keys.searchsorted(low)
-        stops = self.keys.searchsorted(high)
-        sizes = stops - starts
-        ends = np.cumsum(sizes)
-        total = int(ends[-1]) if len(ends) else 0
-        if not total:
+        sids = self.sids
+        starts = self.keys.searchsorted(low).tolist()
+        stops = self.keys.searchsorted(high).tolist()
+        # one slice per range and one copy: cheaper than building an index of every entry
+        found = [sids[start:stop] for start, stop in zip(starts, stops, strict=True)
+                 if start != stop]
+        if not found:
             return np.empty(0, dtype=np.int32)
-        # entry k of range r sits at starts[r] + k: one gather over every range at once
-        at = np.arange(total, dtype=np.intp) + np.repeat(stops - ends, sizes)
-        found: Int32s = self.sids[at]
-        return found
+        return found[0] if len(found) == 1 else np.concatenate(found)
 
 
 def count_hits(hits: Int32s, least: int) -> tuple[Int32s, Int32s]:
