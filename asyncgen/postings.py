@@ -10,7 +10,7 @@ first few elements (how many depends on its length) become entries
 in one int64 array sorted by key, beside an int32 array of string ids. All entries of one
 element and one length sit together ordered by position, so "strings of length n holding
 element e within their first b elements" is one slice, found by two binary searches
-(`Segment.hits` gathers every (element, length, bound) a query asks for in one pass), and
+(`Segment.hits` gathers every (element, length, bound) a query asks for at once), and
 `count_hits` counts how many of those slices hold each string.
 
 Segments never change once built: a background thread may build one while the event loop

@@ -180,12 +180,12 @@ class _Plan:
 
 
 def _phase(bounds: npt.NDArray[np.int32], shared: npt.NDArray[np.int32], low: int, high: int,
-           inside: bool, elements: int | None = None) -> _Phase:
+           inside: bool, rarest: int | None = None) -> _Phase:
     """The part of a plan's bounds for pool lengths low <= n < high, or outside them (and
-    for only the first `elements` candidate positions)."""
+    for only the candidate's `rarest` first positions)."""
     keep = np.zeros(bounds.shape[1], dtype=np.bool_)
     keep[max(low, 0):max(high, 0)] = True
-    bounds = np.where(keep if inside else ~keep, bounds, 0)[:elements]
+    bounds = np.where(keep if inside else ~keep, bounds, 0)[:rarest]
     positions, lengths = np.nonzero(bounds)
     return _Phase(positions=positions.astype(np.int64), lengths=lengths.astype(np.int64),
                   bounds=bounds[positions, lengths].astype(np.int64), shared=shared,
@@ -208,7 +208,7 @@ def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     phases = (_phase(bounds, shared, *near, inside=True),
               _phase(bounds, shared, *near, inside=False))
     guess = _phase(bounds, np.minimum(shared, _GUESS_SHARED), *near, inside=True,
-                   elements=_GUESS_ELEMENTS)
+                   rarest=_GUESS_ELEMENTS)
     return _Plan(need=need, phases=phases, guess=guess, probe=probe)
 
 
