@@ -383,7 +383,9 @@ class RougeLIndex:
         self._seqs: list[str | None] = []  # key -> its token string
         self._keys: dict[str, list[int]] = {}  # token string -> live keys that have it
         self._sid: dict[str, int] = {}  # live token string -> its string id
-        self._sid_seqs = _Column(object)  # string id -> token string
+        # string id -> token string: a list, as a numpy object column would copy (and touch)
+        # every string when it doubles, tens of ms on the loop at a million strings
+        self._sid_seqs: list[str] = []
         self._lengths = _Column(np.int32)  # string id -> token count
         self._alive = _Column(np.bool_)  # string id -> still in the pool
         self._segments: list[Segment] = []  # oldest (largest) first
@@ -535,13 +537,13 @@ class RougeLIndex:
         `_CHUNK_GROWTH` times the last up to `_SCAN_CHUNK` (so `is_novel` stops at the first
         chunk with a match, and pays few calls when there is none); yield those that pass."""
         m = len(seq)
-        lengths, seqs = self._lengths.data, self._sid_seqs.data
+        lengths, seqs = self._lengths.data, self._sid_seqs
         start = 0
         while start < len(sids):
             part = sids[start:start + chunk]
             start += chunk
             chunk = min(chunk * _CHUNK_GROWTH, _SCAN_CHUNK)
-            choices = seqs[part].tolist()
+            choices = list(map(seqs.__getitem__, part.tolist()))
             needs = plan.need[lengths[part]]
             # the cutoff lets rapidfuzz give up early on a pair that cannot reach it
             lcs = process.cdist([seq], choices, scorer=_LCS_LENGTH, dtype=np.int32,
@@ -604,11 +606,9 @@ class RougeLIndex:
         """Give new distinct token strings ids; the short enough ones join `_fresh`."""
         if not seqs:
             return
-        first = self._sid_seqs.size
+        first = len(self._sid_seqs)
         self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
-        column = np.empty(len(seqs), dtype=object)
-        column[:] = seqs
-        self._sid_seqs.extend(column)
+        self._sid_seqs.extend(seqs)
         lengths = np.fromiter(map(len, seqs), dtype=np.int32, count=len(seqs))
         self._lengths.extend(lengths)
         self._alive.extend(np.ones(len(seqs), dtype=np.bool_))
@@ -638,7 +638,7 @@ class RougeLIndex:
 
     def _build_now(self, sids: npt.NDArray[np.int32]) -> Segment:
         """A segment of these strings, built here under the current order."""
-        seqs = self._sid_seqs.data[sids].tolist()
+        seqs = list(map(self._sid_seqs.__getitem__, sids.tolist()))
         return build_segment(sids, seqs, self._order,
                              _prefix_table(self._width, self._min_threshold))
 
@@ -676,7 +676,8 @@ class RougeLIndex:
         build = self._build = _Build(sources, self._generation)
         build.thread = threading.Thread(
             target=build.run, name="rouge-index-merge", daemon=True,
-            args=(sids, self._sid_seqs.data[sids].tolist(), self._vocabulary.frequency(),
+            args=(sids, list(map(self._sid_seqs.__getitem__, sids.tolist())),
+                  self._vocabulary.frequency(),
                   _prefix_table(self._width, self._min_threshold)))
         build.thread.start()
 
