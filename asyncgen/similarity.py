@@ -176,21 +176,27 @@ class _Plan:
     need: npt.NDArray[np.int32]  # least passing LCS against length n, or -1
     phases: tuple[_Phase, _Phase]  # lengths near the candidate's, then all others
     guess: _Phase  # near lengths, rarest elements: where a paraphrase most likely is
+    rest: _Phase  # the near phase's other elements (with `guess`'s, the near phase)
     probe: int  # candidate prefix length: positions >= probe find nothing
 
 
 def _phase(bounds: npt.NDArray[np.int32], shared: npt.NDArray[np.int32], low: int, high: int,
-           inside: bool, rarest: int | None = None) -> _Phase:
-    """The part of a plan's bounds for pool lengths low <= n < high, or outside them (and
-    for only the candidate's `rarest` first positions)."""
+           inside: bool) -> _Phase:
+    """The part of a plan's bounds for pool lengths low <= n < high, or outside them."""
     keep = np.zeros(bounds.shape[1], dtype=np.bool_)
     keep[max(low, 0):max(high, 0)] = True
-    bounds = np.where(keep if inside else ~keep, bounds, 0)[:rarest]
+    bounds = np.where(keep if inside else ~keep, bounds, 0)
     positions, lengths = np.nonzero(bounds)
-    return _Phase(positions=positions.astype(np.int64), lengths=lengths.astype(np.int64),
-                  bounds=bounds[positions, lengths].astype(np.int64), shared=shared,
-                  least=int(shared[lengths].min(initial=_SHARED)),
-                  varied=bool(len(np.unique(shared[lengths])) > 1))
+    return _part(positions.astype(np.int64), lengths.astype(np.int64),
+                 bounds[positions, lengths].astype(np.int64), shared)
+
+
+def _part(positions: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
+          bounds: npt.NDArray[np.int64], shared: npt.NDArray[np.int32]) -> _Phase:
+    """A phase of these ranges, asking for `shared[n]` hits of a length-n string."""
+    found = np.unique(shared[lengths])
+    return _Phase(positions=positions, lengths=lengths, bounds=bounds, shared=shared,
+                  least=int(found[0]) if len(found) else _SHARED, varied=len(found) > 1)
 
 
 @lru_cache(maxsize=1024)
@@ -207,9 +213,13 @@ def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     near = (m - _NEAR, m + _NEAR + 1)
     phases = (_phase(bounds, shared, *near, inside=True),
               _phase(bounds, shared, *near, inside=False))
-    guess = _phase(bounds, np.minimum(shared, _GUESS_SHARED), *near, inside=True,
-                   rarest=_GUESS_ELEMENTS)
-    return _Plan(need=need, phases=phases, guess=guess, probe=probe)
+    near_phase = phases[0]
+    rarest = near_phase.positions < _GUESS_ELEMENTS
+    guess, rest = (_part(near_phase.positions[which], near_phase.lengths[which],
+                         near_phase.bounds[which], kept)
+                   for which, kept in ((rarest, np.minimum(shared, _GUESS_SHARED)),
+                                       (~rarest, shared)))
+    return _Plan(need=need, phases=phases, guess=guess, rest=rest, probe=probe)
 
 
 @lru_cache(maxsize=64)
@@ -516,19 +526,23 @@ class RougeLIndex:
             return
         elements_by_order: dict[Order, npt.NDArray[np.int64]] = {}
         near, far = plan.phases
-        if first:
-            guesses = self._survivors(seq, plan, plan.guess, elements_by_order)[:_GUESSES]
-            yield from self._score(seq, plan, guesses, threshold, strict)
-        yield from self._score(seq, plan, self._survivors(seq, plan, near, elements_by_order),
-                               threshold, strict)
+        if first:  # the guesses' hits are the near phase's first: found once, counted twice
+            rarest = self._hits(seq, plan, plan.guess, elements_by_order)
+            yield from self._score(seq, plan, self._survivors(rarest, plan.guess)[:_GUESSES],
+                                   threshold, strict)
+            near_hits = np.concatenate([rarest, self._hits(seq, plan, plan.rest,
+                                                           elements_by_order)])
+        else:
+            near_hits = self._hits(seq, plan, near, elements_by_order)
+        yield from self._score(seq, plan, self._survivors(near_hits, near), threshold, strict)
         unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
         if len(unsegmented):
             lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[live[unsegmented]
                                                           & (plan.need[lengths] > 0)],
                                    threshold, strict)
-        yield from self._score(seq, plan, self._survivors(seq, plan, far, elements_by_order),
-                               threshold, strict)
+        yield from self._score(seq, plan, self._survivors(
+            self._hits(seq, plan, far, elements_by_order), far), threshold, strict)
 
     def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.integer[Any]],
                threshold: float, strict: bool,
@@ -555,11 +569,29 @@ class RougeLIndex:
                 if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
                     yield choice, score
 
-    def _survivors(self, seq: str, plan: _Plan, phase: _Phase,
-                   elements_by_order: dict[Order, npt.NDArray[np.int64]]
-                   ) -> npt.NDArray[np.int32]:
-        """Live string ids of the phase's lengths, in any segment, that share at least ℓ
-        elements with the candidate within both prefixes; those sharing the most first.
+    def _hits(self, seq: str, plan: _Plan, phase: _Phase,
+              elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> npt.NDArray[np.int32]:
+        """String ids of the phase's ranges, in every segment, once per range that holds
+        them. Each segment has its own order, so the candidate's elements are taken once per
+        order; a string is in one segment only."""
+        hits: list[npt.NDArray[np.int32]] = []
+        if len(phase.positions):
+            for segment in self._segments:
+                order = segment.order
+                ids = elements_by_order.get(order)
+                if ids is None:
+                    ids = elements_by_order[order] = elements(seq, order, plan.probe)
+                found = segment.hits(*lookup_keys(ids[phase.positions], phase.lengths,
+                                                  phase.bounds))
+                if len(found):
+                    hits.append(found)
+        if not hits:
+            return np.empty(0, dtype=np.int32)
+        return hits[0] if len(hits) == 1 else np.concatenate(hits)
+
+    def _survivors(self, hits: npt.NDArray[np.int32], phase: _Phase) -> npt.NDArray[np.int32]:
+        """Live string ids among a phase's `_hits` that share at least ℓ elements with the
+        candidate within both prefixes; those sharing the most first.
 
         A pair passes only with LCS >= need = t, and LCS is at most their multiset overlap.
         Write both token lists as elements (token, i-th occurrence) in one fixed order; if
@@ -568,25 +600,9 @@ class RougeLIndex:
         most m - t, resp. n - t, unshared elements come before them). So probing the
         candidate's first m - t + ℓ elements for entries of length-n strings at positions
         below n - t + ℓ (the phase's ranges), then keeping strings found ℓ times, keeps
-        every string that can pass. Each segment has its own order, so the candidate's
-        elements are taken once per order; a string is in one segment only.
+        every string that can pass.
         """
-        if not len(phase.positions):
-            return np.empty(0, dtype=np.int32)
-        hits: list[npt.NDArray[np.int32]] = []
-        for segment in self._segments:
-            order = segment.order
-            ids = elements_by_order.get(order)
-            if ids is None:
-                ids = elements_by_order[order] = elements(seq, order, plan.probe)
-            found = segment.hits(*lookup_keys(ids[phase.positions], phase.lengths,
-                                              phase.bounds))
-            if len(found):
-                hits.append(found)
-        if not hits:
-            return np.empty(0, dtype=np.int32)
-        sids, counts = count_hits(np.concatenate(hits) if len(hits) > 1 else hits[0],
-                                  phase.least)
+        sids, counts = count_hits(hits, phase.least)
         keep = self._alive.data[sids]
         if phase.varied:  # else every string found `least` times is found often enough
             keep &= counts >= phase.shared[self._lengths.data[sids]]
