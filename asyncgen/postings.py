@@ -5,12 +5,13 @@ A segment indexes a batch of pool token strings (one character per token, see
 written as elements (token, i-th occurrence) sorted by that order, rarest first, and its
 first few elements (how many depends on its length) become entries
 
-    key = element << 26 | length << 13 | position,   slot
+    key = element << 26 | length << 13 | position,   string id
 
-in one int64 array sorted by key, beside an array of slots (string ids renumbered by length).
-All entries of one element and one length sit together ordered by position, so "strings of
-length n holding element e within their first b elements" is one slice, found by two binary
-searches (`Segment.survivors`, over every (element, length, bound) a query asks for).
+in one int64 array sorted by key, beside an int32 array of string ids. All entries of one
+element and one length sit together ordered by position, so "strings of length n holding
+element e within their first b elements" is one slice, found by two binary searches
+(`Segment.hits` gathers every (element, length, bound) a query asks for at once), and
+`count_hits` counts how many of those slices hold each string.
 
 Segments never change once built: a background thread may build one while the event loop
 queries the others, and an order change only needs the next build to use the new order.
@@ -20,28 +21,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "build_segment", "elements",
-           "lookup_keys"]
+__all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "build_segment", "count_hits",
+           "elements", "lookup_keys"]
 
 _POSITION_BITS = _LENGTH_BITS = 13
 MAX_INDEXED = 1 << _LENGTH_BITS  # strings this long or longer are not indexed (scored by scan)
 _OCCURRENCE_BITS = 6  # occurrences past 63 share one element id (more survivors, never fewer)
+_LAST_OCCURRENCE = (1 << _OCCURRENCE_BITS) - 1
 _ELEMENT_SHIFT = _POSITION_BITS + _LENGTH_BITS
 UNKNOWN_CODE = 0x10FFFF  # similarity._UNKNOWN: a candidate token no pool string holds
 _NEW_RANK = -(1 << 22)  # codes handed out after the order was made rank first, by code
 _UNKNOWN_RANK = -(1 << 23)  # ... and unknown tokens before everything
 _RANK_BIAS = 1 << 23  # makes every rank non-negative and below 2**24
-_BAND_READ = 4  # counts are read back hit by hit below 1/this of the band, else scanned
 _BUILD_CHUNK = 1 << 16  # strings whose elements are sorted in one numpy pass
 
 Int64s = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
-Intps = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,16 +80,23 @@ def codes_of(seqs: Sequence[str]) -> npt.NDArray[np.uint32]:
     return np.frombuffer("".join(seqs).encode("utf-32-le"), dtype=np.uint32)
 
 
-def elements(seq: str, order: Order, size: int) -> tuple[Int64s, Int64s]:
-    """(element id, code) of a candidate's first `size` elements under `order`; unknown
-    tokens come first and have id -1."""
-    codes = codes_of([seq])
-    ranked = np.argsort(order.ranks(codes), kind="stable")[:size]
-    chosen = codes[ranked].astype(np.int64)
-    occurrence = _occurrences(chosen, np.zeros(len(chosen), dtype=np.bool_))
-    ids = (chosen << _OCCURRENCE_BITS) + np.minimum(occurrence, (1 << _OCCURRENCE_BITS) - 1)
-    ids[chosen == UNKNOWN_CODE] = -1
-    return ids, chosen
+def elements(seq: str, order: Order, size: int) -> Int64s:
+    """Element ids of a candidate's first `size` elements under `order`, as `Order.ranks`
+    and the build rank them; unknown tokens come first, and no segment holds their ids.
+
+    In Python: a candidate has tens of tokens, fewer than numpy needs to pay its way."""
+    table = order.table
+    tabled = len(table)
+    ranked = sorted((_UNKNOWN_RANK if code == UNKNOWN_CODE
+                     else int(table[code]) if code < tabled else code + _NEW_RANK, code)
+                    for code in map(ord, seq))
+    ids = []
+    previous = occurrence = -1
+    for _, code in ranked[:size]:  # ranks are unique per code: equal tokens sit together
+        occurrence = occurrence + 1 if code == previous else 0
+        previous = code
+        ids.append((code << _OCCURRENCE_BITS) + min(occurrence, _LAST_OCCURRENCE))
+    return np.array(ids, dtype=np.int64)
 
 
 def _occurrences(codes: Int64s, starts: npt.NDArray[np.bool_]) -> Int64s:
@@ -109,114 +115,67 @@ def _occurrences(codes: Int64s, starts: npt.NDArray[np.bool_]) -> Int64s:
 def lookup_keys(ids: Int64s, lengths: Int64s, bounds: Int64s) -> tuple[Int64s, Int64s]:
     """[low, high) key ranges: element `ids`, pool length, position below the bound."""
     low = (ids << _ELEMENT_SHIFT) | (lengths << _POSITION_BITS)
-    low = np.where(ids >= 0, low, 0)
-    high = np.where(ids >= 0, low + bounds, 0)
-    return low, high
+    return low, low + bounds
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Segment:
-    """The indexed prefixes of a batch of strings, under one order (see the module doc).
-
-    Strings sit in slots ordered by length, so the strings a candidate can pass (lengths
-    within a band) fill a run of slots, and counting hits per slot stays within it."""
+    """The indexed prefixes of a batch of strings, under one order (see the module doc)."""
 
     order: Order
     keys: Int64s  # sorted
-    slots: Intps  # the slot of each key's string (intp: numpy indexes fastest with it)
-    members: Int32s  # slot -> string id (live ones at build time, shortest first)
-    lengths: npt.NDArray[np.int16]  # slot -> token count
-    starts: npt.NDArray[np.intp]  # length n -> its first slot (up to the longest + 1)
-    counts: npt.NDArray[np.uint8]  # scratch: hits per slot, all 0 between queries
+    sids: Int32s  # the string id of each key's string
+    members: Int32s  # the string ids indexed here (live ones at build time)
 
     def __len__(self) -> int:
         return len(self.members)
 
-    def survivors(self, low: Int64s, high: Int64s, positions: list[int], shared: Int32s,
-                  band: tuple[int, int], least: int) -> Int32s:
-        """String ids with entries in at least `shared[length]` of the candidate's element
-        groups: the ranges [low, high) of one element (equal `positions`) are one group,
-        and a string has entries in at most one range of a group (it has one length).
-        Every range is of a length in `band` (low <= n < high), and `least` is the least
-        `shared` of those lengths."""
-        groups = self._probe(low, high, positions)
-        if not groups:
+    def hits(self, low: Int64s, high: Int64s) -> Int32s:
+        """String ids of the entries with a key in each range [low, high), concatenated: a
+        string appears once per range that holds it."""
+        sids = self.sids
+        starts = self.keys.searchsorted(low).tolist()
+        stops = self.keys.searchsorted(high).tolist()
+        # one slice per range and one copy: cheaper than building an index of every entry
+        found = [sids[start:stop] for start, stop in zip(starts, stops, strict=True)
+                 if start != stop]
+        if not found:
             return np.empty(0, dtype=np.int32)
-        counts = self.counts
-        saturate = len(groups) >= 255  # a uint8 count could wrap: stop counting at 4
-        found = 0
-        for group in groups:
-            if saturate:
-                counts[group] = np.minimum(counts[group], 3) + 1
-            else:
-                counts[group] += 1
-            found += len(group)
-        lengths, starts = self.lengths, self.starts
-        top = len(starts) - 1
-        first, last = int(starts[min(band[0], top)]), int(starts[min(band[1], top)])
-        slots: npt.NDArray[np.integer[Any]]
-        if found * _BAND_READ < last - first:  # few hits: read them back, not the band
-            hits = np.concatenate(groups) if len(groups) > 1 else groups[0]
-            slots = np.sort(hits[counts[hits] >= least])
-            slots = slots[np.not_equal(slots, np.roll(slots, 1)) | (np.arange(len(slots)) == 0)]
-            enough = counts[slots] >= shared[lengths[slots]]
-            counts[hits] = 0
-            slots = slots[enough]
-        else:
-            window = counts[first:last]
-            slots = np.flatnonzero(window >= least) + first
-            enough = window[slots - first] >= shared[lengths[slots]]
-            window[:] = 0
-            slots = slots[enough]
-        chosen: Int32s = self.members[slots]
-        return chosen
+        return found[0] if len(found) == 1 else np.concatenate(found)
 
-    def _probe(self, low: Int64s, high: Int64s, positions: list[int]) -> list[Intps]:
-        """Slots of the entries with a key in each range, one array per run of equal
-        `positions`."""
-        keys, slots = self.keys, self.slots
-        starts = keys.searchsorted(low).tolist()
-        stops = keys.searchsorted(high).tolist()
-        groups: list[Intps] = []
-        group: list[Intps] = []
-        previous = -1
-        for at in np.flatnonzero(np.not_equal(starts, stops)).tolist():
-            position = positions[at]
-            if position != previous and group:
-                groups.append(group[0] if len(group) == 1 else np.concatenate(group))
-                group = []
-            previous = position
-            group.append(slots[starts[at]:stops[at]])
-        if group:
-            groups.append(group[0] if len(group) == 1 else np.concatenate(group))
-        return groups
+
+def count_hits(hits: Int32s, least: int) -> tuple[Int32s, Int32s]:
+    """(string ids that occur at least `least` >= 1 times among the hits, how many times),
+    by sorting: cheaper than scattering into a per-string counter, which misses the cache
+    at every hit."""
+    ordered = np.sort(hits)
+    span = least - 1
+    # once sorted, an id occurs >= least times iff it equals the id `span` places on
+    repeated = ordered[span:][ordered[span:] == ordered[:len(ordered) - span]] if span else ordered
+    first = np.empty(len(repeated), dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(repeated[1:], repeated[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = (np.diff(starts, append=len(repeated)) + span).astype(np.int32)
+    found: Int32s = repeated[starts]
+    return found, counts
 
 
 def build_segment(sids: Int32s, seqs: Sequence[str], order: Order,
                   prefix: npt.NDArray[np.int64]) -> Segment:
     """Index strings (`seqs[i]` has id `sids[i]`, every length below MAX_INDEXED and below
     len(prefix)) under `order`, each under its first `prefix[length]` elements."""
-    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-    by_length = np.argsort(lengths, kind="stable")
-    slot_of = np.empty(len(seqs), dtype=np.intp)
-    slot_of[by_length] = np.arange(len(seqs), dtype=np.intp)
+    sids = np.asarray(sids, dtype=np.int32)
     keys, owners = [], []
     for start in range(0, len(seqs), _BUILD_CHUNK):
-        chunk = seqs[start:start + _BUILD_CHUNK]
-        chunk_keys, chunk_owners = _entries(chunk, order, prefix)
+        chunk_keys, chunk_owners = _entries(seqs[start:start + _BUILD_CHUNK], order, prefix)
         keys.append(chunk_keys)
-        owners.append(slot_of[start:start + _BUILD_CHUNK][chunk_owners])
+        owners.append(sids[start:start + _BUILD_CHUNK][chunk_owners])
     all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
-    all_slots = np.concatenate(owners) if owners else np.empty(0, dtype=np.intp)
+    all_sids = np.concatenate(owners) if owners else np.empty(0, dtype=np.int32)
     del keys, owners
     by_key = np.argsort(all_keys)
-    sorted_lengths = lengths[by_length]
-    top = int(sorted_lengths[-1]) + 2 if len(seqs) else 1
-    return Segment(order=order, keys=all_keys[by_key], slots=all_slots[by_key],
-                   members=np.asarray(sids, dtype=np.int32)[by_length],
-                   lengths=sorted_lengths.astype(np.int16),
-                   starts=np.searchsorted(sorted_lengths, np.arange(top)).astype(np.intp),
-                   counts=np.zeros(len(seqs), dtype=np.uint8))
+    return Segment(order=order, keys=all_keys[by_key], sids=all_sids[by_key], members=sids)
 
 
 def _entries(seqs: Sequence[str], order: Order,
@@ -233,7 +192,7 @@ def _entries(seqs: Sequence[str], order: Order,
     occurrence = _occurrences(sorted_codes, position == 0)
     length = lengths[owner]
     keep = position < prefix[length]
-    ids = (sorted_codes[keep] << _OCCURRENCE_BITS) + np.minimum(
-        occurrence[keep], (1 << _OCCURRENCE_BITS) - 1)
+    ids = (sorted_codes[keep] << _OCCURRENCE_BITS) + np.minimum(occurrence[keep],
+                                                                _LAST_OCCURRENCE)
     keys = (ids << _ELEMENT_SHIFT) | (length[keep] << _POSITION_BITS) | position[keep]
     return keys, owner[keep]

@@ -20,9 +20,10 @@ bit for bit, without scoring the whole pool:
    them within both prefixes (`RougeLIndex._survivors`). The postings are flat sorted numpy
    arrays in segments (`asyncgen.postings`), keyed by token, length and position, so each
    (token, length, position bound) a candidate can pass through is one slice found by
-   binary search; the ℓ-count is one vectorised pass; survivors are scored exactly in one
-   rapidfuzz `cdist` call. Below `min_threshold` the index does not apply, and a query
-   scores every instruction of a feasible length instead (in C++, on every core, but linear).
+   binary search; the ℓ-count is one sort of every hit; survivors are scored exactly in a
+   few rapidfuzz `cdist` calls, those sharing the most probed elements first. Below
+   `min_threshold` the index does not apply, and a query scores every instruction of a
+   feasible length instead (in C++, on every core, but linear).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from asyncgen.postings import (
     Order,
     Segment,
     build_segment,
+    count_hits,
     elements,
     lookup_keys,
 )
@@ -58,9 +60,9 @@ _SHARED = 3  # ℓ: elements a passing pair shares within both prefixes (fewer s
 _FRESH = 256  # strings added one by one are scored by scan until this many form a segment
 _GROWTH = 8  # a segment merges with the next newer one while at most this times its size
 _INLINE = 4096  # merges of up to this many strings run on the caller's thread
-_GUESS_ELEMENTS, _GUESSES = 6, 512  # is_novel first scores likely paraphrases: `_guesses`
 _PARALLEL_AT = 20_000  # choices from which a cdist call uses every core
-_CHUNK, _SCAN_CHUNK = 256, 50_000  # strings scored per rapidfuzz call: probes, scans
+_FIRST_CHUNK, _CHUNK_GROWTH = 32, 4  # survivors per rapidfuzz call: 32, then 4x as many...
+_SCAN_CHUNK = 50_000  # ... up to this many, which is also the chunk of a full scan
 
 _NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_RE
 _UNKNOWN = chr(UNKNOWN_CODE)  # stands for every candidate token no pool instruction contains
@@ -148,6 +150,8 @@ def _indexed_prefix(n: int, min_threshold: float) -> int:
 
 
 _NEAR = 2  # lengths within this of the candidate's are probed (and scored) first
+_GUESS_ELEMENTS, _GUESS_SHARED = 3, 2  # is_novel first scores strings of near lengths that
+_GUESSES = 64  # hold 2 of the candidate's 3 rarest elements, this many at most, most first
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +164,9 @@ class _Phase:
     positions: npt.NDArray[np.int64]  # candidate position i
     lengths: npt.NDArray[np.int64]  # pool length n
     bounds: npt.NDArray[np.int64]  # pool positions below this can pass
-    band: tuple[int, int]  # every length in `lengths` is in [low, high)
-    least: int  # the least ℓ(n) of those lengths
+    shared: npt.NDArray[np.int32]  # by pool length: elements a string must be found under
+    least: int  # the least `shared` of `lengths`
+    varied: bool  # not every one of `lengths` has `shared` equal to `least`
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +174,9 @@ class _Plan:
     """How one candidate length probes the index, per pool length n (arrays indexed by n)."""
 
     need: npt.NDArray[np.int32]  # least passing LCS against length n, or -1
-    shared: npt.NDArray[np.int32]  # ℓ(n): elements that must be found in both prefixes
-    guess_shared: npt.NDArray[np.int32]  # min(ℓ(n), 2): what `_guesses` asks for
     phases: tuple[_Phase, _Phase]  # lengths near the candidate's, then all others
+    guess: _Phase  # near lengths, rarest elements: where a paraphrase most likely is
+    rest: _Phase  # the near phase's other elements (with `guess`'s, the near phase)
     probe: int  # candidate prefix length: positions >= probe find nothing
 
 
@@ -182,10 +187,16 @@ def _phase(bounds: npt.NDArray[np.int32], shared: npt.NDArray[np.int32], low: in
     keep[max(low, 0):max(high, 0)] = True
     bounds = np.where(keep if inside else ~keep, bounds, 0)
     positions, lengths = np.nonzero(bounds)
-    band = (int(lengths.min()), int(lengths.max()) + 1) if len(lengths) else (0, 0)
-    return _Phase(positions=positions.astype(np.int64), lengths=lengths.astype(np.int64),
-                  bounds=bounds[positions, lengths].astype(np.int64), band=band,
-                  least=int(shared[lengths].min(initial=_SHARED)))
+    return _part(positions.astype(np.int64), lengths.astype(np.int64),
+                 bounds[positions, lengths].astype(np.int64), shared)
+
+
+def _part(positions: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
+          bounds: npt.NDArray[np.int64], shared: npt.NDArray[np.int32]) -> _Phase:
+    """A phase of these ranges, asking for `shared[n]` hits of a length-n string."""
+    found = np.unique(shared[lengths])
+    return _Phase(positions=positions, lengths=lengths, bounds=bounds, shared=shared,
+                  least=int(found[0]) if len(found) else _SHARED, varied=len(found) > 1)
 
 
 @lru_cache(maxsize=1024)
@@ -202,8 +213,13 @@ def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     near = (m - _NEAR, m + _NEAR + 1)
     phases = (_phase(bounds, shared, *near, inside=True),
               _phase(bounds, shared, *near, inside=False))
-    return _Plan(need=need, shared=shared, guess_shared=np.minimum(shared, 2), phases=phases,
-                 probe=probe)
+    near_phase = phases[0]
+    rarest = near_phase.positions < _GUESS_ELEMENTS
+    guess, rest = (_part(near_phase.positions[which], near_phase.lengths[which],
+                         near_phase.bounds[which], kept)
+                   for which, kept in ((rarest, np.minimum(shared, _GUESS_SHARED)),
+                                       (~rarest, shared)))
+    return _Plan(need=need, phases=phases, guess=guess, rest=rest, probe=probe)
 
 
 @lru_cache(maxsize=64)
@@ -377,7 +393,9 @@ class RougeLIndex:
         self._seqs: list[str | None] = []  # key -> its token string
         self._keys: dict[str, list[int]] = {}  # token string -> live keys that have it
         self._sid: dict[str, int] = {}  # live token string -> its string id
-        self._sid_seqs = _Column(object)  # string id -> token string
+        # string id -> token string: a list, as a numpy object column would copy (and touch)
+        # every string when it doubles, tens of ms on the loop at a million strings
+        self._sid_seqs: list[str] = []
         self._lengths = _Column(np.int32)  # string id -> token count
         self._alive = _Column(np.bool_)  # string id -> still in the pool
         self._segments: list[Segment] = []  # oldest (largest) first
@@ -477,7 +495,7 @@ class RougeLIndex:
         m = len(seq)
         if m and seq in self._keys and f_measure(m, m, m) > threshold:
             return False  # a verbatim repeat (after tokenization) scores 1.0
-        return next(self._matches(seq, threshold, strict=True, guess=True), None) is None
+        return next(self._matches(seq, threshold, strict=True, first=True), None) is None
 
     def similar(self, text: str, floor: float) -> list[tuple[int, float]]:
         """Every pool instruction scoring >= floor, as (key, score): best first, then by key."""
@@ -489,12 +507,13 @@ class RougeLIndex:
         return found
 
     def _matches(self, seq: str, threshold: float, strict: bool,
-                 guess: bool = False) -> Iterator[tuple[str, float]]:
+                 first: bool = False) -> Iterator[tuple[str, float]]:
         """Yield (token string, score) for every distinct pool token string that passes:
         lengths near the candidate's first, where a near-duplicate most likely is, then the
-        strings in no segment, then the other lengths. `guess` (for a first match only: it
-        may yield a string twice) first scores a few strings of near lengths that hold the
-        candidate's rarest elements, where a paraphrase most likely is."""
+        strings in no segment, then the other lengths; within each, the strings that share
+        the most probed elements with the candidate first. `first` (for a first match
+        only: it may yield a string twice) first scores a few `_GUESSES`: cheap to find,
+        and most paraphrases are among them."""
         self._collect()
         if not self._by_length:
             return
@@ -507,42 +526,72 @@ class RougeLIndex:
             return
         elements_by_order: dict[Order, npt.NDArray[np.int64]] = {}
         near, far = plan.phases
-        if guess:
-            yield from self._score(seq, plan, self._guesses(seq, plan, near, elements_by_order),
+        if first:  # the guesses' hits are the near phase's first: found once, counted twice
+            rarest = self._hits(seq, plan, plan.guess, elements_by_order)
+            yield from self._score(seq, plan, self._survivors(rarest, plan.guess)[:_GUESSES],
                                    threshold, strict)
-        yield from self._score(seq, plan, self._survivors(seq, plan, near, elements_by_order),
-                               threshold, strict)
+            near_hits = np.concatenate([rarest, self._hits(seq, plan, plan.rest,
+                                                           elements_by_order)])
+        else:
+            near_hits = self._hits(seq, plan, near, elements_by_order)
+        yield from self._score(seq, plan, self._survivors(near_hits, near), threshold, strict)
         unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
         if len(unsegmented):
             lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[live[unsegmented]
                                                           & (plan.need[lengths] > 0)],
                                    threshold, strict)
-        yield from self._score(seq, plan, self._survivors(seq, plan, far, elements_by_order),
-                               threshold, strict)
+        yield from self._score(seq, plan, self._survivors(
+            self._hits(seq, plan, far, elements_by_order), far), threshold, strict)
 
-    def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.intp], threshold: float,
-               strict: bool, chunk_size: int = _CHUNK) -> Iterator[tuple[str, float]]:
-        """Score candidate strings exactly, a chunk per rapidfuzz call (so `is_novel` stops
-        at the first chunk with a match); yield those that pass."""
+    def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.integer[Any]],
+               threshold: float, strict: bool,
+               chunk: int = _FIRST_CHUNK) -> Iterator[tuple[str, float]]:
+        """Score candidate strings exactly, a chunk per rapidfuzz call, each chunk
+        `_CHUNK_GROWTH` times the last up to `_SCAN_CHUNK` (so `is_novel` stops at the first
+        chunk with a match, and pays few calls when there is none); yield those that pass."""
         m = len(seq)
-        lengths, seqs = self._lengths.data, self._sid_seqs.data
-        for start in range(0, len(sids), chunk_size):
-            chunk = sids[start:start + chunk_size]
-            choices = seqs[chunk].tolist()
+        lengths, seqs = self._lengths.data, self._sid_seqs
+        start = 0
+        while start < len(sids):
+            part = sids[start:start + chunk]
+            start += chunk
+            chunk = min(chunk * _CHUNK_GROWTH, _SCAN_CHUNK)
+            choices = list(map(seqs.__getitem__, part.tolist()))
+            needs = plan.need[lengths[part]]
+            # the cutoff lets rapidfuzz give up early on a pair that cannot reach it
             lcs = process.cdist([seq], choices, scorer=_LCS_LENGTH, dtype=np.int32,
+                                score_cutoff=max(int(needs.min()), 0),
                                 workers=-1 if len(choices) >= _PARALLEL_AT else 1)[0]
-            for at in np.flatnonzero(lcs >= plan.need[lengths[chunk]]).tolist():
+            for at in np.flatnonzero(lcs >= needs).tolist():
                 choice = choices[at]
                 score = f_measure(int(lcs[at]), m, len(choice))
                 if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
                     yield choice, score
 
-    def _survivors(self, seq: str, plan: _Plan, phase: _Phase,
-                   elements_by_order: dict[Order, npt.NDArray[np.int64]]
-                   ) -> npt.NDArray[np.intp]:
-        """String ids of the phase's lengths, in any segment, that share at least ℓ elements
-        with the candidate within both prefixes.
+    def _hits(self, seq: str, plan: _Plan, phase: _Phase,
+              elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> npt.NDArray[np.int32]:
+        """String ids of the phase's ranges, in every segment, once per range that holds
+        them. Each segment has its own order, so the candidate's elements are taken once per
+        order; a string is in one segment only."""
+        hits: list[npt.NDArray[np.int32]] = []
+        if len(phase.positions):
+            for segment in self._segments:
+                order = segment.order
+                ids = elements_by_order.get(order)
+                if ids is None:
+                    ids = elements_by_order[order] = elements(seq, order, plan.probe)
+                found = segment.hits(*lookup_keys(ids[phase.positions], phase.lengths,
+                                                  phase.bounds))
+                if len(found):
+                    hits.append(found)
+        if not hits:
+            return np.empty(0, dtype=np.int32)
+        return hits[0] if len(hits) == 1 else np.concatenate(hits)
+
+    def _survivors(self, hits: npt.NDArray[np.int32], phase: _Phase) -> npt.NDArray[np.int32]:
+        """Live string ids among a phase's `_hits` that share at least ℓ elements with the
+        candidate within both prefixes; those sharing the most first.
 
         A pair passes only with LCS >= need = t, and LCS is at most their multiset overlap.
         Write both token lists as elements (token, i-th occurrence) in one fixed order; if
@@ -551,50 +600,15 @@ class RougeLIndex:
         most m - t, resp. n - t, unshared elements come before them). So probing the
         candidate's first m - t + ℓ elements for entries of length-n strings at positions
         below n - t + ℓ (the phase's ranges), then keeping strings found ℓ times, keeps
-        every string that can pass. Each segment has its own order, so the candidate's
-        elements are taken once per order; a string is in one segment only.
+        every string that can pass.
         """
-        if not len(phase.positions):
-            return np.empty(0, dtype=np.intp)
-        hits: list[npt.NDArray[np.int32]] = []
-        positions = phase.positions.tolist()
-        for segment in self._segments:
-            order = segment.order
-            ids = elements_by_order.get(order)
-            if ids is None:
-                ids = elements_by_order[order] = elements(seq, order, plan.probe)[0]
-            low, high = lookup_keys(ids[phase.positions], phase.lengths, phase.bounds)
-            found = segment.survivors(low, high, positions, plan.shared, phase.band,
-                                     phase.least)
-            if len(found):
-                hits.append(found)
-        if not hits:
-            return np.empty(0, dtype=np.intp)
-        kept = np.concatenate(hits) if len(hits) > 1 else hits[0]
-        alive: npt.NDArray[np.intp] = kept[self._alive.data[kept]].astype(np.intp)
-        return alive
-
-    def _guesses(self, seq: str, plan: _Plan, phase: _Phase,
-                 elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> npt.NDArray[np.intp]:
-        """Up to `_GUESSES` live strings of the phase's lengths that hold two of the
-        candidate's `_GUESS_ELEMENTS` rarest elements within their bound: short postings,
-        and most paraphrases are among them."""
-        ranges = int(np.searchsorted(phase.positions, _GUESS_ELEMENTS))
-        found = []
-        for segment in self._segments:
-            order = segment.order
-            ids = elements_by_order.get(order)
-            if ids is None:
-                ids = elements_by_order[order] = elements(seq, order, plan.probe)[0]
-            low, high = lookup_keys(ids[phase.positions[:ranges]], phase.lengths[:ranges],
-                                    phase.bounds[:ranges])
-            found.append(segment.survivors(low, high, phase.positions[:ranges].tolist(),
-                                           plan.guess_shared, phase.band, min(phase.least, 2)))
-        if not found:
-            return np.empty(0, dtype=np.intp)
-        sids = np.concatenate(found)[:_GUESSES]
-        live: npt.NDArray[np.intp] = sids[self._alive.data[sids]].astype(np.intp)
-        return live
+        sids, counts = count_hits(hits, phase.least)
+        keep = self._alive.data[sids]
+        if phase.varied:  # else every string found `least` times is found often enough
+            keep &= counts >= phase.shared[self._lengths.data[sids]]
+        most_first: npt.NDArray[np.int32] = sids[keep][np.argsort(-counts[keep],
+                                                                  kind="stable")]
+        return most_first
 
     def _new_key(self, text: str, seq: str) -> int:
         """Issue the next key for a text and its token string."""
@@ -608,11 +622,9 @@ class RougeLIndex:
         """Give new distinct token strings ids; the short enough ones join `_fresh`."""
         if not seqs:
             return
-        first = self._sid_seqs.size
+        first = len(self._sid_seqs)
         self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
-        column = np.empty(len(seqs), dtype=object)
-        column[:] = seqs
-        self._sid_seqs.extend(column)
+        self._sid_seqs.extend(seqs)
         lengths = np.fromiter(map(len, seqs), dtype=np.int32, count=len(seqs))
         self._lengths.extend(lengths)
         self._alive.extend(np.ones(len(seqs), dtype=np.bool_))
@@ -642,7 +654,7 @@ class RougeLIndex:
 
     def _build_now(self, sids: npt.NDArray[np.int32]) -> Segment:
         """A segment of these strings, built here under the current order."""
-        seqs = self._sid_seqs.data[sids].tolist()
+        seqs = list(map(self._sid_seqs.__getitem__, sids.tolist()))
         return build_segment(sids, seqs, self._order,
                              _prefix_table(self._width, self._min_threshold))
 
@@ -680,7 +692,8 @@ class RougeLIndex:
         build = self._build = _Build(sources, self._generation)
         build.thread = threading.Thread(
             target=build.run, name="rouge-index-merge", daemon=True,
-            args=(sids, self._sid_seqs.data[sids].tolist(), self._vocabulary.frequency(),
+            args=(sids, list(map(self._sid_seqs.__getitem__, sids.tolist())),
+                  self._vocabulary.frequency(),
                   _prefix_table(self._width, self._min_threshold)))
         build.thread.start()
 

@@ -1,0 +1,108 @@
+"""The postings of the novelty index: what a query probes must be what the build indexed."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from asyncgen import postings
+from asyncgen.postings import (
+    UNKNOWN_CODE,
+    Order,
+    build_segment,
+    count_hits,
+    elements,
+    lookup_keys,
+)
+
+
+def random_order(rng: random.Random, codes: int) -> Order:
+    """A random total order of the first `codes` code points."""
+    frequency = np.array([rng.randrange(50) for _ in range(codes)], dtype=np.int64)
+    return Order.by_frequency(frequency)
+
+
+def indexed_elements(seq: str, order: Order) -> list[int]:
+    """The element ids the build indexes for one string, in position order."""
+    prefix = np.full(len(seq) + 1, len(seq), dtype=np.int64)  # index every element
+    segment = build_segment(np.array([7], dtype=np.int32), [seq], order, prefix)
+    positions = segment.keys & ((1 << postings._POSITION_BITS) - 1)
+    assert sorted(positions.tolist()) == list(range(len(seq)))
+    assert set(segment.sids.tolist()) == {7}
+    ids = segment.keys >> postings._ELEMENT_SHIFT
+    return ids[np.argsort(positions)].tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_candidate_takes_its_elements_as_the_build_does(seed: int) -> None:
+    """Same ranks (tabled codes, codes newer than the order, repeats past 63 occurrences)."""
+    rng = random.Random(seed)
+    tabled = rng.randrange(1, 30)
+    order = random_order(rng, tabled)
+    alphabet = [chr(code) for code in range(1, tabled + 6)]  # some codes past the table
+    seq = "".join(rng.choice(alphabet[:rng.randrange(1, len(alphabet))])
+                  for _ in range(rng.choice([1, 5, 20, 140])))
+    assert elements(seq, order, len(seq)).tolist() == indexed_elements(seq, order)
+    size = rng.randrange(len(seq) + 1)
+    assert elements(seq, order, size).tolist() == indexed_elements(seq, order)[:size]
+
+
+def test_occurrences_past_63_share_one_element() -> None:
+    order = random_order(random.Random(2), 4)
+    seq = "\x01" * 100 + "\x02\x03"
+    ids = elements(seq, order, len(seq))
+    assert ids.tolist() == indexed_elements(seq, order)
+    ones = ids[(ids >> postings._OCCURRENCE_BITS) == 1] & 63
+    assert ones.tolist() == list(range(63)) + [63] * 37
+
+
+def test_unknown_tokens_come_first_and_find_nothing() -> None:
+    order = random_order(random.Random(1), 10)
+    seq = "\x03" + chr(UNKNOWN_CODE) + "\x05" + chr(UNKNOWN_CODE)
+    segment = build_segment(np.array([0], dtype=np.int32), ["\x03\x05\x03"], order,
+                            np.full(4, 3, dtype=np.int64))
+    ids = elements(seq, order, 4)
+    assert (ids[:2] >> postings._OCCURRENCE_BITS).tolist() == [UNKNOWN_CODE] * 2
+    low, high = lookup_keys(ids[:2], np.array([3, 3]), np.array([3, 3]))
+    assert len(segment.hits(low, high)) == 0
+    low, high = lookup_keys(ids[2:], np.array([3, 3]), np.array([3, 3]))
+    assert segment.hits(low, high).tolist() == [0, 0]  # \x03 and \x05, both in string 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hits_are_the_entries_in_each_range(seed: int) -> None:
+    """Every (element, length, position < bound) range gives the ids of exactly the strings
+    that hold the element at such a position, once per range."""
+    rng = random.Random(seed)
+    order = random_order(rng, 8)
+    seqs = ["".join(chr(rng.randrange(1, 9)) for _ in range(rng.randrange(1, 12)))
+            for _ in range(60)]
+    sids = np.arange(100, 160, dtype=np.int32)
+    prefix = np.array([rng.randrange(n + 1) for n in range(13)], dtype=np.int64)
+    segment = build_segment(sids, seqs, order, prefix)
+    held = {sid: list(enumerate(elements(seq, order, int(prefix[len(seq)])).tolist()))
+            for sid, seq in zip(sids.tolist(), seqs, strict=True)}
+    queries = [(rng.choice([e for pairs in held.values() for _, e in pairs] or [1]),
+                rng.randrange(1, 12), rng.randrange(0, 13)) for _ in range(30)]
+    ids, lengths, bounds = (np.array(column, dtype=np.int64) for column in zip(*queries,
+                                                                               strict=True))
+    found = segment.hits(*lookup_keys(ids, lengths, bounds))
+    expected = [sid for element, n, bound in queries
+                for sid, seq in zip(sids.tolist(), seqs, strict=True) if len(seq) == n
+                for position, held_element in held[sid]
+                if held_element == element and position < bound]
+    assert sorted(found.tolist()) == sorted(expected)
+
+
+@pytest.mark.parametrize("least", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", range(10))
+def test_count_hits_keeps_ids_found_at_least_so_often(least: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    hits = rng.integers(0, 30, size=int(rng.integers(0, 80))).astype(np.int32)
+    ids, counts = count_hits(hits, least)
+    expected = {sid: count for sid, count in Counter(hits.tolist()).items() if count >= least}
+    assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == expected
+    assert ids.tolist() == sorted(expected)
