@@ -61,7 +61,7 @@ from typing import Any
 import orjson
 
 from asyncgen import rescue
-from asyncgen.jsonl import LineAppender
+from asyncgen.jsonl import LineAppender, settle_tail
 
 LOCK_FILE = ".courier.lock"
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
@@ -431,14 +431,26 @@ class Courier:
             status=status, headers=headers, answer=data, delivered=delivered))
 
     def _keep(self, line: bytes) -> None:
+        """Append one line; the file's torn tail (a courier killed mid-write, a short write)
+        is cut first, as before any append (`asyncgen.jsonl`): never a line onto half a line."""
         if self._rescue_path is None:
             return
-        if self._rescued is None:
-            self._rescued = LineAppender(self._rescue_path)
         try:
+            if self._rescued is None:
+                settle_tail(self._rescue_path)
+                self._rescued = LineAppender(self._rescue_path)
             self._rescued.write(line)
         except OSError as exc:
             print(f"asyncgen courier: cannot write {self._rescue_path}: {exc}", file=sys.stderr)
+            self._drop_file()  # the next line settles the tail again
+
+    def _drop_file(self) -> None:
+        rescued, self._rescued = self._rescued, None
+        if rescued is not None:
+            try:
+                rescued.close()
+            except OSError:
+                pass
 
 
 def _headers(pairs: list[list[str]]) -> Any:

@@ -299,3 +299,61 @@ def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path
     assert all(a.settled for a in rescue.read(path))  # written before the spend line
     assert _take_over_rescued(SimpleNamespace(  # type: ignore[arg-type]
         rescued=rescue.read(path), config=p.config, provider=p.provider)).settled == 0
+
+
+def test_a_torn_tail_of_the_rescue_file_is_cut_before_the_courier_appends(tmp_path: Path) -> None:
+    """A courier killed mid-write leaves a torn last line; when the next run has no answer to
+    rewrite the file with, its courier must not append onto that half line (a corrupt line
+    in the middle of the file: no run could resume the directory)."""
+    line = rescue.answer_line(id="dead-1", run="dead", stage="classify", body=b"{}",
+                              reservation=1, reserved_usd=0.001, status=200, headers={},
+                              answer=b"{}")
+    path = tmp_path / rescue.RESCUE_FILE
+    path.write_bytes(line[: len(line) // 2])
+    assert rescue.read(path) == []  # a torn tail alone: nothing to rewrite the file with
+    with sim_process("--seed", "1", "--latency-ms", "800") as url:
+        anyio.run(_post_cancelled, url, tmp_path)
+        _gone_within(_courier_pid(tmp_path), 3.0)
+    kept = rescue.read(path)
+    assert [(a.stage, a.status, a.run) for a in kept] == [("classify", 200, "live")]
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_the_key_is_not_in_the_couriers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key reaches the courier only in a frame: not in /proc/PID/cmdline nor environ of a
+    process that outlives its run."""
+    key = "sk-courier-test-0123456789"
+    for variable in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
+        monkeypatch.setenv(variable, key)
+
+    def proc(pid: int | None) -> bytes:
+        return b"".join(Path(f"/proc/{pid}/{name}").read_bytes() for name in ("environ", "cmdline"))
+
+    async def seen() -> tuple[int, bytes]:
+        async with CourierTransport(run_id="k", lock=tmp_path / courier.LOCK_FILE) as transport:
+            return transport.pid or 0, proc(transport.pid)
+
+    pid, visible = anyio.run(seen)
+    _gone_within(pid, 3.0)
+    read, leaked = b"PATH=" in visible, key.encode() in visible  # (no environment in a failure)
+    assert read and not leaked
+
+
+def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a TimeoutError: that is an OSError, which the run reports as a file it cannot
+    write."""
+    from asyncgen.llm import couriered
+
+    monkeypatch.setattr(couriered, "START_TIMEOUT_S", 1e-6)
+
+    async def enter() -> None:
+        async with CourierTransport(run_id="slow", lock=tmp_path / courier.LOCK_FILE):
+            pass
+
+    with pytest.raises(couriered.CourierFailed, match="did not start within"):
+        anyio.run(enter)
+    os.close(courier.lock(tmp_path / courier.LOCK_FILE))  # its launcher was ended: no courier
