@@ -35,7 +35,7 @@ Frames (the head is a JSON array; `body` is raw bytes after it):
     courier → run   ["ready", pid]              first: the run sends nothing before it
                     ["answer", id, status, {header: value}, reason] + body
                     ["error", id, type, message, errno, host, port, os_type]
-                    ["ack", seq]
+                    ["ack", seq, written]       false: the mark is not written, do not use it
 """
 
 from __future__ import annotations
@@ -360,9 +360,9 @@ class Courier:
         elif op == "route":
             self._routes[head[1]] = (head[2], _headers(head[3]))
         elif op == "used":
-            self._keep(rescue.used_line(head[2]))
+            written = self._keep(rescue.used_line(head[2]))
             assert self._link is not None
-            self._link.send(frame(["ack", head[1]]))
+            self._link.send(frame(["ack", head[1], written]))
 
     def _on_closed(self, undelivered: list[Any]) -> None:
         """The run's end closed: what it never received is kept, and so is what is in flight."""
@@ -430,11 +430,11 @@ class Courier:
             reservation=exchange.reservation, reserved_usd=exchange.reserved_usd,
             status=status, headers=headers, answer=data, delivered=delivered))
 
-    def _keep(self, line: bytes) -> None:
-        """Append one line; the file's torn tail (a courier killed mid-write, a short write)
-        is cut first, as before any append (`asyncgen.jsonl`): never a line onto half a line."""
+    def _keep(self, line: bytes) -> bool:
+        """Append one line (False: not written); the file's torn tail (a courier killed
+        mid-write, a short write) is cut first, as before any append (`asyncgen.jsonl`)."""
         if self._rescue_path is None:
-            return
+            return False
         try:
             if self._rescued is None:
                 settle_tail(self._rescue_path)
@@ -443,6 +443,8 @@ class Courier:
         except OSError as exc:
             print(f"asyncgen courier: cannot write {self._rescue_path}: {exc}", file=sys.stderr)
             self._drop_file()  # the next line settles the tail again
+            return False
+        return True
 
     def _drop_file(self) -> None:
         rescued, self._rescued = self._rescued, None

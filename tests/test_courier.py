@@ -357,3 +357,23 @@ def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
     with pytest.raises(couriered.CourierFailed, match="did not start within"):
         anyio.run(enter)
     os.close(courier.lock(tmp_path / courier.LOCK_FILE))  # its launcher was ended: no courier
+
+
+def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path) -> None:
+    """The courier acknowledges a `used` mark only once it is on disk: an answer used without
+    its mark would be used again by the next run."""
+    out = tmp_path
+    config = ProviderConfig(provider="sim", base_url="http://x/v1")
+    body = LLMClient(config).body(PROMPT, config.params["classify"])
+    answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}
+    path = out / rescue.RESCUE_FILE
+    path.write_bytes(rescue.answer_line(
+        id="dead-1", run="dead", stage="classify", body=body, reservation=7,
+        reserved_usd=0.001, status=200, headers={}, answer=orjson.dumps(answer)))
+    kept = rescue.read(path)
+    path.unlink()
+    path.symlink_to("/dev/full")  # every write: ENOSPC
+    with sim_process("--seed", "1") as url:
+        assert anyio.run(_client_with, out, url, kept)[1] == 1
+        assert _arrivals(url)["classify"] == 1  # sent, not answered from the rescue

@@ -248,8 +248,9 @@ class CourierTransport(WholeBodyAiohttpTransport):
         if self._link is not None:
             self._link.send(courier.frame(["read", read]))
 
-    async def mark_used(self, answer_id: str) -> None:
-        """Mark a rescued answer used, in the rescue file, before the run uses it."""
+    async def mark_used(self, answer_id: str) -> bool:
+        """Mark a rescued answer used, in the rescue file, before the run uses it; False when
+        the courier could not write the mark (then the answer must not be used)."""
         link = self._link
         if link is None or link.closed:
             raise CourierFailed(self._failure or "the courier is not running")
@@ -258,9 +259,10 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._pending[n] = future
         link.send(courier.frame(["used", n, answer_id]))
         try:
-            await future
+            written: bool = await future
         finally:
             del self._pending[n]
+        return written
 
     def _on_frame(self, head: list[Any], body: bytes) -> None:
         op = head[0]
@@ -276,7 +278,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         elif op == "error":
             future.set_exception(rebuild(*head[2:8]))
         elif op == "ack":
-            future.set_result(None)
+            future.set_result(bool(head[2]))
 
     def _on_closed(self, undelivered: list[Any]) -> None:
         """The courier is gone: every request waiting on it fails, typed."""
