@@ -377,3 +377,27 @@ def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path)
     with sim_process("--seed", "1") as url:
         assert anyio.run(_client_with, out, url, kept)[1] == 1
         assert _arrivals(url)["classify"] == 1  # sent, not answered from the rescue
+
+
+def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
+    """The courier dies and the loop has not seen its end of file yet: the first post's route
+    frame meets the closed socket. The post fails (CourierFailed), it does not wait forever."""
+    from aiohttp import ClientTimeout
+
+    from asyncgen.llm.couriered import CourierFailed
+
+    async def post() -> BaseException | None:
+        async with CourierTransport(run_id="r", lock=tmp_path / courier.LOCK_FILE) as transport:
+            assert transport.pid is not None
+            os.kill(transport.pid, signal.SIGKILL)
+            _gone_within(transport.pid, 3.0)  # blocking: the loop does not see it go
+            try:
+                with anyio.fail_after(5):
+                    await transport.post("http://127.0.0.1:9/v1/chat/completions", {}, b"{}",
+                                         ClientTimeout(total=2.0))
+            except (CourierFailed, TimeoutError) as exc:
+                return exc
+        return None
+
+    caught = anyio.run(post)
+    assert isinstance(caught, CourierFailed) and not caught.maybe_billed

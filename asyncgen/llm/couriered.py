@@ -226,10 +226,13 @@ class CourierTransport(WholeBodyAiohttpTransport):
         stage, reservation, usd = receipt or _NO_RECEIPT
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[n] = future
-        link.send(courier.frame(
+        sent = link.send(courier.frame(
             ["post", n, route, timeouts.total, timeouts.sock_connect, stage, reservation, usd],
             content))
         try:
+            if not sent:  # the link closed under the route frame: nobody would answer
+                raise CourierFailed(self._failure or "the courier process exited",
+                                    maybe_billed=False)
             result: tuple[int, Mapping[str, str], bytes, str | None] = await future
         except asyncio.CancelledError:
             if not future.done():  # the provider answers anyway: the courier keeps it
