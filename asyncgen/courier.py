@@ -227,10 +227,14 @@ class Link:
 
 def lock(path: Path, *, create: bool = True) -> int:
     """Take the courier lock at `path` (non-blocking); its descriptor, for the courier.
-    BlockingIOError when a courier still holds it (FileNotFoundError: no file, not `create`)."""
+    BlockingIOError when a courier still holds it (FileNotFoundError: no file, not `create`).
+    Taken for a courier (`create`), the last courier's note (its pid, its `until`) is cleared:
+    until the new courier writes its own, a waiting run uses its own bound."""
     fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if create:
+            os.ftruncate(fd, 0)
     except OSError:
         os.close(fd)
         raise
@@ -274,11 +278,12 @@ def wait_for_previous(out: Path, *, bound_s: float, say: Callable[[str], None]) 
         limit = bound_s if until is None else max(0.0, until - time.time()) + DRAIN_GRACE_S
         if not said:
             said = True
-            say(f"waiting up to {limit:.0f}s for the last run's courier (pid {pid}) to finish "
+            who = "" if pid is None else f" (pid {pid})"
+            say(f"waiting up to {limit:.0f}s for the last run's courier{who} to finish "
                 "the requests it still has in flight")
             deadline = started + limit
         if time.monotonic() >= deadline:
-            raise RuntimeError(f"the last run's courier (pid {pid}) is still running after "
+            raise RuntimeError(f"the last run's courier{who} is still running after "
                                f"{limit:.0f}s; end it, then resume")
         time.sleep(WAIT_POLL_S)
 

@@ -401,3 +401,22 @@ def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
 
     caught = anyio.run(post)
     assert isinstance(caught, CourierFailed) and not caught.maybe_billed
+
+
+def test_a_new_holder_of_the_lock_clears_the_last_couriers_note(tmp_path: Path) -> None:
+    """Between a run taking the lock and its courier writing its own note, the file still held
+    the last courier's pid and past `until`: a resume then waited 1 s instead of its bound and
+    told the user to end a process that was long gone."""
+    path = tmp_path / courier.LOCK_FILE
+    path.write_bytes(orjson.dumps({"pid": 1, "until": time.time() - 60}))
+    fd = courier.lock(path)  # a run starting its courier (still starting)
+    said: list[str] = []
+    try:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError):
+            courier.wait_for_previous(tmp_path, bound_s=2.0, say=said.append)
+        waited = time.monotonic() - started
+    finally:
+        os.close(fd)
+    assert "up to 2s" in said[0] and "pid 1" not in said[0]
+    assert waited >= 2.0
