@@ -35,7 +35,7 @@ Frames (the head is a JSON array; `body` is raw bytes after it):
     courier → run   ["ready", pid]              first: the run sends nothing before it
                     ["answer", id, status, {header: value}, reason] + body
                     ["error", id, type, message, errno, host, port, os_type]
-                    ["ack", seq]
+                    ["ack", seq, written]       false: the mark is not written, do not use it
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from typing import Any
 import orjson
 
 from asyncgen import rescue
-from asyncgen.jsonl import LineAppender
+from asyncgen.jsonl import LineAppender, settle_tail
 
 LOCK_FILE = ".courier.lock"
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
@@ -227,10 +227,14 @@ class Link:
 
 def lock(path: Path, *, create: bool = True) -> int:
     """Take the courier lock at `path` (non-blocking); its descriptor, for the courier.
-    BlockingIOError when a courier still holds it (FileNotFoundError: no file, not `create`)."""
+    BlockingIOError when a courier still holds it (FileNotFoundError: no file, not `create`).
+    Taken for a courier (`create`), the last courier's note (its pid, its `until`) is cleared:
+    until the new courier writes its own, a waiting run uses its own bound."""
     fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if create:
+            os.ftruncate(fd, 0)
     except OSError:
         os.close(fd)
         raise
@@ -274,11 +278,12 @@ def wait_for_previous(out: Path, *, bound_s: float, say: Callable[[str], None]) 
         limit = bound_s if until is None else max(0.0, until - time.time()) + DRAIN_GRACE_S
         if not said:
             said = True
-            say(f"waiting up to {limit:.0f}s for the last run's courier (pid {pid}) to finish "
+            who = "" if pid is None else f" (pid {pid})"
+            say(f"waiting up to {limit:.0f}s for the last run's courier{who} to finish "
                 "the requests it still has in flight")
             deadline = started + limit
         if time.monotonic() >= deadline:
-            raise RuntimeError(f"the last run's courier (pid {pid}) is still running after "
+            raise RuntimeError(f"the last run's courier{who} is still running after "
                                f"{limit:.0f}s; end it, then resume")
         time.sleep(WAIT_POLL_S)
 
@@ -360,9 +365,9 @@ class Courier:
         elif op == "route":
             self._routes[head[1]] = (head[2], _headers(head[3]))
         elif op == "used":
-            self._keep(rescue.used_line(head[2]))
+            written = self._keep(rescue.used_line(head[2]))
             assert self._link is not None
-            self._link.send(frame(["ack", head[1]]))
+            self._link.send(frame(["ack", head[1], written]))
 
     def _on_closed(self, undelivered: list[Any]) -> None:
         """The run's end closed: what it never received is kept, and so is what is in flight."""
@@ -430,15 +435,29 @@ class Courier:
             reservation=exchange.reservation, reserved_usd=exchange.reserved_usd,
             status=status, headers=headers, answer=data, delivered=delivered))
 
-    def _keep(self, line: bytes) -> None:
+    def _keep(self, line: bytes) -> bool:
+        """Append one line (False: not written); the file's torn tail (a courier killed
+        mid-write, a short write) is cut first, as before any append (`asyncgen.jsonl`)."""
         if self._rescue_path is None:
-            return
-        if self._rescued is None:
-            self._rescued = LineAppender(self._rescue_path)
+            return False
         try:
+            if self._rescued is None:
+                settle_tail(self._rescue_path)
+                self._rescued = LineAppender(self._rescue_path)
             self._rescued.write(line)
         except OSError as exc:
             print(f"asyncgen courier: cannot write {self._rescue_path}: {exc}", file=sys.stderr)
+            self._drop_file()  # the next line settles the tail again
+            return False
+        return True
+
+    def _drop_file(self) -> None:
+        rescued, self._rescued = self._rescued, None
+        if rescued is not None:
+            try:
+                rescued.close()
+            except OSError:
+                pass
 
 
 def _headers(pairs: list[list[str]]) -> Any:

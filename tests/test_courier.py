@@ -299,3 +299,124 @@ def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path
     assert all(a.settled for a in rescue.read(path))  # written before the spend line
     assert _take_over_rescued(SimpleNamespace(  # type: ignore[arg-type]
         rescued=rescue.read(path), config=p.config, provider=p.provider)).settled == 0
+
+
+def test_a_torn_tail_of_the_rescue_file_is_cut_before_the_courier_appends(tmp_path: Path) -> None:
+    """A courier killed mid-write leaves a torn last line; when the next run has no answer to
+    rewrite the file with, its courier must not append onto that half line (a corrupt line
+    in the middle of the file: no run could resume the directory)."""
+    line = rescue.answer_line(id="dead-1", run="dead", stage="classify", body=b"{}",
+                              reservation=1, reserved_usd=0.001, status=200, headers={},
+                              answer=b"{}")
+    path = tmp_path / rescue.RESCUE_FILE
+    path.write_bytes(line[: len(line) // 2])
+    assert rescue.read(path) == []  # a torn tail alone: nothing to rewrite the file with
+    with sim_process("--seed", "1", "--latency-ms", "800") as url:
+        anyio.run(_post_cancelled, url, tmp_path)
+        _gone_within(_courier_pid(tmp_path), 3.0)
+    kept = rescue.read(path)
+    assert [(a.stage, a.status, a.run) for a in kept] == [("classify", 200, "live")]
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_the_key_is_not_in_the_couriers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key reaches the courier only in a frame: not in /proc/PID/cmdline nor environ of a
+    process that outlives its run."""
+    key = "sk-courier-test-0123456789"
+    for variable in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
+        monkeypatch.setenv(variable, key)
+
+    def proc(pid: int | None) -> bytes:
+        return b"".join(Path(f"/proc/{pid}/{name}").read_bytes() for name in ("environ", "cmdline"))
+
+    async def seen() -> tuple[int, bytes]:
+        async with CourierTransport(run_id="k", lock=tmp_path / courier.LOCK_FILE) as transport:
+            return transport.pid or 0, proc(transport.pid)
+
+    pid, visible = anyio.run(seen)
+    _gone_within(pid, 3.0)
+    read, leaked = b"PATH=" in visible, key.encode() in visible  # (no environment in a failure)
+    assert read and not leaked
+
+
+def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a TimeoutError: that is an OSError, which the run reports as a file it cannot
+    write."""
+    from asyncgen.llm import couriered
+
+    monkeypatch.setattr(couriered, "START_TIMEOUT_S", 1e-6)
+
+    async def enter() -> None:
+        async with CourierTransport(run_id="slow", lock=tmp_path / courier.LOCK_FILE):
+            pass
+
+    with pytest.raises(couriered.CourierFailed, match="did not start within"):
+        anyio.run(enter)
+    os.close(courier.lock(tmp_path / courier.LOCK_FILE))  # its launcher was ended: no courier
+
+
+def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path) -> None:
+    """The courier acknowledges a `used` mark only once it is on disk: an answer used without
+    its mark would be used again by the next run."""
+    out = tmp_path
+    config = ProviderConfig(provider="sim", base_url="http://x/v1")
+    body = LLMClient(config).body(PROMPT, config.params["classify"])
+    answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}
+    path = out / rescue.RESCUE_FILE
+    path.write_bytes(rescue.answer_line(
+        id="dead-1", run="dead", stage="classify", body=body, reservation=7,
+        reserved_usd=0.001, status=200, headers={}, answer=orjson.dumps(answer)))
+    kept = rescue.read(path)
+    path.unlink()
+    path.symlink_to("/dev/full")  # every write: ENOSPC
+    with sim_process("--seed", "1") as url:
+        assert anyio.run(_client_with, out, url, kept)[1] == 1
+        assert _arrivals(url)["classify"] == 1  # sent, not answered from the rescue
+
+
+def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
+    """The courier dies and the loop has not seen its end of file yet: the first post's route
+    frame meets the closed socket. The post fails (CourierFailed), it does not wait forever."""
+    from aiohttp import ClientTimeout
+
+    from asyncgen.llm.couriered import CourierFailed
+
+    async def post() -> BaseException | None:
+        async with CourierTransport(run_id="r", lock=tmp_path / courier.LOCK_FILE) as transport:
+            assert transport.pid is not None
+            os.kill(transport.pid, signal.SIGKILL)
+            _gone_within(transport.pid, 3.0)  # blocking: the loop does not see it go
+            try:
+                with anyio.fail_after(5):
+                    await transport.post("http://127.0.0.1:9/v1/chat/completions", {}, b"{}",
+                                         ClientTimeout(total=2.0))
+            except (CourierFailed, TimeoutError) as exc:
+                return exc
+        return None
+
+    caught = anyio.run(post)
+    assert isinstance(caught, CourierFailed) and not caught.maybe_billed
+
+
+def test_a_new_holder_of_the_lock_clears_the_last_couriers_note(tmp_path: Path) -> None:
+    """Between a run taking the lock and its courier writing its own note, the file still held
+    the last courier's pid and past `until`: a resume then waited 1 s instead of its bound and
+    told the user to end a process that was long gone."""
+    path = tmp_path / courier.LOCK_FILE
+    path.write_bytes(orjson.dumps({"pid": 1, "until": time.time() - 60}))
+    fd = courier.lock(path)  # a run starting its courier (still starting)
+    said: list[str] = []
+    try:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError):
+            courier.wait_for_previous(tmp_path, bound_s=2.0, say=said.append)
+        waited = time.monotonic() - started
+    finally:
+        os.close(fd)
+    assert "up to 2s" in said[0] and "pid 1" not in said[0]
+    assert waited >= 2.0

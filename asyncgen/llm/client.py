@@ -459,7 +459,8 @@ class LLMClient:
         if not isinstance(sender, CourierTransport):
             return None  # nothing to mark it used with: send
         started = self._clock.monotonic()
-        await sender.mark_used(answer.id)
+        if not await sender.mark_used(answer.id):
+            return None  # its mark is not on disk: a later run would use it again, so send
         try:
             body = check_response(answer.status, answer.headers, answer.body, attempt=1,
                                   now=self._clock.wall(), secret=self._secret)

@@ -30,11 +30,13 @@ from aiohttp import ClientTimeout
 
 from asyncgen import courier
 from asyncgen.llm.errors import FatalError
+from asyncgen.llm.providers import KEY_VARIABLES
 from asyncgen.llm.transport import Receipt, WholeBodyAiohttpTransport
 
 START_TIMEOUT_S = 10.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=512)
 _NO_RECEIPT: Receipt = ("", None, 0.0)
+_KEYS = frozenset(name for names in KEY_VARIABLES.values() for name in names)
 
 # what an error frame may name, and how it is built again (anything else: aiohttp.ClientError)
 _PLAIN: dict[str, type[BaseException]] = {
@@ -57,6 +59,12 @@ _CONNECTOR: dict[str, type[aiohttp.ClientConnectorError]] = {
 _OS_ERRORS: dict[str, type[OSError]] = {
     **_WITH_ERRNO, "gaierror": socket.gaierror, "TimeoutError": TimeoutError,
 }
+
+
+def _environment() -> dict[str, str]:
+    """The courier's environment: the run's without the key variables (the key travels only
+    in a `route` frame; a process that outlives its run shows no key in /proc/PID/environ)."""
+    return {name: value for name, value in os.environ.items() if name not in _KEYS}
 
 
 class CourierFailed(FatalError):
@@ -120,8 +128,11 @@ class CourierTransport(WholeBodyAiohttpTransport):
         try:  # before the first request: a courier still starting would bunch them up
             async with asyncio.timeout(START_TIMEOUT_S):
                 self.pid = await self._ready
-        except BaseException:
+        except BaseException as exc:
             await self.__aexit__()
+            if isinstance(exc, TimeoutError):  # an OSError: the run would call it a bad write
+                raise CourierFailed(f"the courier did not start within {START_TIMEOUT_S:g}s",
+                                    maybe_billed=False) from None
             raise
         return self
 
@@ -154,7 +165,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         try:
             self._launcher = subprocess.Popen(
                 command, pass_fds=fds, start_new_session=True, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=self._stderr)
+                stdout=subprocess.DEVNULL, stderr=self._stderr, env=_environment())
         finally:
             theirs.close()
             if lock_fd is not None:
@@ -215,10 +226,13 @@ class CourierTransport(WholeBodyAiohttpTransport):
         stage, reservation, usd = receipt or _NO_RECEIPT
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[n] = future
-        link.send(courier.frame(
+        sent = link.send(courier.frame(
             ["post", n, route, timeouts.total, timeouts.sock_connect, stage, reservation, usd],
             content))
         try:
+            if not sent:  # the link closed under the route frame: nobody would answer
+                raise CourierFailed(self._failure or "the courier process exited",
+                                    maybe_billed=False)
             result: tuple[int, Mapping[str, str], bytes, str | None] = await future
         except asyncio.CancelledError:
             if not future.done():  # the provider answers anyway: the courier keeps it
@@ -237,8 +251,9 @@ class CourierTransport(WholeBodyAiohttpTransport):
         if self._link is not None:
             self._link.send(courier.frame(["read", read]))
 
-    async def mark_used(self, answer_id: str) -> None:
-        """Mark a rescued answer used, in the rescue file, before the run uses it."""
+    async def mark_used(self, answer_id: str) -> bool:
+        """Mark a rescued answer used, in the rescue file, before the run uses it; False when
+        the courier could not write the mark (then the answer must not be used)."""
         link = self._link
         if link is None or link.closed:
             raise CourierFailed(self._failure or "the courier is not running")
@@ -247,9 +262,10 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._pending[n] = future
         link.send(courier.frame(["used", n, answer_id]))
         try:
-            await future
+            written: bool = await future
         finally:
             del self._pending[n]
+        return written
 
     def _on_frame(self, head: list[Any], body: bytes) -> None:
         op = head[0]
@@ -265,7 +281,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         elif op == "error":
             future.set_exception(rebuild(*head[2:8]))
         elif op == "ack":
-            future.set_result(None)
+            future.set_result(bool(head[2]))
 
     def _on_closed(self, undelivered: list[Any]) -> None:
         """The courier is gone: every request waiting on it fails, typed."""
