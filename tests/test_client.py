@@ -513,7 +513,7 @@ def sim_client(url: str, **options: Any) -> LLMClient:
         "provider": "sim",
         "base_url": url,
         "api_key": MARKER,
-        "timeout_s": 0.5,
+        "timeout_s": 2.0,  # a forced hang passes its own, shorter one
         "max_attempts": 4,
     }
     config_options.update(options)
@@ -564,11 +564,15 @@ async def test_every_forced_fault_maps_to_its_error(style: str) -> None:
         for fault, kind in FORCED_RETRYABLE:
             kind_name, _, option = fault.partition(";")
             once = f"{kind_name}*1" + (f";{option}" if option else "")
-            async with sim_client(url, extra_headers=((sim.FAULT_HEADER, once),)) as client:
+            # only a hang waits for the timeout: short there, roomy elsewhere (a loaded machine)
+            timeout_s = 0.5 if kind_name == "hang" else 2.0
+            async with sim_client(url, extra_headers=((sim.FAULT_HEADER, once),),
+                                  timeout_s=timeout_s) as client:
                 result = await client.complete("classify", PROMPT)
                 assert result.attempts == 2, fault
                 assert client.stats()["attempt_errors"] == {kind: 1}, fault
-            async with sim_client(url, extra_headers=((sim.FAULT_HEADER, fault),)) as client:
+            async with sim_client(url, extra_headers=((sim.FAULT_HEADER, fault),),
+                                  timeout_s=timeout_s) as client:
                 with pytest.raises(e.RetriesExhausted) as info:
                     await client.complete("classify", PROMPT)
                 assert info.value.last_kind == kind, fault
