@@ -339,7 +339,8 @@ def tally_from_state(state: Mapping[str, Any]) -> EventTally:
     return tally
 
 
-def _fold_event(tally: EventTally, event: dict[str, Any], where: str) -> None:
+def fold_event(tally: EventTally, event: dict[str, Any], where: str) -> None:
+    """Fold one decoded line of events.jsonl (`asyncgen.summary.fold_file`'s `add`)."""
     tally.add(event)
 
 
@@ -347,7 +348,7 @@ def fold_events(directory: Path,
                 summary: Mapping[str, Any] | None = None) -> Folded[EventTally]:
     """events.jsonl folded, from the directory's summary and the lines after it."""
     part = (read_summary(directory) if summary is None else summary).get("events")
-    return fold_file(directory / EVENTS_FILE, part, EventTally, tally_from_state, _fold_event)
+    return fold_file(directory / EVENTS_FILE, part, EventTally, tally_from_state, fold_event)
 
 
 def _stage_order(stages: Iterable[str]) -> list[str]:
