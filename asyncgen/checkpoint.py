@@ -112,7 +112,7 @@ class Checkpointer:
         self._advance(out / worklog.JOURNAL_FILE, self.journal, worklog.add, limit)
         fresh = self.tasks.fold.instructions[self._count:]
         if fresh:
-            self._encoded.append(summary.encode_instructions(fresh))
+            self._encoded += summary.encode_instructions(fresh)
             self._count += len(fresh)
         parts: dict[str, Any] = {}
         if self.events is not None:

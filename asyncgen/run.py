@@ -272,7 +272,7 @@ async def execute(p: Prepared) -> int:
             print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
             return EXIT_FATAL
         if p.folded.length > p.folded.from_summary:  # lines of a killed (or older) run
-            _summarise_tasks(p)
+            await anyio.to_thread.run_sync(_summarise_tasks, p)  # a big pool's: not on the loop
         return await _execute(p, run_id)
     finally:
         p.lock.release()
@@ -382,10 +382,11 @@ def _summarise_tasks(p: Prepared) -> None:
     """Fold what `prepare` read into the summary at once, so that a kill -9 of this run
     leaves the next one only this run's lines to fold (the events part stays as it was)."""
     parts = {key: value for key, value in p.summary.items()
-             if key not in ("format", "journal")}  # the journal is rewritten next
-    parts["tasks"] = p.folded.part(p.folded.fold.state())
+             if key not in ("format", "journal", "tasks")}  # the journal is rewritten next
+    instructions = summary.encode_instructions(p.folded.fold.instructions)
     try:
-        summary.write_summary(p.config.out, parts)
+        summary.write_summary(p.config.out, parts,
+                              {"tasks": summary.task_pieces(p.folded, instructions)})
     except OSError:
         pass  # a summary is never needed: the next reader folds the file itself
 

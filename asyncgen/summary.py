@@ -35,6 +35,7 @@ FORMAT = "asyncgen-summary/1"
 TASKS_FILE = "tasks.jsonl"
 EVENTS_FILE = "events.jsonl"
 BLOCK = 1 << 22  # bytes read (and hashed) at a time
+ENCODE_CHUNK = 1 << 15  # instructions encoded at a time (a few ms each)
 
 F = TypeVar("F")
 T = TypeVar("T")
@@ -281,6 +282,8 @@ def task_pieces(folded: Folded[TaskFold], instructions: Sequence[bytes]) -> list
     return pieces
 
 
-def encode_instructions(instructions: Sequence[str]) -> bytes:
-    """A chunk of instructions for `task_pieces` (a JSON array without its brackets)."""
-    return orjson.dumps(list(instructions))[1:-1]
+def encode_instructions(instructions: Sequence[str]) -> list[bytes]:
+    """Instructions for `task_pieces`, in chunks (each a JSON array without its brackets) of
+    `ENCODE_CHUNK`: one encoding call holds the GIL a few ms, not a big pool's whole time."""
+    return [orjson.dumps(list(instructions[at:at + ENCODE_CHUNK]))[1:-1]
+            for at in range(0, len(instructions), ENCODE_CHUNK)]

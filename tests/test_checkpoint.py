@@ -83,6 +83,7 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     _append(events, _line(_event(5)) + _line(_event(6))[:10])
     _append(journal, _line(worklog.failed("Open job.", "no_instances"))[:-1])  # no newline yet
     monkeypatch.setattr(summary, "BLOCK", 64)  # lines across blocks: the same bytes hashed
+    monkeypatch.setattr(summary, "ENCODE_CHUNK", 2)  # instructions written in chunks
     keeper.step(limit=200)  # about 200 bytes of each file at most: the rest next time
     part = summary.read_summary(out)
     assert part["tasks"]["lines"] == 3 and part["events"]["lines"] < 7
