@@ -293,6 +293,8 @@ def _encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {"$dict": {key: _encode(item) for key, item in value.items()}}
     if isinstance(value, list):
+        if all(type(item) is float for item in value):  # latencies: JSON as they are
+            return value
         return [_encode(item) for item in value]
     if value is None or isinstance(value, str | int | float):
         return value
@@ -301,6 +303,8 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, list):
+        if all(type(item) is float for item in value):
+            return value
         return [_decode(item) for item in value]
     if not isinstance(value, dict):
         return value

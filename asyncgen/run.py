@@ -372,7 +372,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
         events.close(sink)
         cut_short = control.scope is not None and control.scope.cancel_called
         if control.reason != "io_error" and not cut_short:
-            settle(c.out, checkpointer)
+            with anyio.CancelScope(shield=True):  # a big run's last fold: not on the loop
+                await anyio.to_thread.run_sync(settle, c.out, checkpointer)
         if control.fatal_message is not None:
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
