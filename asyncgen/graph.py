@@ -30,6 +30,7 @@ from functools import partial
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asyncgen.checkpoint import Checkpointer
 from asyncgen.config import RunConfig
 from asyncgen.demos import Demonstrations
 from asyncgen.llm.params import STAGES
@@ -62,6 +63,7 @@ class Graph:
     outlook: Outlook
     progress: Progress
     rng: random.Random
+    checkpointer: Checkpointer | None = None  # keeps OUT/summary.json current (not in tests)
 
     async def run(self) -> None:
         cfg = self.config
@@ -90,6 +92,8 @@ class Graph:
                 tg.start_soon(self._watch_signals)
                 tg.start_soon(self._hold_generation)
                 tg.start_soon(self.progress.run, self.control)
+                if self.checkpointer is not None:
+                    tg.start_soon(self.checkpointer.run)
                 if cfg.max_duration:
                     tg.start_soon(self._stop_after, cfg.max_duration)
                 # the streams after the task group are closed as soon as the workers have their

@@ -15,6 +15,10 @@ the instructions of `tasks.jsonl` marked done, gives the `Backlog`: batches to j
 (with their label if they have one) and failed instructions. The next run judges and continues
 that backlog before it samples a new prompt, and starts its journal afresh from it (`rewrite`,
 atomically), so the file holds only what is still open plus the failures.
+
+While the run appends, its checkpointer keeps the fold of the lines (before `settle`) in
+OUT/summary.json (`asyncgen.summary`: validated by the length and SHA-256 of the bytes it
+covers), so the next run after a kill -9 folds only the journal's last seconds.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import JsonlFile, LineAppender
+from asyncgen.jsonl import LineAppender
+from asyncgen.summary import Folded, fold_file
 
 JOURNAL_FILE = "journal.jsonl"
 
@@ -83,6 +88,23 @@ class Backlog:
             if fresh:
                 batches[batch] = fresh
         self.candidates = batches
+
+    def state(self) -> dict[str, Any]:
+        """The fold (before `settle`), for the summary."""
+        return {"candidates": self.candidates,
+                "jobs": {text: job.is_classification for text, job in self.jobs.items()},
+                "failed": self.failed}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Backlog:
+        """The fold a summary holds (ValueError when it is not one)."""
+        candidates, jobs, failed = state["candidates"], state["jobs"], state["failed"]
+        if not (isinstance(candidates, dict) and isinstance(jobs, dict)
+                and isinstance(failed, dict)):
+            raise ValueError("not a journal fold")
+        return cls(candidates={str(b): list(t) for b, t in candidates.items()},
+                   jobs={text: OpenJob(text, label) for text, label in jobs.items()},
+                   failed=dict(failed))
 
     def records(self) -> Iterable[dict[str, Any]]:
         """The journal lines that rebuild this backlog."""
@@ -142,19 +164,29 @@ def _check(record: Mapping[str, Any], where: str) -> None:
 # --- the file ----------------------------------------------------------------------------------
 
 
-def read(path: Path, committed: Collection[str]) -> Backlog:
+def add(backlog: Backlog, record: Mapping[str, Any], where: str) -> None:
+    """Fold one decoded line in, refused (UsageError) when it is not a journal record."""
+    _check(record, where)
+    backlog.apply(record)
+
+
+def fold(path: Path, part: Mapping[str, Any] | None = None) -> Folded[Backlog]:
+    """The journal's lines folded (from the summary's `part` when it still matches), before
+    `settle`; a torn last line (a kill mid-write) is skipped, any other bad line refused."""
+    return fold_file(path, part, Backlog, Backlog.from_state, add)
+
+
+def read(path: Path, committed: Collection[str],
+         part: Mapping[str, Any] | None = None) -> Backlog:
     """Fold the journal at `path` (absent: an empty backlog); reads only.
 
     A torn last line (a kill mid-write) is skipped; any other bad line is a UsageError.
     """
-    backlog = Backlog()
     if not path.exists():
-        return backlog
+        return Backlog()
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
-    for lineno, record in JsonlFile(path):
-        _check(record, f"{path}, line {lineno}")
-        backlog.apply(record)
+    backlog = fold(path, part).fold
     backlog.settle(committed)
     return backlog
 

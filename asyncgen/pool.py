@@ -17,6 +17,7 @@ generation (`gc.freeze`): full collections then see only what was made since.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -309,7 +310,9 @@ class Pool:
         self.scores = PoolScores([seed.instruction for seed in self.seeds])
         for seed in self.seeds:
             self._index.add(seed.instruction)
-        self._restoring: list[str] = []  # given to `restore`, not in the index yet
+        # given to `restore`, not in the index yet (the lists as given: a big pool's are not
+        # copied on the loop)
+        self._restoring: list[Sequence[str]] = []
         self._restored: anyio.Event | None = None  # set once `ready` has built them in
         self._unfrozen = 0  # instructions added since the last gc.freeze()
 
@@ -318,7 +321,7 @@ class Pool:
 
     def __repr__(self) -> str:
         return (f"Pool(seeds={len(self.seeds)}, machine={len(self.machine)}, indexed={len(self)}"
-                f", restoring={len(self._restoring)})")
+                f", restoring={sum(len(part) for part in self._restoring)})")
 
     def restore(self, instructions: Sequence[str], kept: Iterable[str] = ()) -> None:
         """Re-add committed instructions after a resume, and `kept`: the instructions earlier
@@ -327,7 +330,7 @@ class Pool:
         The sampler may sample the committed ones at once; the index and the similarity view
         take them all in `ready`, in one pass in a worker thread, while the run sends."""
         self.machine.extend(instructions)
-        self._restoring.extend([*instructions, *kept])
+        self._restoring += [instructions, list(kept)]
 
     async def ready(self) -> None:
         """Wait until the pool holds what `restore` gave it (the filter awaits it before its
@@ -335,16 +338,19 @@ class Pool:
         requests meanwhile, and nothing else touches the index until it is done."""
         if self._restored is None:
             self._restored = anyio.Event()
-            texts, self._restoring = self._restoring, []
-            if texts:
-                await anyio.to_thread.run_sync(self._build, texts, abandon_on_cancel=True)
+            parts, self._restoring = self._restoring, []
+            if any(parts):
+                await anyio.to_thread.run_sync(self._build, parts, abandon_on_cancel=True)
             self._restored.set()
         await self._restored.wait()
 
-    def _build(self, texts: list[str]) -> None:
-        """Both views of the pool take `texts` (in a worker thread: see `ready`); the cyclic
-        collector is held off meanwhile (a full collection in the middle of the build would walk
-        it all holding the GIL), and what was built is frozen after (`_grown`)."""
+    def _build(self, parts: list[Sequence[str]]) -> None:
+        """Both views of the pool take the texts of `parts` (in a worker thread: see `ready`);
+        the cyclic collector is held off meanwhile (a full collection in the middle of the build
+        would walk it all holding the GIL), and what was built is frozen before it is let on
+        again: not collected first, since a young collection over a big pool's build walks it
+        all too (373 ms holding the GIL at 1M), for the few cycles made meanwhile."""
+        texts = list(itertools.chain.from_iterable(parts))
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -353,8 +359,9 @@ class Pool:
                 raise AssertionError("pool views out of step")  # both issue keys in add order
         finally:
             if collecting:
+                gc.freeze()
                 gc.enable()
-        self._grown(len(texts))
+        self._unfrozen = 0
 
     def admit(self, instruction: str) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.

@@ -293,6 +293,8 @@ def _encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {"$dict": {key: _encode(item) for key, item in value.items()}}
     if isinstance(value, list):
+        if all(type(item) is float for item in value):  # latencies: JSON as they are
+            return value
         return [_encode(item) for item in value]
     if value is None or isinstance(value, str | int | float):
         return value
@@ -301,6 +303,8 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, list):
+        if all(type(item) is float for item in value):
+            return value
         return [_decode(item) for item in value]
     if not isinstance(value, dict):
         return value
@@ -339,7 +343,8 @@ def tally_from_state(state: Mapping[str, Any]) -> EventTally:
     return tally
 
 
-def _fold_event(tally: EventTally, event: dict[str, Any], where: str) -> None:
+def fold_event(tally: EventTally, event: dict[str, Any], where: str) -> None:
+    """Fold one decoded line of events.jsonl (`asyncgen.summary.fold_file`'s `add`)."""
     tally.add(event)
 
 
@@ -347,7 +352,7 @@ def fold_events(directory: Path,
                 summary: Mapping[str, Any] | None = None) -> Folded[EventTally]:
     """events.jsonl folded, from the directory's summary and the lines after it."""
     part = (read_summary(directory) if summary is None else summary).get("events")
-    return fold_file(directory / EVENTS_FILE, part, EventTally, tally_from_state, _fold_event)
+    return fold_file(directory / EVENTS_FILE, part, EventTally, tally_from_state, fold_event)
 
 
 def _stage_order(stages: Iterable[str]) -> list[str]:

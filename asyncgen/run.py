@@ -25,6 +25,7 @@ from asyncgen import __version__, courier, events, report, rescue, spend, summar
 from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
+from asyncgen.checkpoint import Checkpointer
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.demos import Demonstrations, load_demos
 from asyncgen.embedded import SimulatorFailed, simulator
@@ -153,7 +154,8 @@ def prepare(config: RunConfig) -> Prepared:
         committed = folded.fold
         check_authorship(record, config.out,
                          ((first, run_id) for run_id, first in committed.runs.items()))
-        backlog = worklog.read(config.out / worklog.JOURNAL_FILE, set(committed.instructions))
+        backlog = worklog.read(config.out / worklog.JOURNAL_FILE, set(committed.instructions),
+                               before.get("journal"))
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
@@ -270,7 +272,7 @@ async def execute(p: Prepared) -> int:
             print(f"asyncgen run: error: {_cannot_write(exc, c.out)}", file=sys.stderr)
             return EXIT_FATAL
         if p.folded.length > p.folded.from_summary:  # lines of a killed (or older) run
-            _summarise_tasks(p)
+            await anyio.to_thread.run_sync(_summarise_tasks, p)  # a big pool's: not on the loop
         return await _execute(p, run_id)
     finally:
         p.lock.release()
@@ -305,6 +307,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
     work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
+    # the summary's writer from here on (the files it folds are written from now on)
+    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"))
     exit_code = EXIT_OK
     progress: Progress | None = None
     try:
@@ -328,7 +332,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 if batcher is not None:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.committed)
-                graph = _graph(p, control, asking, progress, run_id, work)
+                graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
@@ -368,7 +372,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
         events.close(sink)
         cut_short = control.scope is not None and control.scope.cancel_called
         if control.reason != "io_error" and not cut_short:
-            settle(c.out)
+            with anyio.CancelScope(shield=True):  # a big run's last fold: not on the loop
+                await anyio.to_thread.run_sync(settle, c.out, checkpointer)
         if control.fatal_message is not None:
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
@@ -377,10 +382,12 @@ async def _execute(p: Prepared, run_id: str) -> int:
 def _summarise_tasks(p: Prepared) -> None:
     """Fold what `prepare` read into the summary at once, so that a kill -9 of this run
     leaves the next one only this run's lines to fold (the events part stays as it was)."""
-    parts = {key: value for key, value in p.summary.items() if key != "format"}
-    parts["tasks"] = p.folded.part(p.folded.fold.state())
+    parts = {key: value for key, value in p.summary.items()
+             if key not in ("format", "journal", "tasks")}  # the journal is rewritten next
+    instructions = summary.encode_instructions(p.folded.fold.instructions)
     try:
-        summary.write_summary(p.config.out, parts)
+        summary.write_summary(p.config.out, parts,
+                              {"tasks": summary.task_pieces(p.folded, instructions)})
     except OSError:
         pass  # a summary is never needed: the next reader folds the file itself
 
@@ -399,12 +406,19 @@ def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
     return transport, rescue.Rescue(rescued.answers)
 
 
-def settle(out: Path) -> None:
+def settle(out: Path, checkpointer: Checkpointer | None = None) -> None:
     """Leave the directory quick to resume and report: fold what this run appended into
     OUT/summary.json and compact the work journal to what is still open (what the next run
     would do first). Both are the files' own folds, so nothing is lost when this is skipped
-    (a kill -9, a stop at once) or fails: the next reader folds the rest itself."""
+    (a kill -9, a stop at once) or fails: the next reader folds the rest itself. The run's
+    checkpointer, when its folds are whole, has folded most of it already."""
     try:
+        if checkpointer is not None and checkpointer.usable:
+            backlog = checkpointer.final()
+            backlog.settle(set(checkpointer.tasks.fold.instructions))
+            if (out / worklog.JOURNAL_FILE).is_file():
+                worklog.rewrite(out / worklog.JOURNAL_FILE, backlog)
+            return
         before = summary.read_summary(out)
         tasks = summary.fold_tasks(out, before)
         parts = {"tasks": tasks.part(tasks.fold.state())}
@@ -415,7 +429,7 @@ def settle(out: Path) -> None:
         path = out / worklog.JOURNAL_FILE
         if path.is_file():
             worklog.rewrite(path, worklog.read(path, set(tasks.fold.instructions)))
-    except (UsageError, OSError):
+    except (UsageError, OSError, ValueError):
         pass  # the files stand as they are; the next run or report folds them in full
 
 
@@ -477,7 +491,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
-           run_id: str, work: worklog.Journal) -> Graph:
+           run_id: str, work: worklog.Journal, checkpointer: Checkpointer) -> Graph:
     c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
@@ -496,4 +510,5 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.committed)}"),
+        checkpointer=checkpointer,
     )

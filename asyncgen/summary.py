@@ -10,15 +10,16 @@ match (a file rewritten, truncated or replaced, another asyncgen's layout) is ig
 whole file folded: the summary can make a read faster, never different. It is written
 atomically and is never the only copy of anything; deleting it is always safe.
 
-After a kill -9 the summary covers the directory as the run before left it; the killed run's
-lines are the tail, folded on every read until a run ends cleanly.
+While a run writes, its checkpointer (`asyncgen.checkpoint`) keeps the summary current every
+few seconds from its own folds of the files (`advance`: only whole lines, the files' writers are
+other tasks), so after a kill -9 the tail left to fold is the last seconds of the run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -34,6 +35,7 @@ FORMAT = "asyncgen-summary/1"
 TASKS_FILE = "tasks.jsonl"
 EVENTS_FILE = "events.jsonl"
 BLOCK = 1 << 22  # bytes read (and hashed) at a time
+ENCODE_CHUNK = 1 << 15  # instructions encoded at a time (a few ms each)
 
 F = TypeVar("F")
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class Folded(Generic[T]):
     sha256: str
     torn_line: int | None
     from_summary: int  # bytes of it taken from the summary (0: folded from the start)
+    digest: Any = None  # the SHA-256 of the `length` bytes, open: `advance` goes on from it
 
     def torn_note(self, path: Path) -> str | None:
         """The note `JsonlFile.torn_note` gives for the same file."""
@@ -134,15 +137,20 @@ def _prefix(f: Any, length: int, digest: Any) -> bool:
     return True
 
 
-def _lines(f: Any, first: int, digest: Any) -> Iterator[tuple[int, bytes, bool]]:
+def _lines(f: Any, first: int, digest: Any, limit: int | None = None
+           ) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, line, whole) from the file position on, each whole line hashed into
-    `digest`; the last one may lack its newline (then it is not hashed: the caller decides)."""
+    `digest`; the last one may lack its newline (then it is not hashed: the caller decides).
+    With a `limit`, about that many bytes are read (whole blocks): the line the limit cuts
+    comes last, as one without its newline."""
     number = first
     carry = b""
-    while True:
+    read = 0
+    while limit is None or read < limit:
         block = f.read(BLOCK)
         if not block:
             break
+        read += len(block)
         end = block.rfind(b"\n") + 1
         if not end:
             carry += block
@@ -160,46 +168,69 @@ def _lines(f: Any, first: int, digest: Any) -> Iterator[tuple[int, bytes, bool]]
 
 
 def fold_file(path: Path, part: Mapping[str, Any] | None, new: Callable[[], F],
-              restore: Callable[[Any], F], add: Callable[[F, dict[str, Any], str], None]
-              ) -> Folded[F]:
+              restore: Callable[[Any], F], add: Callable[[F, dict[str, Any], str], None],
+              *, live: bool = False, limit: int | None = None) -> Folded[F]:
     """Fold `path`'s lines with `add`, from the summary's `part` when the file still starts
-    with the bytes it covers; the one JSONL tail rule (`asyncgen.jsonl`) for the last line."""
+    with the bytes it covers; the one JSONL tail rule (`asyncgen.jsonl`) for the last line.
+    `live` and `limit` as for `advance` (the rest is left for it)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        fold, length, lines, covered = new(), 0, 0, 0
+        folded = Folded(new(), 0, 0, "", None, 0, digest)
         if part is not None:
             try:
                 expected, size = str(part["sha256"]), int(part["length"])
                 if size <= os.fstat(f.fileno()).st_size and _prefix(f, size, digest) \
                         and digest.hexdigest() == expected:
-                    fold, length, lines = restore(part["fold"]), size, int(part["lines"])
-                    covered = size
+                    fold, lines = restore(part["fold"]), int(part["lines"])
+                    folded.fold, folded.length, folded.lines = fold, size, lines
+                    folded.from_summary = size
             except (KeyError, TypeError, ValueError):
                 pass
-            if not covered:  # not this file's summary: fold it all
-                digest = hashlib.sha256()
+            if not folded.from_summary:  # not this file's summary: fold it all
+                folded.digest = hashlib.sha256()
                 f.seek(0)
-        torn: int | None = None
-        for number, raw, whole in _lines(f, lines, digest):
-            if not whole:
-                if raw.strip() and is_torn(raw):  # JsonlFile's order: blank, then torn
-                    torn = number
-                    break
-                digest.update(raw)
-            length += len(raw) + whole
-            lines = number
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise UsageError(
-                    f"{path}, line {number}: corrupt line, not valid JSON ({exc.msg})"
-                ) from exc
-            if not isinstance(obj, dict):
-                raise UsageError(f"{path}, line {number}: expected a JSON object")
-            add(fold, obj, f"{path}, line {number}")
-    return Folded(fold, length, lines, digest.hexdigest(), torn, covered)
+        _fold_lines(f, path, folded, add, live=live, limit=limit)
+    return folded
+
+
+def advance(path: Path, folded: Folded[F], add: Callable[[F, dict[str, Any], str], None],
+            limit: int | None = None) -> int:
+    """Fold into `folded` the whole lines appended to `path` since (about `limit` bytes at
+    most): the lines folded. For a file another writer is appending to: a last line without
+    its newline is being written, and is left for the next call."""
+    before = folded.lines
+    with path.open("rb") as f:
+        f.seek(folded.length)
+        _fold_lines(f, path, folded, add, live=True, limit=limit)
+    return folded.lines - before
+
+
+def _fold_lines(f: Any, path: Path, folded: Folded[F],
+                add: Callable[[F, dict[str, Any], str], None], *, live: bool,
+                limit: int | None = None) -> None:
+    """Fold the lines from the file position on into `folded` (its length, lines, digest)."""
+    for number, raw, whole in _lines(f, folded.lines, folded.digest, limit):
+        if not whole:
+            if live:  # still being written (or cut by the limit): the next call reads it
+                break
+            if raw.strip() and is_torn(raw):  # JsonlFile's order: blank, then torn
+                folded.torn_line = number
+                break
+            folded.digest.update(raw)
+        folded.length += len(raw) + whole
+        folded.lines = number
+        if not raw.strip():
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UsageError(
+                f"{path}, line {number}: corrupt line, not valid JSON ({exc.msg})"
+            ) from exc
+        if not isinstance(obj, dict):
+            raise UsageError(f"{path}, line {number}: expected a JSON object")
+        add(folded.fold, obj, f"{path}, line {number}")
+    folded.sha256 = folded.digest.hexdigest()
 
 
 def read_summary(out: Path) -> dict[str, Any]:
@@ -215,15 +246,44 @@ def fold_tasks(out: Path, summary: Mapping[str, Any] | None = None) -> Folded[Ta
     """tasks.jsonl folded (an empty fold when there is none)."""
     path = out / TASKS_FILE
     if not path.exists():
-        return Folded(TaskFold(), 0, 0, hashlib.sha256().hexdigest(), None, 0)
+        digest = hashlib.sha256()
+        return Folded(TaskFold(), 0, 0, digest.hexdigest(), None, 0, digest)
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
     part = (read_summary(out) if summary is None else summary).get("tasks")
     return fold_file(path, part, TaskFold, TaskFold.from_state, TaskFold.add)
 
 
-def write_summary(out: Path, parts: Mapping[str, Any]) -> None:
-    """Replace the summary atomically (a kill leaves the old one or the new one)."""
+def write_summary(out: Path, parts: Mapping[str, Any],
+                  encoded: Mapping[str, Sequence[bytes]] | None = None) -> None:
+    """Replace the summary atomically (a kill leaves the old one or the new one); `encoded`
+    parts come as pieces of JSON, written one after another (never joined in memory)."""
     tmp = out / f".{SUMMARY_FILE}.tmp"
-    tmp.write_bytes(orjson.dumps({"format": FORMAT, **parts}))
+    with tmp.open("wb") as f:
+        f.write(orjson.dumps({"format": FORMAT, **parts})[:-1])
+        for name, pieces in (encoded or {}).items():
+            f.write(b"," + orjson.dumps(name) + b":")
+            for piece in pieces:
+                f.write(piece)
+        f.write(b"}")
     os.replace(tmp, out / SUMMARY_FILE)
+
+
+def task_pieces(folded: Folded[TaskFold], instructions: Sequence[bytes]) -> list[bytes]:
+    """The summary's tasks part as pieces of JSON, its instructions given already encoded, in
+    chunks (`encode_instructions`): a big pool's are encoded once, not at every write."""
+    state = folded.fold.state()
+    del state["instructions"]
+    head = orjson.dumps(folded.part(state))  # ...,"fold":{...}}
+    pieces = [head[:-2], b',"instructions":[']
+    for number, chunk in enumerate(chunk for chunk in instructions if chunk):
+        pieces += [b",", chunk] if number else [chunk]
+    pieces.append(b"]}}")
+    return pieces
+
+
+def encode_instructions(instructions: Sequence[str]) -> list[bytes]:
+    """Instructions for `task_pieces`, in chunks (each a JSON array without its brackets) of
+    `ENCODE_CHUNK`: one encoding call holds the GIL a few ms, not a big pool's whole time."""
+    return [orjson.dumps(list(instructions[at:at + ENCODE_CHUNK]))[1:-1]
+            for at in range(0, len(instructions), ENCODE_CHUNK)]

@@ -28,6 +28,14 @@ any run leaves when it ends). `--lag MORE` resumes the warm largest directory MO
 further against the simulator and prints the run's worst event-loop stall. The least of
 `--repeat` runs, the one-task directory measured between them. The page cache is warm (the
 directory was just written or copied).
+
+"killed" (`--killed`): not a replica but what a real kill -9 leaves: `asyncgen run` (of this
+checkout) against the simulator with no latency and no rate limit, killed with SIGKILL once
+tasks.jsonl holds N lines *and* its last checkpoint of OUT/summary.json (asyncgen.checkpoint,
+every 10 s) is `--kill-age` seconds old (default 9.5: just before the next one, the longest
+tail a kill can leave), its courier waited for: its whole journal since it started, a torn line
+maybe. The tail the checkpoint does not cover (lines of tasks.jsonl) is printed with it, and
+its µs per task are over the lines it holds (a little over N).
 """
 
 from __future__ import annotations
@@ -179,6 +187,36 @@ class Replica:
         return self.n
 
 
+def killed_run(out: Path, tasks: int, age: float) -> tuple[int, int]:
+    """A real run against the simulator, killed -9 once tasks.jsonl holds `tasks` lines and
+    its last checkpoint is `age` seconds old: the lines it holds, and those after what its
+    last checkpoint covers."""
+    path = out / "tasks.jsonl"
+    with simulator_process("--seed", "1", "--latency-ms", "0") as url:
+        proc = subprocess.Popen(
+            _asyncgen("run", "--out", str(out), "--provider", "sim", "--base-url", url,
+                      "--target-instructions", str(tasks * 2), "--log-format", "none",
+                      "--seed", "1"), env=_env(None), stdout=subprocess.DEVNULL)
+        lines, seen = 0, 0
+        summarised = out / "summary.json"
+        while proc.poll() is None and (lines < tasks or not summarised.exists()
+                                       or time.time() - summarised.stat().st_mtime < age):
+            time.sleep(0.05)
+            if path.exists():
+                with path.open("rb") as f:
+                    f.seek(seen)
+                    data = f.read()
+                seen += len(data)
+                lines += data.count(b"\n")
+        proc.kill()
+        proc.wait()
+        time.sleep(3)  # its courier ends once the simulator is gone; the resume waits for it
+    covered = orjson.loads((out / "summary.json").read_bytes())["tasks"]["lines"] \
+        if (out / "summary.json").exists() else 0
+    lines = len(path.read_bytes().splitlines())
+    return lines, lines - covered
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU of a live process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -284,6 +322,10 @@ def main() -> int:
                         help="also resume the largest directory MORE tasks past it against "
                         "the simulator and show its worst event-loop stall")
     parser.add_argument("--keep", type=Path, help="build the directories here and keep them")
+    parser.add_argument("--killed", action="store_true",
+                        help="also a directory a real run killed -9 at N tasks left")
+    parser.add_argument("--kill-age", type=float, default=9.5,
+                        help="seconds after a checkpoint to kill the run (--killed)")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f} at start, "
@@ -319,15 +361,24 @@ def main() -> int:
             shutil.rmtree(warm, ignore_errors=True)
             shutil.copytree(directory, warm)
             prime(warm, n, args.code)
-            for state, where in (("cold", directory), ("warm", warm)):
-                got = measure(where, n, primed, root / "scratch", args.repeat, args.code)
+            states = [("cold", directory, n), ("warm", warm, n)]
+            if args.killed:
+                killed = root / f"tasks-{n}-killed"
+                shutil.rmtree(killed, ignore_errors=True)
+                lines, tail = killed_run(killed, n, args.kill_age)
+                print(f"killed at {lines:,} tasks: {tail:,} lines of tasks.jsonl after the "
+                      f"checkpoint, load {os.getloadavg()[0]:.2f}", flush=True)
+                states.append(("killed", killed, lines))
+            for state, where, count in states:
+                got = measure(where, count, primed, root / "scratch", args.repeat, args.code)
                 cells = []
                 for what in ("resume", "report"):
                     wall, cpu = got[what]
                     base = got[f"{what}_base"]
-                    per = [(got[what][i] - base[i]) / n * 1e6 for i in (0, 1)]
+                    per = [(got[what][i] - base[i]) / count * 1e6 for i in (0, 1)]
                     cells += [f"{wall:.2f} / {cpu:.2f}", f"**{per[0]:.1f}** / {per[1]:.1f}"]
-                print(f"| {n:,} | {state} | {size:,.0f} | {' | '.join(cells)} | "
+                size = sum(p.stat().st_size for p in where.iterdir()) / 1e6
+                print(f"| {count:,} | {state} | {size:,.0f} | {' | '.join(cells)} | "
                       f"{os.getloadavg()[0]:.2f} |", flush=True)
             if args.lag and n == max(sizes):
                 finished = loop_lag(warm, root / "scratch", n, args.lag, args.code)

@@ -1,0 +1,139 @@
+"""The run's checkpointer: OUT/summary.json kept current from its own folds of the files while
+they are appended to, so what a kill -9 leaves to fold is short, and every read is the same."""
+
+from __future__ import annotations
+
+import io
+import sys
+from argparse import Namespace
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from asyncgen import checkpoint, report, run, summary
+from asyncgen import journal as worklog
+from asyncgen.checkpoint import Checkpointer
+from asyncgen.cli import main
+
+from .conftest import sim_process
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[str]:
+    with sim_process("--seed", "5") as url:
+        yield url
+
+
+def _task(n: int) -> dict[str, Any]:
+    return {"id": f"task-{n:06d}", "instruction": f"Write poem number {n} about rivers.",
+            "is_classification": n % 2 == 0,
+            "instances": [{"input": "" if n % 3 else "a b", "output": "one two three"}],
+            "run_id": "r1"}
+
+
+def _event(n: int) -> dict[str, Any]:
+    return {"event": "request.completed", "stage": "generate", "latency_ms": float(n),
+            "cost_usd": 0.001, "prompt_tokens": 10, "completion_tokens": 5,
+            "timestamp": "2026-12-07T00:00:00Z"}
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps(obj) + b"\n"
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+
+
+def _report(out: Path) -> dict[str, Any]:
+    captured, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        assert report.main(Namespace(dir=out, json=True, plots=None)) == 0
+        printed = sys.stdout.getvalue()
+    finally:
+        sys.stdout = captured
+    data: dict[str, Any] = orjson.loads(printed)
+    return data
+
+
+def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path
+    tasks, events, journal = (out / summary.TASKS_FILE, out / summary.EVENTS_FILE,
+                              out / worklog.JOURNAL_FILE)
+    tasks.write_bytes(b"".join(_line(_task(n)) for n in range(3)))
+    events.write_bytes(b"".join(_line(_event(n)) for n in range(5)))
+    journal.write_bytes(_line(worklog.admitted("Open job.")))
+    keeper = Checkpointer(out, summary.fold_tasks(out), None)
+    keeper.step()
+    # lines being written: the step leaves them for the next one
+    half = _line(_task(3))
+    _append(tasks, half[:30])
+    _append(events, _line(_event(5)) + _line(_event(6))[:10])
+    _append(journal, _line(worklog.failed("Open job.", "no_instances"))[:-1])  # no newline yet
+    monkeypatch.setattr(summary, "BLOCK", 64)  # lines across blocks: the same bytes hashed
+    monkeypatch.setattr(summary, "ENCODE_CHUNK", 2)  # instructions written in chunks
+    keeper.step(limit=200)  # about 200 bytes of each file at most: the rest next time
+    part = summary.read_summary(out)
+    assert part["tasks"]["lines"] == 3 and part["events"]["lines"] < 7
+    assert part["journal"]["lines"] == 1
+    _append(tasks, half[30:] + _line(_task(4)))
+    _append(events, _line(_event(6))[10:])
+    _append(journal, b"\n")
+    for _ in range(10):
+        keeper.step(limit=200)
+    assert summary.fold_tasks(out).from_summary == tasks.stat().st_size
+    assert report.fold_events(out).from_summary == events.stat().st_size
+    assert worklog.fold(journal, summary.read_summary(out)["journal"]).from_summary == \
+        journal.stat().st_size
+    kept = _report(out)
+    backlog = worklog.read(journal, set(), summary.read_summary(out)["journal"])
+    (out / summary.SUMMARY_FILE).unlink()
+    assert _report(out) == kept  # the same figures folded from the start
+    assert worklog.read(journal, set()) == backlog
+    assert kept["table1"]["instructions"] == 5 and backlog.failed == {"Open job.": "no_instances"}
+    assert kept["requests"]["total"]["requests"] == 7
+
+
+def test_a_journal_part_that_no_longer_matches_is_ignored(tmp_path: Path) -> None:
+    journal = tmp_path / worklog.JOURNAL_FILE
+    journal.write_bytes(_line(worklog.admitted("A.")) + _line(worklog.admitted("B.")))
+    part = worklog.fold(journal).part(worklog.fold(journal).fold.state())
+    journal.write_bytes(_line(worklog.admitted("A.")) + _line(worklog.admitted("C.")))
+    folded = worklog.fold(journal, part)
+    assert folded.from_summary == 0 and set(folded.fold.jobs) == {"A.", "C."}
+    part["fold"] = {"candidates": []}  # not a fold: ignored, not trusted
+    journal.write_bytes(_line(worklog.admitted("A.")) + _line(worklog.admitted("B.")))
+    assert worklog.fold(journal, part).from_summary == 0
+
+
+def test_a_killed_run_leaves_a_checkpoint_the_next_reads_start_from(
+    tmp_path: Path, sim: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that never settles (what a kill -9 skips) leaves the last checkpoint: the next
+    run and `report` fold only what came after it, and read the same figures."""
+    out = tmp_path / "out"
+    monkeypatch.setattr(checkpoint, "INTERVAL_S", 0.02)
+    monkeypatch.setattr(run, "settle", lambda out, checkpointer=None: None)
+    assert main(["run", "--out", str(out), "--provider", "sim", "--base-url", sim,
+                 "--target-instructions", "80", "--log-format", "none"]) == 0
+    parts = summary.read_summary(out)
+    assert {"tasks", "events", "journal"} <= set(parts)
+    tasks = summary.fold_tasks(out, parts)
+    assert 0 < tasks.from_summary <= tasks.length  # the checkpoint matched the file
+    assert report.fold_events(out, parts).from_summary > 0
+    assert worklog.fold(out / worklog.JOURNAL_FILE, parts["journal"]).from_summary > 0
+    fast = _report(out)
+    (out / summary.SUMMARY_FILE).unlink()
+    assert _report(out) == fast
