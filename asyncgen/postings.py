@@ -218,25 +218,51 @@ def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, 
     return used
 
 
-@numba.njit("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64)",
+@numba.njit("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)",
             cache=True)
-def _harvest(marks: Bytes, reached: Int32s, least: int) -> tuple[Int32s, Int32s]:
-    """(ids, counts) of the distinct `reached` strings counted at least `least` times, by
-    id (as `count_hits` gives them)."""
-    ordered = np.sort(reached)
-    found = np.empty(len(ordered), dtype=np.int32)
-    counts = np.empty(len(ordered), dtype=np.int32)
+def _harvest(marks: Bytes, reached: Int32s, least: int, epoch: int,
+             last: bool) -> tuple[Int32s, Int32s]:
+    """(ids, counts) of the distinct `reached` strings counted at least `least` times this
+    epoch, most counted first, then in the order they were reached. `last`: the epoch's
+    last harvest, which may clear the marks of the strings it takes (a string noted twice
+    is taken once)."""
+    stamp = epoch << (8 - _EPOCH_BITS)
+    found = np.empty(len(reached), dtype=np.int32)
+    counts = np.empty(len(reached), dtype=np.int32)
+    per_count = np.zeros(_COUNT_MASK + 2, dtype=np.int64)
     size = 0
-    previous = -1
-    for sid in ordered:
-        if sid != previous:
-            previous = sid
-            count = marks[sid] & _COUNT_MASK
-            if count >= least:
-                found[size] = sid
-                counts[size] = count
-                size += 1
-    return found[:size], counts[:size]
+    for sid in reached:
+        mark = marks[sid]
+        count = mark & _COUNT_MASK
+        if mark & ~_COUNT_MASK == stamp and count >= least:
+            if last:
+                marks[sid] = 0
+            found[size] = sid
+            counts[size] = count
+            per_count[_COUNT_MASK - count + 1] += 1
+            size += 1
+    if not last and size > 1:  # a string noted twice is found twice: keep its first
+        seen = set()
+        kept = 0
+        for at in range(size):
+            sid = found[at]
+            if sid in seen:
+                per_count[_COUNT_MASK - counts[at] + 1] -= 1
+            else:
+                seen.add(sid)
+                found[kept] = sid
+                counts[kept] = counts[at]
+                kept += 1
+        size = kept
+    starts = np.cumsum(per_count)  # a counting sort, most counted first
+    ordered = np.empty(size, dtype=np.int32)
+    ordered_counts = np.empty(size, dtype=np.int32)
+    for at in range(size):
+        slot = _COUNT_MASK - counts[at]
+        ordered[starts[slot]] = found[at]
+        ordered_counts[starts[slot]] = counts[at]
+        starts[slot] += 1
+    return ordered, ordered_counts
 
 
 class Tally:
@@ -292,12 +318,16 @@ class Tally:
         self._used = int(_tally(segment.keys, segment.sids, low, high, self._marks,
                                 self._epoch, least, self._reached, self._used))
 
-    def survivors(self, least: int) -> tuple[Int32s, Int32s]:
-        """(string ids counted at least `least` times since `start`, their counts), by id;
-        `least` at least the last one `add` was given."""
+    def survivors(self, least: int, last: bool = True) -> tuple[Int32s, Int32s]:
+        """(string ids counted at least `least` times since `start`, their counts), most
+        counted first (then as reached); `least` at least the last one `add` was given.
+        `last`: no more `add` or `survivors` until the next `start` (cheaper)."""
         if least < self._least:
             raise ValueError(f"least {least} is below the {self._least} counted to")
-        found: tuple[Int32s, Int32s] = _harvest(self._marks, self._reached[:self._used], least)
+        found: tuple[Int32s, Int32s] = _harvest(self._marks, self._reached[:self._used], least,
+                                                self._epoch, last)
+        if last:
+            self._least = _COUNT_MASK + 1  # nothing more to add this epoch
         return found
 
 

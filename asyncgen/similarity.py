@@ -532,7 +532,7 @@ class RougeLIndex:
         query = tally.start(len(self._sid_seqs))
         if first:  # the guesses' counts are the near phase's first: found once, counted twice
             self._probe(seq, plan, plan.guess, plan.guess.least, elements_by_order)
-            yield from self._score(seq, plan, self._survivors(plan.guess)[:_GUESSES],
+            yield from self._score(seq, plan, self._survivors(plan.guess, last=False)[:_GUESSES],
                                    threshold, strict)
             if tally.starts != query:  # is_novel and similar never interleave queries
                 raise RuntimeError("another query counted in the index's tally meanwhile")
@@ -589,9 +589,10 @@ class RougeLIndex:
                 self._tally.add(segment, *lookup_keys(ids[phase.positions], phase.lengths,
                                                       phase.bounds), least)
 
-    def _survivors(self, phase: _Phase) -> npt.NDArray[np.int32]:
+    def _survivors(self, phase: _Phase, last: bool = True) -> npt.NDArray[np.int32]:
         """Live string ids counted (`_probe`) at least ℓ times, i.e. that share at least ℓ
-        elements with the candidate within both prefixes; those sharing the most first.
+        elements with the candidate within both prefixes; those sharing the most first
+        (`last`: the last of the tally's count, see `Tally.survivors`).
 
         A pair passes only with LCS >= need = t, and LCS is at most their multiset overlap.
         Write both token lists as elements (token, i-th occurrence) in one fixed order; if
@@ -602,12 +603,11 @@ class RougeLIndex:
         below n - t + ℓ (the phase's ranges), then keeping strings found ℓ times, keeps
         every string that can pass.
         """
-        sids, counts = self._tally.survivors(phase.least)
+        sids, counts = self._tally.survivors(phase.least, last)
         keep = self._alive.data[sids]
         if phase.varied:  # else every string found `least` times is found often enough
             keep &= counts >= phase.shared[self._lengths.data[sids]]
-        most_first: npt.NDArray[np.int32] = sids[keep][np.argsort(-counts[keep],
-                                                                  kind="stable")]
+        most_first: npt.NDArray[np.int32] = sids[keep]
         return most_first
 
     def _new_key(self, text: str, seq: str) -> int:
