@@ -10,8 +10,9 @@ first few elements (how many depends on its length) become entries
 in one int64 array sorted by key, beside an int32 array of string ids. All entries of one
 element and one length sit together ordered by position, so "strings of length n holding
 element e within their first b elements" is one slice, found by two binary searches
-(`Segment.hits` gathers every (element, length, bound) a query asks for at once), and
-`count_hits` counts how many of those slices hold each string.
+(`Tally.add` finds and counts the slices of every (element, length, bound) a query asks for
+in one compiled pass, numba; `Segment.hits` and `count_hits` are the same in plain numpy,
+the reference the tests hold it to).
 
 Segments never change once built: a background thread may build one while the event loop
 queries the others, and an order change only needs the next build to use the new order.
@@ -22,11 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "build_segment", "count_hits",
-           "elements", "lookup_keys"]
+__all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "Tally", "build_segment",
+           "count_hits", "elements", "lookup_keys"]
 
 _POSITION_BITS = _LENGTH_BITS = 13
 MAX_INDEXED = 1 << _LENGTH_BITS  # strings this long or longer are not indexed (scored by scan)
@@ -41,6 +43,7 @@ _BUILD_CHUNK = 1 << 16  # strings whose elements are sorted in one numpy pass
 
 Int64s = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
+Bytes = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -159,6 +162,173 @@ def count_hits(hits: Int32s, least: int) -> tuple[Int32s, Int32s]:
     counts = (np.diff(starts, append=len(repeated)) + span).astype(np.int32)
     found: Int32s = repeated[starts]
     return found, counts
+
+
+# A tally marks a string with one byte: the query (epoch) in the high bits, how many
+# ranges held it in the low bits, saturating (every ℓ asked for is far below the cap).
+_EPOCH_BITS = 4
+_COUNT_MASK = (1 << (8 - _EPOCH_BITS)) - 1
+_EPOCHS = 1 << _EPOCH_BITS  # epochs 1.._EPOCHS-1, then every mark is cleared
+
+
+@numba.njit("int64(int64[::1], int64, int64)", cache=True)
+def _search(keys: Int64s, key: int, at: int) -> int:
+    """searchsorted(keys, key), given that it is at least `at`: gallop from `at`, bisect."""
+    size = len(keys)
+    step = 1
+    high = at
+    while high < size and keys[high] < key:
+        at = high + 1
+        high += step
+        step *= 2
+    high = min(high, size)
+    while at < high:
+        middle = (at + high) >> 1
+        if keys[middle] < key:
+            at = middle + 1
+        else:
+            high = middle
+    return at
+
+
+@numba.njit("int64(int64[::1], int32[::1], int64[::1], int64[::1], uint8[::1], int64, int64,"
+            " int32[::1], int64)", cache=True)
+def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, epoch: int,
+           least: int, reached: Int32s, used: int) -> int:
+    """Count, per string, the ranges [low, high) of `keys` holding it (its mark for this
+    epoch); append a string to `reached[used:]` when its count becomes `least`. Returns the
+    new `used`. Ranges in increasing order (a phase's, per candidate position) are found by
+    galloping on from the last one."""
+    previous = -1
+    stop = 0
+    stamp = epoch << (8 - _EPOCH_BITS)
+    for at_range in range(len(low)):
+        start = (_search(keys, low[at_range], stop) if low[at_range] >= previous
+                 else _search(keys, low[at_range], 0))
+        stop = _search(keys, high[at_range], start)
+        previous = high[at_range]
+        for at in range(start, stop):
+            sid = sids[at]
+            mark = marks[sid]
+            count = (mark & _COUNT_MASK) + 1 if mark & ~_COUNT_MASK == stamp else 1
+            if count == least:  # once per string and `least`: counts only rise by one
+                reached[used] = sid
+                used += 1
+            marks[sid] = stamp | min(count, _COUNT_MASK)
+    return used
+
+
+@numba.njit("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)",
+            cache=True)
+def _harvest(marks: Bytes, reached: Int32s, least: int, epoch: int,
+             last: bool) -> tuple[Int32s, Int32s]:
+    """(ids, counts) of the distinct `reached` strings counted at least `least` times this
+    epoch, most counted first, then in the order they were reached. `last`: the epoch's
+    last harvest, which may clear the marks of the strings it takes (a string noted twice
+    is taken once)."""
+    stamp = epoch << (8 - _EPOCH_BITS)
+    found = np.empty(len(reached), dtype=np.int32)
+    counts = np.empty(len(reached), dtype=np.int32)
+    per_count = np.zeros(_COUNT_MASK + 2, dtype=np.int64)
+    size = 0
+    for sid in reached:
+        mark = marks[sid]
+        count = mark & _COUNT_MASK
+        if mark & ~_COUNT_MASK == stamp and count >= least:
+            if last:
+                marks[sid] = 0
+            found[size] = sid
+            counts[size] = count
+            per_count[_COUNT_MASK - count + 1] += 1
+            size += 1
+    if not last and size > 1:  # a string noted twice is found twice: keep its first
+        seen = set()
+        kept = 0
+        for at in range(size):
+            sid = found[at]
+            if sid in seen:
+                per_count[_COUNT_MASK - counts[at] + 1] -= 1
+            else:
+                seen.add(sid)
+                found[kept] = sid
+                counts[kept] = counts[at]
+                kept += 1
+        size = kept
+    starts = np.cumsum(per_count)  # a counting sort, most counted first
+    ordered = np.empty(size, dtype=np.int32)
+    ordered_counts = np.empty(size, dtype=np.int32)
+    for at in range(size):
+        slot = _COUNT_MASK - counts[at]
+        ordered[starts[slot]] = found[at]
+        ordered_counts[starts[slot]] = counts[at]
+        starts[slot] += 1
+    return ordered, ordered_counts
+
+
+class Tally:
+    """`count_hits` of `Segment.hits`, without either: a compiled pass over each range's
+    entries counts the ranges holding each string in a per-string byte, and notes the
+    strings that reach the least count asked for; those are the survivors. One query's
+    counts at a time (`start` begins the next: an epoch, so nothing needs clearing but every
+    `_EPOCHS - 1` starts). Counts saturate at 15, far above any ℓ: past that, the most-shared
+    order among survivors only ties. Not thread-safe: one owner (the index) queries it.
+    """
+
+    __slots__ = ("_epoch", "_least", "_marks", "_reached", "_rises", "_starts", "_used")
+
+    def __init__(self) -> None:
+        self._marks: Bytes = np.zeros(0, dtype=np.uint8)  # string id -> epoch | count
+        self._reached: Int32s = np.zeros(0, dtype=np.int32)  # strings that reached `least`
+        self._epoch = 0
+        self._least = self._rises = self._used = self._starts = 0
+
+    def start(self, strings: int) -> int:
+        """Begin counting afresh, for string ids below `strings`; returns `starts`."""
+        if len(self._marks) < strings:
+            capacity = max(strings, 2 * len(self._marks))
+            self._marks = np.zeros(capacity, dtype=np.uint8)
+            # a string is noted at most twice per epoch: `least` rises at most once
+            self._reached = np.zeros(2 * capacity, dtype=np.int32)
+            self._epoch = 0
+        self._epoch += 1
+        if self._epoch == _EPOCHS:
+            self._marks.fill(0)
+            self._epoch = 1
+        self._least = self._rises = self._used = 0
+        self._starts += 1
+        return self._starts
+
+    @property
+    def starts(self) -> int:
+        """How many times `start` ran: a query that keeps counting across a pause checks
+        that no other query started meanwhile."""
+        return self._starts
+
+    def add(self, segment: Segment, low: Int64s, high: Int64s, least: int) -> None:
+        """Count the strings of `segment`'s ranges [low, high) (sorted per run, see
+        `_tally`). `least` may rise once between calls, never fall."""
+        if not 1 <= least <= _COUNT_MASK or least < self._least:
+            raise ValueError(f"least {least} after {self._least}: it may only rise, up to"
+                             f" {_COUNT_MASK}")
+        if self._least and least > self._least:
+            self._rises += 1
+            if self._rises > 1:  # `_reached` holds two notes per string, no more
+                raise ValueError("least may rise only once between starts")
+        self._least = least
+        self._used = int(_tally(segment.keys, segment.sids, low, high, self._marks,
+                                self._epoch, least, self._reached, self._used))
+
+    def survivors(self, least: int, last: bool = True) -> tuple[Int32s, Int32s]:
+        """(string ids counted at least `least` times since `start`, their counts), most
+        counted first (then as reached); `least` at least the last one `add` was given.
+        `last`: no more `add` or `survivors` until the next `start` (cheaper)."""
+        if least < self._least:
+            raise ValueError(f"least {least} is below the {self._least} counted to")
+        found: tuple[Int32s, Int32s] = _harvest(self._marks, self._reached[:self._used], least,
+                                                self._epoch, last)
+        if last:
+            self._least = _COUNT_MASK + 1  # nothing more to add this epoch
+        return found
 
 
 def build_segment(sids: Int32s, seqs: Sequence[str], order: Order,

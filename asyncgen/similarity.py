@@ -20,7 +20,8 @@ bit for bit, without scoring the whole pool:
    them within both prefixes (`RougeLIndex._survivors`). The postings are flat sorted numpy
    arrays in segments (`asyncgen.postings`), keyed by token, length and position, so each
    (token, length, position bound) a candidate can pass through is one slice found by
-   binary search; the ℓ-count is one sort of every hit; survivors are scored exactly in a
+   binary search; a compiled pass over those slices counts the ranges holding each string
+   (`asyncgen.postings.Tally`); survivors are scored exactly in a
    few rapidfuzz `cdist` calls, those sharing the most probed elements first. Below
    `min_threshold` the index does not apply, and a query scores every instruction of a
    feasible length instead (in C++, on every core, but linear).
@@ -45,8 +46,8 @@ from asyncgen.postings import (
     UNKNOWN_CODE,
     Order,
     Segment,
+    Tally,
     build_segment,
-    count_hits,
     elements,
     lookup_keys,
 )
@@ -381,8 +382,8 @@ class RougeLIndex:
 
     __slots__ = ("_alive", "_build", "_by_length", "_fresh", "_fresh_limit",
                  "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
-                 "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_texts",
-                 "_unindexed", "_vocabulary", "_width")
+                 "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_tally",
+                 "_texts", "_unindexed", "_vocabulary", "_width")
 
     def __init__(self, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> None:
         if not 0.0 < float(min_threshold) <= 1.0:
@@ -408,6 +409,7 @@ class RougeLIndex:
         self._by_length: dict[int, int] = {}  # length n -> live distinct strings
         self._width = 1  # every indexed length is below this (a power of two)
         self._size = 0
+        self._tally = Tally()  # a query's counts of probed strings (one query at a time)
 
     def __len__(self) -> int:
         return self._size
@@ -526,23 +528,27 @@ class RougeLIndex:
             return
         elements_by_order: dict[Order, npt.NDArray[np.int64]] = {}
         near, far = plan.phases
-        if first:  # the guesses' hits are the near phase's first: found once, counted twice
-            rarest = self._hits(seq, plan, plan.guess, elements_by_order)
-            yield from self._score(seq, plan, self._survivors(rarest, plan.guess)[:_GUESSES],
+        tally = self._tally
+        query = tally.start(len(self._sid_seqs))
+        if first:  # the guesses' counts are the near phase's first: found once, counted twice
+            self._probe(seq, plan, plan.guess, plan.guess.least, elements_by_order)
+            yield from self._score(seq, plan, self._survivors(plan.guess, last=False)[:_GUESSES],
                                    threshold, strict)
-            near_hits = np.concatenate([rarest, self._hits(seq, plan, plan.rest,
-                                                           elements_by_order)])
+            if tally.starts != query:  # is_novel and similar never interleave queries
+                raise RuntimeError("another query counted in the index's tally meanwhile")
+            self._probe(seq, plan, plan.rest, near.least, elements_by_order)
         else:
-            near_hits = self._hits(seq, plan, near, elements_by_order)
-        yield from self._score(seq, plan, self._survivors(near_hits, near), threshold, strict)
+            self._probe(seq, plan, near, near.least, elements_by_order)
+        yield from self._score(seq, plan, self._survivors(near), threshold, strict)
         unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
         if len(unsegmented):
             lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[live[unsegmented]
                                                           & (plan.need[lengths] > 0)],
                                    threshold, strict)
-        yield from self._score(seq, plan, self._survivors(
-            self._hits(seq, plan, far, elements_by_order), far), threshold, strict)
+        tally.start(len(self._sid_seqs))
+        self._probe(seq, plan, far, far.least, elements_by_order)
+        yield from self._score(seq, plan, self._survivors(far), threshold, strict)
 
     def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.integer[Any]],
                threshold: float, strict: bool,
@@ -569,29 +575,24 @@ class RougeLIndex:
                 if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
                     yield choice, score
 
-    def _hits(self, seq: str, plan: _Plan, phase: _Phase,
-              elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> npt.NDArray[np.int32]:
-        """String ids of the phase's ranges, in every segment, once per range that holds
-        them. Each segment has its own order, so the candidate's elements are taken once per
-        order; a string is in one segment only."""
-        hits: list[npt.NDArray[np.int32]] = []
+    def _probe(self, seq: str, plan: _Plan, phase: _Phase, least: int,
+               elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> None:
+        """Count the strings of the phase's ranges, in every segment, in the tally (noting
+        those counted `least` times). Each segment has its own order, so the candidate's
+        elements are taken once per order; a string is in one segment only."""
         if len(phase.positions):
             for segment in self._segments:
                 order = segment.order
                 ids = elements_by_order.get(order)
                 if ids is None:
                     ids = elements_by_order[order] = elements(seq, order, plan.probe)
-                found = segment.hits(*lookup_keys(ids[phase.positions], phase.lengths,
-                                                  phase.bounds))
-                if len(found):
-                    hits.append(found)
-        if not hits:
-            return np.empty(0, dtype=np.int32)
-        return hits[0] if len(hits) == 1 else np.concatenate(hits)
+                self._tally.add(segment, *lookup_keys(ids[phase.positions], phase.lengths,
+                                                      phase.bounds), least)
 
-    def _survivors(self, hits: npt.NDArray[np.int32], phase: _Phase) -> npt.NDArray[np.int32]:
-        """Live string ids among a phase's `_hits` that share at least ℓ elements with the
-        candidate within both prefixes; those sharing the most first.
+    def _survivors(self, phase: _Phase, last: bool = True) -> npt.NDArray[np.int32]:
+        """Live string ids counted (`_probe`) at least ℓ times, i.e. that share at least ℓ
+        elements with the candidate within both prefixes; those sharing the most first
+        (`last`: the last of the tally's count, see `Tally.survivors`).
 
         A pair passes only with LCS >= need = t, and LCS is at most their multiset overlap.
         Write both token lists as elements (token, i-th occurrence) in one fixed order; if
@@ -602,12 +603,11 @@ class RougeLIndex:
         below n - t + ℓ (the phase's ranges), then keeping strings found ℓ times, keeps
         every string that can pass.
         """
-        sids, counts = count_hits(hits, phase.least)
+        sids, counts = self._tally.survivors(phase.least, last)
         keep = self._alive.data[sids]
         if phase.varied:  # else every string found `least` times is found often enough
             keep &= counts >= phase.shared[self._lengths.data[sids]]
-        most_first: npt.NDArray[np.int32] = sids[keep][np.argsort(-counts[keep],
-                                                                  kind="stable")]
+        most_first: npt.NDArray[np.int32] = sids[keep]
         return most_first
 
     def _new_key(self, text: str, seq: str) -> int:

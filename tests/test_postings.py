@@ -6,12 +6,14 @@ import random
 from collections import Counter
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from asyncgen import postings
 from asyncgen.postings import (
     UNKNOWN_CODE,
     Order,
+    Tally,
     build_segment,
     count_hits,
     elements,
@@ -106,3 +108,92 @@ def test_count_hits_keeps_ids_found_at_least_so_often(least: int, seed: int) -> 
     expected = {sid: count for sid, count in Counter(hits.tolist()).items() if count >= least}
     assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == expected
     assert ids.tolist() == sorted(expected)
+
+
+def random_segment(rng: random.Random, first: int, strings: int) -> tuple[
+        postings.Segment, list[int]]:
+    """A segment of random strings with ids from `first`, and the element ids it holds."""
+    order = random_order(rng, 8)
+    seqs = ["".join(chr(rng.randrange(1, 9)) for _ in range(rng.randrange(1, 12)))
+            for _ in range(strings)]
+    prefix = np.array([rng.randrange(n + 1) for n in range(13)], dtype=np.int64)
+    segment = build_segment(np.arange(first, first + strings, dtype=np.int32), seqs, order,
+                            prefix)
+    held = sorted({e for seq in seqs for e in elements(seq, order, len(seq)).tolist()})
+    return segment, held
+
+
+def random_ranges(rng: random.Random, held: list[int], sort: bool) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Ranges a query might probe, in key order (as a phase's, per position) or not."""
+    queries = [(rng.choice(held), rng.randrange(1, 12), rng.randrange(0, 13))
+               for _ in range(rng.randrange(0, 40))]
+    if sort:
+        queries.sort()
+    ids, lengths, bounds = (np.array([query[i] for query in queries], dtype=np.int64)
+                            for i in range(3))
+    return lookup_keys(ids, lengths, bounds)
+
+
+def assert_counted(found: tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]],
+                   hits: list[npt.NDArray[np.int32]], least: int) -> None:
+    """The tally's survivors are count_hits' (counts capped at 15), most counted first."""
+    ids, counts = found
+    expected_ids, expected_counts = count_hits(np.concatenate(hits), least)
+    assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == dict(
+        zip(expected_ids.tolist(), np.minimum(expected_counts, 15).tolist(), strict=True))
+    assert len(ids) == len(expected_ids)
+    assert counts.tolist() == sorted(counts.tolist(), reverse=True)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_tally_counts_as_count_hits_does(seed: int) -> None:
+    """Over many queries (past the epoch wrap), two segments, ranges sorted or not and a
+    `least` that rises once: the tally's survivors are count_hits' of the hits."""
+    rng = random.Random(seed)
+    segments = [random_segment(rng, 0, 50), random_segment(rng, 50, 70)]
+    tally = Tally()
+    for _ in range(40):
+        tally.start(120 + rng.randrange(3) * 100)
+        first, then = sorted(rng.randrange(1, 5) for _ in range(2))
+        hits = []
+        for least in (first, then):
+            for segment, held in segments:
+                low, high = random_ranges(rng, held, sort=rng.random() < 0.7)
+                tally.add(segment, low, high, least)
+                hits.append(segment.hits(low, high))
+            if least == first:
+                assert_counted(tally.survivors(first, last=False), hits, first)
+        assert_counted(tally.survivors(then), hits, then)
+        with pytest.raises(ValueError):  # that was the last harvest of this count
+            tally.add(*segments[0][:1], *random_ranges(rng, segments[0][1], True), 4)
+
+
+def test_a_tally_caps_counts_and_notes_a_string_once_per_least() -> None:
+    segment = build_segment(np.array([0, 1], dtype=np.int32), ["\x01\x02", "\x03"],
+                            random_order(random.Random(0), 4), np.full(3, 2, dtype=np.int64))
+    ids = elements("\x01", segment.order, 1)
+    low, high = lookup_keys(np.repeat(ids, 40), np.full(40, 2), np.full(40, 2))
+    tally = Tally()
+    tally.start(2)
+    tally.add(segment, low, high, 15)  # string 0 in 40 ranges: noted once, counted 15
+    tally.add(segment, low, high, 15)
+    assert [part.tolist() for part in tally.survivors(15)] == [[0], [15]]
+
+
+def test_a_tally_refuses_a_least_that_falls_or_rises_twice() -> None:
+    segment, held = random_segment(random.Random(3), 0, 10)
+    low, high = random_ranges(random.Random(4), held, sort=True)
+    tally = Tally()
+    tally.start(10)
+    tally.add(segment, low, high, 2)
+    with pytest.raises(ValueError):
+        tally.add(segment, low, high, 1)
+    with pytest.raises(ValueError):
+        tally.survivors(1)
+    tally.add(segment, low, high, 3)
+    with pytest.raises(ValueError):
+        tally.add(segment, low, high, 4)
+    with pytest.raises(ValueError):
+        tally.add(segment, low, high, 16)
+    assert tally.start(10) == tally.starts == 2
