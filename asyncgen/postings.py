@@ -20,8 +20,9 @@ queries the others, and an order change only needs the next build to use the new
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -170,8 +171,22 @@ _EPOCH_BITS = 4
 _COUNT_MASK = (1 << (8 - _EPOCH_BITS)) - 1
 _EPOCHS = 1 << _EPOCH_BITS  # epochs 1.._EPOCHS-1, then every mark is cleared
 
+_Function = TypeVar("_Function", bound=Callable[..., Any])
 
-@numba.njit("int64(int64[::1], int64, int64)", cache=True)
+
+def _compiled(signature: str) -> Callable[[_Function], _Function]:
+    """numba.njit(signature), compiled at import: its machine code cached beside this module
+    or in the user's cache directory, or, where neither can be written (a read-only install
+    and home), compiled in memory on every import (about 2 s) rather than not at all."""
+    def compile_(function: _Function) -> _Function:
+        try:
+            return cast(_Function, numba.njit(signature, cache=True)(function))
+        except RuntimeError:  # numba: "cannot cache function …: no locator available"
+            return cast(_Function, numba.njit(signature)(function))
+    return compile_
+
+
+@_compiled("int64(int64[::1], int64, int64)")
 def _search(keys: Int64s, key: int, at: int) -> int:
     """searchsorted(keys, key), given that it is at least `at`: gallop from `at`, bisect."""
     size = len(keys)
@@ -191,8 +206,8 @@ def _search(keys: Int64s, key: int, at: int) -> int:
     return at
 
 
-@numba.njit("int64(int64[::1], int32[::1], int64[::1], int64[::1], uint8[::1], int64, int64,"
-            " int32[::1], int64)", cache=True)
+@_compiled("int64(int64[::1], int32[::1], int64[::1], int64[::1], uint8[::1], int64, int64,"
+           " int32[::1], int64)")
 def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, epoch: int,
            least: int, reached: Int32s, used: int) -> int:
     """Count, per string, the ranges [low, high) of `keys` holding it (its mark for this
@@ -218,8 +233,7 @@ def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, 
     return used
 
 
-@numba.njit("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)",
-            cache=True)
+@_compiled("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)")
 def _harvest(marks: Bytes, reached: Int32s, least: int, epoch: int,
              last: bool) -> tuple[Int32s, Int32s]:
     """(ids, counts) of the distinct `reached` strings counted at least `least` times this

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -197,3 +202,26 @@ def test_a_tally_refuses_a_least_that_falls_or_rises_twice() -> None:
     with pytest.raises(ValueError):
         tally.add(segment, low, high, 16)
     assert tally.start(10) == tally.starts == 2
+
+
+def test_the_kernels_compile_where_no_cache_can_be_written(tmp_path: Path) -> None:
+    """A read-only install with a read-only home (numba finds no cache locator): the import
+    compiles in memory instead of failing. Runs in a mount namespace of its own, as root."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root for a read-only bind mount")
+    root = tmp_path / "ro"
+    shutil.copytree(Path(postings.__file__).parent, root / "asyncgen",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    script = (f"mount --bind {root} {root} && mount -o remount,bind,ro {root} || exit 77; "
+              f"touch {root}/probe 2>/dev/null && exit 78; "
+              f"exec {sys.executable} -W error -c "
+              "'import asyncgen.postings as p; print(p.__file__)'")
+    environment = {**os.environ, "HOME": str(root), "XDG_CACHE_HOME": str(root / "cache"),
+                   "PYTHONPATH": str(root)}
+    environment.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], env=environment, cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode in (77, 78):
+        pytest.skip("no read-only bind mount here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(root / "asyncgen" / "postings.py")
