@@ -255,6 +255,9 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
         yield replace(p.provider, base_url=url)
 
 
+SWITCH_INTERVAL_S = 0.0005  # see `execute`
+
+
 async def execute(p: Prepared) -> int:
     """Run the graph to its end; always close with run.finished.
 
@@ -263,6 +266,10 @@ async def execute(p: Prepared) -> int:
     """
     c = p.config
     run_id = uuid.uuid4().hex[:12]
+    # the loop thread releases the GIL on every write, send and poll; with worker threads
+    # busy (similarity fields, index merges, checkpoints) each re-acquisition waited up to
+    # the interpreter's 5 ms switch interval: a convoy of them was a stall of 50-150 ms
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         # the record first: every journal file beside it is then provably this run's
         try:
