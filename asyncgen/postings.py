@@ -11,8 +11,7 @@ in one int64 array sorted by key, beside an int32 array of string ids. All entri
 element and one length sit together ordered by position, so "strings of length n holding
 element e within their first b elements" is one slice, found by two binary searches
 (`Tally.add` finds and counts the slices of every (element, length, bound) a query asks for
-in one compiled pass, numba; `Segment.hits` and `count_hits` are the same in plain numpy,
-the reference the tests hold it to).
+in one compiled pass, numba; tests/test_postings.py holds it to the same in plain numpy).
 
 Segments never change once built: a background thread may build one while the event loop
 queries the others, and an order change only needs the next build to use the new order.
@@ -29,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "Tally", "build_segment",
-           "count_hits", "elements", "lookup_keys"]
+           "elements", "lookup_keys"]
 
 _POSITION_BITS = _LENGTH_BITS = 13
 MAX_INDEXED = 1 << _LENGTH_BITS  # strings this long or longer are not indexed (scored by scan)
@@ -133,36 +132,6 @@ class Segment:
 
     def __len__(self) -> int:
         return len(self.members)
-
-    def hits(self, low: Int64s, high: Int64s) -> Int32s:
-        """String ids of the entries with a key in each range [low, high), concatenated: a
-        string appears once per range that holds it."""
-        sids = self.sids
-        starts = self.keys.searchsorted(low).tolist()
-        stops = self.keys.searchsorted(high).tolist()
-        # one slice per range and one copy: cheaper than building an index of every entry
-        found = [sids[start:stop] for start, stop in zip(starts, stops, strict=True)
-                 if start != stop]
-        if not found:
-            return np.empty(0, dtype=np.int32)
-        return found[0] if len(found) == 1 else np.concatenate(found)
-
-
-def count_hits(hits: Int32s, least: int) -> tuple[Int32s, Int32s]:
-    """(string ids that occur at least `least` >= 1 times among the hits, how many times),
-    by sorting: cheaper than scattering into a per-string counter, which misses the cache
-    at every hit."""
-    ordered = np.sort(hits)
-    span = least - 1
-    # once sorted, an id occurs >= least times iff it equals the id `span` places on
-    repeated = ordered[span:][ordered[span:] == ordered[:len(ordered) - span]] if span else ordered
-    first = np.empty(len(repeated), dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(repeated[1:], repeated[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = (np.diff(starts, append=len(repeated)) + span).astype(np.int32)
-    found: Int32s = repeated[starts]
-    return found, counts
 
 
 # A tally marks a string with one byte: the query (epoch) in the high bits, how many
@@ -280,7 +249,7 @@ def _harvest(marks: Bytes, reached: Int32s, least: int, epoch: int,
 
 
 class Tally:
-    """`count_hits` of `Segment.hits`, without either: a compiled pass over each range's
+    """Which strings a query's ranges hold at least ℓ times: a compiled pass over each range's
     entries counts the ranges holding each string in a per-string byte, and notes the
     strings that reach the least count asked for; those are the survivors. One query's
     counts at a time (`start` begins the next: an epoch, so nothing needs clearing but every
