@@ -3,9 +3,6 @@ they are appended to, so what a kill -9 leaves to fold is short, and every read 
 
 from __future__ import annotations
 
-import io
-import sys
-from argparse import Namespace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +15,9 @@ from asyncgen import journal as worklog
 from asyncgen.checkpoint import Checkpointer
 from asyncgen.cli import main
 
-from .conftest import sim_process
+from .conftest import report_json, sim_process
 
-
-@pytest.fixture(autouse=True)
-def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_keys")
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +46,6 @@ def _line(obj: dict[str, Any]) -> bytes:
 def _append(path: Path, data: bytes) -> None:
     with path.open("ab") as f:
         f.write(data)
-
-
-def _report(out: Path) -> dict[str, Any]:
-    captured, sys.stdout = sys.stdout, io.StringIO()
-    try:
-        assert report.main(Namespace(dir=out, json=True, plots=None)) == 0
-        printed = sys.stdout.getvalue()
-    finally:
-        sys.stdout = captured
-    data: dict[str, Any] = orjson.loads(printed)
-    return data
 
 
 def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
@@ -97,10 +79,10 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     assert report.fold_events(out).from_summary == events.stat().st_size
     assert worklog.fold(journal, summary.read_summary(out)["journal"]).from_summary == \
         journal.stat().st_size
-    kept = _report(out)
+    kept = report_json(out)
     backlog = worklog.read(journal, set(), summary.read_summary(out)["journal"])
     (out / summary.SUMMARY_FILE).unlink()
-    assert _report(out) == kept  # the same figures folded from the start
+    assert report_json(out) == kept  # the same figures folded from the start
     assert worklog.read(journal, set()) == backlog
     assert kept["table1"]["instructions"] == 5 and backlog.failed == {"Open job.": "no_instances"}
     assert kept["requests"]["total"]["requests"] == 7
@@ -134,6 +116,6 @@ def test_a_killed_run_leaves_a_checkpoint_the_next_reads_start_from(
     assert 0 < tasks.from_summary <= tasks.length  # the checkpoint matched the file
     assert report.fold_events(out, parts).from_summary > 0
     assert worklog.fold(out / worklog.JOURNAL_FILE, parts["journal"]).from_summary > 0
-    fast = _report(out)
+    fast = report_json(out)
     (out / summary.SUMMARY_FILE).unlink()
-    assert _report(out) == fast
+    assert report_json(out) == fast

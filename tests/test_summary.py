@@ -4,12 +4,10 @@ it no longer matches the files (a torn tail, an edited line, another layout)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import select
 import socket
 import subprocess
 import sys
-from argparse import Namespace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,9 @@ from asyncgen.cli import main
 from asyncgen.pool import Task, TaskStore
 from asyncgen.runfiles import JsonlFile, load_tasks
 
-from .conftest import sim_process
+from .conftest import report_json, sim_process
 
-
-@pytest.fixture(autouse=True)
-def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_keys")
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +36,11 @@ def _run(out: Path, url: str, target: int) -> None:
                  "--target-instructions", str(target), "--log-format", "none"]) == 0
 
 
-def _report(out: Path) -> dict[str, Any]:
-    """`asyncgen report OUT --json`, as printed."""
-    captured, sys.stdout = sys.stdout, io.StringIO()
-    try:
-        assert report.main(Namespace(dir=out, json=True, plots=None)) == 0
-        printed = sys.stdout.getvalue()
-    finally:
-        sys.stdout = captured
-    data: dict[str, Any] = orjson.loads(printed)
-    return data
-
-
 def _by_full_read(out: Path) -> dict[str, Any]:
     """The report the slow way: every task validated into a Task, every event folded anew."""
     tasks, notes = load_tasks(out)
     events = JsonlFile(out / "events.jsonl")
-    spend_usd = _report(out)["cost_usd"] if (out / "spend.jsonl").exists() else None
+    spend_usd = report_json(out)["cost_usd"] if (out / "spend.jsonl").exists() else None
     built = report.build_report(tasks, (e for _, e in events), notes=notes, spend_usd=spend_usd)
     if torn := events.torn_note():
         built["warnings"].insert(0, torn)
@@ -79,11 +61,11 @@ def test_report_and_resume_read_the_same_with_and_without_the_summary(
     tasks, _ = TaskStore(out / "tasks.jsonl").read()
     assert folded.fold.instructions == [t.instruction for t in tasks]
     assert folded.fold.runs == {t.run_id: t.id for t in reversed(tasks)}
-    fast = _report(out)
+    fast = report_json(out)
     assert fast == _by_full_read(out)
     assert len(fast["runs"]["list"]) == 2 and fast["table1"]["instructions"] >= 200
     (out / "summary.json").unlink()
-    assert _report(out) == fast
+    assert report_json(out) == fast
     whole = summary.fold_tasks(out)  # folded from the start, lines across blocks
     assert whole.fold == folded.fold and whole.from_summary == 0
     assert whole.sha256 == hashlib.sha256((out / "tasks.jsonl").read_bytes()).hexdigest()
@@ -119,7 +101,7 @@ def test_a_summary_that_no_longer_matches_is_ignored(tmp_path: Path, sim: str) -
     with (out / "events.jsonl").open("ab") as f:
         f.write(b'{"event":"task.committed","id":"task-000999","timestamp":"2026-12-02T00:00:00Z"}\n')
         f.write(b'{"event":"request.comp')
-    tail = _report(out)
+    tail = report_json(out)
     assert tail == _by_full_read(out)
     assert any("torn last line" in w for w in tail["warnings"])
     assert summary.fold_tasks(out).from_summary > 0  # the tail was folded from the summary
@@ -128,7 +110,7 @@ def test_a_summary_that_no_longer_matches_is_ignored(tmp_path: Path, sim: str) -
     (out / "tasks.jsonl").write_bytes(data.replace(b'"is_classification":false',
                                                    b'"is_classification":true ', 1))
     assert summary.fold_tasks(out).from_summary == 0
-    edited = _report(out)
+    edited = report_json(out)
     assert edited == _by_full_read(out)
     assert edited["table1"]["classification_instructions"] == \
         tail["table1"]["classification_instructions"] + 1
@@ -137,7 +119,7 @@ def test_a_summary_that_no_longer_matches_is_ignored(tmp_path: Path, sim: str) -
     other["events"]["fold"]["layout"] = [0]
     (out / "summary.json").write_bytes(orjson.dumps(other))
     assert report.fold_events(out).from_summary == 0
-    assert _report(out) == edited
+    assert report_json(out) == edited
 
 
 def test_a_bad_line_after_the_summary_is_refused(tmp_path: Path, sim: str) -> None:
