@@ -39,6 +39,19 @@ def is_torn(last_line: bytes) -> bool:
     return False
 
 
+def parse_line(raw: bytes, path: Path, number: int) -> dict[str, Any]:
+    """One whole line as its JSON object, or UsageError naming the file and line."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path}, line {number}: corrupt line, not valid JSON ({exc.msg})"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise UsageError(f"{path}, line {number}: expected a JSON object")
+    return obj
+
+
 class JsonlFile:
     """Iterate the JSON objects of one file; a torn last line is skipped and noted."""
 
@@ -67,15 +80,7 @@ class JsonlFile:
                 if is_torn(raw):  # only the last line can lack its newline
                     self.torn_line = lineno
                     return
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise UsageError(
-                        f"{self.path}, line {lineno}: corrupt line, not valid JSON ({exc.msg})"
-                    ) from exc
-                if not isinstance(obj, dict):
-                    raise UsageError(f"{self.path}, line {lineno}: expected a JSON object")
-                yield lineno, obj
+                yield lineno, parse_line(raw, self.path, lineno)
 
     def torn_note(self) -> str | None:
         """A one-line note for the report if a torn last line was skipped."""

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import is_torn
+from asyncgen.jsonl import is_torn, parse_line
 from asyncgen.pool import check_task_line
 
 SUMMARY_FILE = "summary.json"
@@ -221,15 +221,7 @@ def _fold_lines(f: Any, path: Path, folded: Folded[F],
         folded.lines = number
         if not raw.strip():
             continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path}, line {number}: corrupt line, not valid JSON ({exc.msg})"
-            ) from exc
-        if not isinstance(obj, dict):
-            raise UsageError(f"{path}, line {number}: expected a JSON object")
-        add(folded.fold, obj, f"{path}, line {number}")
+        add(folded.fold, parse_line(raw, path, number), f"{path}, line {number}")
     folded.sha256 = folded.digest.hexdigest()
 
 
