@@ -19,13 +19,13 @@ queries the others, and an order change only needs the next build to use the new
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from asyncgen.compiled import compiled
 
 __all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "Tally", "build_segment",
            "elements", "lookup_keys"]
@@ -140,22 +140,8 @@ _EPOCH_BITS = 4
 _COUNT_MASK = (1 << (8 - _EPOCH_BITS)) - 1
 _EPOCHS = 1 << _EPOCH_BITS  # epochs 1.._EPOCHS-1, then every mark is cleared
 
-_Function = TypeVar("_Function", bound=Callable[..., Any])
 
-
-def _compiled(signature: str) -> Callable[[_Function], _Function]:
-    """numba.njit(signature), compiled at import: its machine code cached beside this module
-    or in the user's cache directory, or, where neither can be written (a read-only install
-    and home), compiled in memory on every import (about 2 s) rather than not at all."""
-    def compile_(function: _Function) -> _Function:
-        try:
-            return cast(_Function, numba.njit(signature, cache=True)(function))
-        except RuntimeError:  # numba: "cannot cache function …: no locator available"
-            return cast(_Function, numba.njit(signature)(function))
-    return compile_
-
-
-@_compiled("int64(int64[::1], int64, int64)")
+@compiled("int64(int64[::1], int64, int64)")
 def _search(keys: Int64s, key: int, at: int) -> int:
     """searchsorted(keys, key), given that it is at least `at`: gallop from `at`, bisect."""
     size = len(keys)
@@ -175,7 +161,7 @@ def _search(keys: Int64s, key: int, at: int) -> int:
     return at
 
 
-@_compiled("int64(int64[::1], int32[::1], int64[::1], int64[::1], uint8[::1], int64, int64,"
+@compiled("int64(int64[::1], int32[::1], int64[::1], int64[::1], uint8[::1], int64, int64,"
            " int32[::1], int64)")
 def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, epoch: int,
            least: int, reached: Int32s, used: int) -> int:
@@ -202,7 +188,7 @@ def _tally(keys: Int64s, sids: Int32s, low: Int64s, high: Int64s, marks: Bytes, 
     return used
 
 
-@_compiled("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)")
+@compiled("Tuple((int32[::1], int32[::1]))(uint8[::1], int32[::1], int64, int64, boolean)")
 def _harvest(marks: Bytes, reached: Int32s, least: int, epoch: int,
              last: bool) -> tuple[Int32s, Int32s]:
     """(ids, counts) of the distinct `reached` strings counted at least `least` times this

@@ -9,8 +9,9 @@ instructions score at least x", with the numbers that
 gives (the released Self-Instruct and Alpaca scripts pass the candidate as the target),
 bit for bit, without scoring the whole pool:
 
-1. Each token becomes one character, so an instruction is a short string, and rapidfuzz's
-   bit-parallel `LCSseq` gives the exact longest-common-subsequence length L in C++.
+1. Each token becomes one character, so an instruction is a short string, and a bit-parallel
+   LCS gives the exact longest-common-subsequence length L in machine code (`asyncgen.lcs`
+   for candidates of up to 64 tokens, rapidfuzz's `LCSseq` for longer ones).
 2. For m candidate tokens and n pool tokens, `_min_lcs` is the least L that passes the
    threshold; L never exceeds how many tokens the two share, so a pool instruction that
    shares fewer cannot pass.
@@ -21,8 +22,8 @@ bit for bit, without scoring the whole pool:
    arrays in segments (`asyncgen.postings`), keyed by token, length and position, so each
    (token, length, position bound) a candidate can pass through is one slice found by
    binary search; a compiled pass over those slices counts the ranges holding each string
-   (`asyncgen.postings.Tally`); survivors are scored exactly in a
-   few rapidfuzz `cdist` calls, those sharing the most probed elements first. Below
+   (`asyncgen.postings.Tally`); survivors are scored exactly in one compiled pass over
+   their code points (`asyncgen.lcs.Strings`), those sharing the most probed elements first. Below
    `min_threshold` the index does not apply, and a query scores every instruction of a
    feasible length instead (in C++, on every core, but linear).
 """
@@ -41,6 +42,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from asyncgen.lcs import MAX_TOKENS, Strings
 from asyncgen.postings import (
     MAX_INDEXED,
     UNKNOWN_CODE,
@@ -382,7 +384,7 @@ class RougeLIndex:
 
     __slots__ = ("_alive", "_build", "_by_length", "_fresh", "_fresh_limit",
                  "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
-                 "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_tally",
+                 "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_strings", "_tally",
                  "_texts", "_unindexed", "_vocabulary", "_width")
 
     def __init__(self, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> None:
@@ -397,6 +399,7 @@ class RougeLIndex:
         # string id -> token string: a list, as a numpy object column would copy (and touch)
         # every string when it doubles, tens of ms on the loop at a million strings
         self._sid_seqs: list[str] = []
+        self._strings = Strings()  # string id -> token string, flat, for the LCS kernel
         self._lengths = _Column(np.int32)  # string id -> token count
         self._alive = _Column(np.bool_)  # string id -> still in the pool
         self._segments: list[Segment] = []  # oldest (largest) first
@@ -533,31 +536,43 @@ class RougeLIndex:
         if first:  # the guesses' counts are the near phase's first: found once, counted twice
             self._probe(seq, plan, plan.guess, plan.guess.least, elements_by_order)
             yield from self._score(seq, plan, self._survivors(plan.guess, last=False)[:_GUESSES],
-                                   threshold, strict)
+                                   threshold, strict, first=True)
             if tally.starts != query:  # is_novel and similar never interleave queries
                 raise RuntimeError("another query counted in the index's tally meanwhile")
             self._probe(seq, plan, plan.rest, near.least, elements_by_order)
         else:
             self._probe(seq, plan, near, near.least, elements_by_order)
-        yield from self._score(seq, plan, self._survivors(near), threshold, strict)
+        yield from self._score(seq, plan, self._survivors(near), threshold, strict, first=first)
         unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
         if len(unsegmented):
             lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[live[unsegmented]
                                                           & (plan.need[lengths] > 0)],
-                                   threshold, strict)
+                                   threshold, strict, first=first)
         tally.start(len(self._sid_seqs))
         self._probe(seq, plan, far, far.least, elements_by_order)
-        yield from self._score(seq, plan, self._survivors(far), threshold, strict)
+        yield from self._score(seq, plan, self._survivors(far), threshold, strict, first=first)
 
     def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.integer[Any]],
-               threshold: float, strict: bool,
-               chunk: int = _FIRST_CHUNK) -> Iterator[tuple[str, float]]:
-        """Score candidate strings exactly, a chunk per rapidfuzz call, each chunk
+               threshold: float, strict: bool, chunk: int = _FIRST_CHUNK,
+               first: bool = False) -> Iterator[tuple[str, float]]:
+        """Score candidate strings exactly and yield those that pass (`first`: the first
+        one, when there is one). A candidate of up to `MAX_TOKENS` tokens is scored against
+        the prefix filter's survivors by the compiled kernel (`Strings.verify`), in one
+        call; a longer one, or a full scan, a chunk per rapidfuzz call, each chunk
         `_CHUNK_GROWTH` times the last up to `_SCAN_CHUNK` (so `is_novel` stops at the first
-        chunk with a match, and pays few calls when there is none); yield those that pass."""
+        chunk with a match, and pays few calls when there is none)."""
         m = len(seq)
         lengths, seqs = self._lengths.data, self._sid_seqs
+        if 0 < m <= MAX_TOKENS and chunk < _SCAN_CHUNK:
+            found, lcs_found = self._strings.verify(
+                seq, np.asarray(sids, dtype=np.int32), lengths, plan.need, first)
+            for at, lcs in zip(found.tolist(), lcs_found.tolist(), strict=True):
+                choice = seqs[int(sids[at])]
+                score = f_measure(lcs, m, len(choice))
+                if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
+                    yield choice, score
+            return
         start = 0
         while start < len(sids):
             part = sids[start:start + chunk]
@@ -625,6 +640,7 @@ class RougeLIndex:
         first = len(self._sid_seqs)
         self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
         self._sid_seqs.extend(seqs)
+        self._strings.extend(seqs)
         lengths = np.fromiter(map(len, seqs), dtype=np.int32, count=len(seqs))
         self._lengths.extend(lengths)
         self._alive.extend(np.ones(len(seqs), dtype=np.bool_))

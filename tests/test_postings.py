@@ -213,7 +213,7 @@ def test_a_tally_refuses_a_least_that_falls_or_rises_twice() -> None:
 
 
 def test_the_kernels_compile_where_no_cache_can_be_written(tmp_path: Path) -> None:
-    """A read-only install with a read-only home (numba finds no cache locator): the import
+    """A read-only install with a read-only home (numba finds no cache locator): the imports
     compiles in memory instead of failing. Runs in a mount namespace of its own, as root."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("needs unshare and root for a read-only bind mount")
