@@ -227,8 +227,9 @@ class PoolScores:
                 pending.set(value)
 
     async def _scored(self, queries: Sequence[Query]) -> list[Neighbours]:
-        """One pass, its chunks shared out among the scanning threads."""
-        rows, width = self._rows(queries)
+        """One pass, its chunks shared out among the scanning threads (the F tables too:
+        64 of them were tens of ms of numpy on the loop)."""
+        rows, width = await self._in_thread(partial(self._rows, queries))
         chunks = range(0, max(query.size for query in queries), CHUNK)
         shares = [chunks[n::THREADS] for n in range(min(THREADS, len(chunks)))]
         parts = [rows] + [[_Row(row.query, row.table) for row in rows] for _ in shares[1:]]

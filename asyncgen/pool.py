@@ -38,7 +38,8 @@ from asyncgen.similarity import DEFAULT_MIN_THRESHOLD, RougeLIndex
 
 log = events.get_logger()
 
-FREEZE_EVERY = 10_000  # instructions added between two gc.freeze() calls
+FREEZE_EVERY = 1_000  # instructions added between two gc.freeze() calls (every 10,000 left
+# ~300K objects of the run in the oldest generation: full collections of 42–49 ms CPU)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,11 @@ __all__ = ["MAX_INDEXED", "UNKNOWN_CODE", "Order", "Segment", "Tally", "build_se
            "elements", "lookup_keys"]
 
 _POSITION_BITS = _LENGTH_BITS = 13
-MAX_INDEXED = 1 << _LENGTH_BITS  # strings this long or longer are not indexed (scored by scan)
+# strings this long or longer are not indexed but scored by scan (the filter drops candidates
+# of over 150 words, so few are; the key layout would allow 1 << _LENGTH_BITS, but the prefix
+# table of a width, built on the loop when the width grows, costs its square: 4 ms at 256,
+# 24 ms at 512, 0.4 s at 1,024)
+MAX_INDEXED = 1 << 8
 _OCCURRENCE_BITS = 6  # occurrences past 63 share one element id (more survivors, never fewer)
 _LAST_OCCURRENCE = (1 << _OCCURRENCE_BITS) - 1
 _ELEMENT_SHIFT = _POSITION_BITS + _LENGTH_BITS

@@ -132,12 +132,49 @@ def _min_lcs(m: int, n: int, threshold: float, strict: bool) -> int:
     return lo
 
 
+_WINDOW = 3  # LCS lengths tried around the exact least one's estimate (it is within ±1)
+
+
+def _least_lcs(m: npt.NDArray[np.int64], n: npt.NDArray[np.int64], threshold: float,
+               strict: bool) -> npt.NDArray[np.int64]:
+    """`_min_lcs` elementwise over arrays of lengths, in numpy (the same IEEE operations in
+    the same order as `f_measure`, so the same floats): scores rise with L, and the least
+    passing L is within one of ceil(threshold (m + n) / 2), so a few L around that estimate
+    find it; one that passes with its predecessor failing is the least. Where that check
+    does not hold (never seen), the binary search answers."""
+    m, n = np.broadcast_arrays(np.asarray(m, dtype=np.int64), np.asarray(n, dtype=np.int64))
+    m_float, n_float = m.astype(np.float64), n.astype(np.float64)
+    degenerate = (m == 0) | (n == 0)
+
+    def passes(lcs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = lcs / n_float
+            recall = lcs / m_float
+            total = precision + recall
+            score = np.where(total > 0, 2 * precision * recall / total, 0.0)
+        score = np.where(degenerate, 0.0, score)
+        passed: npt.NDArray[np.bool_] = score > threshold if strict else score >= threshold
+        return passed
+
+    top = np.minimum(m, n)
+    estimate = np.ceil(threshold * (m_float + n_float) / 2).astype(np.int64)
+    first = np.clip(estimate - 1, 0, top)
+    least = np.full(m.shape, -1, dtype=np.int64)
+    for step in range(_WINDOW):
+        lcs = np.minimum(first + step, top)
+        least = np.where((least < 0) & passes(lcs), lcs, least)
+    found = least >= 0
+    exact = np.where(found, (least == 0) | ~passes(np.maximum(least - 1, 0)), ~passes(top))
+    for at in zip(*np.nonzero(~exact), strict=True):
+        least[at] = _min_lcs(int(m[at]), int(n[at]), threshold, strict)
+    return least
+
+
 def _shared(need: int) -> int:
     """ℓ for a pair that needs `need` common tokens: the ℓ-prefix scheme needs ℓ <= need."""
     return min(_SHARED, need)
 
 
-@lru_cache(maxsize=4096)
 def _indexed_prefix(n: int, min_threshold: float) -> int:
     """How many of a length-n instruction's rarest elements the index holds.
 
@@ -147,9 +184,7 @@ def _indexed_prefix(n: int, min_threshold: float) -> int:
     a fixed LCS the score falls as m grows, and past m = n the LCS cap stops growing), so
     m = 1..n+1 covers every candidate length.
     """
-    sizes = [n - need + _shared(need) for m in range(1, n + 2)
-             if (need := _min_lcs(m, n, min_threshold, False)) > 0]
-    return max(sizes, default=0)
+    return int(_prefix_table(n + 1, min_threshold)[n])
 
 
 _NEAR = 2  # lengths within this of the candidate's are probed (and scored) first
@@ -205,7 +240,8 @@ def _part(positions: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
 @lru_cache(maxsize=1024)
 def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     """The probe plan of an m-token candidate against pool lengths below `width`."""
-    need = np.array([_min_lcs(m, n, threshold, strict) for n in range(width)], dtype=np.int32)
+    need = _least_lcs(np.full(width, m, dtype=np.int64), np.arange(width, dtype=np.int64),
+                      threshold, strict).astype(np.int32)
     shared = np.minimum(need, _SHARED).astype(np.int32)
     feasible = need > 0
     pool_limit = np.where(feasible, np.arange(width) - need + shared, 0).astype(np.int32)
@@ -225,10 +261,23 @@ def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
     return _Plan(need=need, phases=phases, guess=guess, rest=rest, probe=probe)
 
 
+_TABLE_CELLS = 1 << 20  # (n, m) pairs per numpy pass of `_prefix_table`
+
+
 @lru_cache(maxsize=64)
 def _prefix_table(width: int, min_threshold: float) -> npt.NDArray[np.int64]:
-    """`_indexed_prefix` for every length below `width`."""
-    return np.array([_indexed_prefix(n, min_threshold) for n in range(width)], dtype=np.int64)
+    """`_indexed_prefix` for every length below `width`, in numpy: over every (n, m) with
+    m = 1..n+1, a few rows of n at a time. (A Python loop over those pairs took 60 ms at a
+    width of 256 and 630 ms at 1024, on the event loop when a longer instruction came.)"""
+    table = np.zeros(width, dtype=np.int64)
+    rows = max(1, _TABLE_CELLS // (width + 1))
+    for low in range(1, width, rows):
+        n = np.arange(low, min(low + rows, width), dtype=np.int64)[:, None]
+        m = np.arange(1, int(n[-1, 0]) + 2, dtype=np.int64)[None, :]
+        need = _least_lcs(m, n, min_threshold, False)
+        sizes = np.where((need > 0) & (m <= n + 1), n - need + np.minimum(need, _SHARED), 0)
+        table[low:low + len(n)] = sizes.max(axis=1)
+    return table
 
 
 class _Column:
@@ -672,7 +721,7 @@ class RougeLIndex:
         """A segment of these strings, built here under the current order."""
         seqs = list(map(self._sid_seqs.__getitem__, sids.tolist()))
         return build_segment(sids, seqs, self._order,
-                             _prefix_table(self._width, self._min_threshold))
+                             _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold))
 
     def _seal(self) -> None:
         """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
@@ -710,7 +759,7 @@ class RougeLIndex:
             target=build.run, name="rouge-index-merge", daemon=True,
             args=(sids, list(map(self._sid_seqs.__getitem__, sids.tolist())),
                   self._vocabulary.frequency(),
-                  _prefix_table(self._width, self._min_threshold)))
+                  _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold)))
         build.thread.start()
 
     def _collect(self, wait: bool = False) -> None:

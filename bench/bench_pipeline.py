@@ -151,6 +151,10 @@ def _print_lag(events: list[dict[str, object]], prior: int, preload: int) -> Non
     for e in [*progress[::step], worst]:
         committed = int(e["committed"])  # type: ignore[call-overload]
         print(f"| {committed:,} | {prior + committed + 175:,} | {e.get('loop_lag_ms')} |")
+    over = [e for e in progress if float(e.get("loop_lag_ms") or 0) > 50]  # type: ignore[arg-type]
+    print(f"\nrun.progress rows over 50 ms: {len(over)} of {len(progress)}"
+          + "".join(f"; {int(e['committed']):,} committed: {e['loop_lag_ms']} ms"  # type: ignore[call-overload]
+                    for e in over))
     finished = events[-1]
     print(f"\nworst over the run (run.finished loop_lag_max_ms): "
           f"{finished.get('loop_lag_max_ms')} ms; similarity fields: {finished.get('neighbours')}"

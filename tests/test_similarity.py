@@ -482,3 +482,39 @@ def test_a_larger_pool_decides_as_a_full_scan() -> None:
     while index._build is not None:  # every background merge in place (timing decides how many)
         index._collect(wait=True)
     assert index._segments and index._segments[0].order is not restored, repr(index)
+
+
+def test_least_lcs_and_the_prefix_table_equal_their_scalar_definitions() -> None:
+    """The numpy `_least_lcs` is `_min_lcs` on every (m, n), and the prefix table is the
+    max over m = 1..n+1 of n - need + min(need, ℓ), at thresholds that sit on float edges."""
+    m = np.arange(0, 160)[:, None]
+    n = np.arange(0, 160)[None, :]
+    for threshold in (1e-6, 1 / 3, 0.5, 0.6999999999999999, 0.7, 0.7000000000000001, 1.0):
+        for strict in (True, False):
+            expected = [[similarity._min_lcs(a, b, threshold, strict) for b in range(160)]
+                        for a in range(160)]
+            assert similarity._least_lcs(m, n, threshold, strict).tolist() == expected
+        table = similarity._prefix_table(300, threshold).tolist()
+        for length in range(300):
+            sizes = [length - need + min(need, similarity._SHARED) for query in range(1, length + 2)
+                     if (need := similarity._min_lcs(query, length, threshold, False)) > 0]
+            assert table[length] == max(sizes, default=0), (threshold, length)
+
+
+def test_instructions_too_long_to_index_are_scored_by_scan() -> None:
+    """Pool strings of MAX_INDEXED tokens or more sit outside the segments: found all the
+    same, with rouge-score's scores, by is_novel and similar."""
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(300)]
+    long_texts = [" ".join(rng.choice(words) for _ in range(similarity.MAX_INDEXED + extra))
+                  for extra in (0, 1, 40, 300)]
+    index = RougeLIndex(min_threshold=0.7)
+    index.add_many(OUR_INSTRUCTIONS + long_texts[:2])
+    for text in long_texts[2:]:
+        index.add(text)
+    for text in long_texts:
+        near = text.rsplit(" ", 3)[0]  # three tokens fewer: a near-duplicate
+        assert not index.is_novel(near)
+        found = dict((index.text(key), score) for key, score in index.similar(near, 0.7))
+        assert found[text] == SCORER.score(near, text)["rougeL"].fmeasure
+    assert index.is_novel(" ".join(rng.choice(words) for _ in range(300)))
