@@ -178,10 +178,16 @@ def test_a_run_records_the_released_fields(tmp_path: Path,
                  "--log-format", "none"]) == 0
     tasks = [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
     seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
+    # the pool a task was admitted into: the seeds and every instruction admitted before it
+    # (tasks are committed as their fields are ready, not always in the order admitted)
+    admitted = [event["instruction"] for event in map(orjson.loads,
+                                                      (out / "events.jsonl").read_bytes()
+                                                      .splitlines())
+                if event["event"] == "task.admitted"]
     empty = 0
     for n in (0, 7, 15, 29):
         task = tasks[n]
-        pool = seeds + [t["instruction"] for t in tasks[:n]]
+        pool = seeds + admitted[:admitted.index(task["instruction"])]
         scores = reference(task["instruction"], pool)
         best = dict(zip(pool, scores, strict=True))
         similar = task["most_similar"]
