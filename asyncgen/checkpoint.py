@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,33 @@ log = events.get_logger()
 INTERVAL_S = 10.0  # at most this much of a killed run is left to fold after it
 SHARE = 20  # a step may take at most 1/SHARE of the time (a big pool's summary is large)
 STEP_BYTES = 1 << 25  # read per file and step at most: the first step of a big file stays short
+# A periodic step folds ~10 s of lines in Python, holding the GIL. Each time the event loop's
+# thread gives the GIL up (a write, a send, a poll) it then waits for the folding thread's
+# switch interval: a loop turn of many writes stalled 50-70 ms behind one step. So a
+# periodic step pauses, GIL released, for PAUSE_S after every PAUSE_EVERY lines (~1 ms of
+# folding): the loop finds the GIL free half the time, and the step takes about twice as long.
+PAUSE_EVERY = 256
+PAUSE_S = 0.001
+
+
+_Add = Callable[[Any, dict[str, Any], str], None]
+
+
+def _as_is(add: _Add) -> _Add:
+    return add
+
+
+def _paced(add: _Add) -> _Add:
+    """`add`, sleeping PAUSE_S (the GIL released) after every PAUSE_EVERY lines."""
+    lines = 0
+
+    def paced_add(fold: Any, obj: dict[str, Any], where: str) -> None:
+        nonlocal lines
+        add(fold, obj, where)
+        lines += 1
+        if lines % PAUSE_EVERY == 0:
+            time.sleep(PAUSE_S)
+    return paced_add
 
 
 def _empty(fold: Any) -> Folded[Any]:
@@ -87,7 +115,7 @@ class Checkpointer:
             await anyio.sleep(wait)
             started = time.monotonic()
             try:
-                await anyio.to_thread.run_sync(self.step)
+                await anyio.to_thread.run_sync(partial(self.step, polite=True))
             except (UsageError, OSError, ValueError) as exc:
                 self.failed = exc
                 log.warning(events.RUN_CHECKPOINT, error=str(exc),
@@ -96,20 +124,23 @@ class Checkpointer:
                 return
             wait = max(self.interval_s, (time.monotonic() - started) * SHARE)
 
-    def step(self, *, limit: int | None = STEP_BYTES, journal_part: bool = True) -> None:
+    def step(self, *, limit: int | None = STEP_BYTES, journal_part: bool = True,
+             polite: bool = False) -> None:
         """Fold what the files gained (about `limit` bytes of each at most) and write the
-        summary (without the journal's part when it is about to be rewritten)."""
+        summary (without the journal's part when it is about to be rewritten). `polite`:
+        pause now and then for the event loop (see PAUSE_EVERY)."""
         out = self.out
-        self._advance(out / summary.TASKS_FILE, self.tasks, TaskFold.add, limit)
+        paced = _paced if polite else _as_is
+        self._advance(out / summary.TASKS_FILE, self.tasks, paced(TaskFold.add), limit)
         path = out / summary.EVENTS_FILE
         if self.events is None:
             if path.is_file():
                 self.events = summary.fold_file(
                     path, self._events_part, EventTally, report.tally_from_state,
-                    report.fold_event, live=True, limit=limit)
+                    paced(report.fold_event), live=True, limit=limit)
         else:
-            self._advance(path, self.events, report.fold_event, limit)
-        self._advance(out / worklog.JOURNAL_FILE, self.journal, worklog.add, limit)
+            self._advance(path, self.events, paced(report.fold_event), limit)
+        self._advance(out / worklog.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
         fresh = self.tasks.fold.instructions[self._count:]
         if fresh:
             self._encoded += summary.encode_instructions(fresh)

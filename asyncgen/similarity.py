@@ -62,7 +62,7 @@ DEFAULT_MIN_THRESHOLD = 0.5  # the least threshold (or floor) the prefix index s
 _SHARED = 3  # ℓ: elements a passing pair shares within both prefixes (fewer survivors)
 _FRESH = 256  # strings added one by one are scored by scan until this many form a segment
 _GROWTH = 8  # a segment merges with the next newer one while at most this times its size
-_INLINE = 4096  # merges of up to this many strings run on the caller's thread
+_INLINE = 1024  # merges of up to this many strings run on the caller's thread (~0.8 ms CPU)
 _PARALLEL_AT = 20_000  # choices from which a cdist call uses every core
 _FIRST_CHUNK, _CHUNK_GROWTH = 32, 4  # survivors per rapidfuzz call: 32, then 4x as many...
 _SCAN_CHUNK = 50_000  # ... up to this many, which is also the chunk of a full scan
@@ -168,11 +168,6 @@ def _least_lcs(m: npt.NDArray[np.int64], n: npt.NDArray[np.int64], threshold: fl
     for at in zip(*np.nonzero(~exact), strict=True):
         least[at] = _min_lcs(int(m[at]), int(n[at]), threshold, strict)
     return least
-
-
-def _shared(need: int) -> int:
-    """ℓ for a pair that needs `need` common tokens: the ℓ-prefix scheme needs ℓ <= need."""
-    return min(_SHARED, need)
 
 
 def _indexed_prefix(n: int, min_threshold: float) -> int:

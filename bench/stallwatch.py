@@ -11,14 +11,19 @@ long each garbage collection took (`gc.callbacks`), since a full collection of a
 stall too. Each stall also carries the loop thread's CPU time over it (`cpu_ms`): near `ms`, the
 loop was busy in our code; far below it, the loop thread was runnable but not running (another
 process or thread had the cores, or the GIL) — on a loaded machine most long stalls are that.
-Not a test: a bench helper (bench_pipeline.py --stalls runs it).
+With STALLWATCH_DUMP=FILE, faulthandler also writes every thread's stack to FILE when a
+heartbeat is `DUMP_AFTER_S` late, from a C thread that needs no GIL: it shows what the other
+threads were doing while the loop thread could not run (a sampled stack cannot). Not a test:
+a bench helper (bench_pipeline.py --stalls runs it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import json
+import os
 import sys
 import threading
 import time
@@ -29,6 +34,7 @@ from typing import Any
 BEAT_S = 0.005
 SAMPLE_AFTER_S = 0.02
 REPORT_OVER_S = 0.05
+DUMP_AFTER_S = 0.045  # faulthandler dumps every thread's stack (no GIL needed) this late
 
 
 class Watch:
@@ -41,6 +47,8 @@ class Watch:
         self.gc_pauses: list[tuple[int, float]] = []  # generation, seconds (over 10 ms)
         self._gc_started = 0.0
         self._stop = threading.Event()
+        dump = os.environ.get("STALLWATCH_DUMP")  # a file for faulthandler's stack dumps
+        self.dump = open(dump, "a") if dump else None  # noqa: SIM115 (open for the run)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -63,6 +71,8 @@ class Watch:
             ran = threading.Event()
             posted = time.perf_counter()
             cpu = time.clock_gettime(self.cpu_clock)
+            if self.dump is not None:  # who holds the GIL when nothing else can sample
+                faulthandler.dump_traceback_later(DUMP_AFTER_S, file=self.dump)
             try:
                 self.loop.call_soon_threadsafe(ran.set)
             except RuntimeError:
@@ -80,6 +90,11 @@ class Watch:
                     others = [traceback.format_stack(f, limit=3)[-1] for t, f in frames.items()
                               if t not in (self.thread_id, threading.get_ident())]
             waited = time.perf_counter() - posted
+            if self.dump is not None:
+                faulthandler.cancel_dump_traceback_later()
+                if waited > DUMP_AFTER_S:
+                    self.dump.write(f"^ stall of {waited * 1e3:.1f} ms at {time.time():.3f}\n")
+                    self.dump.flush()
             if waited > REPORT_OVER_S:
                 cpu = time.clock_gettime(self.cpu_clock) - cpu
                 self.stalls.append({"at": time.time(), "ms": round(waited * 1e3, 1),

@@ -127,3 +127,29 @@ def test_a_killed_run_leaves_a_checkpoint_the_next_reads_start_from(
     fast = report_json(out)
     (out / summary.SUMMARY_FILE).unlink()
     assert report_json(out) == fast
+
+
+def test_a_periodic_step_pauses_for_the_loop_and_folds_the_same(
+    tmp_path: Path, sim: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A polite step (the periodic one) sleeps, the GIL released, every PAUSE_EVERY lines it
+    folds, and writes the very summary an unpaced step writes."""
+    out = tmp_path / "out"
+    assert main(["run", "--out", str(out), "--provider", "sim", "--base-url", sim,
+                 "--target-instructions", "30", "--log-format", "none"]) == 0
+    (out / summary.SUMMARY_FILE).unlink()
+    unpaced = Checkpointer(out, checkpoint._empty(summary.TaskFold()), None)
+    unpaced.step()
+    expected = (out / summary.SUMMARY_FILE).read_bytes()
+    (out / summary.SUMMARY_FILE).unlink()
+    pauses: list[float] = []
+    monkeypatch.setattr(checkpoint, "PAUSE_EVERY", 3)
+    monkeypatch.setattr(checkpoint.time, "sleep", pauses.append)
+    paced = Checkpointer(out, checkpoint._empty(summary.TaskFold()), None)
+    paced.step(polite=True)
+    assert (out / summary.SUMMARY_FILE).read_bytes() == expected
+    folded = [paced.tasks.lines, paced.journal.lines]
+    assert paced.events is not None
+    lines = sum(folded) + paced.events.lines
+    assert lines > 30 and len(pauses) >= lines // 3 - 3  # per file: every third line
+    assert set(pauses) == {checkpoint.PAUSE_S}
