@@ -66,6 +66,7 @@ _INLINE = 1024  # merges of up to this many strings run on the caller's thread (
 _PARALLEL_AT = 20_000  # choices from which a cdist call uses every core
 _FIRST_CHUNK, _CHUNK_GROWTH = 32, 4  # survivors per rapidfuzz call: 32, then 4x as many...
 _SCAN_CHUNK = 50_000  # ... up to this many, which is also the chunk of a full scan
+_STEP = 1 << 15  # entries per C-level loop over many strings (a few ms holding the GIL)
 
 _NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_RE
 _UNKNOWN = chr(UNKNOWN_CODE)  # stands for every candidate token no pool instruction contains
@@ -508,7 +509,8 @@ class RougeLIndex:
                 new.append(seq)
             else:
                 same.append(key)
-        self._register(new)
+        for start in range(0, len(new), _STEP):  # C loops of 1M entries held the GIL 0.26 s
+            self._register(new[start:start + _STEP])
         self._rebuild()
         return keys
 
@@ -712,10 +714,16 @@ class RougeLIndex:
         live: npt.NDArray[np.int32] = sids[self._alive.data[sids]]
         return live
 
+    def _seqs_of(self, sids: npt.NDArray[np.int32]) -> list[str]:
+        """The token strings of these ids, `_STEP` at a time (the GIL changes hands between)."""
+        seqs: list[str] = []
+        for start in range(0, len(sids), _STEP):
+            seqs += map(self._sid_seqs.__getitem__, sids[start:start + _STEP].tolist())
+        return seqs
+
     def _build_now(self, sids: npt.NDArray[np.int32]) -> Segment:
         """A segment of these strings, built here under the current order."""
-        seqs = list(map(self._sid_seqs.__getitem__, sids.tolist()))
-        return build_segment(sids, seqs, self._order,
+        return build_segment(sids, self._seqs_of(sids), self._order,
                              _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold))
 
     def _seal(self) -> None:
@@ -752,7 +760,7 @@ class RougeLIndex:
         build = self._build = _Build(sources, self._generation)
         build.thread = threading.Thread(
             target=build.run, name="rouge-index-merge", daemon=True,
-            args=(sids, list(map(self._sid_seqs.__getitem__, sids.tolist())),
+            args=(sids, self._seqs_of(sids),
                   self._vocabulary.frequency(),
                   _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold)))
         build.thread.start()
