@@ -78,7 +78,6 @@ class Watch:
             except RuntimeError:
                 return  # the loop is closed
             stacks: Counter[str] = Counter()
-            others: list[str] = []
             while not ran.wait(BEAT_S if stacks or self._stop.is_set() else SAMPLE_AFTER_S):
                 if self._stop.is_set():
                     return
@@ -86,9 +85,6 @@ class Watch:
                 frame = frames.get(self.thread_id)
                 if frame is not None:
                     stacks["".join(traceback.format_stack(frame, limit=12))] += 1
-                if len(stacks) == 1 and not others:  # the other threads, once
-                    others = [traceback.format_stack(f, limit=3)[-1] for t, f in frames.items()
-                              if t not in (self.thread_id, threading.get_ident())]
             waited = time.perf_counter() - posted
             if self.dump is not None:
                 faulthandler.cancel_dump_traceback_later()
@@ -99,7 +95,7 @@ class Watch:
                 cpu = time.clock_gettime(self.cpu_clock) - cpu
                 self.stalls.append({"at": time.time(), "ms": round(waited * 1e3, 1),
                                     "cpu_ms": round(cpu * 1e3, 1),
-                                    "stacks": stacks.most_common(3), "others": others})
+                                    "stacks": stacks.most_common(3)})
             time.sleep(BEAT_S)
 
     def report(self) -> dict[str, Any]:
