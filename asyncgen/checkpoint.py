@@ -36,7 +36,8 @@ from asyncgen.summary import Folded, TaskFold
 log = events.get_logger()
 
 INTERVAL_S = 10.0  # at most this much of a killed run is left to fold after it
-SHARE = 20  # a step may work at most 1/SHARE of the time (its pauses not counted)
+SHARE = 20  # a step may take at most 1/SHARE of the time, in CPU (not its pauses, nor its
+# waits for the GIL: by the wall clock a step behind a busy loop looked 5x longer than it was)
 STEP_BYTES = 1 << 25  # read per file and step at most: the first step of a big file stays short
 # A periodic step folds ~10 s of lines in Python (~0.1-0.3 s at 700 requests a second),
 # holding the GIL. Each time the event loop's thread gives the GIL up (a write, a send, a
@@ -55,6 +56,19 @@ def _as_is(add: _Add) -> _Add:
     return add
 
 
+def _paced(add: _Add) -> _Add:
+    """`add`, sleeping PAUSE_S (the GIL released) after every PAUSE_EVERY lines."""
+    lines = 0
+
+    def paced_add(fold: Any, obj: dict[str, Any], where: str) -> None:
+        nonlocal lines
+        add(fold, obj, where)
+        lines += 1
+        if lines % PAUSE_EVERY == 0:
+            time.sleep(PAUSE_S)
+    return paced_add
+
+
 def _empty(fold: Any) -> Folded[Any]:
     digest = hashlib.sha256()
     return Folded(fold, 0, 0, digest.hexdigest(), None, 0, digest)
@@ -64,7 +78,7 @@ class Checkpointer:
     """Folds of tasks.jsonl, events.jsonl and journal.jsonl, advanced and written out."""
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
-                 "paused_s", "_events_part", "_encoded", "_count")
+                 "step_cpu_s", "_events_part", "_encoded", "_count")
 
     def __init__(self, out: Path, tasks: Folded[TaskFold],
                  events_part: Mapping[str, Any] | None, *,
@@ -82,7 +96,7 @@ class Checkpointer:
         self.interval_s = INTERVAL_S if interval_s is None else interval_s
         self.steps = 0
         self.failed: BaseException | None = None
-        self.paused_s = 0.0  # time the steps spent in their pauses (see PAUSE_EVERY)
+        self.step_cpu_s = 0.0  # the last step's CPU time (its thread's)
         self._events_part = events_part
         self._encoded: list[bytes] = []  # the instructions' JSON, chunk by chunk
         self._count = 0  # instructions encoded
@@ -102,7 +116,6 @@ class Checkpointer:
         wait = self.interval_s
         while self.usable:
             await anyio.sleep(wait)
-            started, paused = time.monotonic(), self.paused_s
             try:
                 await anyio.to_thread.run_sync(partial(self.step, polite=True))
             except (UsageError, OSError, ValueError) as exc:
@@ -111,16 +124,16 @@ class Checkpointer:
                             message="checkpoints of OUT/summary.json stopped; the next run "
                             "or report folds this run's lines itself")
                 return
-            working = time.monotonic() - started - (self.paused_s - paused)
-            wait = max(self.interval_s, working * SHARE)
+            wait = max(self.interval_s, self.step_cpu_s * SHARE)
 
     def step(self, *, limit: int | None = STEP_BYTES, journal_part: bool = True,
              polite: bool = False) -> None:
         """Fold what the files gained (about `limit` bytes of each at most) and write the
         summary (without the journal's part when it is about to be rewritten). `polite`:
         pause now and then for the event loop (see PAUSE_EVERY)."""
+        started = time.thread_time()
         out = self.out
-        paced = self._paced if polite else _as_is
+        paced = _paced if polite else _as_is
         self._advance(out / summary.TASKS_FILE, self.tasks, paced(TaskFold.add), limit)
         path = out / summary.EVENTS_FILE
         if self.events is None:
@@ -143,20 +156,7 @@ class Checkpointer:
         summary.write_summary(out, parts, {"tasks": summary.task_pieces(self.tasks,
                                                                         self._encoded)})
         self.steps += 1
-
-    def _paced(self, add: _Add) -> _Add:
-        """`add`, sleeping PAUSE_S (the GIL released) after every PAUSE_EVERY lines."""
-        lines = 0
-
-        def paced_add(fold: Any, obj: dict[str, Any], where: str) -> None:
-            nonlocal lines
-            add(fold, obj, where)
-            lines += 1
-            if lines % PAUSE_EVERY == 0:
-                started = time.monotonic()
-                time.sleep(PAUSE_S)
-                self.paused_s += time.monotonic() - started
-        return paced_add
+        self.step_cpu_s = time.thread_time() - started
 
     @staticmethod
     def _advance(path: Path, folded: Folded[Any], add: Any, limit: int | None) -> None:
