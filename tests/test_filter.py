@@ -33,7 +33,7 @@ async def _yields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[float
         await checkpoint()
 
     monkeypatch.setattr(anyio.lowlevel, "checkpoint", counted)
-    for at in (0.005, 0.015, 0.025, 0.030, 0.05):
+    for at in (0.005, 0.012, 0.02, 0.03, 0.05):
         now[0] = at
         await judge._share_the_loop()
     return yielded
@@ -41,5 +41,5 @@ async def _yields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[float
 
 def test_the_filter_yields_only_once_it_held_the_loop_for_a_slice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert filter_module.SLICE_S == 0.02
-    assert anyio.run(_yields, tmp_path, monkeypatch) == [0.025, 0.05]
+    assert filter_module.SLICE_S == 0.01
+    assert anyio.run(_yields, tmp_path, monkeypatch) == [0.012, 0.03, 0.05]
