@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from asyncgen.similarity import _UNKNOWN, _char, tokenize
+from asyncgen.similarity import _UNKNOWN, _char, f_measures, tokenize
 
 __all__ = ["MOST_SIMILAR_KEPT", "Neighbours", "Pending", "PoolScores", "Query"]
 
@@ -261,7 +261,7 @@ class PoolScores:
             table = None
             if (m + 1) * width <= _TABLE_MAX:
                 lcs = np.arange(m + 1, dtype=np.float64)[:, None]
-                table = _f_measure(lcs, n[None, :], m).ravel()
+                table = f_measures(lcs, m, n[None, :]).ravel()
             rows.append(_Row(query, table))
         return rows, width
 
@@ -310,16 +310,6 @@ def _lower_priority() -> None:
         pass
 
 
-def _f_measure(lcs: NDArray[np.float64], n: NDArray[np.float64], m: int) -> NDArray[np.float64]:
-    """rouge-score's `_score_lcs` F (candidate of m tokens as the target), elementwise."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = lcs / n  # the pool instruction is the prediction
-        recall = lcs / m
-        total = precision + recall
-        scores = np.where(total > 0, 2 * precision * recall / total, 0.0)
-    return np.where((n == 0) | (m == 0), 0.0, scores)
-
-
 def _add_chunk(row: _Row, lcs: NDArray[Any], lengths: NDArray[np.int32], width: int,
                start: int, seeds: int) -> None:
     """Fold one chunk's LCS lengths into `row` (chunks come in key order in each thread)."""
@@ -329,8 +319,8 @@ def _add_chunk(row: _Row, lcs: NDArray[Any], lengths: NDArray[np.int32], width: 
         cell += lengths
         scores = row.table[cell]
     else:
-        scores = _f_measure(lcs.astype(np.float64), lengths.astype(np.float64),
-                            len(row.query.seq))
+        scores = f_measures(lcs.astype(np.float64), len(row.query.seq),
+                            lengths.astype(np.float64))
     if row.query.dead is not None:
         dead = row.query.dead[start:start + len(scores)]
         scores[dead] = 0.0

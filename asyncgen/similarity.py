@@ -55,7 +55,7 @@ from asyncgen.postings import (
 )
 
 __all__ = ["DEFAULT_MIN_THRESHOLD", "DEFAULT_THRESHOLD", "RougeLIndex", "VocabularyFull",
-           "f_measure", "rouge_l", "tokenize"]
+           "f_measure", "f_measures", "rouge_l", "tokenize"]
 
 DEFAULT_THRESHOLD = 0.7  # the paper's diversity rule: reject when ROUGE-L > 0.7
 DEFAULT_MIN_THRESHOLD = 0.5  # the least threshold (or floor) the prefix index serves
@@ -96,6 +96,20 @@ def f_measure(lcs: int, target_len: int, prediction_len: int) -> float:
     if precision + recall > 0:
         return 2 * precision * recall / (precision + recall)
     return 0.0
+
+
+def f_measures(lcs: npt.NDArray[Any], target_len: npt.NDArray[Any] | int,
+               prediction_len: npt.NDArray[Any] | int) -> npt.NDArray[np.float64]:
+    """`f_measure` elementwise in numpy: the same IEEE operations in the same order, so the
+    same floats."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = lcs / prediction_len
+        recall = lcs / target_len
+        total = precision + recall
+        scores = np.where(total > 0, 2 * precision * recall / total, 0.0)
+    degenerate = (np.asarray(target_len) == 0) | (np.asarray(prediction_len) == 0)
+    scored: npt.NDArray[np.float64] = np.where(degenerate, 0.0, scores)
+    return scored
 
 
 def rouge_l(target: str, prediction: str) -> float:
@@ -145,15 +159,9 @@ def _least_lcs(m: npt.NDArray[np.int64], n: npt.NDArray[np.int64], threshold: fl
     does not hold (never seen), the binary search answers."""
     m, n = np.broadcast_arrays(np.asarray(m, dtype=np.int64), np.asarray(n, dtype=np.int64))
     m_float, n_float = m.astype(np.float64), n.astype(np.float64)
-    degenerate = (m == 0) | (n == 0)
 
     def passes(lcs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            precision = lcs / n_float
-            recall = lcs / m_float
-            total = precision + recall
-            score = np.where(total > 0, 2 * precision * recall / total, 0.0)
-        score = np.where(degenerate, 0.0, score)
+        score = f_measures(lcs, m_float, n_float)
         passed: npt.NDArray[np.bool_] = score > threshold if strict else score >= threshold
         return passed
 
