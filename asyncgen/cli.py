@@ -14,9 +14,10 @@ from typing import NoReturn
 
 import anyio
 
-from asyncgen import __version__, config, export, report, sim
+from asyncgen import __version__, config, sim
+from asyncgen.commands import export, report
+from asyncgen.commands.run import execute, prepare
 from asyncgen.errors import UsageError
-from asyncgen.run import execute, prepare
 
 EXIT_USAGE = 2
 

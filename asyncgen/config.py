@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.llm.providers import SIM_MODEL
-from asyncgen.parsing import DEFAULT_BLACKLIST
+from asyncgen.selfinstruct.demos import DEFAULT_DEMOS
+from asyncgen.selfinstruct.parsing import DEFAULT_BLACKLIST
 
 PROVIDERS = ("sim", "openrouter", "openai", "openai-compatible")
 DEFAULT_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seed_tasks.jsonl"

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from asyncgen.embedded import simulator_process
 from asyncgen.sim.books import fetch_totals, read_books
+from asyncgen.sim.embedded import simulator_process
 
 ENV = {k: v for k, v in os.environ.items()
        if k not in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")}

@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
-from asyncgen.embedded import simulator_process
-from asyncgen.prompts import split_fixed
+from asyncgen.selfinstruct.prompts import split_fixed
 from asyncgen.sim.books import fetch_totals
+from asyncgen.sim.embedded import simulator_process
 from asyncgen.sim.generator import count_tokens
 
 BASELINE_PER_TASK = 0.000694  # the issue's figure: this workload, 2026-12-01, old prompts
@@ -73,8 +73,12 @@ def _run(args: argparse.Namespace, cache: bool, tmp: Path) -> dict[str, Any]:
 
 def _prefix_tokens() -> dict[str, int]:
     """Tokens (the simulator's count) of each few-shot stage's fixed prefix, as sent."""
-    from asyncgen.demos import load_demos
-    from asyncgen.prompts import classify_prompt, input_first_prompt, output_first_prompt
+    from asyncgen.selfinstruct.demos import load_demos
+    from asyncgen.selfinstruct.prompts import (
+        classify_prompt,
+        input_first_prompt,
+        output_first_prompt,
+    )
 
     demos = load_demos()
     prompts = {

@@ -43,10 +43,10 @@ import anyio
 import orjson
 import structlog
 
-from asyncgen.budget import Budget
-from asyncgen.embedded import simulator_process as simulator
 from asyncgen.llm import LLMClient, ProviderConfig, ProviderError
-from asyncgen.prompts import Demo, classify_prompt
+from asyncgen.llm.budget import Budget
+from asyncgen.selfinstruct.prompts import Demo, classify_prompt
+from asyncgen.sim.embedded import simulator_process as simulator
 
 CONCURRENCIES = (64, 256)
 WARMUP_S = 0.5
@@ -65,7 +65,7 @@ FAULT_FLAGS = ("429", "5xx", "hang", "reset", "malformed", "200-error")
 
 def configure_events(directory: Path) -> None:
     """structlog as a run configures it: every event to events.jsonl, nothing on the console."""
-    from asyncgen import events
+    from asyncgen.observe import events
 
     events.configure(events_path=directory / "events.jsonl", console_format="none")
 

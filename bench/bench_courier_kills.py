@@ -29,10 +29,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from asyncgen import rescue, spend
-from asyncgen.embedded import simulator_process
 from asyncgen.jsonl import JsonlFile
+from asyncgen.rundir import rescue, spend
 from asyncgen.sim.books import fetch_totals
+from asyncgen.sim.embedded import simulator_process
 
 TIMEOUT_S = 3.0
 ACTIONS = ("kill", "kill", "kill+courier", "int+kill", "kill-fast")
@@ -56,7 +56,7 @@ def _couriers(out: Path) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"asyncgen.courier" in command and str(out).encode() in command \
+        if b"asyncgen.llm.transport.courier" in command and str(out).encode() in command \
                 and _alive(int(entry.name)):
             found.append(int(entry.name))
     return found

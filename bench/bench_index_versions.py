@@ -3,7 +3,7 @@
     python bench/bench_index_versions.py CHECKOUT POOL_SIZE [--corpus grammar|zipf]
                                          [--incremental ADDS]
 
-Imports `asyncgen.similarity` from CHECKOUT (e.g. a `git worktree` of an older commit, or
+Imports `asyncgen.novelty.similarity` from CHECKOUT (e.g. a `git worktree` of an older commit, or
 this one) and the corpus from this checkout's bench/: `grammar` is bench/corpus.py, `zipf`
 is bench/corpus_zipf.py (skeletons with content words from a Zipf lexicon, a different
 length distribution, half of the candidates near-duplicates). Builds the index over
@@ -17,7 +17,7 @@ filter admits them), one `is_novel` query before each, and report the slowest `a
 slowest query in wall-clock milliseconds (the event loop's worst stall from the index; on a
 shared machine this includes time the process was not scheduled) and in the calling
 thread's CPU milliseconds (what the index itself spent), and the rate of both together.
-The cyclic GC is handled as `asyncgen.pool.Pool` does: held off during the build, then
+The cyclic GC is handled as `asyncgen.novelty.pool.Pool` does: held off during the build, then
 everything frozen, and frozen again every FREEZE_EVERY adds (a full collection walking the
 pool would otherwise stall the loop, whatever the index does).
 """
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FREEZE_EVERY = 10_000  # asyncgen.pool.FREEZE_EVERY
+FREEZE_EVERY = 10_000  # asyncgen.novelty.pool.FREEZE_EVERY
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("checkout")
@@ -48,7 +48,7 @@ if args.corpus == "zipf":
 else:
     from corpus import generate, generate_queries
 
-from asyncgen.similarity import RougeLIndex  # noqa: E402
+from asyncgen.novelty.similarity import RougeLIndex  # noqa: E402
 
 stream = generate(args.size + args.incremental, seed=1)
 pool, later = stream[:args.size], stream[args.size:]

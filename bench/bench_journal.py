@@ -38,11 +38,11 @@ from pathlib import Path
 import orjson
 from bench_client import PROMPT, Measured, _timed, client_config, configure_events
 
-from asyncgen import spend
-from asyncgen.budget import Budget
-from asyncgen.embedded import simulator_process
 from asyncgen.llm import LLMClient
+from asyncgen.llm.budget import Budget
+from asyncgen.rundir import spend
 from asyncgen.sim.books import fetch_totals
+from asyncgen.sim.embedded import simulator_process
 
 CONCURRENCY = 64
 REQUESTS_PER_TASK = 3.0  # generation share + classification + instances, retries included

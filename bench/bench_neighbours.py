@@ -1,4 +1,4 @@
-"""Cost of the full-pool similarity fields per admitted candidate (asyncgen.neighbours).
+"""Cost of the full-pool similarity fields per admitted candidate (asyncgen.novelty.neighbours).
 
     python bench/bench_neighbours.py [--pools 100000,300000,1000000] [--queries 128]
                                      [--batch 64] [--rouge-queries 1]
@@ -31,7 +31,7 @@ from corpus import generate, generate_queries  # noqa: E402
 from rouge_score import rouge_scorer, tokenize  # noqa: E402
 
 from asyncgen import neighbours  # noqa: E402
-from asyncgen.neighbours import Neighbours, PoolScores, Query  # noqa: E402
+from asyncgen.novelty.neighbours import Neighbours, PoolScores, Query  # noqa: E402
 
 Timed = tuple[float, float, float, list[Neighbours]]
 

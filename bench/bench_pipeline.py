@@ -32,7 +32,7 @@ from pathlib import Path
 
 import orjson
 
-from asyncgen.embedded import simulator_process
+from asyncgen.sim.embedded import simulator_process
 
 HERE = Path(__file__).resolve().parent
 

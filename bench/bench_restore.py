@@ -31,7 +31,7 @@ directory was just written or copied).
 
 "killed" (`--killed`): not a replica but what a real kill -9 leaves: `asyncgen run` (of this
 checkout) against the simulator with no latency and no rate limit, killed with SIGKILL once
-tasks.jsonl holds N lines *and* its last checkpoint of OUT/summary.json (asyncgen.checkpoint,
+tasks.jsonl holds N lines *and* its last checkpoint of OUT/summary.json (asyncgen.rundir.checkpoint,
 every 10 s) is `--kill-age` seconds old (default 9.5: just before the next one, the longest
 tail a kill can leave), its courier waited for: its whole journal since it started, a torn line
 maybe. The tail the checkpoint does not cover (lines of tasks.jsonl) is printed with it, and
@@ -56,7 +56,7 @@ from typing import Any
 import orjson
 from corpus import generate
 
-from asyncgen.embedded import simulator_process
+from asyncgen.sim.embedded import simulator_process
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")
 TEMPLATE_TASKS = 300

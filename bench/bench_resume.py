@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from asyncgen.embedded import simulator_process
+from asyncgen.sim.embedded import simulator_process
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")
 

@@ -5,7 +5,7 @@ raw aiohttp (no limiter, no retries) at a fixed concurrency for a fixed time.
                               [--mix pipeline|instructions|classify|instances] [--baseline]
                               [-- SIM FLAGS...]
 
-Prompts are the pipeline's own templates (asyncgen.prompts) with synthetic demos; the
+Prompts are the pipeline's own templates (asyncgen.selfinstruct.prompts) with synthetic demos; the
 pipeline mix sends one instruction prompt per 7 classification and 7 instance prompts.
 Prints one line of figures per run (req/s, latency percentiles, statuses, CPU per request of
 the server and of this client). --baseline first measures a bare aiohttp server that returns
@@ -29,8 +29,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from asyncgen import prompts
-from asyncgen.demos import load_demos
+from asyncgen.selfinstruct import prompts
+from asyncgen.selfinstruct.demos import load_demos
 from asyncgen.sim.instructions import novel_instruction
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 from corpus import generate, generate_queries  # noqa: E402
 from rouge_score import rouge_scorer  # noqa: E402
 
-from asyncgen.similarity import RougeLIndex  # noqa: E402
+from asyncgen.novelty.similarity import RougeLIndex  # noqa: E402
 
 THRESHOLD = 0.7
 SIMILAR_QUERIES = 500  # candidates timed with similar(text, 0.5)

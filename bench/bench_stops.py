@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from asyncgen.embedded import simulator_process
+from asyncgen.sim.embedded import simulator_process
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")
 

@@ -61,7 +61,7 @@ async def _drive(url: str, rpm: int | None, seconds: float) -> dict[str, Any]:
     import anyio
 
     from asyncgen.llm import LLMClient, ProviderConfig, ProviderError
-    from asyncgen.prompts import instruction_prompt
+    from asyncgen.selfinstruct.prompts import instruction_prompt
     config = ProviderConfig(provider="sim", base_url=url, rpm=rpm)
     failed = 0
     async with LLMClient(config) as client:
@@ -126,7 +126,7 @@ def load() -> str:
 
 
 def run_scenario(name: str, tree: Path, warmup: float, seconds: float) -> dict[str, Any]:
-    from asyncgen.embedded import simulator_process
+    from asyncgen.sim.embedded import simulator_process
 
     spec = SCENARIOS[name]
     with simulator_process(*PROVIDER, *spec["sim"]) as url:

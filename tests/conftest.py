@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from asyncgen import report
-from asyncgen.embedded import simulator_process as sim_process  # noqa: F401 (for the tests)
+from asyncgen.commands import report
+from asyncgen.sim.embedded import simulator_process as sim_process  # noqa: F401 (for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_SEEDS = ROOT.parent / "shared" / "reference" / "seed_tasks.jsonl"

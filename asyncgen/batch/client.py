@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.abc
 
-from asyncgen import events
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
 from asyncgen.batch.lines import ENDPOINT_PATHS, LineNotRun, LineResult, input_file, read_file
@@ -45,9 +44,10 @@ from asyncgen.llm.errors import (
 )
 from asyncgen.llm.params import STAGES, RequestParams, Stage
 from asyncgen.llm.pricing import Price, Usage, worst_case_cost
+from asyncgen.observe import events
 
 if TYPE_CHECKING:
-    from asyncgen.budget import Budget, Reservation
+    from asyncgen.llm.budget import Budget, Reservation
 
 log = events.get_logger()
 
@@ -580,7 +580,7 @@ class BatchClient:
             self._by_key.setdefault(key, request)
             requests[cid] = request
         # no new reservation: the killed run's hold for this batch is still on the spend
-        # journal, and the resumed budget counts it as spent (asyncgen.spend)
+        # journal, and the resumed budget counts it as spent (asyncgen.rundir.spend)
         reservation = None
         flight = _Flight(old.seq, stage, requests, reservation, batch_id=str(batch["id"]),
                          status="", total=len(requests), started=now)

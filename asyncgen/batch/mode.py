@@ -23,7 +23,7 @@ from asyncgen.llm.client import LLMClient
 from asyncgen.llm.providers import ProviderConfig
 
 if TYPE_CHECKING:
-    from asyncgen.budget import Budget
+    from asyncgen.llm.budget import Budget
 
 MAX_WORKERS = 5000  # per stage, in batch mode
 

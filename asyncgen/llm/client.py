@@ -33,7 +33,6 @@ from multidict import CIMultiDict
 from asyncgen.errors import UsageError
 from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
-from asyncgen.llm.couriered import CourierTransport
 from asyncgen.llm.errors import (
     ConnectionFailed,
     DeadlineExceeded,
@@ -63,12 +62,13 @@ from asyncgen.llm.pricing import (
     worst_case_cost,
 )
 from asyncgen.llm.providers import ProviderConfig
-from asyncgen.llm.transport import Receipt, WholeBodyAiohttpTransport
-from asyncgen.prompts import split_fixed
+from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
+from asyncgen.llm.transport.couriered import CourierTransport
+from asyncgen.selfinstruct.prompts import split_fixed
 
-if TYPE_CHECKING:  # asyncgen.budget imports asyncgen.llm: no import cycle at run time
-    from asyncgen.budget import Budget, Reservation
-    from asyncgen.rescue import Answer, Rescue
+if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
+    from asyncgen.llm.budget import Budget, Reservation
+    from asyncgen.rundir.rescue import Answer, Rescue
 
 
 CONNECT_TIMEOUT_S = 10.0
@@ -76,7 +76,7 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
-REQUEST_RESCUED = "request.rescued"  # asyncgen.events.REQUEST_RESCUED (llm/ does not import it)
+REQUEST_RESCUED = "request.rescued"  # observe.events.REQUEST_RESCUED (llm/ does not import it)
 _MS = 1000.0
 
 
@@ -307,7 +307,7 @@ class LLMClient:
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
         self._reached = False  # the endpoint has answered at least once (any HTTP status)
         self._held: set[Stage] = set()  # stages whose requests are no longer sent
-        # answers an earlier run bought and never read (asyncgen.rescue): used before sending
+        # answers an earlier run bought and never read (asyncgen.rundir.rescue): used before sending
         self._rescue = rescue
         # the fewest prompt tokens reported after each few-shot prefix: a tighter worst case
         # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
@@ -450,7 +450,7 @@ class LLMClient:
     async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
         """This request answered by an earlier run's rescued answer (None: send it). The answer
         is marked used (by the courier, acknowledged) before it is used: at most once, across
-        kills. Its money was settled when the run started (asyncgen.rescue)."""
+        kills. Its money was settled when the run started (asyncgen.rundir.rescue)."""
         assert self._rescue is not None
         answer = self._rescue.take(stage, content)
         if answer is None:

@@ -32,7 +32,7 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
     │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
     │   ├── CourierFailed             the courier process died (llm.couriered)  courier
-    │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.budget) journal
+    │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.llm.budget) journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 
 A 429 is a rate limit when it carries rate-limit information (a bucket reported empty, a reset

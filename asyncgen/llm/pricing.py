@@ -124,7 +124,7 @@ def worst_case_cost(price: Price, prompt: str, max_tokens: int) -> float:
     """USD upper bound of one attempt: prompt tokens <= UTF-8 bytes + PROMPT_OVERHEAD_TOKENS
     (every byte-level BPE or byte-fallback token covers at least one byte), completion tokens
     <= max_tokens, and no prompt token cached (a cache hit is never guaranteed).
-    See asyncgen.budget."""
+    See asyncgen.llm.budget."""
     prompt_bound = len(prompt.encode("utf-8")) + PROMPT_OVERHEAD_TOKENS
     return price.cost(prompt_bound, max_tokens)
 

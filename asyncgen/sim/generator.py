@@ -1,6 +1,6 @@
 """Prompt-aware, deterministic text: what the simulated model says to a prompt.
 
-The prompt kind is read from its first line (the headers of `asyncgen.prompts`). The answer
+The prompt kind is read from its first line (the headers of `selfinstruct.prompts`). The answer
 depends only on (seed, prompt): a `random.Random` seeded with a hash of both drives every
 choice, so a retry, or the same prompt over chat or completions, gets the same text. Stop
 sequences and max_tokens are applied afterwards (`finish`), like a real server does.
@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asyncgen.prompts import (
+from asyncgen.selfinstruct.prompts import (
     CLASSIFY_HEADER,
     INPUT_FIRST_HEADER,
     INSTRUCTION_HEADER,

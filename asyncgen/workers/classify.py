@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from asyncgen import events
-from asyncgen.parsing import parse_classification
-from asyncgen.prompts import Demo, classify_prompt
+from asyncgen.observe import events
+from asyncgen.selfinstruct.parsing import parse_classification
+from asyncgen.selfinstruct.prompts import Demo, classify_prompt
 from asyncgen.workers.control import (
     Asker,
     FilterMessage,

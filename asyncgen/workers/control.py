@@ -15,12 +15,12 @@ from typing import Protocol
 
 import anyio
 
-from asyncgen import events
 from asyncgen.llm import Completion
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
 from asyncgen.llm.params import RequestParams, Stage
-from asyncgen.neighbours import Pending
-from asyncgen.parsing import Instance
+from asyncgen.novelty.neighbours import Pending
+from asyncgen.observe import events
+from asyncgen.selfinstruct.parsing import Instance
 
 log = events.get_logger()
 

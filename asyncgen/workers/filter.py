@@ -2,7 +2,7 @@
 
 Admission (ROUGE-L against every pool instruction) happens before any money is spent on a
 candidate; commit appends the finished task as one line. Every state a job reaches that cost
-money is journaled (`asyncgen.journal`) before the next request about it: admitted, labelled,
+money is journaled (`asyncgen.rundir.journal`) before the next request about it: admitted, labelled,
 failed; committed is its line in tasks.jsonl. An admitted instruction stays in the pool for good,
 also when it ends with no valid instance (as the released code keeps every admitted instruction):
 the same text comes back rejected before any spend. It is not sampled as a machine example.
@@ -26,11 +26,12 @@ import anyio.lowlevel
 from anyio.abc import ObjectSendStream, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from asyncgen import events, journal
-from asyncgen.journal import Backlog, Journal
-from asyncgen.neighbours import Neighbours, Pending, Query
-from asyncgen.parsing import Instance
-from asyncgen.pool import Admitted, Pool, Task, TaskStore, utc_now
+from asyncgen.novelty.neighbours import Neighbours, Pending, Query
+from asyncgen.novelty.pool import Admitted, Pool, Task, TaskStore, utc_now
+from asyncgen.observe import events
+from asyncgen.rundir import journal
+from asyncgen.rundir.journal import Backlog, Journal
+from asyncgen.selfinstruct.parsing import Instance
 from asyncgen.workers.control import (
     Candidates,
     CandidatesClosed,

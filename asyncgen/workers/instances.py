@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from asyncgen.parsing import parse_instances
-from asyncgen.prompts import Demo, input_first_prompt, output_first_prompt
+from asyncgen.selfinstruct.parsing import parse_instances
+from asyncgen.selfinstruct.prompts import Demo, input_first_prompt, output_first_prompt
 from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
 
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from asyncgen import events
-from asyncgen.parsing import parse_instructions
-from asyncgen.pool import Pool
-from asyncgen.prompts import instruction_prompt
+from asyncgen.novelty.pool import Pool
+from asyncgen.observe import events
+from asyncgen.selfinstruct.parsing import parse_instructions
+from asyncgen.selfinstruct.prompts import instruction_prompt
 from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, StopRequested
 
 log = events.get_logger()

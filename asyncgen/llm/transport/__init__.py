@@ -1,0 +1,1 @@
+"""How requests travel: the aiohttp transport and the courier process behind one boundary."""

@@ -1,0 +1,1 @@
+"""What the run tells: events (configuration and names) and prompt-cache usage."""

@@ -1,0 +1,335 @@
+"""Structured events: structlog configured once, to `OUT/events.jsonl` and to the console.
+
+Every event is one JSON object per line in events.jsonl with `event`, `timestamp` (ISO 8601,
+UTC) and `level`. The console shows the same events rendered for people (or as JSON), minus
+the per-request and per-candidate ones, which would scroll by hundreds per second. Event names
+are the constants below; the README documents their fields.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from asyncgen.jsonl import LineAppender, settle_tail
+
+RUN_STARTED = "run.started"
+RUN_FINISHED = "run.finished"
+RUN_PROGRESS = "run.progress"
+RUN_STOPPING = "run.stopping"
+RUN_UNPRICED = "run.unpriced"
+RUN_KEY = "run.key"  # OpenRouter key check at the start
+RUN_CHECKPOINT = "run.checkpoint"  # checkpoints of OUT/summary.json stopped (rundir.checkpoint)
+REQUEST_COMPLETED = "request.completed"
+REQUEST_RETRY = "request.retry"
+REQUEST_FAILED = "request.failed"
+REQUEST_RESCUED = "request.rescued"  # answered by an earlier run's rescued answer, not sent
+CANDIDATES_PARSED = "candidate.parsed"
+TASK_REJECTED = "task.rejected"
+TASK_ADMITTED = "task.admitted"
+TASK_COMMITTED = "task.committed"
+CLASSIFY_UNPARSEABLE = "classify.unparseable"
+STORE_TORN_TAIL = "store.torn_tail_cut"
+STORE_NEWLINE_ADDED = "store.newline_added"
+
+# too frequent for a terminal; always in events.jsonl
+QUIET_ON_CONSOLE = frozenset(
+    {REQUEST_COMPLETED, REQUEST_RETRY, REQUEST_RESCUED, CANDIDATES_PARSED, TASK_REJECTED,
+     TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
+)
+BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
+REDACTED = "[redacted]"
+
+
+def get_logger() -> Any:
+    return structlog.get_logger("asyncgen")
+
+
+class Redactor:
+    """Replace any secret value that reached an event field (defence in depth)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._secrets)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        for key, value in event_dict.items():
+            event_dict[key] = self._scrub(value)
+        return event_dict
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._scrub(v) for v in value]
+        return value
+
+
+class UtcTimestamp:
+    """`timestamp`: now in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always with microseconds).
+
+    The same ISO 8601 as structlog's TimeStamper(fmt="iso", utc=True) at a fraction of the
+    cost: the date and time up to the second are formatted once per second, not per event.
+    """
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}{nanos // 1000:06d}Z"
+        return event_dict
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Path | BaseException):
+        return str(obj)
+    raise TypeError
+
+
+_LINE = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
+class EventFile:
+    """The events.jsonl sink: one whole line per event (see asyncgen.jsonl).
+
+    A run killed mid-write leaves a torn last line; the next run into the same directory cuts
+    it before appending, so the file stays one JSON object per line.
+
+    A write that fails (disk full, read-only, I/O error) must not crash whichever task logged:
+    the first failure is kept in `fault`, `on_fault` is told (the run stops), and nothing more
+    is written, so the file ends in at most one torn line, which the next run cuts.
+    """
+
+    __slots__ = ("path", "fault", "on_fault", "_lines")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fault: OSError | None = None
+        self.on_fault: Callable[[OSError], None] | None = None
+        settle_tail(path)
+        self._lines = LineAppender(path)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        if self.fault is None:
+            try:
+                self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
+            except OSError as exc:
+                self.fault = exc
+                if self.on_fault is not None:
+                    self.on_fault(exc)
+        return event_dict
+
+    def close(self) -> None:
+        try:
+            self._lines.close()
+        except OSError as exc:  # fsync after a fault: already reported, or now
+            self.fault = self.fault or exc
+
+
+class Console:
+    """Where console lines go; a live status line (if any) is cleared before each one.
+
+    A closed console (`asyncgen run ... | head -1`) is not a crash in whichever task logged:
+    later lines go nowhere and `on_closed` is told once (the run stops as on a signal).
+    """
+
+    __slots__ = ("stream", "status", "on_closed")
+
+    def __init__(self, stream: TextIO, status: StatusLine | None) -> None:
+        self.stream = stream
+        self.status = status
+        self.on_closed: Callable[[], None] | None = None
+
+    def msg(self, message: str) -> None:
+        if not message:
+            return
+        try:
+            if self.status is not None:
+                self.status.clear()
+            self.stream.write(message + "\n")
+            self.stream.flush()
+            if self.status is not None:
+                self.status.redraw()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self._closed()
+
+    def _closed(self) -> None:
+        """The reader is gone: point the stream's descriptor at /dev/null, say so once."""
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+        except (OSError, ValueError):
+            pass
+        self.status = None
+        callback, self.on_closed = self.on_closed, None
+        if callback is not None:
+            callback()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+STATUS_MARGIN = 3  # columns left free: a full last column wraps, and Ctrl-C echoes "^C"
+
+
+def fit(text: str, columns: int) -> str:
+    """`text` cut to leave STATUS_MARGIN columns free, with "…" where it was cut."""
+    width = max(columns - STATUS_MARGIN, 1)
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+class StatusLine:
+    """One self-overwriting line on a terminal; only used when the console is a TTY.
+
+    Each draw measures the terminal again (a resize takes effect at the next refresh) and cuts
+    the line to its width, so it never wraps: a wrapped line could not be erased with one `\r`.
+    """
+
+    __slots__ = ("stream", "_text", "columns")
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._text = ""
+        self.columns: Callable[[], int] = self._measure
+
+    def _measure(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError):
+            return 80
+
+    def show(self, text: str) -> None:
+        self._text = text
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self._text:
+            self.stream.write("\r\x1b[2K" + fit(self._text, self.columns()))
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self._text:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Clear the line for good: nothing is redrawn after this."""
+        self.clear()
+        self._text = ""
+
+
+class ConsoleRenderer:
+    """The last step: the console line for an event, or "" when the console skips it."""
+
+    __slots__ = ("_format", "_human")
+
+    def __init__(self, console_format: str) -> None:
+        self._format = console_format
+        self._human = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+        event = event_dict.get("event")
+        if self._format == "none" or event in QUIET_ON_CONSOLE:
+            return ""
+        if event == REQUEST_FAILED and event_dict.get("error_kind") == "budget":
+            return ""  # one per worker at the cap; run.stopping says it once
+        if self._format == "json":
+            return orjson.dumps(event_dict, default=_default,
+                                option=orjson.OPT_NON_STR_KEYS).decode()
+        for key in BULKY_FIELDS:  # for people: the nested details stay in events.jsonl
+            event_dict.pop(key, None)
+        for key in [k for k, v in event_dict.items() if v is None]:  # no `note=None` for people
+            del event_dict[key]
+        return self._human(logger, name, event_dict)
+
+
+class _Chain:
+    """The current run's processors. structlog is configured once, with this one object, so
+    loggers can be cached on first use (a bound logger per call costs more than the event);
+    a new run swaps `steps`, not the configuration."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: tuple[Processor, ...] = (ConsoleRenderer("human"),)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        result: Any = event_dict
+        for step in self.steps:
+            result = step(logger, name, result)
+        return result
+
+
+_CHAIN = _Chain()
+_CONSOLE = Console(sys.stderr, None)
+structlog.configure(
+    processors=[_CHAIN],
+    logger_factory=lambda *args: _CONSOLE,
+    wrapper_class=structlog.make_filtering_bound_logger(0),
+    cache_logger_on_first_use=True,
+)
+
+
+def configure(
+    *,
+    events_path: Path | None,
+    console_format: str = "human",
+    secrets: Iterable[str] = (),
+    observers: Iterable[Processor] = (),
+    stream: TextIO | None = None,
+    on_console_closed: Callable[[], None] | None = None,
+) -> tuple[EventFile | None, StatusLine | None]:
+    """Point the events of a run at its events.jsonl and console. Returns the event file
+    (close it) and the live status line (None unless the console is a terminal).
+
+    The console is stdout for `json` (so `asyncgen run --log-format json | jq` works), else
+    stderr; `on_console_closed` is called once if its reader goes away.
+    """
+    if stream is None:
+        stream = sys.stdout if console_format == "json" else sys.stderr
+    sink = EventFile(events_path) if events_path is not None else None
+    status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
+    steps: list[Processor] = [
+        structlog.processors.add_log_level,
+        UtcTimestamp(),
+    ]
+    redactor = Redactor(secrets)
+    if redactor.active:
+        steps.append(redactor)
+    steps += observers
+    if sink is not None:
+        steps.append(sink)
+    steps.append(ConsoleRenderer(console_format))
+    _CONSOLE.stream, _CONSOLE.status, _CONSOLE.on_closed = stream, status, on_console_closed
+    _CHAIN.steps = tuple(steps)
+    return sink, status
+
+
+def close(sink: EventFile | None) -> None:
+    """End a run's events: close its file and send later events to the console only."""
+    _CHAIN.steps = (ConsoleRenderer("human"),)
+    _CONSOLE.status, _CONSOLE.on_closed = None, None
+    if sink is not None:
+        sink.close()

@@ -1,0 +1,229 @@
+"""`OUT/journal.jsonl`: the work a run paid for and has not committed, for the next run to continue.
+
+`tasks.jsonl` holds what is finished; this journal holds what is under way, so that a stop or a
+kill -9 loses no generated candidate, admitted job or classification label. One JSON object per
+line, each whole or absent (written with `asyncgen.jsonl.LineAppender`, by the filter only):
+
+    {"op": "candidates", "batch": id, "instructions": [...]}   one generation response, received
+    {"op": "judged", "batch": id}                  its candidates were admitted or rejected
+    {"op": "admitted", "instruction": s}
+    {"op": "labelled", "instruction": s, "is_classification": b}
+    {"op": "failed", "instruction": s, "reason": r}   no valid instance: stays in the pool
+
+An instruction is its own key: the pool admits no text twice. Folding the lines (`read`), with
+the instructions of `tasks.jsonl` marked done, gives the `Backlog`: batches to judge, open jobs
+(with their label if they have one) and failed instructions. The next run judges and continues
+that backlog before it samples a new prompt, and starts its journal afresh from it (`rewrite`,
+atomically), so the file holds only what is still open plus the failures.
+
+While the run appends, its checkpointer keeps the fold of the lines (before `settle`) in
+OUT/summary.json (`asyncgen.rundir.summary`: validated by the length and SHA-256 of the bytes it
+covers), so the next run after a kill -9 folds only the journal's last seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from asyncgen.errors import UsageError
+from asyncgen.jsonl import LineAppender
+from asyncgen.rundir.summary import Folded, fold_file
+
+JOURNAL_FILE = "journal.jsonl"
+
+
+@dataclass(slots=True)
+class OpenJob:
+    """An admitted instruction not yet committed or failed; `is_classification` once labelled."""
+
+    instruction: str
+    is_classification: bool | None = None
+
+
+@dataclass(slots=True)
+class Backlog:
+    """The journal folded: what the next run continues before it samples anything new."""
+
+    candidates: dict[str, list[str]] = field(default_factory=dict)  # batch id -> not judged
+    jobs: dict[str, OpenJob] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # instruction -> reason
+
+    def __bool__(self) -> bool:
+        return bool(self.candidates or self.jobs or self.failed)
+
+    def apply(self, record: Mapping[str, Any]) -> None:
+        """Fold one journal record in (records come in file order)."""
+        op = record["op"]
+        if op == "candidates":
+            self.candidates[record["batch"]] = list(record["instructions"])
+        elif op == "judged":
+            self.candidates.pop(record["batch"], None)
+        elif op == "admitted":
+            text = record["instruction"]
+            self.jobs[text] = OpenJob(text)
+        elif op == "labelled":
+            job = self.jobs.get(record["instruction"])
+            if job is not None:
+                job.is_classification = record["is_classification"]
+        elif op == "failed":
+            text = record["instruction"]
+            self.jobs.pop(text, None)
+            self.failed[text] = record["reason"]
+
+    def settle(self, committed: Collection[str]) -> None:
+        """Drop what `tasks.jsonl` has, and candidates already judged (admitted or failed)."""
+        for text in committed:
+            self.jobs.pop(text, None)
+        known = set(self.jobs) | set(self.failed) | set(committed)
+        batches: dict[str, list[str]] = {}
+        for batch, texts in self.candidates.items():
+            fresh = [text for text in texts if text not in known]
+            known.update(fresh)
+            if fresh:
+                batches[batch] = fresh
+        self.candidates = batches
+
+    def state(self) -> dict[str, Any]:
+        """The fold (before `settle`), for the summary."""
+        return {"candidates": self.candidates,
+                "jobs": {text: job.is_classification for text, job in self.jobs.items()},
+                "failed": self.failed}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Backlog:
+        """The fold a summary holds (ValueError when it is not one)."""
+        candidates, jobs, failed = state["candidates"], state["jobs"], state["failed"]
+        if not (isinstance(candidates, dict) and isinstance(jobs, dict)
+                and isinstance(failed, dict)):
+            raise ValueError("not a journal fold")
+        return cls(candidates={str(b): list(t) for b, t in candidates.items()},
+                   jobs={text: OpenJob(text, label) for text, label in jobs.items()},
+                   failed=dict(failed))
+
+    def records(self) -> Iterable[dict[str, Any]]:
+        """The journal lines that rebuild this backlog."""
+        for text, reason in self.failed.items():
+            yield failed(text, reason)
+        for job in self.jobs.values():
+            yield admitted(job.instruction)
+            if job.is_classification is not None:
+                yield labelled(job.instruction, job.is_classification)
+        for batch, texts in self.candidates.items():
+            yield candidates(batch, texts)
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+def candidates(batch: str, instructions: Iterable[str]) -> dict[str, Any]:
+    return {"op": "candidates", "batch": batch, "instructions": list(instructions)}
+
+
+def judged(batch: str) -> dict[str, Any]:
+    return {"op": "judged", "batch": batch}
+
+
+def admitted(instruction: str) -> dict[str, Any]:
+    return {"op": "admitted", "instruction": instruction}
+
+
+def labelled(instruction: str, is_classification: bool) -> dict[str, Any]:
+    return {"op": "labelled", "instruction": instruction, "is_classification": is_classification}
+
+
+def failed(instruction: str, reason: str) -> dict[str, Any]:
+    return {"op": "failed", "instruction": instruction, "reason": reason}
+
+
+_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+    "candidates": (("batch", str), ("instructions", list)),
+    "judged": (("batch", str),),
+    "admitted": (("instruction", str),),
+    "labelled": (("instruction", str), ("is_classification", bool)),
+    "failed": (("instruction", str), ("reason", str)),
+}
+
+
+def _check(record: Mapping[str, Any], where: str) -> None:
+    fields = _FIELDS.get(record.get("op"))  # type: ignore[arg-type]
+    if fields is None:
+        raise UsageError(f"{where}: not an asyncgen journal line (op {record.get('op')!r})")
+    for name, kind in fields:
+        if not isinstance(record.get(name), kind):
+            raise UsageError(f"{where}: field {name!r} must be {getattr(kind, '__name__', kind)}")
+    if record["op"] == "candidates" and not all(isinstance(t, str) for t in record["instructions"]):
+        raise UsageError(f"{where}: field 'instructions' must be a list of strings")
+
+
+# --- the file ----------------------------------------------------------------------------------
+
+
+def add(backlog: Backlog, record: Mapping[str, Any], where: str) -> None:
+    """Fold one decoded line in, refused (UsageError) when it is not a journal record."""
+    _check(record, where)
+    backlog.apply(record)
+
+
+def fold(path: Path, part: Mapping[str, Any] | None = None) -> Folded[Backlog]:
+    """The journal's lines folded (from the summary's `part` when it still matches), before
+    `settle`; a torn last line (a kill mid-write) is skipped, any other bad line refused."""
+    return fold_file(path, part, Backlog, Backlog.from_state, add)
+
+
+def read(path: Path, committed: Collection[str],
+         part: Mapping[str, Any] | None = None) -> Backlog:
+    """Fold the journal at `path` (absent: an empty backlog); reads only.
+
+    A torn last line (a kill mid-write) is skipped; any other bad line is a UsageError.
+    """
+    if not path.exists():
+        return Backlog()
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file")
+    backlog = fold(path, part).fold
+    backlog.settle(committed)
+    return backlog
+
+
+def rewrite(path: Path, backlog: Backlog) -> None:
+    """Replace the journal with the lines of `backlog`, atomically (a kill leaves old or new)."""
+    temporary = path.with_name(path.name + ".tmp")
+    data = b"".join(
+        orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in backlog.records()
+    )
+    with temporary.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+class Journal:
+    """The run's append handle on the journal; the filter is its only writer."""
+
+    __slots__ = ("path", "_lines")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lines: LineAppender | None = None
+
+    def __repr__(self) -> str:
+        return f"<Journal {str(self.path)!r}>"
+
+    def open(self) -> None:
+        self._lines = LineAppender(self.path)
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append one record as one whole line (synchronous: no cancellation mid-line)."""
+        assert self._lines is not None, "Journal.open() first"
+        self._lines.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+
+    def close(self) -> None:
+        if self._lines is not None:
+            self._lines.close()

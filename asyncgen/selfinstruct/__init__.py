@@ -1,0 +1,1 @@
+"""The paper's logic, pure: prompts, parsing, demonstrations, tasks and seeds."""
