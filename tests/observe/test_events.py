@@ -14,8 +14,7 @@ import pytest
 from asyncgen.cli import main
 from asyncgen.sim.books import fetch_totals
 from tests.conftest import sim_process
-
-from .test_pipeline import KEY_VARS, QUIET, _events, _tasks
+from tests.workers.test_pipeline import KEY_VARS, QUIET, _events, _tasks
 
 MARKER_KEY = "sk-MARKER-0123456789abcdef"
 
