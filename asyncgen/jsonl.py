@@ -11,12 +11,17 @@ it; `settle_tail` makes a file appendable again before a run appends to it: the 
 or the missing newline added. A bad line anywhere else is corruption, not a torn write: a
 `UsageError` naming the file and the line, because silently dropping data is worse than
 stopping.
+
+**A replaced file** (a journal rewritten to what is still open, the summary, the run record,
+an export) is written whole beside its path and renamed over it by `atomic_write`, the one
+place that does so: a reader, or a kill, sees the old file or the new one, never a part.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -186,3 +191,28 @@ class LineAppender:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> int:
+    """Replace `path` with `data` (bytes, or chunks never joined in memory); bytes written.
+
+    The new file is written to a temporary name beside `path`, fsynced, then renamed over it.
+    It is created with mode 0666 less the umask, like any file a user writes. On error the
+    temporary file is removed and `path` is untouched.
+    """
+    chunks = (data,) if isinstance(data, bytes) else data
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                written += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return written

@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from asyncgen.jsonl import JsonlFile
-from asyncgen.rundir import rescue, spend
+from asyncgen.rundir import layout, spend
 from asyncgen.sim.books import fetch_totals
 from asyncgen.sim.embedded import simulator_process
 
@@ -113,11 +113,11 @@ def main() -> int:
                 time.sleep(0.02)
             check(f"round {i}: courier alive {TIMEOUT_S + 2.0}s after the kill", not _couriers(out))
             billed = fetch_totals(url)["billed_usd"]
-            figure = spend.recover(out / spend.SPEND_FILE).figure_usd
+            figure = spend.recover(out / layout.SPEND_FILE).figure_usd
             check(f"round {i}: figure {figure} < billed {billed}", figure + 1e-9 >= billed)
             check(f"round {i}: billed {billed} > cap {args.cap}", billed <= args.cap + 1e-9)
             print(i, action, round(delay, 2), code, round(figure, 6), billed,
-                  _lines(out / "tasks.jsonl"), _lines(out / rescue.RESCUE_FILE), flush=True)
+                  _lines(out / "tasks.jsonl"), _lines(out / layout.RESCUE_FILE), flush=True)
         final = subprocess.run(argv, stderr=subprocess.DEVNULL, timeout=300)
         ended = time.monotonic()
         while _couriers(out) and time.monotonic() - ended < TIMEOUT_S + 2.0:
@@ -130,11 +130,11 @@ def main() -> int:
     check(f"used twice: {twice}", not twice)
     starts = [ev for ev in events if ev["event"] == "run.started"]
     finished = [ev for ev in events if ev["event"] == "run.finished"]
-    figure = spend.recover(out / spend.SPEND_FILE).figure_usd
+    figure = spend.recover(out / layout.SPEND_FILE).figure_usd
     check("figure < billed", figure + 1e-9 >= billed)
     check("billed > cap", billed <= args.cap + 1e-9)
     check("run.finished figure != journal", abs(finished[-1]["cost_usd_all_runs"] - figure) < 1e-9)
-    for name in ("tasks.jsonl", "events.jsonl", "spend.jsonl", "journal.jsonl", rescue.RESCUE_FILE):
+    for name in ("tasks.jsonl", "events.jsonl", "spend.jsonl", "journal.jsonl", layout.RESCUE_FILE):
         path = out / name
         if path.exists() and path.stat().st_size:
             source = JsonlFile(path)

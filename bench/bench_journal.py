@@ -40,7 +40,7 @@ from bench_client import PROMPT, Measured, _timed, client_config, configure_even
 
 from asyncgen.llm import LLMClient
 from asyncgen.llm.budget import Budget
-from asyncgen.rundir import spend
+from asyncgen.rundir import layout, spend
 from asyncgen.sim.books import fetch_totals
 from asyncgen.sim.embedded import simulator_process
 
@@ -108,7 +108,7 @@ def hot_path(seconds: float, rounds: int, directory: Path) -> None:
 
 
 def recovery(tasks: int, directory: Path) -> None:
-    path = directory / spend.SPEND_FILE
+    path = directory / layout.SPEND_FILE
     attempts = int(tasks * REQUESTS_PER_TASK)
     journal = spend.SpendJournal(path)
     journal.started("bench", 0.0)

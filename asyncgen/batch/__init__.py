@@ -8,6 +8,6 @@
 """
 
 from asyncgen.batch.client import BatchClient, BatchSettings
-from asyncgen.batch.journal import BATCH_JOURNAL, BatchJournal
+from asyncgen.batch.journal import BatchJournal
 
-__all__ = ["BATCH_JOURNAL", "BatchClient", "BatchJournal", "BatchSettings"]
+__all__ = ["BatchClient", "BatchJournal", "BatchSettings"]

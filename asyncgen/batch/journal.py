@@ -25,8 +25,6 @@ import orjson
 
 from asyncgen.jsonl import JsonlFile, LineAppender, settle_tail
 
-BATCH_JOURNAL = "batches.jsonl"
-
 
 @dataclass(slots=True)
 class JournaledBatch:

@@ -17,10 +17,11 @@ import anyio
 
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.client import BatchClient, settings_for
-from asyncgen.batch.journal import BATCH_JOURNAL, BatchJournal
+from asyncgen.batch.journal import BatchJournal
 from asyncgen.config import RunConfig
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.providers import ProviderConfig
+from asyncgen.rundir.layout import BATCHES_FILE
 
 if TYPE_CHECKING:
     from asyncgen.llm.budget import Budget
@@ -60,7 +61,7 @@ async def batching(
         retry=config.batch_retry,
     )
     async with BatchAPI(provider) as api, anyio.create_task_group() as tg:
-        client = BatchClient(live, api, BatchJournal(config.out / BATCH_JOURNAL), settings,
+        client = BatchClient(live, api, BatchJournal(config.out / BATCHES_FILE), settings,
                              run_id=run_id, budget=budget)
         await tg.start(client.run)
         yield client

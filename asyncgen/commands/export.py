@@ -22,11 +22,9 @@ Formats:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -35,8 +33,10 @@ import orjson
 
 from asyncgen.config import DEFAULT_SEEDS
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import atomic_write
 from asyncgen.novelty.pool import Task, load_seeds
-from asyncgen.rundir.layout import EVENTS_FILE, TASKS_FILE, load_tasks, output_dir
+from asyncgen.rundir.layout import EVENTS_FILE, TASKS_FILE
+from asyncgen.rundir.tasks import load_tasks, output_dir
 
 Format = Literal["alpaca", "openai-chat", "prompt-completion"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -148,26 +148,6 @@ def serialize(records: Iterable[dict[str, Any]], fmt: Format) -> Iterator[bytes]
     yield b"[]\n" if separator == b"[\n  " else b"\n]\n"
 
 
-def write_atomic(path: Path, chunks: Iterable[bytes]) -> int:
-    """Write `chunks` to a temp file beside `path`, then rename over it; return bytes written.
-
-    Readers see the old file or the whole new one, never a part; on error nothing is left behind.
-    """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    written = 0
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-                written += len(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return written
-
 
 def check_output(output: Path, directory: Path) -> None:
     """Refuse an --output that cannot be written, or that would overwrite the run's own files."""
@@ -228,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
         _stdout_write(chunks)
         return 0
     try:
-        size = write_atomic(args.output, chunks)
+        size = atomic_write(args.output, chunks)
     except OSError as exc:
         raise UsageError(f"--output {args.output}: cannot write ({exc.strerror})") from exc
     print(f"asyncgen export: wrote {counted.count:,} {args.format} records ({size:,} bytes) "

@@ -26,9 +26,10 @@ from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Task
 from asyncgen.observe.cache_usage import CacheUsage
-from asyncgen.rundir import spend
-from asyncgen.rundir.layout import EVENTS_FILE, TASKS_FILE, load_tasks, output_dir
+from asyncgen.rundir import layout, spend
+from asyncgen.rundir.layout import EVENTS_FILE, SPEND_FILE, TASKS_FILE
 from asyncgen.rundir.summary import Folded, fold_file, fold_tasks, read_summary
+from asyncgen.rundir.tasks import load_tasks, output_dir
 
 PERCENTILES = (50, 95, 99)
 FUNNEL_STEPS = ("candidates_parsed", "admitted", "classified", "with_instances", "committed")
@@ -466,7 +467,7 @@ def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] =
     if spend_usd is None:
         cost, source = tally.billed_nano_usd / NANO, "events"
     else:
-        cost, source = spend_usd, "spend.jsonl"
+        cost, source = spend_usd, SPEND_FILE
     return {
         "runs": {
             "count": len(runs),
@@ -687,7 +688,7 @@ def main(args: argparse.Namespace) -> int:
         t1 = folded.fold.table1()
         torn_task = folded.torn_note(args.dir / TASKS_FILE)
         notes = [torn_task] if torn_task else []
-    recovered = spend.recover(args.dir / spend.SPEND_FILE)
+    recovered = spend.recover(args.dir / layout.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
     if not (args.dir / EVENTS_FILE).exists():
         notes.append(f"{args.dir / 'events.jsonl'}: not found; funnel, requests, latency "

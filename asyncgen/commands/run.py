@@ -11,7 +11,7 @@ import os
 import random
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -42,7 +42,7 @@ from asyncgen.llm.transport.couriered import CourierTransport
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
 from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
-from asyncgen.rundir import rescue, spend, summary
+from asyncgen.rundir import layout, rescue, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
 from asyncgen.rundir.record import (
     DirectoryLock,
@@ -58,7 +58,7 @@ from asyncgen.selfinstruct.demos import Demonstrations, load_demos
 from asyncgen.sim.embedded import SimulatorFailed, simulator
 from asyncgen.workers.control import FAILING_REASONS, Asker, Completer, Control
 from asyncgen.workers.filter import Filter
-from asyncgen.workers.graph import Graph
+from asyncgen.workers.graph import Graph, Streams
 from asyncgen.workers.instructions import Outlook
 from asyncgen.workers.progress import Progress, Tally
 
@@ -152,21 +152,21 @@ def prepare(config: RunConfig) -> Prepared:
     try:
         waited = _wait_for_courier(config)
         record = read_record(config.out)
-        store = TaskStore(config.out / "tasks.jsonl")
+        store = TaskStore(config.out / layout.TASKS_FILE)
         before = summary.read_summary(config.out)
         folded = summary.fold_tasks(config.out, before)  # a torn last line is cut at open
         committed = folded.fold
         check_authorship(record, config.out,
                          ((first, run_id) for run_id, first in committed.runs.items()))
-        backlog = worklog.read(config.out / worklog.JOURNAL_FILE, set(committed.instructions),
+        backlog = worklog.read(config.out / layout.JOURNAL_FILE, set(committed.instructions),
                                before.get("journal"))
         changed = check_settings(record, config.out, settings,
                                  allow_changes=config.allow_changes)
         return Prepared(
             config=config, provider=provider, seeds=seeds, demos=demos, store=store,
             committed=committed, folded=folded, summary=before,
-            backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE),
-            rescued=rescue.read(config.out / rescue.RESCUE_FILE), courier_wait_s=waited,
+            backlog=backlog, prior=spend.recover(config.out / layout.SPEND_FILE),
+            rescued=rescue.read(config.out / layout.RESCUE_FILE), courier_wait_s=waited,
             lock=lock, record=record, settings=settings, changed=changed,
         )
     except BaseException:
@@ -183,7 +183,8 @@ def _wait_for_courier(config: RunConfig) -> float:
 
     try:
         return courier.wait_for_previous(
-            config.out, bound_s=courier.drain_limit(config.timeout), say=say)
+            config.out / layout.COURIER_LOCK_FILE,
+            bound_s=courier.drain_limit(config.timeout), say=say)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
 
@@ -213,7 +214,7 @@ def _take_over_rescued(p: Prepared) -> Rescued:
              if not a.settled and not a.delivered and a.reservation is not None]
     change = sum(billed_usd(a, price) - a.reserved_usd for a in fresh)
     try:
-        rescue.rewrite(p.config.out / rescue.RESCUE_FILE, answers)
+        rescue.rewrite(p.config.out / layout.RESCUE_FILE, answers)
     except OSError:
         return Rescued([], 0, 0.0)  # nothing settled, nothing used: the next run tries again
     return Rescued(answers, len(fresh), round(change, spend.DIGITS))
@@ -294,7 +295,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     rescued = _take_over_rescued(p)
     # held money of a killed run counts as spent, except what its rescued answers settled
     prior_usd = max(0.0, round(p.prior.figure_usd + rescued.settled_usd, spend.DIGITS))
-    journal = spend.open_journal(c.out / spend.SPEND_FILE, run_id, prior_usd,  # first write
+    journal = spend.open_journal(c.out / layout.SPEND_FILE, run_id, prior_usd,  # first write
                                  rescued=rescued.settled, rescued_usd=rescued.settled_usd)
     tally = Tally()
     control = Control(target=c.target_instructions, max_requests=c.max_requests,
@@ -302,7 +303,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     sink: events.EventFile | None = None
     try:
         sink, status = events.configure(
-            events_path=c.out / "events.jsonl", console_format=c.log_format,
+            events_path=c.out / layout.EVENTS_FILE, console_format=c.log_format,
             secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
             on_console_closed=partial(_console_closed, control),
         )
@@ -315,7 +316,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     assert sink is not None
     sink.on_fault = partial(_output_failed, control)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
-    work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
+    work = worklog.Journal(c.out / layout.JOURNAL_FILE)
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
     # the summary's writer from here on (the files it folds are written from now on)
@@ -337,13 +338,12 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 asking: Completer = client if batcher is None else batcher
                 if provider.provider == "openrouter":
                     await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
-                progress = Progress(tally=tally, interval=c.progress_interval, status=status,
-                                    limiter_state=client.stats, spend=budget,
-                                    prior_cost_usd=prior_usd)
-                if batcher is not None:
-                    progress.batches = batcher.stats
-                progress.start_committed = len(p.committed)
-                graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
+                graph = _graph(p, control, asking, run_id, work, checkpointer, partial(
+                    Progress, tally=tally, interval=c.progress_interval, status=status,
+                    limiter_state=client.stats, spend=budget, prior_cost_usd=prior_usd,
+                    start_committed=len(p.committed),
+                    batches=None if batcher is None else batcher.stats))
+                progress = graph.progress
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
@@ -351,12 +351,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if control.reason in FAILING_REASONS:
             exit_code = EXIT_FATAL  # its one line is printed below, with the other faults
     except* (FatalError, SimulatorFailed) as group:
-        control.reason = "fatal"
-        control.fatal_message = str(_first(group))
+        control.fail("fatal", str(_first(group)))
         exit_code = EXIT_FATAL
     except* OSError as group:
-        control.reason = "io_error"
-        control.fatal_message = _cannot_write(_first(group), c.out)
+        control.fail("io_error", _cannot_write(_first(group), c.out))
         exit_code = EXIT_FATAL
     except* anyio.BrokenResourceError:
         if control.reason not in ("fatal", "io_error"):
@@ -369,11 +367,9 @@ async def _execute(p: Prepared, run_id: str) -> int:
             try:
                 closing.close()
             except OSError as exc:
-                control.reason = "io_error"
-                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
+                control.fail("io_error", _cannot_write(exc, c.out), keep_message=True)
         if sink.fault is not None and control.reason != "fatal":
-            control.reason = "io_error"
-            control.fatal_message = _cannot_write(sink.fault, sink.path)
+            control.fail("io_error", _cannot_write(sink.fault, sink.path))
         if control.reason == "io_error":
             exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
@@ -412,8 +408,8 @@ def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
     size = provider.max_concurrency
     transport = CourierTransport(
         limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-        run_id=run_id, rescue=p.config.out / rescue.RESCUE_FILE,
-        lock=p.config.out / courier.LOCK_FILE)
+        run_id=run_id, rescue=p.config.out / layout.RESCUE_FILE,
+        lock=p.config.out / layout.COURIER_LOCK_FILE)
     return transport, rescue.Rescue(rescued.answers)
 
 
@@ -427,17 +423,17 @@ def settle(out: Path, checkpointer: Checkpointer | None = None) -> None:
         if checkpointer is not None and checkpointer.usable:
             backlog = checkpointer.final()
             backlog.settle(set(checkpointer.tasks.fold.instructions))
-            if (out / worklog.JOURNAL_FILE).is_file():
-                worklog.rewrite(out / worklog.JOURNAL_FILE, backlog)
+            if (out / layout.JOURNAL_FILE).is_file():
+                worklog.rewrite(out / layout.JOURNAL_FILE, backlog)
             return
         before = summary.read_summary(out)
         tasks = summary.fold_tasks(out, before)
         parts = {"tasks": tasks.part(tasks.fold.state())}
-        if (out / summary.EVENTS_FILE).is_file():
+        if (out / layout.EVENTS_FILE).is_file():
             tally = report.fold_events(out, before)
             parts["events"] = tally.part(report.tally_state(tally.fold))
         summary.write_summary(out, parts)
-        path = out / worklog.JOURNAL_FILE
+        path = out / layout.JOURNAL_FILE
         if path.is_file():
             worklog.rewrite(path, worklog.read(path, set(tasks.fold.instructions)))
     except (UsageError, OSError, ValueError):
@@ -501,9 +497,12 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
-           run_id: str, work: worklog.Journal, checkpointer: Checkpointer) -> Graph:
+def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
+           work: worklog.Journal, checkpointer: Checkpointer,
+           progress: Callable[..., Progress]) -> Graph:
+    """The graph and what it owns; `progress` is completed with the graph's own sources."""
     c = batch_workers(p.config)
+    streams = Streams(c.queue_size)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
     pool.restore(p.committed.instructions, kept=p.backlog.failed)
@@ -519,7 +518,8 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
                       run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after),
         outlook=outlook,
-        progress=progress,
+        progress=progress(queues=streams.depths, neighbours=pool.scores.stats),
+        streams=streams,
         rng=random.Random(f"{c.seed}:{len(p.committed)}"),
         checkpointer=checkpointer,
     )

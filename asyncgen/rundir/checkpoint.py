@@ -32,7 +32,7 @@ from asyncgen.commands.report import EventTally
 from asyncgen.errors import UsageError
 from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
-from asyncgen.rundir import summary
+from asyncgen.rundir import layout, summary
 from asyncgen.rundir.summary import Folded, TaskFold
 
 log = events.get_logger()
@@ -136,8 +136,8 @@ class Checkpointer:
         started = time.thread_time()
         out = self.out
         paced = _paced if polite else _as_is
-        self._advance(out / summary.TASKS_FILE, self.tasks, paced(TaskFold.add), limit)
-        path = out / summary.EVENTS_FILE
+        self._advance(out / layout.TASKS_FILE, self.tasks, paced(TaskFold.add), limit)
+        path = out / layout.EVENTS_FILE
         if self.events is None:
             if path.is_file():
                 self.events = summary.fold_file(
@@ -145,7 +145,7 @@ class Checkpointer:
                     paced(report.fold_event), live=True, limit=limit)
         else:
             self._advance(path, self.events, paced(report.fold_event), limit)
-        self._advance(out / worklog.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
+        self._advance(out / layout.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
         fresh = self.tasks.fold.instructions[self._count:]
         if fresh:
             self._encoded += summary.encode_instructions(fresh)

@@ -23,7 +23,6 @@ covers), so the next run after a kill -9 folds only the journal's last seconds.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +31,8 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender
+from asyncgen.jsonl import LineAppender, atomic_write
 from asyncgen.rundir.summary import Folded, fold_file
-
-JOURNAL_FILE = "journal.jsonl"
 
 
 @dataclass(slots=True)
@@ -193,15 +190,9 @@ def read(path: Path, committed: Collection[str],
 
 def rewrite(path: Path, backlog: Backlog) -> None:
     """Replace the journal with the lines of `backlog`, atomically (a kill leaves old or new)."""
-    temporary = path.with_name(path.name + ".tmp")
-    data = b"".join(
+    atomic_write(path, b"".join(
         orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in backlog.records()
-    )
-    with temporary.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    ))
 
 
 class Journal:

@@ -1,53 +1,34 @@
-"""Reading an output directory: `tasks.jsonl` and `events.jsonl`, as the run left them.
+"""Every file of a run directory, named once.
 
-Both are read with the one JSONL reader (`asyncgen.jsonl.JsonlFile`): a torn last line (no
-newline, not valid JSON) left by a kill is skipped and remembered, so the report can say so; a
-bad line anywhere else is a `UsageError` naming the file and the line. `report` and `export`
-both read through here; nothing here writes.
+    OUT/
+      asyncgen.json       the run record: every run that wrote here, its settings (record.py)
+      .asyncgen.lock      the run's OS lock on the directory (record.py)
+      tasks.jsonl         the committed tasks, one per line (novelty.pool.TaskStore)
+      events.jsonl        every event of every run (observe.events)
+      spend.jsonl         reservations and settlements: the money (spend.py)
+      journal.jsonl       work paid for and not committed yet (journal.py)
+      batches.jsonl       batches submitted to a Batch API (batch.journal)
+      rescued.jsonl       answers the courier kept when the run never read them (rescue.py)
+      .courier.lock       held by a run's courier until it exits (llm.transport.courier)
+      summary.json        the folds of the files above, to resume and report fast (summary.py)
+
+Nothing here reads or writes; the modules named above do, each the one writer of its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-from asyncgen.errors import UsageError
-from asyncgen.jsonl import JsonlFile
-from asyncgen.novelty.pool import Task
-
+RECORD_FILE = "asyncgen.json"
+LOCK_FILE = ".asyncgen.lock"
 TASKS_FILE = "tasks.jsonl"
 EVENTS_FILE = "events.jsonl"
+SPEND_FILE = "spend.jsonl"
+JOURNAL_FILE = "journal.jsonl"
+BATCHES_FILE = "batches.jsonl"
+RESCUE_FILE = "rescued.jsonl"
+COURIER_LOCK_FILE = ".courier.lock"
+SUMMARY_FILE = "summary.json"
 
-
-def output_dir(path: Path) -> Path:
-    """Check that `path` is an asyncgen output directory (has tasks.jsonl)."""
-    if not path.exists():
-        raise UsageError(f"{path}: no such directory")
-    if not path.is_dir():
-        raise UsageError(f"{path}: not a directory")
-    if not (path / TASKS_FILE).is_file():
-        raise UsageError(f"{path}: no {TASKS_FILE} here; is it an asyncgen output directory?")
-    return path
-
-
-def load_tasks(directory: Path) -> tuple[list[Task], list[str]]:
-    """All tasks of `directory/tasks.jsonl` in file order, and notes (torn line)."""
-    source = JsonlFile(output_dir(directory) / TASKS_FILE)
-    tasks = [
-        Task.from_json(obj, where=f"{source.path}, line {lineno}") for lineno, obj in source
-    ]
-    note = source.torn_note()
-    return tasks, [note] if note else []
-
-
-def events_file(directory: Path) -> JsonlFile | None:
-    """The events of `directory`, read lazily; None when the run wrote no events.jsonl."""
-    path = output_dir(directory) / EVENTS_FILE
-    return JsonlFile(path) if path.exists() else None
-
-
-def iter_events(source: JsonlFile) -> Iterator[dict[str, Any]]:
-    """The event objects of `source`, without line numbers."""
-    for _lineno, obj in source:
-        yield obj
+# files a run appends to and reads back on resume; another tool's file by one of these names
+# is refused, untouched
+JOURNAL_FILES: tuple[str, ...] = (TASKS_FILE, EVENTS_FILE, SPEND_FILE, BATCHES_FILE,
+                                   JOURNAL_FILE, RESCUE_FILE)

@@ -33,22 +33,15 @@ import orjson
 
 from asyncgen import __version__
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import JsonlFile
+from asyncgen.jsonl import JsonlFile, atomic_write
+from asyncgen.rundir.layout import EVENTS_FILE, JOURNAL_FILES, LOCK_FILE, RECORD_FILE, TASKS_FILE
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock (asyncgen's signals and files assume POSIX anyway)
     fcntl = None  # type: ignore[assignment]
 
-MANIFEST = "asyncgen.json"
 MANIFEST_FORMAT = "asyncgen-run-dir/1"
-LOCK_FILE = ".asyncgen.lock"
-TASKS_FILE = "tasks.jsonl"
-EVENTS_FILE = "events.jsonl"
-# files a run appends to and reads back on resume; another tool's file by one of these names
-# is refused, untouched
-JOURNAL_FILES: tuple[str, ...] = (TASKS_FILE, EVENTS_FILE, "spend.jsonl", "batches.jsonl",
-                                   "journal.jsonl", "rescued.jsonl")
 # the settings that change the data, in the order a refusal names them
 SETTINGS: tuple[str, ...] = ("provider", "model", "endpoint", "similarity_threshold",
                              "seeds_sha256", "demos_sha256")
@@ -131,7 +124,7 @@ def read_record(out: Path) -> Record:
     """The directory's record: from its manifest, or adopted from an older asyncgen's events;
     an empty record for a directory with no journal in it. UsageError when journal files are
     there and nothing proves asyncgen wrote them."""
-    manifest = out / MANIFEST
+    manifest = out / RECORD_FILE
     if manifest.exists():
         return _from_manifest(manifest)
     present = [name for name in JOURNAL_FILES if (out / name).exists()]
@@ -140,7 +133,7 @@ def read_record(out: Path) -> Record:
     runs = _runs_in_events(out / EVENTS_FILE) if (out / EVENTS_FILE).is_file() else []
     if not runs:
         raise UsageError(
-            f"--out {out}: {present[0]} was not written by asyncgen (no {MANIFEST} and no "
+            f"--out {out}: {present[0]} was not written by asyncgen (no {RECORD_FILE} and no "
             f"asyncgen run in {EVENTS_FILE}); it is left untouched: choose another --out"
         )
     return Record(runs=tuple(runs), adopted=True)
@@ -215,9 +208,5 @@ def write_record(out: Path, record: Record, run: Mapping[str, Any]) -> None:
     """Add this run to the manifest, atomically (a kill leaves the old one or the new one)."""
     runs: Sequence[Mapping[str, Any]] = [*record.runs, run]
     data = {"format": MANIFEST_FORMAT, "asyncgen": __version__, "runs": list(runs)}
-    tmp = out / f".{MANIFEST}.tmp"
-    with tmp.open("wb") as f:
-        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out / MANIFEST)
+    atomic_write(out / RECORD_FILE,
+                 orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))

@@ -36,7 +36,6 @@ of kills: its `used` mark is written (by the courier, acknowledged) before the r
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -46,9 +45,8 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import JsonlFile
+from asyncgen.jsonl import JsonlFile, atomic_write
 
-RESCUE_FILE = "rescued.jsonl"
 VERSION = 1
 GENERATION = "instructions"
 _ESCAPED_NEWLINE = b"\\n"
@@ -155,16 +153,10 @@ def read(path: Path) -> list[Answer]:
 def rewrite(path: Path, answers: Iterable[Answer]) -> None:
     """Replace `path` with `answers`, each marked settled, atomically (a kill leaves the old
     file or the new one, never a mix)."""
-    temporary = path.with_name(path.name + ".tmp")
-    data = b"".join(
+    atomic_write(path, b"".join(
         orjson.dumps(_record(replace(answer, settled=True)), option=orjson.OPT_APPEND_NEWLINE)
         for answer in answers
-    )
-    with temporary.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    ))
 
 
 class Rescue:

@@ -34,7 +34,6 @@ import orjson
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import LineAppender, last_line, settle_tail
 
-SPEND_FILE = "spend.jsonl"
 DIGITS = 9  # USD figures are shown and compared at 1e-9 (nano-dollars)
 
 _dumps = orjson.dumps

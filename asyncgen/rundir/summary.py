@@ -27,13 +27,11 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import is_torn, parse_line
+from asyncgen.jsonl import atomic_write, is_torn, parse_line
 from asyncgen.novelty.pool import check_task_line
+from asyncgen.rundir.layout import SUMMARY_FILE, TASKS_FILE
 
-SUMMARY_FILE = "summary.json"
 FORMAT = "asyncgen-summary/1"
-TASKS_FILE = "tasks.jsonl"
-EVENTS_FILE = "events.jsonl"
 BLOCK = 1 << 22  # bytes read (and hashed) at a time
 ENCODE_CHUNK = 1 << 15  # instructions encoded at a time (a few ms each)
 
@@ -250,15 +248,14 @@ def write_summary(out: Path, parts: Mapping[str, Any],
                   encoded: Mapping[str, Sequence[bytes]] | None = None) -> None:
     """Replace the summary atomically (a kill leaves the old one or the new one); `encoded`
     parts come as pieces of JSON, written one after another (never joined in memory)."""
-    tmp = out / f".{SUMMARY_FILE}.tmp"
-    with tmp.open("wb") as f:
-        f.write(orjson.dumps({"format": FORMAT, **parts})[:-1])
+    def chunks() -> Iterator[bytes]:
+        yield orjson.dumps({"format": FORMAT, **parts})[:-1]
         for name, pieces in (encoded or {}).items():
-            f.write(b"," + orjson.dumps(name) + b":")
-            for piece in pieces:
-                f.write(piece)
-        f.write(b"}")
-    os.replace(tmp, out / SUMMARY_FILE)
+            yield b"," + orjson.dumps(name) + b":"
+            yield from pieces
+        yield b"}"
+
+    atomic_write(out / SUMMARY_FILE, chunks())
 
 
 def task_pieces(folded: Folded[TaskFold], instructions: Sequence[bytes]) -> list[bytes]:

@@ -98,14 +98,21 @@ class ProviderUnusable(FatalError):
 
 @dataclass(slots=True, kw_only=True)
 class Control:
-    """The stop switch and the counters that decide it (owned by the graph, read by stages)."""
+    """The stop switch and the counters that decide it.
+
+    Each field has one writer, through a method: the filter counts jobs and commits
+    (`open_job`, `close_job`, `await_fields`, `fields_ready`, `commit`); the Asker counts
+    requests (`take_request`); the graph attaches its cancel scope (`attach`); whoever sees a
+    reason to stop calls `stop`, and the run command records a fault found after the graph
+    ended (`fail`). Everyone else reads.
+    """
 
     target: int
     max_requests: float = 0.0
     drain_timeout: float = 30.0
     committed: int = 0
-    open_jobs: int = 0  # admitted, not yet committed or failed (kept by the filter)
-    committing: int = 0  # finished, waiting for their similarity fields (kept by the filter)
+    open_jobs: int = 0  # admitted, not yet committed or failed
+    committing: int = 0  # finished, waiting for their similarity fields
     requests: int = 0
     reason: str | None = None
     fatal_message: str | None = None
@@ -113,13 +120,20 @@ class Control:
     backlog_sent: anyio.Event = field(default_factory=anyio.Event)  # the sampler waits for it
     scope: anyio.CancelScope | None = None
 
-    def stop(self, reason: str, *, drain: bool = True, note: str | None = None) -> None:
-        """Stop sampling; finish in-flight work within the drain timeout (or at once)."""
+    def stop(
+        self, reason: str, *, drain: bool = True, note: str | None = None,
+        fatal: str | None = None,
+    ) -> None:
+        """Stop sampling; finish in-flight work within the drain timeout (or at once).
+
+        The first reason given is the run's; `fatal` is the one line the run ends with."""
         if self.reason is None:
             self.reason = reason
+            if fatal is not None:
+                self.fatal_message = fatal
             level = log.warning if reason in ABNORMAL_STOPS else log.info
             level(events.RUN_STOPPING, reason=reason, drain_s=self.drain_timeout if drain else 0,
-                  note=note)
+                  note=note or fatal)
         self.stopping.set()
         if self.scope is None:
             return
@@ -128,6 +142,36 @@ class Control:
             self.scope.deadline = min(self.scope.deadline, deadline)
         else:
             self.scope.cancel()
+
+    def fail(self, reason: str, message: str, *, keep_message: bool = False) -> None:
+        """A fault that ended the run (`fatal`, `io_error`): it names the end, whatever stop
+        came first. `keep_message` keeps a fault's line already recorded."""
+        self.reason = reason
+        if not (keep_message and self.fatal_message):
+            self.fatal_message = message
+
+    def attach(self, scope: anyio.CancelScope) -> None:
+        """The graph's scope, which `stop` cancels or gives its drain deadline."""
+        self.scope = scope
+
+    def open_job(self) -> None:
+        """A job was admitted (or restored) and sent on."""
+        self.open_jobs += 1
+
+    def close_job(self) -> None:
+        """A job came back: finished, failed or not asked."""
+        self.open_jobs -= 1
+
+    def await_fields(self) -> None:
+        """A finished job waits for its similarity fields; it counts toward the target."""
+        self.committing += 1
+
+    def fields_ready(self) -> None:
+        self.committing -= 1
+
+    def commit(self) -> None:
+        """A task was appended to tasks.jsonl."""
+        self.committed += 1
 
     def take_request(self) -> None:
         """Count a request about to be sent, or refuse it once the request cap is reached."""

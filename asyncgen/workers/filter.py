@@ -166,9 +166,9 @@ class Filter:
                 self._waiting.append(job)
             elif not self.control.stopping.is_set():
                 job.is_classification = record.is_classification
-                self.control.open_jobs += 1
+                self.control.open_job()
                 await labelled.send(job)
-        self.outlook.backlog = sum(len(texts) for texts in backlog.candidates.values())
+        self.outlook.restoring(sum(len(texts) for texts in backlog.candidates.values()))
         await self._feed(jobs)
         await self.pool.ready()
         for _, job in opened:  # into the pool before anything is judged; fields asked now
@@ -176,7 +176,7 @@ class Filter:
         for batch, texts in backlog.candidates.items():
             await self._admit_later(texts)
             self.journal.write(journal.judged(batch))
-        self.outlook.backlog = 0
+        self.outlook.restoring(0)
         await self._feed(jobs)
 
     async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
@@ -190,7 +190,7 @@ class Filter:
             )
             if expected >= control.target:
                 return
-            control.open_jobs += 1
+            control.open_job()
             await jobs.send(self._waiting.popleft())
         control.backlog_sent.set()
 
@@ -205,8 +205,7 @@ class Filter:
     async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
         """One generation response: admitted or rejected; left journaled if the run is stopping."""
         self.slots.release()
-        self.outlook.pending -= 1
-        self.outlook.requests += 1
+        self.outlook.judge()
         if self.control.stopping.is_set():
             return
         admitted = await self._admit(candidates.instructions, jobs)
@@ -217,11 +216,10 @@ class Filter:
             return
         self._barren += 1
         if self.stuck_after and self._barren >= self.stuck_after:
-            self.control.fatal_message = (
+            self.control.stop("stuck", fatal=(
                 f"the provider is stuck: {self._barren} generation responses in a row admitted "
                 f"no new instruction (--stuck-after {self.stuck_after})"
-            )
-            self.control.stop("stuck", note=self.control.fatal_message)
+            ))
 
     async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job]) -> int:
         """Admit the novel texts and send them on; how many were admitted."""
@@ -231,7 +229,7 @@ class Filter:
             verdict = self._verdict(text)
             if verdict is not None:
                 count += 1
-                self.control.open_jobs += 1
+                self.control.open_job()
                 await jobs.send(self._job(text, verdict.query))
         return count
 
@@ -262,18 +260,18 @@ class Filter:
             )
             return None
         self.journal.write(journal.admitted(text))
-        self.outlook.admitted += 1
+        self.outlook.admit()
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict
 
     def _finish(self, done: Finished) -> None:
-        self.control.open_jobs -= 1
+        self.control.close_job()
         job = done.job
         if done.reason == "stopped":
             return  # not asked: the journal has it open, for the next run
         if not done.instances:
             reason = done.reason or "no_instances"
-            self.outlook.failed += 1
+            self.outlook.fail()
             self.journal.write(journal.failed(job.instruction, reason))
             log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
@@ -284,13 +282,13 @@ class Filter:
         # its fields lag behind (a big pool, a burst of admissions): commit it once they are
         # ready, without holding up the filter; it counts toward the target meanwhile
         assert self._scoring is not None, "Filter.run() first"
-        self.control.committing += 1
+        self.control.await_fields()
         self._scoring.start_soon(self._commit_when_scored, job, done.instances)
         self._check_target()
 
     async def _commit_when_scored(self, job: Job, instances: tuple[Instance, ...]) -> None:
         neighbours = await job.neighbours.get()
-        self.control.committing -= 1
+        self.control.fields_ready()
         self._commit(job, instances, neighbours)
 
     def _commit(self, job: Job, instances: tuple[Instance, ...], neighbours: Neighbours) -> None:
@@ -307,8 +305,8 @@ class Filter:
         self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
         self.pool.commit(task.instruction)
-        self.control.committed += 1
-        self.outlook.committed += 1
+        self.control.commit()
+        self.outlook.commit()
         log.info(events.TASK_COMMITTED, id=task.id, instances=len(task.instances),
                  is_classification=task.is_classification)
         self._check_target()

@@ -50,6 +50,27 @@ from asyncgen.workers.instructions import Outlook, generate, sample
 from asyncgen.workers.progress import Progress
 
 
+class Streams:
+    """The graph's streams, made before the graph runs so that progress can read their depths."""
+
+    __slots__ = ("prompts", "inbox", "jobs", "labelled")
+
+    def __init__(self, queue_size: int) -> None:
+        self.prompts = anyio.create_memory_object_stream[list[str]](queue_size)
+        self.inbox = anyio.create_memory_object_stream[FilterMessage](math.inf)
+        self.jobs = anyio.create_memory_object_stream[Job](queue_size)
+        self.labelled = anyio.create_memory_object_stream[Job](queue_size)
+
+    def depths(self) -> dict[str, int]:
+        """Items waiting in each stream, for `run.progress`."""
+        return {
+            "prompts": self.prompts[0].statistics().current_buffer_used,
+            "filter_inbox": self.inbox[0].statistics().current_buffer_used,
+            "classify": self.jobs[0].statistics().current_buffer_used,
+            "instances": self.labelled[0].statistics().current_buffer_used,
+        }
+
+
 @dataclass(slots=True, kw_only=True)
 class Graph:
     """Everything one run's stages share; `run` starts them and returns when they are done."""
@@ -62,22 +83,16 @@ class Graph:
     filter: Filter
     outlook: Outlook
     progress: Progress
+    streams: Streams
     rng: random.Random
     checkpointer: Checkpointer | None = None  # keeps OUT/summary.json current (not in tests)
 
     async def run(self) -> None:
         cfg = self.config
-        prompts_send, prompts_recv = anyio.create_memory_object_stream[list[str]](cfg.queue_size)
-        inbox_send, inbox_recv = anyio.create_memory_object_stream[FilterMessage](math.inf)
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
-        labelled_send, labelled_recv = anyio.create_memory_object_stream[Job](cfg.queue_size)
-        self.progress.neighbours = self.pool.scores.stats
-        self.progress.queues = {
-            "prompts": prompts_send,
-            "filter_inbox": inbox_send,
-            "classify": jobs_send,
-            "instances": labelled_send,
-        }
+        prompts_send, prompts_recv = self.streams.prompts
+        inbox_send, inbox_recv = self.streams.inbox
+        jobs_send, jobs_recv = self.streams.jobs
+        labelled_send, labelled_recv = self.streams.labelled
         classifier = partial(classify, ask=self.ask, demos=self.demos.classify)
         instance_maker = partial(
             generate_instances,
@@ -87,7 +102,7 @@ class Graph:
             max_instances=cfg.max_instances,
         )
         with anyio.CancelScope() as scope:
-            self.control.scope = scope
+            self.control.attach(scope)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_signals)
                 tg.start_soon(self._hold_generation)

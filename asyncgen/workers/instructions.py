@@ -29,20 +29,66 @@ SAMPLER_POLL_S = 0.05
 class Outlook:
     """How many tasks the work under way will still commit; the sampler waits when enough.
 
-    Counted by the stages (instruction workers, filter), read by the sampler. Without it, every
-    prompt sent after the target is in sight is money spent on tasks that are cut at the end.
+    Without it, every prompt sent after the target is in sight is money spent on tasks that are
+    cut at the end. Two writers, each of its own fields and through its own methods: the
+    generation stage (`sending`, `answered`, `unanswered`) and the filter (`judged`,
+    `restoring`, `admit`, `commit`, `fail`). The sampler reads.
     """
 
-    __slots__ = ("requests", "in_flight", "pending", "backlog", "admitted", "committed", "failed")
+    __slots__ = ("in_flight", "handed", "dropped", "judged", "backlog", "admitted", "committed",
+                 "failed")
 
     def __init__(self) -> None:
-        self.requests = 0  # generation requests whose candidates the filter has judged
+        # the generation stage's
         self.in_flight = 0  # generation requests under way
-        self.pending = 0  # candidate batches waiting for the filter
+        self.handed = 0  # candidate batches handed to the filter
+        self.dropped = 0  # generation requests that failed (no candidates to judge)
+        # the filter's
+        self.judged = 0  # candidate batches the filter has judged
         self.backlog = 0  # candidates journaled by earlier runs, not judged yet
         self.admitted = 0  # candidates admitted by this run
         self.committed = 0  # tasks committed by this run
         self.failed = 0  # admitted jobs that ended with no instance
+
+    @property
+    def pending(self) -> int:
+        """Candidate batches waiting for the filter."""
+        return self.handed - self.judged
+
+    @property
+    def requests(self) -> int:
+        """Generation requests whose outcome is known: judged, or failed."""
+        return self.judged + self.dropped
+
+    # --- the generation stage ---
+    def sending(self, delta: int) -> None:
+        """A generation request starts (+1) or ends (-1)."""
+        self.in_flight += delta
+
+    def answered(self) -> None:
+        """A response's candidates were handed to the filter."""
+        self.handed += 1
+
+    def unanswered(self) -> None:
+        """A generation request failed: nothing to judge."""
+        self.dropped += 1
+
+    # --- the filter ---
+    def judge(self) -> None:
+        self.judged += 1
+
+    def restoring(self, candidates: int) -> None:
+        """Earlier runs' journaled candidates still to judge (0 once judged)."""
+        self.backlog = candidates
+
+    def admit(self) -> None:
+        self.admitted += 1
+
+    def commit(self) -> None:
+        self.committed += 1
+
+    def fail(self) -> None:
+        self.failed += 1
 
     def per_request(self) -> float:
         """Admitted candidates per generation request."""
@@ -119,15 +165,15 @@ async def generate(
             )
             if expected >= control.target:
                 continue  # sampled before the outlook knew better: dropped, it cost nothing
-            outlook.in_flight += 1
+            outlook.sending(+1)
             try:
                 completion = await ask("instructions", instruction_prompt(shown))
             except StopRequested:
                 return  # the run stopped before this request was sent
             finally:
-                outlook.in_flight -= 1
+                outlook.sending(-1)
             if completion is None:
-                outlook.requests += 1
+                outlook.unanswered()
                 continue
             kept, rejected = parse_instructions(
                 completion.text,
@@ -140,5 +186,5 @@ async def generate(
                 log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
             # sent also when empty: the filter sees every response (a stuck provider is noticed)
             await slots.acquire()
-            outlook.pending += 1  # counted as a request once the filter has judged it
+            outlook.answered()  # counted as a request once the filter has judged it
             await send.send(Candidates(tuple(kept)))

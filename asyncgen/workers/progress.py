@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 from structlog.typing import EventDict, WrappedLogger
 
 from asyncgen.llm.budget import Budget
@@ -126,6 +125,10 @@ class Progress:
         limiter_state: Callable[[], Mapping[str, Any]],
         spend: Budget | None = None,
         prior_cost_usd: float = 0.0,
+        start_committed: int = 0,
+        queues: Callable[[], Mapping[str, int]] | None = None,
+        batches: Callable[[], Mapping[str, Any]] | None = None,
+        neighbours: Callable[[], Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tally = tally
@@ -136,10 +139,10 @@ class Progress:
         self.prior_cost_usd = prior_cost_usd
         self.clock = clock
         self.started = clock()
-        self.start_committed = 0
-        self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
-        self.batches: Callable[[], Mapping[str, Any]] | None = None  # batch mode's state
-        self.neighbours: Callable[[], Mapping[str, Any]] | None = None  # similarity fields
+        self.start_committed = start_committed  # tasks committed by earlier runs
+        self.queues = queues  # the graph's stream depths
+        self.batches = batches  # batch mode's state
+        self.neighbours = neighbours  # the similarity fields' pass
         self.lag = LoopLag(clock=clock)
 
     def snapshot(self, control: Control) -> dict[str, Any]:
@@ -176,7 +179,7 @@ class Progress:
             "rejected": dict(t.rejected),
             "open_jobs": control.open_jobs,
             "committing": control.committing,  # finished, waiting for similarity fields
-            "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
+            "queues": {} if self.queues is None else dict(self.queues()),
             "limiter": dict(self.limiter_state()),
             **t.cache.progress_fields(),
             **({} if self.batches is None else {"batches": dict(self.batches())}),

@@ -34,7 +34,7 @@ from asyncgen.llm.budget import Budget
 from asyncgen.llm.errors import BudgetExhausted, ContextLengthExceeded, RetriesExhausted
 from asyncgen.llm.params import RequestParams
 from asyncgen.llm.pricing import worst_case_cost
-from asyncgen.rundir import spend
+from asyncgen.rundir import layout, spend
 from asyncgen.selfinstruct import prompts
 from asyncgen.sim import SimConfig, serve
 from asyncgen.sim.books import Books, fetch_totals, read_books
@@ -392,6 +392,6 @@ def test_kill_9_during_batches_then_resume_pays_no_body_twice(tmp_path: Path) ->
     digests = [line["body_digest"] for line in read_books(books) if "body_digest" in line]
     assert digests and len(digests) == len(set(digests))
     billed = sum(float(line["cost_usd"]) for line in read_books(books))
-    assert spend.recover(out / spend.SPEND_FILE).figure_usd >= billed - 1e-9  # held counted
+    assert spend.recover(out / layout.SPEND_FILE).figure_usd >= billed - 1e-9  # held counted
     events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
     assert any(e["event"] == "batch.reattached" for e in events)

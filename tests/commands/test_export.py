@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,39 +205,6 @@ def test_same_seed_is_byte_identical_and_seeds_differ(tmp_path: Path) -> None:
     assert first == again
     assert first != other
     assert default == zero  # no --seed means seed 0: still reproducible
-
-
-def test_write_atomic_keeps_old_file_on_error(tmp_path: Path) -> None:
-    target = tmp_path / "out.jsonl"
-    target.write_bytes(b"old\n")
-
-    def chunks() -> Iterator[bytes]:
-        yield b"partial"
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        export.write_atomic(target, chunks())
-    assert target.read_bytes() == b"old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no temp file left
-
-
-def test_write_atomic_renames_a_complete_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "out.jsonl"
-    seen: list[tuple[str, bytes]] = []
-    real_replace = os.replace
-
-    def spy(src: str, dst: Path) -> None:
-        seen.append((src, Path(src).read_bytes()))
-        assert not Path(dst).exists()  # the target appears only through the rename
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", spy)
-    assert export.write_atomic(target, iter([b"a\n", b"b\n"])) == 4
-    ((temp, content),) = seen
-    assert Path(temp).parent == tmp_path and content == b"a\nb\n"
-    assert target.read_bytes() == b"a\nb\n"
 
 
 def test_missing_dir_names_the_path_and_writes_nothing(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from asyncgen.commands import report
 from asyncgen.errors import UsageError
+from asyncgen.jsonl import JsonlFile
 from asyncgen.novelty.pool import Task
-from asyncgen.rundir.layout import JsonlFile, load_tasks
+from asyncgen.rundir.tasks import load_tasks
 
 # Four tasks; word counts are in the comments, expected figures are computed by hand below.
 TASKS: list[dict[str, Any]] = [

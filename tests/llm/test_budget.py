@@ -30,7 +30,7 @@ from asyncgen.llm.budget import (
     worst_case_cost,
 )
 from asyncgen.llm.pricing import Price
-from asyncgen.rundir import spend
+from asyncgen.rundir import layout, spend
 from asyncgen.sim.books import Books, billed_usd, fetch_totals
 from tests.conftest import sim_process
 
@@ -82,7 +82,7 @@ def test_misuse_fails_fast() -> None:
 def test_every_reservation_is_journaled_before_it_is_held_and_the_last_line_is_the_state(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = spend.SpendJournal.resume(path)
     journal.started("r1", 0.5)
     budget = Budget(1.0, spent_usd=0.5, journal=journal)
@@ -102,7 +102,7 @@ def test_every_reservation_is_journaled_before_it_is_held_and_the_last_line_is_t
 
 
 def test_a_resumed_ledger_starts_from_the_spent_and_held_money(tmp_path: Path) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = spend.SpendJournal.resume(path)
     Budget(None, journal=journal).reserve(0.25)  # killed with it in flight: never settled
     journal.close()
@@ -135,7 +135,7 @@ def test_a_resumed_ledger_starts_from_the_spent_and_held_money(tmp_path: Path) -
 def test_recovery_reads_the_last_whole_line_from_the_end(
     tmp_path: Path, chunk: int, content: bytes, expected: float | None
 ) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     path.write_bytes(content)
     raw = last_line(path, chunk)
     state = spend.recover(path)
@@ -145,7 +145,7 @@ def test_recovery_reads_the_last_whole_line_from_the_end(
 
 
 def test_recovery_refuses_a_file_asyncgen_did_not_write(tmp_path: Path) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     path.write_bytes(b'{"cost": 3}\n')
     with pytest.raises(UsageError, match="not a spend record"):
         spend.recover(path)
@@ -249,7 +249,7 @@ async def test_the_provider_never_bills_past_the_cap_and_the_journal_never_below
     tmp_path: Path,
 ) -> None:
     limit = 0.1
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = spend.SpendJournal.resume(path)
     budget = Budget(limit, journal=journal)
     books = Books(tmp_path / "books.jsonl")
@@ -279,7 +279,7 @@ async def test_the_provider_never_bills_past_the_cap_and_the_journal_never_below
 async def test_attempts_cancelled_in_flight_are_journaled_at_their_reservation(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = spend.SpendJournal.resume(path)
     budget = Budget(None, journal=journal)  # no cap: the spend is still journaled
     books = Books()
@@ -337,12 +337,12 @@ def test_cap_holds_at_the_provider_across_hangs_a_kill_9_and_two_resumes(
         deadline = time.monotonic() + KILL_AT_S
         while time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.1)  # kill mid-run: at 5 s, or sooner on a fast machine
-            if spend.recover(out / spend.SPEND_FILE).figure_usd > 0.6 * limit:
+            if spend.recover(out / layout.SPEND_FILE).figure_usd > 0.6 * limit:
                 break
         first.kill()
         assert first.wait() == -signal.SIGKILL
         assert not (out / "events.jsonl").exists() or not _finished(out)  # killed mid-run
-        at_kill = spend.recover(out / spend.SPEND_FILE)
+        at_kill = spend.recover(out / layout.SPEND_FILE)
         assert at_kill.held_usd > 0  # requests were in flight: held, never settled
         assert at_kill.figure_usd >= fetch_totals(url)["billed_usd"]
         for _ in range(2):
@@ -380,7 +380,7 @@ def test_a_run_whose_journal_cannot_be_written_stops_before_anything_is_sent(
     out = tmp_path / "out"
     out.mkdir()
     write_record(out, read_record(out), {"run_id": "earlier", "settings": {}})  # asyncgen's dir
-    (out / spend.SPEND_FILE).symlink_to("/dev/full")
+    (out / layout.SPEND_FILE).symlink_to("/dev/full")
     assert main(["run", "--out", str(out), "--provider", "sim", "--base-url",
                  "http://127.0.0.1:9/v1", "--target-instructions", "5",
                  "--log-format", "none"]) == 2

@@ -22,7 +22,8 @@ from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm import errors as e
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.couriered import CourierTransport
-from asyncgen.rundir import rescue, spend
+from asyncgen.rundir import layout, rescue, spend
+from asyncgen.rundir.layout import COURIER_LOCK_FILE
 from asyncgen.selfinstruct.prompts import Demo, classify_prompt
 from asyncgen.sim.books import fetch_totals
 from tests.conftest import sim_process
@@ -42,7 +43,7 @@ def _alive(pid: int) -> bool:
 def _courier_pid(out: Path) -> int:
     """The pid the courier wrote in its lock file (once it has started)."""
     deadline = time.monotonic() + 10
-    while not (data := (out / courier.LOCK_FILE).read_bytes()):
+    while not (data := (out / COURIER_LOCK_FILE).read_bytes()):
         assert time.monotonic() < deadline, "the courier never started"
         time.sleep(0.01)
     return int(orjson.loads(data)["pid"])
@@ -102,7 +103,7 @@ def _lines(path: Path, needle: bytes = b"\n") -> int:
 def _whole(out: Path) -> None:
     """Every JSONL file of the directory ends with a whole line."""
     for name in ("tasks.jsonl", "events.jsonl", "spend.jsonl", "journal.jsonl",
-                 rescue.RESCUE_FILE):
+                 layout.RESCUE_FILE):
         path = out / name
         if path.exists() and path.stat().st_size:
             assert path.read_bytes().endswith(b"\n"), name
@@ -123,11 +124,11 @@ def test_kill_9_in_flight_is_rescued_and_the_resume_does_not_buy_it_again(
         pid = _courier_pid(out)
         assert _alive(pid)  # the run is dead; its courier finishes what it had in flight
         assert _gone_within(pid, TIMEOUT_S + 1.0) <= TIMEOUT_S + 1.0
-        kept = rescue.read(out / rescue.RESCUE_FILE)
+        kept = rescue.read(out / layout.RESCUE_FILE)
         stages = Counter(answer.stage for answer in kept if answer.usable)
         assert stages["classify"] + stages["instances"] > 0, stages
         billed_at_kill = fetch_totals(url)["billed_usd"]
-        assert spend.recover(out / spend.SPEND_FILE).figure_usd >= billed_at_kill
+        assert spend.recover(out / layout.SPEND_FILE).figure_usd >= billed_at_kill
         before = _arrivals(url)
 
         assert subprocess.run(argv, timeout=60).returncode == 0
@@ -147,7 +148,7 @@ def test_kill_9_in_flight_is_rescued_and_the_resume_does_not_buy_it_again(
     # settled at the bill: every kept answer but those the killed run may have read itself
     assert 0 < started["rescued"]["settled"] == sum(not a.delivered for a in kept)
     assert started["rescued"]["settled_usd"] < 0  # held worst cases replaced by the bill
-    figure = spend.recover(out / spend.SPEND_FILE).figure_usd
+    figure = spend.recover(out / layout.SPEND_FILE).figure_usd
     assert figure >= billed
     assert figure == resumed[-1]["cost_usd_all_runs"]
     _whole(out)
@@ -176,7 +177,7 @@ def test_a_rescued_answer_is_used_once_across_two_kills(tmp_path: Path) -> None:
     third = runs[2][0]["rescued"]
     assert third["settled"] < third["answers"] or third["settled"] == third["answers"]
     assert all(not a.settled or a.run != runs[2][0]["run_id"]
-               for a in rescue.read(out / rescue.RESCUE_FILE))
+               for a in rescue.read(out / layout.RESCUE_FILE))
     _whole(out)
 
 
@@ -188,7 +189,7 @@ def test_the_courier_outlives_a_ctrl_c_to_the_process_group_while_the_run_drains
         run = subprocess.Popen(_argv(out, url, "--target-instructions", "500"),
                                start_new_session=True)  # its own process group, as a shell
         deadline = time.monotonic() + 30
-        while spend.recover(out / spend.SPEND_FILE).held_usd <= 0:  # requests in flight
+        while spend.recover(out / layout.SPEND_FILE).held_usd <= 0:  # requests in flight
             assert time.monotonic() < deadline and run.poll() is None
             time.sleep(0.02)
         pid = _courier_pid(out)
@@ -219,8 +220,8 @@ def test_with_the_embedded_simulator_a_kill_leaves_no_courier_behind(tmp_path: P
 async def _client_with(out: Path, url: str, answers: list[rescue.Answer]) -> tuple[str, int]:
     """One classify completion through a courier holding `answers`; its text and attempts."""
     config = ProviderConfig(provider="sim", base_url=url, transport="courier")
-    transport = CourierTransport(run_id="test", rescue=out / rescue.RESCUE_FILE,
-                                 lock=out / courier.LOCK_FILE)
+    transport = CourierTransport(run_id="test", rescue=out / layout.RESCUE_FILE,
+                                 lock=out / COURIER_LOCK_FILE)
     async with LLMClient(config, transport=transport, rescue=rescue.Rescue(answers)) as client:
         completion = await client.complete("classify", PROMPT)
     return completion.text, completion.attempts
@@ -235,23 +236,23 @@ def test_a_matching_request_is_answered_from_the_rescue_once(tmp_path: Path) -> 
     body = LLMClient(config).body(PROMPT, config.params["classify"])
     answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}
-    (out / rescue.RESCUE_FILE).write_bytes(rescue.answer_line(
+    (out / layout.RESCUE_FILE).write_bytes(rescue.answer_line(
         id="dead-1", run="dead", stage="classify", body=body, reservation=7,
         reserved_usd=0.001, status=200, headers={}, answer=orjson.dumps(answer)))
     with sim_process("--seed", "1") as url:
-        kept = rescue.read(out / rescue.RESCUE_FILE)
+        kept = rescue.read(out / layout.RESCUE_FILE)
         assert anyio.run(_client_with, out, url, kept) == ("Yes", 1)
         assert _arrivals(url)["classify"] == 0  # answered without sending
         _gone_within(_courier_pid(out), 2.0)
-        assert rescue.read(out / rescue.RESCUE_FILE) == []  # marked used
+        assert rescue.read(out / layout.RESCUE_FILE) == []  # marked used
         anyio.run(_client_with, out, url, kept[:0])
         assert _arrivals(url)["classify"] == 1
 
 
 async def _post_cancelled(url: str, out: Path) -> None:
     config = ProviderConfig(provider="sim", base_url=url, transport="courier")
-    transport = CourierTransport(run_id="live", rescue=out / rescue.RESCUE_FILE,
-                                 lock=out / courier.LOCK_FILE)
+    transport = CourierTransport(run_id="live", rescue=out / layout.RESCUE_FILE,
+                                 lock=out / COURIER_LOCK_FILE)
     async with LLMClient(config, transport=transport) as client:
         with anyio.move_on_after(0.4):
             await client.complete("classify", PROMPT)
@@ -261,7 +262,7 @@ def test_a_cancelled_request_is_kept_and_errors_map_as_in_process(tmp_path: Path
     with sim_process("--seed", "1", "--latency-ms", "800") as url:
         anyio.run(_post_cancelled, url, tmp_path)
         _gone_within(_courier_pid(tmp_path), 3.0)
-    kept = rescue.read(tmp_path / rescue.RESCUE_FILE)
+    kept = rescue.read(tmp_path / layout.RESCUE_FILE)
     assert [(a.stage, a.status, a.run) for a in kept] == [("classify", 200, "live")]
 
     async def refused() -> e.ProviderError:
@@ -286,7 +287,7 @@ def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path
 
     billed = {"choices": [{"message": {"content": "No"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.0001}}
-    path = tmp_path / rescue.RESCUE_FILE
+    path = tmp_path / layout.RESCUE_FILE
     path.write_bytes(b"".join(
         rescue.answer_line(id=f"dead-{n}", run="dead", stage="classify", body=b"%d" % n,
                            reservation=n, reserved_usd=0.001, status=200, headers={},
@@ -308,7 +309,7 @@ def test_a_torn_tail_of_the_rescue_file_is_cut_before_the_courier_appends(tmp_pa
     line = rescue.answer_line(id="dead-1", run="dead", stage="classify", body=b"{}",
                               reservation=1, reserved_usd=0.001, status=200, headers={},
                               answer=b"{}")
-    path = tmp_path / rescue.RESCUE_FILE
+    path = tmp_path / layout.RESCUE_FILE
     path.write_bytes(line[: len(line) // 2])
     assert rescue.read(path) == []  # a torn tail alone: nothing to rewrite the file with
     with sim_process("--seed", "1", "--latency-ms", "800") as url:
@@ -332,7 +333,7 @@ def test_the_key_is_not_in_the_couriers_environment(
         return b"".join(Path(f"/proc/{pid}/{name}").read_bytes() for name in ("environ", "cmdline"))
 
     async def seen() -> tuple[int, bytes]:
-        async with CourierTransport(run_id="k", lock=tmp_path / courier.LOCK_FILE) as transport:
+        async with CourierTransport(run_id="k", lock=tmp_path / COURIER_LOCK_FILE) as transport:
             return transport.pid or 0, proc(transport.pid)
 
     pid, visible = anyio.run(seen)
@@ -351,12 +352,12 @@ def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
     monkeypatch.setattr(couriered, "START_TIMEOUT_S", 1e-6)
 
     async def enter() -> None:
-        async with CourierTransport(run_id="slow", lock=tmp_path / courier.LOCK_FILE):
+        async with CourierTransport(run_id="slow", lock=tmp_path / COURIER_LOCK_FILE):
             pass
 
     with pytest.raises(couriered.CourierFailed, match="did not start within"):
         anyio.run(enter)
-    os.close(courier.lock(tmp_path / courier.LOCK_FILE))  # its launcher was ended: no courier
+    os.close(courier.lock(tmp_path / COURIER_LOCK_FILE))  # its launcher was ended: no courier
 
 
 def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path) -> None:
@@ -367,7 +368,7 @@ def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path)
     body = LLMClient(config).body(PROMPT, config.params["classify"])
     answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}
-    path = out / rescue.RESCUE_FILE
+    path = out / layout.RESCUE_FILE
     path.write_bytes(rescue.answer_line(
         id="dead-1", run="dead", stage="classify", body=body, reservation=7,
         reserved_usd=0.001, status=200, headers={}, answer=orjson.dumps(answer)))
@@ -387,7 +388,7 @@ def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
     from asyncgen.llm.transport.couriered import CourierFailed
 
     async def post() -> BaseException | None:
-        async with CourierTransport(run_id="r", lock=tmp_path / courier.LOCK_FILE) as transport:
+        async with CourierTransport(run_id="r", lock=tmp_path / COURIER_LOCK_FILE) as transport:
             assert transport.pid is not None
             os.kill(transport.pid, signal.SIGKILL)
             _gone_within(transport.pid, 3.0)  # blocking: the loop does not see it go
@@ -407,14 +408,14 @@ def test_a_new_holder_of_the_lock_clears_the_last_couriers_note(tmp_path: Path) 
     """Between a run taking the lock and its courier writing its own note, the file still held
     the last courier's pid and past `until`: a resume then waited 1 s instead of its bound and
     told the user to end a process that was long gone."""
-    path = tmp_path / courier.LOCK_FILE
+    path = tmp_path / COURIER_LOCK_FILE
     path.write_bytes(orjson.dumps({"pid": 1, "until": time.time() - 60}))
     fd = courier.lock(path)  # a run starting its courier (still starting)
     said: list[str] = []
     try:
         started = time.monotonic()
         with pytest.raises(RuntimeError):
-            courier.wait_for_previous(tmp_path, bound_s=2.0, say=said.append)
+            courier.wait_for_previous(tmp_path / COURIER_LOCK_FILE, bound_s=2.0, say=said.append)
         waited = time.monotonic() - started
     finally:
         os.close(fd)

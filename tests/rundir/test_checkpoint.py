@@ -12,7 +12,7 @@ import pytest
 
 from asyncgen.cli import main
 from asyncgen.commands import report, run
-from asyncgen.rundir import checkpoint, summary
+from asyncgen.rundir import checkpoint, layout, summary
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir.checkpoint import Checkpointer
 from tests.conftest import report_json, sim_process
@@ -52,8 +52,8 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path
-    tasks, events, journal = (out / summary.TASKS_FILE, out / summary.EVENTS_FILE,
-                              out / worklog.JOURNAL_FILE)
+    tasks, events, journal = (out / layout.TASKS_FILE, out / layout.EVENTS_FILE,
+                              out / layout.JOURNAL_FILE)
     tasks.write_bytes(b"".join(_line(_task(n)) for n in range(3)))
     events.write_bytes(b"".join(_line(_event(n)) for n in range(5)))
     journal.write_bytes(_line(worklog.admitted("Open job.")))
@@ -81,7 +81,7 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
         journal.stat().st_size
     kept = report_json(out)
     backlog = worklog.read(journal, set(), summary.read_summary(out)["journal"])
-    (out / summary.SUMMARY_FILE).unlink()
+    (out / layout.SUMMARY_FILE).unlink()
     assert report_json(out) == kept  # the same figures folded from the start
     assert worklog.read(journal, set()) == backlog
     assert kept["table1"]["instructions"] == 5 and backlog.failed == {"Open job.": "no_instances"}
@@ -89,7 +89,7 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
 
 
 def test_a_journal_part_that_no_longer_matches_is_ignored(tmp_path: Path) -> None:
-    journal = tmp_path / worklog.JOURNAL_FILE
+    journal = tmp_path / layout.JOURNAL_FILE
     journal.write_bytes(_line(worklog.admitted("A.")) + _line(worklog.admitted("B.")))
     part = worklog.fold(journal).part(worklog.fold(journal).fold.state())
     journal.write_bytes(_line(worklog.admitted("A.")) + _line(worklog.admitted("C.")))
@@ -123,9 +123,9 @@ def test_a_killed_run_leaves_a_checkpoint_the_next_reads_start_from(
     tasks = summary.fold_tasks(out, parts)
     assert 0 < tasks.from_summary <= tasks.length  # the checkpoint matched the file
     assert report.fold_events(out, parts).from_summary > 0
-    assert worklog.fold(out / worklog.JOURNAL_FILE, parts["journal"]).from_summary > 0
+    assert worklog.fold(out / layout.JOURNAL_FILE, parts["journal"]).from_summary > 0
     fast = report_json(out)
-    (out / summary.SUMMARY_FILE).unlink()
+    (out / layout.SUMMARY_FILE).unlink()
     assert report_json(out) == fast
 
 
@@ -137,17 +137,17 @@ def test_a_periodic_step_pauses_for_the_loop_and_folds_the_same(
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--provider", "sim", "--base-url", sim,
                  "--target-instructions", "30", "--log-format", "none"]) == 0
-    (out / summary.SUMMARY_FILE).unlink()
+    (out / layout.SUMMARY_FILE).unlink()
     unpaced = Checkpointer(out, checkpoint._empty(summary.TaskFold()), None)
     unpaced.step()
-    expected = (out / summary.SUMMARY_FILE).read_bytes()
-    (out / summary.SUMMARY_FILE).unlink()
+    expected = (out / layout.SUMMARY_FILE).read_bytes()
+    (out / layout.SUMMARY_FILE).unlink()
     pauses: list[float] = []
     monkeypatch.setattr(checkpoint, "PAUSE_EVERY", 3)
     monkeypatch.setattr(checkpoint.time, "sleep", pauses.append)
     paced = Checkpointer(out, checkpoint._empty(summary.TaskFold()), None)
     paced.step(polite=True)
-    assert (out / summary.SUMMARY_FILE).read_bytes() == expected
+    assert (out / layout.SUMMARY_FILE).read_bytes() == expected
     folded = [paced.tasks.lines, paced.journal.lines]
     assert paced.events is not None
     lines = sum(folded) + paced.events.lines

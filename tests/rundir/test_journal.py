@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from asyncgen.errors import UsageError
-from asyncgen.rundir import journal
+from asyncgen.rundir import journal, layout
 from asyncgen.rundir.journal import Backlog, OpenJob
 from tests.conftest import sim_process
 
@@ -53,7 +53,7 @@ A, B, C, D = (f"Describe the {w} of a lighthouse keeper in winter." for w in
 def test_journal_folds_into_the_backlog(
     tmp_path: Path, records: list[dict[str, Any]], committed: set[str], expected: Backlog
 ) -> None:
-    path = tmp_path / journal.JOURNAL_FILE
+    path = tmp_path / layout.JOURNAL_FILE
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     backlog = journal.read(path, committed)
     assert backlog == expected
@@ -62,7 +62,7 @@ def test_journal_folds_into_the_backlog(
 
 
 def test_torn_last_line_is_skipped_and_a_foreign_line_refused(tmp_path: Path) -> None:
-    path = tmp_path / journal.JOURNAL_FILE
+    path = tmp_path / layout.JOURNAL_FILE
     whole = orjson.dumps(journal.admitted(A)) + b"\n"
     path.write_bytes(whole + b'{"op": "labelled", "instr')
     assert journal.read(path, set()) == Backlog(jobs={A: OpenJob(A)})
@@ -121,7 +121,7 @@ def test_stuck_provider_stops_the_run_and_its_failures_are_remembered(
     first = _arrivals(stuck_sim)
     assert first["classify"] == 2 and first["input_first"] + first.get("output_first", 0) == 2
     assert first["instructions"] <= 200 + 64  # the window, and what was in flight
-    backlog = journal.read(out / journal.JOURNAL_FILE, set())
+    backlog = journal.read(out / layout.JOURNAL_FILE, set())
     assert len(backlog.failed) == 2 and not backlog.jobs
 
     done = subprocess.run(_run(out, stuck_sim, "--stuck-after", "20"), env=_env(),
@@ -171,7 +171,7 @@ def test_sigint_stops_the_spending_and_the_resume_continues_the_journal(
     assert _finished(out)["reason"] == "signal"
     committed = {orjson.loads(line)["instruction"]
                  for line in (out / "tasks.jsonl").read_bytes().splitlines()}
-    backlog = journal.read(out / journal.JOURNAL_FILE, committed)
+    backlog = journal.read(out / layout.JOURNAL_FILE, committed)
     assert backlog.jobs or backlog.candidates  # queued work was journaled, not dropped
 
     target = len(committed) + 10

@@ -17,9 +17,10 @@ import pytest
 
 from asyncgen.cli import main
 from asyncgen.commands import report
+from asyncgen.jsonl import JsonlFile
 from asyncgen.novelty.pool import Task, TaskStore
 from asyncgen.rundir import summary
-from asyncgen.rundir.layout import JsonlFile, load_tasks
+from asyncgen.rundir.tasks import load_tasks
 from tests.conftest import report_json, sim_process
 
 pytestmark = pytest.mark.usefixtures("no_keys")

@@ -12,9 +12,15 @@ from asyncgen.workers.instructions import INITIAL_COMMIT_SHARE, INITIAL_YIELD, O
 
 
 def _outlook(**counts: int) -> Outlook:
+    """An outlook with these counts, given as the stages give them."""
     outlook = Outlook()
+    writers = {"in_flight": lambda: outlook.sending(+1), "admitted": outlook.admit,
+               "committed": outlook.commit, "failed": outlook.fail,
+               "requests": lambda: (outlook.answered(), outlook.judge()),
+               "pending": outlook.answered}
     for name, value in counts.items():
-        setattr(outlook, name, value)
+        for _ in range(value):
+            writers[name]()
     return outlook
 
 

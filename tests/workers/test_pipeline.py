@@ -25,7 +25,7 @@ from rouge_score import rouge_scorer
 
 from asyncgen.cli import main
 from asyncgen.novelty.similarity import RougeLIndex, rouge_l
-from asyncgen.rundir import journal
+from asyncgen.rundir import journal, layout
 from asyncgen.sim.books import fetch_totals, read_books
 from tests.conftest import OUR_SEEDS, sim_process
 
@@ -310,7 +310,7 @@ def test_kill_9_then_resume_reaches_the_target(tmp_path: Path, slow_sim: str) ->
     whole = (out / "tasks.jsonl").read_bytes().count(b"\n")  # a torn tail would be cut
     lines = (out / "tasks.jsonl").read_bytes().splitlines()[:whole]
     done = {orjson.loads(line)["instruction"] for line in lines}
-    backlog = journal.read(out / journal.JOURNAL_FILE, done)
+    backlog = journal.read(out / layout.JOURNAL_FILE, done)
     paid = sum(job.is_classification is not None for job in backlog.jobs.values())
     assert (
         main(

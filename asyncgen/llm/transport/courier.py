@@ -63,7 +63,6 @@ import orjson
 from asyncgen.jsonl import LineAppender, settle_tail
 from asyncgen.rundir import rescue
 
-LOCK_FILE = ".courier.lock"
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
 WAIT_POLL_S = 0.05
 READ_CHUNK = 1 << 18
@@ -256,13 +255,13 @@ def _lock_note(path: Path) -> tuple[int | None, float | None]:
         return None, None
 
 
-def wait_for_previous(out: Path, *, bound_s: float, say: Callable[[str], None]) -> float:
-    """Wait until no courier of an earlier run holds `out`'s courier lock: the seconds waited.
+def wait_for_previous(path: Path, *, bound_s: float, say: Callable[[str], None]) -> float:
+    """Wait until no courier of an earlier run holds the courier lock at `path`: the seconds
+    waited.
 
     Bounded by the time the courier said it will be gone by (its last timeout, plus a grace),
     else by `bound_s`; `say` gets one line when there is a wait. RuntimeError if it is still
     there after that (a courier is never left alive that long: see the module doc)."""
-    path = out / LOCK_FILE
     started = time.monotonic()
     deadline = started + bound_s
     said = False
