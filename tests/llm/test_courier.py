@@ -347,7 +347,7 @@ def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
 ) -> None:
     """Not a TimeoutError: that is an OSError, which the run reports as a file it cannot
     write."""
-    from asyncgen.llm import couriered
+    from asyncgen.llm.transport import couriered
 
     monkeypatch.setattr(couriered, "START_TIMEOUT_S", 1e-6)
 
