@@ -24,6 +24,7 @@ def test_an_error_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> 
         atomic_write(target, chunks())
     assert target.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    assert atomic_write(target, b"whole") == 5 and target.read_bytes() == b"whole"
 
 
 def test_the_target_appears_only_through_the_rename(
@@ -43,7 +44,6 @@ def test_the_target_appears_only_through_the_rename(
     ((temp, content),) = seen
     assert Path(temp).parent == tmp_path and content == b"a\nb\n"
     assert target.read_bytes() == b"a\nb\n"
-    assert atomic_write(target, b"whole") == 5 and target.read_bytes() == b"whole"
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

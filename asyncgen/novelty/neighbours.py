@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from asyncgen.novelty.similarity import _UNKNOWN, _char, f_measures, tokenize
+from asyncgen.novelty.rouge import UNKNOWN, f_measures, token_char, tokenize
 
 __all__ = ["MOST_SIMILAR_KEPT", "Neighbours", "Pending", "PoolScores", "Query"]
 
@@ -145,7 +145,7 @@ class PoolScores:
     def add(self, text: str) -> int:
         """Add a pool instruction; keys count up from 0, in the order of `add`."""
         codes = self._codes
-        seq = "".join([codes.get(t) or codes.setdefault(t, _char(len(codes) + 1))
+        seq = "".join([codes.get(t) or codes.setdefault(t, token_char(len(codes) + 1))
                        for t in tokenize(text)])
         key = self._size
         if key == len(self._lengths):  # grow by copying: a Query's arrays stay as they were
@@ -168,7 +168,7 @@ class PoolScores:
     def query(self, text: str) -> Query:
         """`text` against the pool as it is now (call before adding `text` itself)."""
         codes = self._codes
-        seq = "".join([codes.get(token, _UNKNOWN) for token in tokenize(text)])
+        seq = "".join([codes.get(token, UNKNOWN) for token in tokenize(text)])
         dead = self._dead[: self._size].copy() if self._discarded else None
         return Query(seq, self._size, dead)
 

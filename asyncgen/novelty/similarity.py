@@ -12,7 +12,7 @@ bit for bit, without scoring the whole pool:
 1. Each token becomes one character, so an instruction is a short string, and a bit-parallel
    LCS gives the exact longest-common-subsequence length L in machine code (`asyncgen.novelty.lcs`
    for candidates of up to 64 tokens, rapidfuzz's `LCSseq` for longer ones).
-2. For m candidate tokens and n pool tokens, `_min_lcs` is the least L that passes the
+2. For m candidate tokens and n pool tokens, `min_lcs` is the least L that passes the
    threshold; L never exceeds how many tokens the two share, so a pool instruction that
    shares fewer cannot pass.
 3. Prefix filtering, as in set-similarity joins, with the ℓ-prefix scheme: every
@@ -30,11 +30,8 @@ bit for bit, without scoring the whole pool:
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,7 +42,6 @@ from rapidfuzz.distance import LCSseq
 from asyncgen.novelty.lcs import MAX_TOKENS, Strings
 from asyncgen.novelty.postings import (
     MAX_INDEXED,
-    UNKNOWN_CODE,
     Order,
     Segment,
     Tally,
@@ -53,13 +49,28 @@ from asyncgen.novelty.postings import (
     elements,
     lookup_keys,
 )
+from asyncgen.novelty.prefix import (
+    GUESSES,
+    Phase,
+    Plan,
+    passes,
+    plan_query,
+    prefix_table,
+)
+from asyncgen.novelty.rouge import (
+    Vocabulary,
+    VocabularyFull,
+    f_measure,
+    f_measures,
+    rouge_l,
+    tokenize,
+)
 
 __all__ = ["DEFAULT_MIN_THRESHOLD", "DEFAULT_THRESHOLD", "RougeLIndex", "VocabularyFull",
            "f_measure", "f_measures", "rouge_l", "tokenize"]
 
 DEFAULT_THRESHOLD = 0.7  # the paper's diversity rule: reject when ROUGE-L > 0.7
 DEFAULT_MIN_THRESHOLD = 0.5  # the least threshold (or floor) the prefix index serves
-_SHARED = 3  # ℓ: elements a passing pair shares within both prefixes (fewer survivors)
 _FRESH = 256  # strings added one by one are scored by scan until this many form a segment
 _GROWTH = 8  # a segment merges with the next newer one while at most this times its size
 _INLINE = 1024  # merges of up to this many strings run on the caller's thread (~0.8 ms CPU)
@@ -68,220 +79,10 @@ _FIRST_CHUNK, _CHUNK_GROWTH = 32, 4  # survivors per rapidfuzz call: 32, then 4x
 _SCAN_CHUNK = 50_000  # ... up to this many, which is also the chunk of a full scan
 _STEP = 1 << 15  # entries per C-level loop over many strings (a few ms holding the GIL)
 
-_NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_RE
-_UNKNOWN = chr(UNKNOWN_CODE)  # stands for every candidate token no pool instruction contains
-_SURROGATES = range(0xD800, 0xE000)  # code points that cannot stand for a token
-_CODE_POINTS = ord(_UNKNOWN) - 1 - len(_SURROGATES)  # characters available for tokens
 
 # rapidfuzz's stubs type process.extract's scorer as float-valued; LCSseq.similarity is an
 # exact integer scorer, which extract accepts at run time.
 _LCS_LENGTH: Any = LCSseq.similarity
-
-
-class VocabularyFull(RuntimeError):
-    """The pool holds more distinct tokens than there are characters to encode them."""
-
-
-def tokenize(text: str) -> list[str]:
-    """rouge-score's tokenizer without stemming: lower-case, split on runs outside [a-z0-9]."""
-    return _NON_ALPHANUMERIC.sub(" ", text.lower()).split()
-
-
-def f_measure(lcs: int, target_len: int, prediction_len: int) -> float:
-    """ROUGE-L F from an LCS length, with rouge-score's `_score_lcs` float arithmetic."""
-    if target_len == 0 or prediction_len == 0:
-        return 0.0
-    precision = lcs / prediction_len
-    recall = lcs / target_len
-    if precision + recall > 0:
-        return 2 * precision * recall / (precision + recall)
-    return 0.0
-
-
-def f_measures(lcs: npt.NDArray[Any], target_len: npt.NDArray[Any] | int,
-               prediction_len: npt.NDArray[Any] | int) -> npt.NDArray[np.float64]:
-    """`f_measure` elementwise in numpy: the same IEEE operations in the same order, so the
-    same floats."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = lcs / prediction_len
-        recall = lcs / target_len
-        total = precision + recall
-        scores = np.where(total > 0, 2 * precision * recall / total, 0.0)
-    degenerate = (np.asarray(target_len) == 0) | (np.asarray(prediction_len) == 0)
-    scored: npt.NDArray[np.float64] = np.where(degenerate, 0.0, scores)
-    return scored
-
-
-def rouge_l(target: str, prediction: str) -> float:
-    """ROUGE-L F-measure of two texts, equal to rouge-score's (argument order as its `score`)."""
-    codes: dict[str, str] = {}
-    a = "".join([codes.setdefault(t, chr(len(codes) + 1)) for t in tokenize(target)])
-    b = "".join([codes.setdefault(t, chr(len(codes) + 1)) for t in tokenize(prediction)])
-    return f_measure(LCSseq.similarity(a, b), len(a), len(b))
-
-
-def _passes(score: float, threshold: float, strict: bool) -> bool:
-    """`score > threshold` for the novelty rule, `score >= threshold` for `similar`."""
-    return score > threshold if strict else score >= threshold
-
-
-@lru_cache(maxsize=1 << 16)
-def _min_lcs(m: int, n: int, threshold: float, strict: bool) -> int:
-    """Least LCS length whose score passes between m and n tokens, or -1 if none does.
-
-    The computed score is strictly increasing in L, so a binary search is exact: each of
-    its IEEE operations is correctly rounded (relative error <= 2**-53), so the float is
-    within 1e-15 (relative) of 2L/(m+n), and 2(L+1)/(m+n) exceeds 2L/(m+n) by the factor
-    (L+1)/L, far more than 1 + 2e-15 for any instruction length.
-    """
-    hi = min(m, n)
-    if not _passes(f_measure(hi, m, n), threshold, strict):
-        return -1
-    lo = 0
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _passes(f_measure(mid, m, n), threshold, strict):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-_WINDOW = 3  # LCS lengths tried around the exact least one's estimate (it is within ±1)
-
-
-def _least_lcs(m: npt.NDArray[np.int64], n: npt.NDArray[np.int64], threshold: float,
-               strict: bool) -> npt.NDArray[np.int64]:
-    """`_min_lcs` elementwise over arrays of lengths, in numpy (the same IEEE operations in
-    the same order as `f_measure`, so the same floats): scores rise with L, and the least
-    passing L is within one of ceil(threshold (m + n) / 2), so a few L around that estimate
-    find it; one that passes with its predecessor failing is the least. Where that check
-    does not hold (never seen), the binary search answers."""
-    m, n = np.broadcast_arrays(np.asarray(m, dtype=np.int64), np.asarray(n, dtype=np.int64))
-    m_float, n_float = m.astype(np.float64), n.astype(np.float64)
-
-    def passes(lcs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        score = f_measures(lcs, m_float, n_float)
-        passed: npt.NDArray[np.bool_] = score > threshold if strict else score >= threshold
-        return passed
-
-    top = np.minimum(m, n)
-    estimate = np.ceil(threshold * (m_float + n_float) / 2).astype(np.int64)
-    first = np.clip(estimate - 1, 0, top)
-    least = np.full(m.shape, -1, dtype=np.int64)
-    for step in range(_WINDOW):
-        lcs = np.minimum(first + step, top)
-        least = np.where((least < 0) & passes(lcs), lcs, least)
-    found = least >= 0
-    exact = np.where(found, (least == 0) | ~passes(np.maximum(least - 1, 0)), ~passes(top))
-    for at in zip(*np.nonzero(~exact), strict=True):
-        least[at] = _min_lcs(int(m[at]), int(n[at]), threshold, strict)
-    return least
-
-
-def _indexed_prefix(n: int, min_threshold: float) -> int:
-    """How many of a length-n instruction's rarest elements the index holds.
-
-    An instruction must be found by every query it can pass at `min_threshold` or above: a
-    candidate of length m needing t common tokens probes the pool's first n - t + ℓ(t)
-    elements, a number that only falls as t grows. t is least at the least feasible m (for
-    a fixed LCS the score falls as m grows, and past m = n the LCS cap stops growing), so
-    m = 1..n+1 covers every candidate length.
-    """
-    return int(_prefix_table(n + 1, min_threshold)[n])
-
-
-_NEAR = 2  # lengths within this of the candidate's are probed (and scored) first
-_GUESS_ELEMENTS, _GUESS_SHARED = 3, 2  # is_novel first scores strings of near lengths that
-_GUESSES = 64  # hold 2 of the candidate's 3 rarest elements, this many at most, most first
-
-
-@dataclass(frozen=True, slots=True)
-class _Phase:
-    """One range of pool lengths a candidate probes at once: near its own length first.
-
-    Flat over every (candidate position i, pool length n) that can find a passing string:
-    the entries of element i, length n, pool position below `bounds` are probed."""
-
-    positions: npt.NDArray[np.int64]  # candidate position i
-    lengths: npt.NDArray[np.int64]  # pool length n
-    bounds: npt.NDArray[np.int64]  # pool positions below this can pass
-    shared: npt.NDArray[np.int32]  # by pool length: elements a string must be found under
-    least: int  # the least `shared` of `lengths`
-    varied: bool  # not every one of `lengths` has `shared` equal to `least`
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """How one candidate length probes the index, per pool length n (arrays indexed by n)."""
-
-    need: npt.NDArray[np.int32]  # least passing LCS against length n, or -1
-    phases: tuple[_Phase, _Phase]  # lengths near the candidate's, then all others
-    guess: _Phase  # near lengths, rarest elements: where a paraphrase most likely is
-    rest: _Phase  # the near phase's other elements (with `guess`'s, the near phase)
-    probe: int  # candidate prefix length: positions >= probe find nothing
-
-
-def _phase(bounds: npt.NDArray[np.int32], shared: npt.NDArray[np.int32], low: int, high: int,
-           inside: bool) -> _Phase:
-    """The part of a plan's bounds for pool lengths low <= n < high, or outside them."""
-    keep = np.zeros(bounds.shape[1], dtype=np.bool_)
-    keep[max(low, 0):max(high, 0)] = True
-    bounds = np.where(keep if inside else ~keep, bounds, 0)
-    positions, lengths = np.nonzero(bounds)
-    return _part(positions.astype(np.int64), lengths.astype(np.int64),
-                 bounds[positions, lengths].astype(np.int64), shared)
-
-
-def _part(positions: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
-          bounds: npt.NDArray[np.int64], shared: npt.NDArray[np.int32]) -> _Phase:
-    """A phase of these ranges, asking for `shared[n]` hits of a length-n string."""
-    found = np.unique(shared[lengths])
-    return _Phase(positions=positions, lengths=lengths, bounds=bounds, shared=shared,
-                  least=int(found[0]) if len(found) else _SHARED, varied=len(found) > 1)
-
-
-@lru_cache(maxsize=1024)
-def _plan(m: int, threshold: float, strict: bool, width: int) -> _Plan:
-    """The probe plan of an m-token candidate against pool lengths below `width`."""
-    need = _least_lcs(np.full(width, m, dtype=np.int64), np.arange(width, dtype=np.int64),
-                      threshold, strict).astype(np.int32)
-    shared = np.minimum(need, _SHARED).astype(np.int32)
-    feasible = need > 0
-    pool_limit = np.where(feasible, np.arange(width) - need + shared, 0).astype(np.int32)
-    candidate_limit = np.where(feasible, m - need + shared, 0)
-    probe = int(candidate_limit.max(initial=0))
-    bounds = np.where(np.arange(probe)[:, None] < candidate_limit[None, :], pool_limit[None, :],
-                      0).astype(np.int32)
-    near = (m - _NEAR, m + _NEAR + 1)
-    phases = (_phase(bounds, shared, *near, inside=True),
-              _phase(bounds, shared, *near, inside=False))
-    near_phase = phases[0]
-    rarest = near_phase.positions < _GUESS_ELEMENTS
-    guess, rest = (_part(near_phase.positions[which], near_phase.lengths[which],
-                         near_phase.bounds[which], kept)
-                   for which, kept in ((rarest, np.minimum(shared, _GUESS_SHARED)),
-                                       (~rarest, shared)))
-    return _Plan(need=need, phases=phases, guess=guess, rest=rest, probe=probe)
-
-
-_TABLE_CELLS = 1 << 20  # (n, m) pairs per numpy pass of `_prefix_table`
-
-
-@lru_cache(maxsize=64)
-def _prefix_table(width: int, min_threshold: float) -> npt.NDArray[np.int64]:
-    """`_indexed_prefix` for every length below `width`, in numpy: over every (n, m) with
-    m = 1..n+1, a few rows of n at a time. (A Python loop over those pairs took 60 ms at a
-    width of 256 and 630 ms at 1024, on the event loop when a longer instruction came.)"""
-    table = np.zeros(width, dtype=np.int64)
-    rows = max(1, _TABLE_CELLS // (width + 1))
-    for low in range(1, width, rows):
-        n = np.arange(low, min(low + rows, width), dtype=np.int64)[:, None]
-        m = np.arange(1, int(n[-1, 0]) + 2, dtype=np.int64)[None, :]
-        need = _least_lcs(m, n, min_threshold, False)
-        sizes = np.where((need > 0) & (m <= n + 1), n - need + np.minimum(need, _SHARED), 0)
-        table[low:low + len(n)] = sizes.max(axis=1)
-    return table
 
 
 class _Column:
@@ -343,82 +144,6 @@ def _check_threshold(name: str, value: float) -> float:
     return value
 
 
-def _char(number: int) -> str:
-    """The character for the number-th token (1-based), skipping surrogates."""
-    code = number + len(_SURROGATES) if number >= _SURROGATES.start else number
-    if code >= ord(_UNKNOWN):
-        raise VocabularyFull(f"the pool uses more than {_CODE_POINTS} distinct tokens")
-    return chr(code)
-
-
-class _Vocabulary:
-    """Tokens of live pool instructions, each standing as one character."""
-
-    __slots__ = ("_chars", "_codes", "_count", "_free", "_refs")
-
-    def __init__(self) -> None:
-        self._codes: dict[str, str] = {}  # token -> character
-        self._chars: dict[str, str] = {}  # character -> token
-        self._refs: dict[str, int] = {}  # character -> distinct live token strings with it
-        self._free: list[str] = []  # characters of forgotten tokens, for reuse
-        self._count = 0  # characters handed out so far
-
-    def __len__(self) -> int:
-        return len(self._codes)
-
-    def encode(self, tokens: list[str]) -> str:
-        """A candidate's token string; tokens new to the pool become _UNKNOWN."""
-        codes = self._codes
-        return "".join([codes.get(token, _UNKNOWN) for token in tokens])
-
-    def encode_new(self, tokens: list[str]) -> str:
-        """A pool instruction's token string, giving new tokens characters."""
-        try:
-            return "".join([self._codes.get(token) or self._new(token) for token in tokens])
-        except VocabularyFull:
-            for token in tokens:
-                char = self._codes.get(token)
-                if char is not None and not self._refs[char]:
-                    self._forget(char)
-            raise
-
-    def hold(self, seq: str) -> None:
-        """Count a distinct token string into the pool."""
-        for char in set(seq):
-            self._refs[char] += 1
-
-    def release(self, seq: str) -> None:
-        """Count a distinct token string out; forget tokens no string has any more."""
-        for char in set(seq):
-            self._refs[char] -= 1
-            if not self._refs[char]:
-                self._forget(char)
-
-    def frequency(self) -> npt.NDArray[np.int64]:
-        """How many distinct live token strings hold each code (indexed by code point)."""
-        refs = self._refs
-        codes = np.fromiter(map(ord, refs), dtype=np.int64, count=len(refs))
-        counts = np.fromiter(refs.values(), dtype=np.int64, count=len(refs))
-        frequency = np.zeros(int(codes.max(initial=0)) + 1, dtype=np.int64)
-        frequency[codes] = counts
-        return frequency
-
-    def _new(self, token: str) -> str:
-        """A character for a token new to the pool (it ranks as the rarest so far)."""
-        if self._free:
-            char = self._free.pop()
-        else:
-            char = _char(self._count + 1)
-            self._count += 1
-        self._codes[token], self._chars[char], self._refs[char] = char, token, 0
-        return char
-
-    def _forget(self, char: str) -> None:
-        """Drop a token no live instruction has; its character may stand for another."""
-        del self._refs[char], self._codes[self._chars.pop(char)]
-        self._free.append(char)
-
-
 class RougeLIndex:
     """Pool instructions indexed for exact ROUGE-L queries (see the module docstring).
 
@@ -444,7 +169,7 @@ class RougeLIndex:
         if not 0.0 < float(min_threshold) <= 1.0:
             raise ValueError(f"min_threshold must be in (0, 1], got {min_threshold!r}")
         self._min_threshold = float(min_threshold)
-        self._vocabulary = _Vocabulary()
+        self._vocabulary = Vocabulary()
         self._texts: list[str | None] = []  # key -> instruction text; None once discarded
         self._seqs: list[str | None] = []  # key -> its token string
         self._keys: dict[str, list[int]] = {}  # token string -> live keys that have it
@@ -571,12 +296,12 @@ class RougeLIndex:
         lengths near the candidate's first, where a near-duplicate most likely is, then the
         strings in no segment, then the other lengths; within each, the strings that share
         the most probed elements with the candidate first. `first` (for a first match
-        only: it may yield a string twice) first scores a few `_GUESSES`: cheap to find,
+        only: it may yield a string twice) first scores a few `GUESSES`: cheap to find,
         and most paraphrases are among them."""
         self._collect()
         if not self._by_length:
             return
-        plan = _plan(len(seq), threshold, strict, self._width)
+        plan = plan_query(len(seq), threshold, strict, self._width)
         live = self._alive.data[:self._alive.size]
         if threshold < self._min_threshold:  # score every live string of a feasible length
             lengths = self._lengths.data[:self._lengths.size]
@@ -589,7 +314,7 @@ class RougeLIndex:
         query = tally.start(len(self._sid_seqs))
         if first:  # the guesses' counts are the near phase's first: found once, counted twice
             self._probe(seq, plan, plan.guess, plan.guess.least, elements_by_order)
-            yield from self._score(seq, plan, self._survivors(plan.guess, last=False)[:_GUESSES],
+            yield from self._score(seq, plan, self._survivors(plan.guess, last=False)[:GUESSES],
                                    threshold, strict, first=True)
             if tally.starts != query:  # is_novel and similar never interleave queries
                 raise RuntimeError("another query counted in the index's tally meanwhile")
@@ -607,7 +332,7 @@ class RougeLIndex:
         self._probe(seq, plan, far, far.least, elements_by_order)
         yield from self._score(seq, plan, self._survivors(far), threshold, strict, first=first)
 
-    def _score(self, seq: str, plan: _Plan, sids: npt.NDArray[np.integer[Any]],
+    def _score(self, seq: str, plan: Plan, sids: npt.NDArray[np.integer[Any]],
                threshold: float, strict: bool, chunk: int = _FIRST_CHUNK,
                first: bool = False) -> Iterator[tuple[str, float]]:
         """Score candidate strings exactly and yield those that pass (`first`: the first
@@ -624,7 +349,7 @@ class RougeLIndex:
             for at, lcs in zip(found.tolist(), lcs_found.tolist(), strict=True):
                 choice = seqs[int(sids[at])]
                 score = f_measure(lcs, m, len(choice))
-                if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
+                if passes(score, threshold, strict):  # always, by min_lcs; kept as a guard
                     yield choice, score
             return
         start = 0
@@ -641,10 +366,10 @@ class RougeLIndex:
             for at in np.flatnonzero(lcs >= needs).tolist():
                 choice = choices[at]
                 score = f_measure(int(lcs[at]), m, len(choice))
-                if _passes(score, threshold, strict):  # always, by _min_lcs; kept as a guard
+                if passes(score, threshold, strict):  # always, by min_lcs; kept as a guard
                     yield choice, score
 
-    def _probe(self, seq: str, plan: _Plan, phase: _Phase, least: int,
+    def _probe(self, seq: str, plan: Plan, phase: Phase, least: int,
                elements_by_order: dict[Order, npt.NDArray[np.int64]]) -> None:
         """Count the strings of the phase's ranges, in every segment, in the tally (noting
         those counted `least` times). Each segment has its own order, so the candidate's
@@ -658,7 +383,7 @@ class RougeLIndex:
                 self._tally.add(segment, *lookup_keys(ids[phase.positions], phase.lengths,
                                                       phase.bounds), least)
 
-    def _survivors(self, phase: _Phase, last: bool = True) -> npt.NDArray[np.int32]:
+    def _survivors(self, phase: Phase, last: bool = True) -> npt.NDArray[np.int32]:
         """Live string ids counted (`_probe`) at least ℓ times, i.e. that share at least ℓ
         elements with the candidate within both prefixes; those sharing the most first
         (`last`: the last of the tally's count, see `Tally.survivors`).
@@ -732,7 +457,7 @@ class RougeLIndex:
     def _build_now(self, sids: npt.NDArray[np.int32]) -> Segment:
         """A segment of these strings, built here under the current order."""
         return build_segment(sids, self._seqs_of(sids), self._order,
-                             _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold))
+                             prefix_table(min(self._width, MAX_INDEXED), self._min_threshold))
 
     def _seal(self) -> None:
         """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
@@ -770,7 +495,7 @@ class RougeLIndex:
             target=build.run, name="rouge-index-merge", daemon=True,
             args=(sids, self._seqs_of(sids),
                   self._vocabulary.frequency(),
-                  _prefix_table(min(self._width, MAX_INDEXED), self._min_threshold)))
+                  prefix_table(min(self._width, MAX_INDEXED), self._min_threshold)))
         build.thread.start()
 
     def _collect(self, wait: bool = False) -> None:

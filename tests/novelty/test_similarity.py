@@ -16,7 +16,7 @@ from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rouge_tokenize
 
-from asyncgen.novelty import similarity
+from asyncgen.novelty import prefix, rouge, similarity
 from asyncgen.novelty.similarity import RougeLIndex, VocabularyFull, f_measure, rouge_l, tokenize
 
 PAPER_SEEDS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "seed_tasks.jsonl"
@@ -268,7 +268,7 @@ def test_min_lcs_equals_brute_force(threshold: float, strict: bool) -> None:
                     else f_measure(lcs, m, n) >= threshold
                 )
             ]
-            assert similarity._min_lcs(m, n, threshold, strict) == (passing[0] if passing else -1)
+            assert prefix.min_lcs(m, n, threshold, strict) == (passing[0] if passing else -1)
             if passing:  # monotone: once a length passes, every longer one does
                 assert passing == list(range(passing[0], min(m, n) + 1))
 
@@ -277,9 +277,9 @@ def test_min_lcs_equals_brute_force(threshold: float, strict: bool) -> None:
 def test_indexed_prefix_covers_every_query_length(min_threshold: float) -> None:
     """An instruction's indexed prefix is long enough for any candidate length."""
     for n in range(1, 40):
-        size = similarity._indexed_prefix(n, min_threshold)
+        size = prefix.indexed_prefix(n, min_threshold)
         for m in range(1, 200):
-            need = similarity._min_lcs(m, n, min_threshold, False)
+            need = prefix.min_lcs(m, n, min_threshold, False)
             if need > 0:
                 assert size >= n - need + 1, (n, m)
 
@@ -387,7 +387,7 @@ def test_characters_skip_surrogates_and_run_out_cleanly() -> None:
     index.add("alpha beta")
     assert [ord(c) for c in vocabulary._codes.values()] == [0xD7FF, 0xE000]
     assert index.similar("beta alpha", 0.5) == [(0, 0.5)]
-    vocabulary._count = similarity._CODE_POINTS - 1
+    vocabulary._count = rouge.CODE_POINTS - 1
     index.add("gamma")
     assert vocabulary._codes["gamma"] == chr(0x10FFFE)
     with pytest.raises(VocabularyFull, match="distinct tokens"):
@@ -485,19 +485,19 @@ def test_a_larger_pool_decides_as_a_full_scan() -> None:
 
 
 def test_least_lcs_and_the_prefix_table_equal_their_scalar_definitions() -> None:
-    """The numpy `_least_lcs` is `_min_lcs` on every (m, n), and the prefix table is the
+    """The numpy `least_lcs` is `min_lcs` on every (m, n), and the prefix table is the
     max over m = 1..n+1 of n - need + min(need, ℓ), at thresholds that sit on float edges."""
     m = np.arange(0, 160)[:, None]
     n = np.arange(0, 160)[None, :]
     for threshold in (1e-6, 1 / 3, 0.5, 0.6999999999999999, 0.7, 0.7000000000000001, 1.0):
         for strict in (True, False):
-            expected = [[similarity._min_lcs(a, b, threshold, strict) for b in range(160)]
+            expected = [[prefix.min_lcs(a, b, threshold, strict) for b in range(160)]
                         for a in range(160)]
-            assert similarity._least_lcs(m, n, threshold, strict).tolist() == expected
-        table = similarity._prefix_table(300, threshold).tolist()
+            assert prefix.least_lcs(m, n, threshold, strict).tolist() == expected
+        table = prefix.prefix_table(300, threshold).tolist()
         for length in range(300):
-            sizes = [length - need + min(need, similarity._SHARED) for query in range(1, length + 2)
-                     if (need := similarity._min_lcs(query, length, threshold, False)) > 0]
+            sizes = [length - need + min(need, prefix.SHARED) for query in range(1, length + 2)
+                     if (need := prefix.min_lcs(query, length, threshold, False)) > 0]
             assert table[length] == max(sizes, default=0), (threshold, length)
 
 
