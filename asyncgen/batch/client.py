@@ -52,11 +52,6 @@ if TYPE_CHECKING:
 log = events.get_logger()
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
-BATCH_SUBMITTED = "batch.submitted"
-BATCH_STATUS = "batch.status"
-BATCH_COLLECTED = "batch.collected"
-BATCH_REATTACHED = "batch.reattached"
-BATCH_ABANDONED = "batch.abandoned"
 DEFAULT_DISCOUNT: dict[str, float] = {"openai": 0.5, "sim": 0.5, "openai-compatible": 0.5}
 """The batch price as a discount off the live price, by provider (OpenAI: 50%)."""
 _MS = 1000.0
@@ -362,7 +357,7 @@ class BatchClient:
             raise
         except ProviderError as err:
             self.journal.abandoned(seq, f"{err.kind}: {err}")
-            log.warning(BATCH_ABANDONED, seq=seq, stage=stage, requests=len(requests),
+            log.warning(events.BATCH_ABANDONED, seq=seq, stage=stage, requests=len(requests),
                         error_kind=err.kind, message=str(err))
             self._close(flight, "abandoned", 0.0)
             for request in requests:
@@ -372,7 +367,7 @@ class BatchClient:
         self.journal.submitted(seq, flight.batch_id)
         self.totals["batches"] += 1
         self.totals["requests_submitted"] += len(requests)
-        log.info(BATCH_SUBMITTED, batch_id=flight.batch_id, seq=seq, stage=stage,
+        log.info(events.BATCH_SUBMITTED, batch_id=flight.batch_id, seq=seq, stage=stage,
                  requests=len(requests), reserved_usd=round(worst, 6))
         await self._follow(flight, batch)
 
@@ -411,7 +406,7 @@ class BatchClient:
             except FatalError:
                 raise
             except ProviderError as err:  # the batch is still at the provider: keep asking
-                log.warning(BATCH_STATUS, batch_id=flight.batch_id, status=flight.status,
+                log.warning(events.BATCH_STATUS, batch_id=flight.batch_id, status=flight.status,
                             error_kind=err.kind, message=str(err))
         await self._collect(flight, batch)
 
@@ -425,7 +420,8 @@ class BatchClient:
             flight.progress_since = self._now()
         if status != flight.status:
             flight.status = status
-            log.info(BATCH_STATUS, batch_id=flight.batch_id, stage=flight.stage, status=status,
+            log.info(events.BATCH_STATUS, batch_id=flight.batch_id, stage=flight.stage,
+                     status=status,
                      total=flight.total, completed=flight.completed, failed=flight.failed)
 
     async def _collect(self, flight: _Flight, batch: dict[str, Any]) -> None:
@@ -443,7 +439,7 @@ class BatchClient:
                                {cid: _record(r) for cid, r in results.items()})
         self._close(flight, flight.status, cost)
         answered = sum(1 for r in results.values() if r.error is None)
-        log.info(BATCH_COLLECTED, batch_id=flight.batch_id, stage=flight.stage,
+        log.info(events.BATCH_COLLECTED, batch_id=flight.batch_id, stage=flight.stage,
                  status=flight.status, requests=len(flight.requests), answered=answered,
                  cost_usd=round(cost, 6),
                  elapsed_s=round(self._now() - flight.started, 2))
@@ -566,7 +562,7 @@ class BatchClient:
         else:
             reason = "never uploaded"
         self.journal.abandoned(old.seq, reason)
-        log.warning(BATCH_ABANDONED, seq=old.seq, stage=old.stage, requests=len(old.lines),
+        log.warning(events.BATCH_ABANDONED, seq=old.seq, stage=old.stage, requests=len(old.lines),
                     error_kind="resume", message=reason)
         return None
 
@@ -586,7 +582,7 @@ class BatchClient:
                          status="", total=len(requests), started=now)
         self._flights[old.seq] = flight
         self.totals["batches_reattached"] += 1
-        log.info(BATCH_REATTACHED, batch_id=flight.batch_id, seq=old.seq, stage=stage,
+        log.info(events.BATCH_REATTACHED, batch_id=flight.batch_id, seq=old.seq, stage=stage,
                  status=batch.get("status"), requests=len(requests))
         assert self._tg is not None
         self._tg.start_soon(self._follow, flight, batch)

@@ -25,6 +25,7 @@ import orjson
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Task
+from asyncgen.observe import events
 from asyncgen.observe.cache_usage import CacheUsage
 from asyncgen.rundir import layout, spend
 from asyncgen.rundir.layout import EVENTS_FILE, SPEND_FILE, TASKS_FILE
@@ -203,7 +204,7 @@ class EventTally:
         self.events += 1
         name = event.get("event")
         at = _parse_time(event.get("timestamp"))
-        if name == "run.started":
+        if name == events.RUN_STARTED:
             run_id = event.get("run_id")
             self.runs.append(_Run(run_id if isinstance(run_id, str) else None, at))
             return
@@ -213,12 +214,12 @@ class EventTally:
             self.cache.add(event)
         stage = str(event.get("stage") or "unknown")
         kind = str(event.get("error_kind") or "unknown")
-        if name == "run.finished":
+        if name == events.RUN_FINISHED:
             run.finished = True
             run.reason = str(event.get("reason")) if event.get("reason") is not None else None
             if "elapsed_s" in event:
                 run.elapsed_s = _number(event.get("elapsed_s"))
-        elif name == "request.completed":
+        elif name == events.REQUEST_COMPLETED:
             usage = self.usage.setdefault(stage, Counter())
             usage["requests"] += 1
             usage["prompt_tokens"] += int(_number(event.get("prompt_tokens")))
@@ -231,20 +232,20 @@ class EventTally:
             via["cost_nano_usd"] += cost
             run.requests += 1
             run.cost_nano_usd += cost
-        elif name == "request.retry":
+        elif name == events.REQUEST_RETRY:
             self.retries[kind] += 1
-        elif name == "request.failed":
+        elif name == events.REQUEST_FAILED:
             self.failed[kind] += 1
             if event.get("final"):
                 self.failed_final[kind] += 1
         elif name == "candidate.parsed":
             self.parsed += int(_number(event.get("count")))
-        elif name == "task.admitted":
+        elif name == events.TASK_ADMITTED:
             self.admitted += 1
-        elif name == "task.committed":
+        elif name == events.TASK_COMMITTED:
             self.committed += 1
             run.committed += 1
-        elif name == "task.rejected":
+        elif name == events.TASK_REJECTED:
             reason = str(event.get("reason") or "unknown")
             self.rejected[reason] += 1
             step = REJECTION_STEP.get(reason)

@@ -254,7 +254,7 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
     if p.provider.base_url != EMBEDDED_PLACEHOLDER:
         yield p.provider
         return
-    log.warning("run.simulator", message="no provider and no API key: using the built-in "
+    log.warning(events.RUN_SIMULATOR, message="no provider and no API key: using the built-in "
                 "simulator (set OPENAI_API_KEY or OPENROUTER_API_KEY, or --provider)")
     async with simulator(["--seed", str(p.config.seed)]) as url:
         yield replace(p.provider, base_url=url)

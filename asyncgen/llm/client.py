@@ -64,6 +64,7 @@ from asyncgen.llm.pricing import (
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
 from asyncgen.llm.transport.couriered import CourierTransport
+from asyncgen.observe import events
 from asyncgen.selfinstruct.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
@@ -76,7 +77,6 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
-REQUEST_RESCUED = "request.rescued"  # observe.events.REQUEST_RESCUED (llm/ does not import it)
 _MS = 1000.0
 
 
@@ -467,7 +467,8 @@ class LLMClient:
         except ProviderError:
             return None
         completion = self._completion(stage, body, 1, 0.0, started, estimate)
-        self._log.info(REQUEST_RESCUED, stage=stage, rescued_from=answer.run, rescue_id=answer.id)
+        self._log.info(events.REQUEST_RESCUED, stage=stage, rescued_from=answer.run,
+                       rescue_id=answer.id)
         return completion
 
     def body(self, prompt: str, params: RequestParams) -> bytes:
@@ -537,7 +538,7 @@ class LLMClient:
                     raise final from err
                 self._totals["retries"] += 1
                 self._log.warning(
-                    "request.retry",
+                    events.REQUEST_RETRY,
                     stage=stage,
                     error_kind=err.kind,
                     status=err.status,
@@ -580,7 +581,7 @@ class LLMClient:
         self._totals["failed"] += 1
         self._failures[err.kind] += 1
         self._log.error(
-            "request.failed",
+            events.REQUEST_FAILED,
             stage=stage,
             error_kind=err.kind,
             status=err.status,
@@ -676,7 +677,7 @@ class LLMClient:
         self._count_usage(usage)
         self._totals["completed"] += 1
         self._log.info(
-            "request.completed",
+            events.REQUEST_COMPLETED,
             stage=completion.stage,
             model=completion.model,
             status=status,

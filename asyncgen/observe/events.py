@@ -27,6 +27,7 @@ RUN_PROGRESS = "run.progress"
 RUN_STOPPING = "run.stopping"
 RUN_UNPRICED = "run.unpriced"
 RUN_KEY = "run.key"  # OpenRouter key check at the start
+RUN_SIMULATOR = "run.simulator"  # no provider and no key: the built-in simulator serves
 RUN_CHECKPOINT = "run.checkpoint"  # checkpoints of OUT/summary.json stopped (rundir.checkpoint)
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
@@ -39,6 +40,11 @@ TASK_COMMITTED = "task.committed"
 CLASSIFY_UNPARSEABLE = "classify.unparseable"
 STORE_TORN_TAIL = "store.torn_tail_cut"
 STORE_NEWLINE_ADDED = "store.newline_added"
+BATCH_SUBMITTED = "batch.submitted"
+BATCH_STATUS = "batch.status"
+BATCH_COLLECTED = "batch.collected"
+BATCH_REATTACHED = "batch.reattached"
+BATCH_ABANDONED = "batch.abandoned"
 
 # too frequent for a terminal; always in events.jsonl
 QUIET_ON_CONSOLE = frozenset(

@@ -34,6 +34,7 @@ import orjson
 from asyncgen import __version__
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile, atomic_write
+from asyncgen.observe import events
 from asyncgen.rundir.layout import EVENTS_FILE, JOURNAL_FILES, LOCK_FILE, RECORD_FILE, TASKS_FILE
 
 try:
@@ -154,7 +155,7 @@ def _runs_in_events(path: Path) -> list[dict[str, Any]]:
     """The runs an older asyncgen recorded in events.jsonl (`run.started`), as manifest runs."""
     runs: list[dict[str, Any]] = []
     for _, event in JsonlFile(path):
-        if event.get("event") != "run.started" or not event.get("run_id"):
+        if event.get("event") != events.RUN_STARTED or not event.get("run_id"):
             continue
         raw = event.get("config")
         config: dict[str, Any] = raw if isinstance(raw, dict) else {}
