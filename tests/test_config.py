@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncgen import cli, config
+from asyncgen import cli, config, kinds
 from asyncgen.errors import UsageError
 
 from .conftest import OUR_SEEDS
@@ -70,35 +70,35 @@ def test_extreme_valid_values_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("kind", "good", "bad"),
     [
-        (config.Int(0, 10), ("0", " 10 "), ("-1", "11", "2.5", "1e3", "", "x")),
-        (config.Int(), (str(2**63 - 1),), (str(2**63), "99999999999999999999")),
-        (config.Float(0.0, 1.0, open_lo=True), ("1", "1e-9"), ("0", "1.1", "nan", "inf", "-0")),
-        (config.Choice(("a", "b")), ("a",), ("c", "A", "")),
-        (config.Text(), ("m",), ("", "  ", "a\nb")),
+        (kinds.Int(0, 10), ("0", " 10 "), ("-1", "11", "2.5", "1e3", "", "x")),
+        (kinds.Int(), (str(2**63 - 1),), (str(2**63), "99999999999999999999")),
+        (kinds.Float(0.0, 1.0, open_lo=True), ("1", "1e-9"), ("0", "1.1", "nan", "inf", "-0")),
+        (kinds.Choice(("a", "b")), ("a",), ("c", "A", "")),
+        (kinds.Text(), ("m",), ("", "  ", "a\nb")),
     ],
 )
 def test_kinds_parse_text(kind: config.Kind, good: tuple[str, ...], bad: tuple[str, ...]) -> None:
     for text in good:
         kind.parse(text)
     for text in bad:
-        with pytest.raises(config.Invalid):
+        with pytest.raises(kinds.Invalid):
             kind.parse(text)
 
 
 @pytest.mark.parametrize(
     ("kind", "bad"),
     [
-        (config.Int(), (True, 2.5, "5", [1])),
-        (config.Float(), (True, "0.5", float("nan"), float("inf"))),
-        (config.Words(), (True, 5, [1, "a"], {"a": 1})),
-        (config.Text(), (5, ["sim"], False)),
-        (config.Flag(), (1, "true")),
-        (config.OutDir(), (5, "")),
+        (kinds.Int(), (True, 2.5, "5", [1])),
+        (kinds.Float(), (True, "0.5", float("nan"), float("inf"))),
+        (kinds.Words(), (True, 5, [1, "a"], {"a": 1})),
+        (kinds.Text(), (5, ["sim"], False)),
+        (kinds.Flag(), (1, "true")),
+        (kinds.OutDir(), (5, "")),
     ],
 )
 def test_kinds_check_toml_types(kind: config.Kind, bad: tuple[object, ...]) -> None:
     for raw in bad:
-        with pytest.raises(config.Invalid):
+        with pytest.raises(kinds.Invalid):
             kind.check(raw)
 
 

@@ -11,8 +11,9 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from asyncgen.config import Float, Int, argument_type
+from asyncgen.config import argument_type
 from asyncgen.errors import UsageError
+from asyncgen.kinds import Float, Int
 from asyncgen.sim.books import Books
 from asyncgen.sim.config import (
     BATCH_DELAY_S,
