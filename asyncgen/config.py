@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from asyncgen.errors import UsageError
 from asyncgen.kinds import (
@@ -37,7 +37,15 @@ from asyncgen.kinds import (
     writable_dir,
 )
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
-from asyncgen.llm.providers import SIM_MODEL
+from asyncgen.llm.providers import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_REQUEST_DEADLINE_S,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_TRANSPORT,
+    SIM_MODEL,
+    TransportName,
+)
 from asyncgen.selfinstruct.demos import DEFAULT_DEMOS
 from asyncgen.selfinstruct.parsing import DEFAULT_BLACKLIST
 
@@ -96,11 +104,11 @@ OPTIONS: tuple[Option, ...] = (
            + "; required for openai-compatible"),
     Option("endpoint", Choice(("chat", "completions")), "chat",
            "chat completions or legacy text completions"),
-    Option("transport", Choice(("courier", "aiohttp", "httpx")), "courier",
+    Option("transport", Choice(get_args(TransportName)), DEFAULT_TRANSPORT,
            "HTTP transport: aiohttp in a courier process that keeps the answers of requests in "
            "flight when the run is killed (courier), aiohttp in the run, or plain httpx; only "
            "the courier keeps them"),
-    Option("max_concurrency", _workers, 512,
+    Option("max_concurrency", _workers, DEFAULT_MAX_CONCURRENCY,
            "ceiling on requests in flight; below it the number is sized from the rate limit "
            "and the measured latency, or probed when no limit is known"),
     Option("fallback_models", Words(most=10), (),
@@ -130,9 +138,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("blacklist", Words(), DEFAULT_BLACKLIST,
            "comma-separated words that disqualify an instruction"),
     Option("max_instances", Int(1, 1000), 5, "instances kept per task"),
-    Option("timeout", _seconds, 60.0, "HTTP timeout per attempt, seconds"),
-    Option("max_attempts", Int(1, 1000), 6, "attempts per request, retries included"),
-    Option("request_deadline", _seconds, 300.0, "total seconds per request, retries included"),
+    Option("timeout", _seconds, DEFAULT_TIMEOUT_S, "HTTP timeout per attempt, seconds"),
+    Option("max_attempts", Int(1, 1000), DEFAULT_MAX_ATTEMPTS,
+           "attempts per request, retries included"),
+    Option("request_deadline", _seconds, DEFAULT_REQUEST_DEADLINE_S,
+           "total seconds per request, retries included"),
     Option("max_consecutive_failures", Int(0, note="0 = never"), 50,
            "stop the run after this many failed requests in a row (0 = never)"),
     Option("stuck_after", Int(0, note="0 = never"), 200,

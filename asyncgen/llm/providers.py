@@ -47,6 +47,14 @@ def _positive(name: str, value: float | None, *, allow_none: bool = False) -> No
         raise ValueError(f"{name} must be a number > 0, got {value!r}")
 
 
+# the defaults of `asyncgen run`'s options of the same names (config.OPTIONS reads them here)
+DEFAULT_TRANSPORT: TransportName = "courier"
+DEFAULT_MAX_CONCURRENCY = 512  # the ceiling; the limits size the window below it
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_REQUEST_DEADLINE_S = 300.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderConfig:
     """Everything the client needs to know about one provider. `api_key` is never shown."""
@@ -56,13 +64,13 @@ class ProviderConfig:
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
     endpoint: Endpoint = "chat"
-    transport: TransportName = "aiohttp"
-    max_concurrency: int = 512  # the ceiling; the limits size the cap below it
+    transport: TransportName = DEFAULT_TRANSPORT
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     rpm: int | None = None
     tpm: int | None = None
-    timeout_s: float = 60.0
-    max_attempts: int = 6
-    request_deadline_s: float = 600.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S
     price_in: float | None = None
     price_out: float | None = None
     price_cached: float | None = None  # USD per 1M cached prompt tokens

@@ -69,7 +69,7 @@ async def stack(
 ) -> AsyncIterator[tuple[BatchClient, str]]:
     """A simulator, a live client and a running batch client journaling into tmp."""
     async with serve(sim or SimConfig(**FAST), books=books) as url:
-        config = ProviderConfig(provider="sim", base_url=url)
+        config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url)
         async with (
             LLMClient(config, budget=budget) as live,
             BatchAPI(config) as api,
@@ -240,7 +240,7 @@ async def test_a_400_line_fails_its_request_at_once(tmp_path: Path) -> None:
 
 async def test_budget_reserves_each_batch_and_never_overspends(tmp_path: Path) -> None:
     books = Books()
-    live_price = LLMClient(ProviderConfig(provider="sim", base_url="http://x/v1")).price
+    live_price = LLMClient(ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1")).price
     assert live_price is not None
     worst = sum(worst_case_cost(batch_price(live_price, 0.5), classify(i), 3) for i in range(4))
     budget = Budget(worst * 1.5)  # one batch of 4 fits, a second does not while it is in flight
@@ -273,7 +273,7 @@ async def test_resume_reattaches_a_batch_in_progress_and_pays_nothing_twice(
     sim = SimConfig(batch_delay_s=0.5)
     books = Books()
     async with serve(sim, books=books) as url:
-        config = ProviderConfig(provider="sim", base_url=url)
+        config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url)
         settings = BatchSettings(size=3, max_wait_s=0.01, poll_interval_s=0.02)
         async with LLMClient(config) as live, BatchAPI(config) as api:
             with anyio.move_on_after(0.25):  # "killed" while the batch is in progress
@@ -306,7 +306,7 @@ async def test_resume_reattaches_a_batch_in_progress_and_pays_nothing_twice(
 async def test_resume_finds_a_batch_created_but_not_journaled(tmp_path: Path) -> None:
     books = Books()
     async with serve(SimConfig(**FAST), books=books) as url:
-        config = ProviderConfig(provider="sim", base_url=url)
+        config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url)
         settings = BatchSettings(size=2, max_wait_s=0.01, poll_interval_s=0.02)
         async with LLMClient(config) as live, BatchAPI(config) as api:
             log = BatchJournal(tmp_path / "batches.jsonl")

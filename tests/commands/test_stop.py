@@ -29,7 +29,8 @@ def test_consecutive_failures_count_resets_on_success() -> None:
     limit = 4
 
     async def scenario(url: str) -> tuple[list[bool], bool]:
-        config = ProviderConfig(provider="sim", base_url=url, max_concurrency=1,
+        config = ProviderConfig(transport="aiohttp",
+                                provider="sim", base_url=url, max_concurrency=1,
                                 max_attempts=1)
         outcomes: list[bool] = []
         async with LLMClient(config) as client:
@@ -58,7 +59,7 @@ def test_consecutive_failures_count_resets_on_success() -> None:
 
 def test_a_held_stage_sends_nothing_more() -> None:
     async def scenario(url: str) -> None:
-        config = ProviderConfig(provider="sim", base_url=url, max_concurrency=4)
+        config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url, max_concurrency=4)
         async with LLMClient(config) as client:
             assert (await client.complete("classify", PROMPT)).text
             client.hold("instructions")

@@ -232,7 +232,7 @@ PROMPT = classify_prompt([Demo("Is it a question?", True, ())], "Sort the list."
 
 def test_a_matching_request_is_answered_from_the_rescue_once(tmp_path: Path) -> None:
     out = tmp_path
-    config = ProviderConfig(provider="sim", base_url="http://x/v1")
+    config = ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1")
     body = LLMClient(config).body(PROMPT, config.params["classify"])
     answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}
@@ -294,7 +294,7 @@ def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path
                            answer=orjson.dumps(billed), delivered=n == 2)
         for n in (1, 2)))
     p = SimpleNamespace(rescued=rescue.read(path), config=SimpleNamespace(out=tmp_path),
-                        provider=ProviderConfig(provider="sim", base_url="http://x/v1"))
+                        provider=ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1"))
     taken = _take_over_rescued(p)  # type: ignore[arg-type]
     assert (taken.settled, taken.settled_usd) == (1, pytest.approx(0.0001 - 0.001))
     assert all(a.settled for a in rescue.read(path))  # written before the spend line
@@ -364,7 +364,7 @@ def test_an_answer_whose_used_mark_cannot_be_written_is_not_used(tmp_path: Path)
     """The courier acknowledges a `used` mark only once it is on disk: an answer used without
     its mark would be used again by the next run."""
     out = tmp_path
-    config = ProviderConfig(provider="sim", base_url="http://x/v1")
+    config = ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1")
     body = LLMClient(config).body(PROMPT, config.params["classify"])
     answer = {"choices": [{"message": {"content": "Yes"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 10, "completion_tokens": 1, "cost": 0.000001}}

@@ -61,6 +61,7 @@ from typing import Any
 import orjson
 
 from asyncgen.jsonl import LineAppender, settle_tail
+from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY
 from asyncgen.rundir import rescue
 
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
@@ -494,7 +495,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lock-fd", type=int, help="the courier lock, taken by the run")
     parser.add_argument("--rescue", type=Path, help="where answers the run never read go")
     parser.add_argument("--run", default="", help="the run's id")
-    parser.add_argument("--limit", type=int, default=512, help="connections at most")
+    parser.add_argument("--limit", type=int, default=DEFAULT_MAX_CONCURRENCY,
+                        help="connections at most")
     return parser.parse_args(argv)
 
 

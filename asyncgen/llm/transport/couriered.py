@@ -29,12 +29,13 @@ import httpx
 from aiohttp import ClientTimeout
 
 from asyncgen.llm.errors import FatalError
-from asyncgen.llm.providers import KEY_VARIABLES
+from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY, KEY_VARIABLES
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
 
 START_TIMEOUT_S = 10.0
-DEFAULT_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+DEFAULT_LIMITS = httpx.Limits(max_connections=DEFAULT_MAX_CONCURRENCY,
+                              max_keepalive_connections=DEFAULT_MAX_CONCURRENCY)
 _NO_RECEIPT: Receipt = ("", None, 0.0)
 _KEYS = frozenset(name for names in KEY_VARIABLES.values() for name in names)
 
@@ -104,7 +105,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._run_id = run_id
         self._rescue = rescue
         self._lock = lock
-        self._limit = limits.max_connections or 512
+        self._limit = limits.max_connections or DEFAULT_MAX_CONCURRENCY
         self._link: courier.Link | None = None
         self._launcher: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
