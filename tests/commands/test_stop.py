@@ -59,7 +59,8 @@ def test_consecutive_failures_count_resets_on_success() -> None:
 
 def test_a_held_stage_sends_nothing_more() -> None:
     async def scenario(url: str) -> None:
-        config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url, max_concurrency=4)
+        config = ProviderConfig(transport="aiohttp",
+                                provider="sim", base_url=url, max_concurrency=4)
         async with LLMClient(config) as client:
             assert (await client.complete("classify", PROMPT)).text
             client.hold("instructions")

@@ -286,7 +286,8 @@ async def test_attempts_cancelled_in_flight_are_journaled_at_their_reservation(
     seen: Counter[str] = Counter()
     async with sim.serve(sim.SimConfig(seed=3, latency_ms=150, latency_spread_ms=100),
                          books=books) as url:
-        provider = ProviderConfig(transport="aiohttp", provider="sim", base_url=url, max_concurrency=16)
+        provider = ProviderConfig(transport="aiohttp",
+                                  provider="sim", base_url=url, max_concurrency=16)
         async with LLMClient(provider, budget=budget) as client:
             with anyio.move_on_after(0.8):  # a stop that cancels requests in flight
                 async with anyio.create_task_group() as tg:

@@ -454,7 +454,8 @@ async def test_cancellation_frees_the_slot_and_settles() -> None:
 
     budget = Budget(1.0)
     client = LLMClient(
-        ProviderConfig(transport="aiohttp", provider="sim", base_url="http://sim.test/v1", max_concurrency=1),
+        ProviderConfig(transport="aiohttp",
+                       provider="sim", base_url="http://sim.test/v1", max_concurrency=1),
         budget=budget,
         transport=httpx.MockTransport(handler),
     )
@@ -658,7 +659,8 @@ async def test_client_over_plain_httpx_against_the_simulator() -> None:
 async def test_learns_limits_and_stays_under_the_simulators_rpm() -> None:
     with capture_logs():
         async with sim.serve(sim.SimConfig(seed=2, rpm_limit=1200, style="openai")) as url:
-            config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url, max_concurrency=16)
+            config = ProviderConfig(transport="aiohttp",
+                                    provider="sim", base_url=url, max_concurrency=16)
             async with LLMClient(config) as client:  # real clock, no rpm configured
                 await client.complete("classify", PROMPT)
                 assert client.limits.rpm == 1200  # learnt from x-ratelimit-limit-requests

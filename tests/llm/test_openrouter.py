@@ -101,7 +101,8 @@ def test_bad_routing_names_itself(tmp_path: Path, table: str, message: str) -> N
 
 def test_routing_is_for_openrouter_only() -> None:
     with pytest.raises(ValueError, match="OpenRouter's"):
-        ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1", routing={"sort": "price"})
+        ProviderConfig(transport="aiohttp",
+                       provider="sim", base_url="http://x/v1", routing={"sort": "price"})
 
 
 @pytest.mark.parametrize(
@@ -127,7 +128,8 @@ def test_the_key_check_refuses_a_run_it_cannot_pay_for(
 async def test_check_key_against_the_simulator() -> None:
     with simulator_process("--key-limit-usd", "5", "--key-usage-usd", "1.5",
                            "--key-free-tier") as url:
-        config_ = ProviderConfig(transport="aiohttp", provider="openrouter", base_url=url, model="sim-1",
+        config_ = ProviderConfig(transport="aiohttp",
+                                 provider="openrouter", base_url=url, model="sim-1",
                                  api_key="sk-or-test")
         async with LLMClient(config_) as client:
             info = await client.check_key()
@@ -140,7 +142,8 @@ async def test_check_key_401_is_fatal() -> None:
         assert request.url.path == "/api/v1/key" and request.method == "GET"
         return httpx.Response(401, json={"error": {"code": 401, "message": "No auth"}})
 
-    config_ = ProviderConfig(transport="aiohttp", provider="openrouter", model="m", api_key="sk-or-test")
+    config_ = ProviderConfig(transport="aiohttp",
+                             provider="openrouter", model="m", api_key="sk-or-test")
     async with LLMClient(config_, transport=httpx.MockTransport(answer)) as client:
         with pytest.raises(AuthenticationFailed):
             await client.check_key()
