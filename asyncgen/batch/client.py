@@ -31,13 +31,14 @@ import anyio.abc
 
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
-from asyncgen.batch.lines import ENDPOINT_PATHS, LineNotRun, LineResult, input_file, read_file
+from asyncgen.batch.lines import ENDPOINT_PATHS, LineResult, input_file, read_file
 from asyncgen.llm.client import Completion, LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
     BudgetExhausted,
     FatalError,
     ItemError,
+    LineNotRun,
     ProviderError,
     RetriesExhausted,
     SendingStopped,

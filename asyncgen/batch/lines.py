@@ -15,16 +15,12 @@ from typing import Any
 
 import orjson
 
-from asyncgen.llm.errors import ProviderError, RetryableError, check_response
+from asyncgen.llm.errors import LineNotRun, ProviderError, check_response
 from asyncgen.llm.pricing import Price, Usage, usage_from
 
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
-class LineNotRun(RetryableError):
-    """The provider never ran this line (the batch expired, was cancelled or failed)."""
-
-    kind = "batch_not_run"
 
 
 @dataclass(frozen=True, slots=True)

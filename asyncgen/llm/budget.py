@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from asyncgen.llm.errors import BudgetExhausted, FatalError
+from asyncgen.llm.errors import BudgetExhausted, JournalFailed
 from asyncgen.llm.pricing import PROMPT_OVERHEAD_TOKENS, worst_case_cost
 from asyncgen.rundir.spend import SpendJournal, figure
 
@@ -55,10 +55,6 @@ class Reservation:
     settled: bool = False
 
 
-class JournalFailed(FatalError):
-    """The spend journal cannot be written: nothing more may be risked."""
-
-    kind = "journal"
 
 
 class Budget:

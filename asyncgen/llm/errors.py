@@ -12,8 +12,7 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── MalformedResponse         invalid or truncated JSON body          malformed
     │   ├── ErrorIn200                200 with `error`, or finish_reason "error"  error_in_200
     │   ├── EmptyChoices              200 with no choices                     empty_choices
-    │   └── LineNotRun                a Batch API line never run (asyncgen.batch.lines)
-    │                                 expired, cancelled, failed batch        batch_not_run
+    │   └── LineNotRun                a Batch API line never run              batch_not_run
     ├── ItemError                     drop this item, keep the run going
     │   ├── BadRequest                400 (and unknown 4xx)                   bad_request
     │   │   └── ContextLengthExceeded 400 context_length_exceeded             context_length
@@ -30,9 +29,9 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── ModelNotFound             404                                     model_not_found
     │   ├── QuotaExhausted            429 insufficient_quota                  quota
     │   ├── DailyCapReached           429 that resets hours away              daily_cap
-    │   ├── ProviderUnusable          every recent request failed (workers.control) unusable
-    │   ├── CourierFailed             the courier process died (llm.couriered)  courier
-    │   └── JournalFailed             spend.jsonl cannot be written (asyncgen.llm.budget) journal
+    │   ├── ProviderUnusable          every recent request failed             unusable
+    │   ├── CourierFailed             the courier process died                courier
+    │   └── JournalFailed             spend.jsonl cannot be written           journal
     └── BudgetExhausted               the next request cannot fit --budget-usd  budget
 
 A 429 is a rate limit when it carries rate-limit information (a bucket reported empty, a reset
@@ -155,6 +154,12 @@ class EmptyChoices(RetryableError):
     kind = "empty_choices"
 
 
+class LineNotRun(RetryableError):
+    """The provider never ran this line (the batch expired, was cancelled or failed)."""
+
+    kind = "batch_not_run"
+
+
 class ItemError(ProviderError):
     """This request cannot succeed: count it, drop the item, keep going."""
 
@@ -228,6 +233,22 @@ class QuotaExhausted(FatalError):
 
 class DailyCapReached(FatalError):
     kind = "daily_cap"
+
+
+class ProviderUnusable(FatalError):
+    """Every recent request failed (after its retries): the provider is down or misconfigured."""
+
+    kind = "unusable"
+
+class CourierFailed(FatalError):
+    """The courier process exited under a live run: nothing more can be sent."""
+
+    kind = "courier"
+
+class JournalFailed(FatalError):
+    """The spend journal cannot be written: nothing more may be risked."""
+
+    kind = "journal"
 
 
 class SendingStopped(Exception):

@@ -16,7 +16,12 @@ from typing import Protocol
 import anyio
 
 from asyncgen.llm import Completion
-from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
+from asyncgen.llm.errors import (
+    BudgetExhausted,
+    ItemError,
+    ProviderUnusable,
+    SendingStopped,
+)
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.novelty.neighbours import Pending
 from asyncgen.observe import events
@@ -90,10 +95,6 @@ class StopRequested(Exception):
     """Raised to a worker asking for a request after the run decided to stop sending."""
 
 
-class ProviderUnusable(FatalError):
-    """Every recent request failed (after its retries): the provider is down or misconfigured."""
-
-    kind = "unusable"
 
 
 @dataclass(slots=True, kw_only=True)

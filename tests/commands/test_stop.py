@@ -17,8 +17,8 @@ import pytest
 from asyncgen.cli import main
 from asyncgen.config import DEFAULT_DEMOS
 from asyncgen.llm import DEFAULT_PARAMS, LLMClient, ProviderConfig
-from asyncgen.llm.errors import SendingStopped
-from asyncgen.workers.control import Asker, Control, ProviderUnusable
+from asyncgen.llm.errors import ProviderUnusable, SendingStopped
+from asyncgen.workers.control import Asker, Control
 from tests.conftest import OUR_SEEDS, sim_process
 
 PROMPT = "Is the following a classification task? Task: Sort these words. Answer:"

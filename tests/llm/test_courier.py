@@ -20,6 +20,7 @@ import pytest
 from asyncgen.jsonl import JsonlFile
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm import errors as e
+from asyncgen.llm.errors import CourierFailed
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.couriered import CourierTransport
 from asyncgen.rundir import layout, rescue, spend
@@ -355,7 +356,7 @@ def test_a_courier_that_does_not_start_in_time_is_a_courier_failure(
         async with CourierTransport(run_id="slow", lock=tmp_path / COURIER_LOCK_FILE):
             pass
 
-    with pytest.raises(couriered.CourierFailed, match="did not start within"):
+    with pytest.raises(CourierFailed, match="did not start within"):
         anyio.run(enter)
     os.close(courier.lock(tmp_path / COURIER_LOCK_FILE))  # its launcher was ended: no courier
 
@@ -385,7 +386,6 @@ def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
     frame meets the closed socket. The post fails (CourierFailed), it does not wait forever."""
     from aiohttp import ClientTimeout
 
-    from asyncgen.llm.transport.couriered import CourierFailed
 
     async def post() -> BaseException | None:
         async with CourierTransport(run_id="r", lock=tmp_path / COURIER_LOCK_FILE) as transport:

@@ -28,7 +28,7 @@ import aiohttp
 import httpx
 from aiohttp import ClientTimeout
 
-from asyncgen.llm.errors import FatalError
+from asyncgen.llm.errors import CourierFailed
 from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY, KEY_VARIABLES
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
@@ -68,10 +68,6 @@ def _environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in _KEYS}
 
 
-class CourierFailed(FatalError):
-    """The courier process exited under a live run: nothing more can be sent."""
-
-    kind = "courier"
 
 
 class _Key:
