@@ -42,7 +42,8 @@ class JournaledBatch:
 
 
 class BatchJournal:
-    """The append-only journal of one output directory's batches."""
+    """The append-only journal of one output directory's batches; its BatchClient is the only
+    writer."""
 
     __slots__ = ("path", "_out")
 

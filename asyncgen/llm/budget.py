@@ -58,7 +58,11 @@ class Reservation:
 
 
 class Budget:
-    """Spent and reserved USD against a limit (None: no cap, the spend is still counted)."""
+    """Spent and reserved USD against a limit (None: no cap, the spend is still counted).
+
+    One per run, shared by the live and batch clients: its figures change only through
+    `reserve`, `settle` and their kin, called by the client that sent the request; the
+    progress and the graph read."""
 
     __slots__ = ("limit_usd", "_spent", "_reserved", "_open", "_settled_event", "overrun_usd",
                  "_journal", "_numbers", "_journal_error")

@@ -147,7 +147,8 @@ class TokenBucket:
 
 class ProviderLimits:
     """Concurrency cap (sized by policy), RPM, TPM and 429 cooldown, shared by all sends to one
-    provider."""
+    provider; the client that owns it is its one writer (through `acquire`, `release` and
+    what it learns from responses)."""
 
     __slots__ = (
         "max_concurrency",

@@ -77,7 +77,10 @@ def _empty(fold: Any) -> Folded[Any]:
 
 
 class Checkpointer:
-    """Folds of tasks.jsonl, events.jsonl and journal.jsonl, advanced and written out."""
+    """Folds of tasks.jsonl, events.jsonl and journal.jsonl, advanced and written out.
+
+    The only writer of OUT/summary.json while a run holds the directory; its folds are its
+    own (advanced in its worker thread), the run reads none of them."""
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
                  "step_cpu_s", "_events_part", "_encoded", "_count")

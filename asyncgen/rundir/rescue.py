@@ -160,7 +160,10 @@ def rewrite(path: Path, answers: Iterable[Answer]) -> None:
 
 
 class Rescue:
-    """The usable answers a run may answer requests with; each is taken once."""
+    """The usable answers a run may answer requests with; each is taken once.
+
+    Built by the run before it sends; the client is its one taker (OUT/rescued.jsonl itself
+    is written by the courier, see the module docstring)."""
 
     __slots__ = ("_by_key", "_by_shape", "_left")
 

@@ -51,7 +51,10 @@ _clock = time.perf_counter
 
 
 class Filter:
-    """Admits candidates, journals each job's progress, commits finished tasks."""
+    """Admits candidates, journals each job's progress, commits finished tasks.
+
+    The single writer of the pool, of tasks.jsonl (through its `TaskStore`) and of the work
+    journal; it counts jobs and commits on `Control` and its verdicts on `Outlook`."""
 
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
