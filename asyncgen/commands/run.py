@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
-import httpx
 
 from asyncgen import __version__
 from asyncgen.batch.mode import batch_workers, batching
@@ -38,7 +37,7 @@ from asyncgen.llm.providers import (
     TransportName,
 )
 from asyncgen.llm.transport import courier
-from asyncgen.llm.transport.couriered import CourierTransport
+from asyncgen.llm.transport.couriered import CourierFiles
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
 from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
@@ -331,8 +330,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
                  settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
-            transport, store = _courier(p, provider, run_id, rescued)
-            async with LLMClient(provider, budget=budget, transport=transport,
+            files, store = _courier(p, provider, run_id, rescued)
+            async with LLMClient(provider, budget=budget, courier=files,
                                  rescue=store) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
@@ -400,17 +399,14 @@ def _summarise_tasks(p: Prepared) -> None:
 
 
 def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
-             rescued: Rescued) -> tuple[CourierTransport | None, rescue.Rescue | None]:
-    """The run's courier transport, keeping answers in OUT, and the rescued answers it may use
+             rescued: Rescued) -> tuple[CourierFiles | None, rescue.Rescue | None]:
+    """Where the run's courier keeps answers in OUT, and the rescued answers it may use
     (None, None for another transport: it keeps nothing and uses nothing)."""
     if provider.transport != "courier":
         return None, None
-    size = provider.max_concurrency
-    transport = CourierTransport(
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-        run_id=run_id, rescue=p.config.out / layout.RESCUE_FILE,
-        lock=p.config.out / layout.COURIER_LOCK_FILE)
-    return transport, rescue.Rescue(rescued.answers)
+    files = CourierFiles(run_id=run_id, rescue=p.config.out / layout.RESCUE_FILE,
+                         lock=p.config.out / layout.COURIER_LOCK_FILE)
+    return files, rescue.Rescue(rescued.answers)
 
 
 def settle(out: Path, checkpointer: Checkpointer | None = None) -> None:

@@ -63,7 +63,7 @@ from asyncgen.llm.pricing import (
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
-from asyncgen.llm.transport.couriered import CourierTransport
+from asyncgen.llm.transport.couriered import CourierFiles, CourierTransport
 from asyncgen.observe import events
 from asyncgen.selfinstruct.prompts import split_fixed
 
@@ -213,6 +213,7 @@ class LLMClient:
         "_clock",
         "_rng",
         "_transport",
+        "_courier",
         "_sender",
         "_fast",
         "_fast_url",
@@ -247,6 +248,7 @@ class LLMClient:
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
         rescue: Rescue | None = None,
+        courier: CourierFiles | None = None,
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -270,6 +272,7 @@ class LLMClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._transport = transport
+        self._courier = courier  # where a courier transport keeps answers (the run's files)
         self._sender: httpx.AsyncBaseTransport | None = None
         self._fast: WholeBodyAiohttpTransport | None = None
         self._fast_url = config.url
@@ -354,7 +357,11 @@ class LLMClient:
         size = self.config.max_concurrency
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         if self.config.transport == "courier":
-            return CourierTransport(limits=limits)
+            if self._courier is None:
+                return CourierTransport(limits=limits)
+            files = self._courier
+            return CourierTransport(limits=limits, run_id=files.run_id, rescue=files.rescue,
+                                    lock=files.lock)
         if self.config.transport == "aiohttp":
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)

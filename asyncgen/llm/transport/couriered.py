@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -89,6 +90,16 @@ def rebuild(kind: str, message: str, number: int | None, host: str | None, port:
     if kind in _WITH_ERRNO:
         return _WITH_ERRNO[kind](number, message)
     return _PLAIN.get(kind, aiohttp.ClientError)(message)
+
+
+@dataclass(frozen=True, slots=True)
+class CourierFiles:
+    """Where a run's courier keeps what its run never read: handed down by the run, which owns
+    the directory (the provider layer names no file of it)."""
+
+    run_id: str
+    rescue: Path  # the answers the run never read
+    lock: Path  # held by the courier until it exits
 
 
 class CourierTransport(WholeBodyAiohttpTransport):
