@@ -95,6 +95,9 @@ def test_several_models_get_a_row_each(tmp_path: Path) -> None:
                              "cost_nano_usd": 250_000_000}}
     assert [usd for _, usd in scan.spend] == [0.0, 0.5, 0.5]  # the torn last line is skipped
     assert not report_html.EventScan().read(events).models  # one model: not scanned for
+    page = report_html.render_html({**report.build_report([], []), "dir": "d"}, [],
+                                   models=scan.models)
+    assert "endpoint / model" in page and "completions / m2" in page and "$0.2500" in page
 
 
 def _chromium(page: Path, tmp_path: Path) -> tuple[str, list[str], list[str]]:
