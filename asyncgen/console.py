@@ -106,9 +106,8 @@ class Human:
         return "\n".join(lines)
 
     def _started(self, e: Mapping[str, Any]) -> list[str]:
-        config = e.get("config") if isinstance(e.get("config"), dict) else {}
-        assert isinstance(config, dict)
-        self.target = config.get("target_instructions")
+        config = e.get("config")
+        self.target = config.get("target_instructions") if isinstance(config, dict) else None
         resumed = e.get("resumed_tasks") or 0
         line = f"asyncgen: {e.get('model')} ({e.get('provider')}) -> {self.out}"
         if isinstance(self.target, int):
