@@ -21,6 +21,7 @@ The live line between them is `asyncgen.events.StatusLine` (a terminal only); wi
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -146,8 +147,14 @@ class Human:
         """The closing summary: what was made, what it cost, why it stopped, what next."""
         lines = [f"finished: {self._reason(e.get('reason'))} in "
                  f"{duration(e.get('elapsed_s'))}"]
-        if e.get("error"):
-            lines.append(f"error: {e['error']}")
+        if e.get("error"):  # the one line that says why a run failed: wrapped, never cut
+            width = self.columns()
+            if width is None:
+                lines.append(f"error: {e['error']}")
+            else:
+                lines += textwrap.wrap(f"error: {e['error']}", max(width - events.STATUS_MARGIN,
+                                                                      20),
+                                       subsequent_indent="       ", break_on_hyphens=False)
         if e.get("note"):
             lines.append(f"note: {e['note']}")
         made, total = e.get("committed", 0), e.get("committed_all_runs", 0)
@@ -162,8 +169,10 @@ class Human:
                       f"{usd(e.get('cache_saved_usd'))}")
         lines.append(spend)
         out = str(self.out)
+        lines.append(f"data: {self.out / TASKS_FILE}")
+        if not total:
+            return lines  # nothing to report or export yet
         lines += [
-            f"data: {self.out / TASKS_FILE}",
             f"next: asyncgen report {out}",
             f"      asyncgen export {out} --format {FORMATS[0]} -o {FORMATS[0]}.json",
             f"      (formats: {', '.join(FORMATS)})",
@@ -190,6 +199,9 @@ class Human:
         return [f"error: {e.get('stage')} request failed ({e.get('error_kind')}): "
                 f"{e.get('message')}"]
 
+    def _unpriced(self, e: Mapping[str, Any]) -> list[str]:
+        return ["warning: unpriced model, cost not tracked: give --price-in and --price-out"]
+
     def _torn(self, e: Mapping[str, Any]) -> list[str]:
         return [f"warning: {e.get('path')}: cut a torn last line ({e.get('bytes')} bytes) left "
                 "by a killed run"]
@@ -212,6 +224,7 @@ _RENDER: Mapping[str, Callable[[Human, Mapping[str, Any]], list[str]]] = {
     events.RUN_PROGRESS: Human._progress,
     events.RUN_FINISHED: Human._finished,
     events.REQUEST_FAILED: Human._failed,
+    events.RUN_UNPRICED: Human._unpriced,
     events.STORE_TORN_TAIL: Human._torn,
     events.STORE_NEWLINE_ADDED: Human._newline,
 }

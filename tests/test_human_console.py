@@ -79,10 +79,21 @@ def test_every_stop_reason_is_said_in_words(reason: str) -> None:
     assert len(line.split()) > 4 and "_" not in line  # words, not the reason's name
 
 
-def test_an_error_is_one_line_in_the_summary() -> None:
-    lines = _human(80)({**FINISHED, "reason": "fatal", "error": "401 bad key " * 20,
-                        "committed": 0}).splitlines()
-    assert lines[1].startswith("error: 401 bad key") and len(lines[1]) <= 80
+def test_the_error_that_stopped_a_run_is_wrapped_whole_not_cut() -> None:
+    error = "cannot reach http://127.0.0.1:9/v1/chat/completions: " + "refused " * 12
+    lines = _human(80)({**FINISHED, "reason": "fatal", "error": error,
+                        "committed": 0, "committed_all_runs": 0}).splitlines()
+    wrapped = lines[1:next(i for i, line in enumerate(lines) if line.startswith("tasks: "))]
+    assert wrapped[0].startswith("error: cannot reach") and len(wrapped) >= 2
+    assert all(len(line) <= 77 for line in wrapped)
+    assert " ".join(line.strip() for line in wrapped) == f"error: {error}".strip()
+    assert lines[-1] == "data: out/demo/tasks.jsonl"  # no task anywhere: nothing to do next
+
+
+def test_a_failed_resume_still_says_what_to_do_with_the_tasks_it_has() -> None:
+    lines = _human(80)({**FINISHED, "reason": "fatal", "error": "x", "committed": 0,
+                        "committed_all_runs": 5}).splitlines()
+    assert "next: asyncgen report out/demo" in lines
 
 
 @pytest.mark.parametrize("width", [80, 40, 20])
