@@ -7,12 +7,14 @@ and "//" written with entities, so no text in a page reads as an address.
 
 from __future__ import annotations
 
+import bisect
 import html
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+MAX_POINTS = 500  # of a line chart
 BAR = "#4e79a7"
 LINE = "#e15759"
 
@@ -84,11 +86,9 @@ def histogram(values: Sequence[float], edges: Sequence[float], *, label: str, x_
     if not values or len(edges) < 2:
         return '<p class="muted">no data</p>'
     counts = [0] * (len(edges) - 1)
+    inner = edges[1:-1]  # a value below the first edge counts in the first bin
     for value in values:
-        for i in range(len(counts)):
-            if value < edges[i + 1] or i == len(counts) - 1:
-                counts[i] += 1
-                break
+        counts[bisect.bisect_right(inner, value)] += 1
     width, height = 480, 260
     top = _nice(max(counts))
     span = edges[-1] - edges[0] or 1.0
@@ -129,7 +129,9 @@ def line_chart(points: Sequence[tuple[datetime, float]], *, label: str, y_label:
                  for k in range(5)]
         x_label = f"time (UTC, from {start:%Y-%m-%d})"
     parts = _frame(width, height, label, x_label, y_label, top, ticks)
-    path = " ".join(xy(at, value) for at, value in points)
+    step = max(1, len(points) // MAX_POINTS)  # a page, not a data file: the shape is enough
+    shown = [*points[::step], points[-1]] if (len(points) - 1) % step else points[::step]
+    path = " ".join(xy(at, value) for at, value in shown)
     parts.append(f'<polyline points="{path}" fill="none" stroke="{LINE}" stroke-width="2"/>'
                  "</svg>")
     return "".join(parts)

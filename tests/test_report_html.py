@@ -13,12 +13,13 @@ import re
 import shutil
 import subprocess
 from argparse import Namespace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from asyncgen import report, report_html
+from asyncgen import charts, report, report_html
 from asyncgen.cli import main
 from asyncgen.pool import Instance, Task
 from asyncgen.runfiles import load_tasks
@@ -141,3 +142,18 @@ def test_chromium_renders_the_page_with_no_error_and_no_request(run_dir: Path,
     assert console == [] and requested == []
     assert 'id="table1"' in dom and dom.count("<svg") >= 2
     assert "Figure 4" in dom and "A sample of tasks" in dom
+
+
+def test_histogram_bins_like_the_plots_and_a_long_line_is_thinned() -> None:
+    svg = charts.histogram([0.0, 0.05, 0.05, 0.5, 0.99, 1.0], [i / 20 for i in range(21)],
+                           label="f", x_label="x", y_label="y")
+    counts = [int(n) for n in re.findall(r"<title>[^:]+: (\d+)</title>", svg)]
+    assert len(counts) == 20 and sum(counts) == 6
+    assert counts[0] == 1 and counts[1] == 2 and counts[10] == 1 and counts[19] == 2
+    start = datetime(2026, 12, 8, tzinfo=UTC)
+    points = [(start + timedelta(seconds=n), float(n)) for n in range(100_001)]
+    line = charts.line_chart(points, label="l", y_label="y")
+    shown = re.search(r'points="([^"]+)"', line)
+    assert shown is not None
+    assert len(shown.group(1).split()) <= charts.MAX_POINTS + 2
+    assert shown.group(1).split()[-1] == "470.0,10.0"  # the last point is kept: the top right
