@@ -3,7 +3,8 @@
 Sections: the paper's Table 1 (from tasks.jsonl); the funnel, requests/tokens/cost, latency
 percentiles, errors and runs (from events.jsonl, all runs appended to it by resume). The numbers
 come from pure functions over tasks and event dicts (`build_report`, `render_text`); `main`
-only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplotlib extra).
+only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplotlib extra);
+`--html` writes the same report as one self-contained page (asyncgen.report_html).
 """
 
 from __future__ import annotations
