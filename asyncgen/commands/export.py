@@ -22,11 +22,12 @@ Formats:
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import random
 import re
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -152,8 +153,10 @@ def write_atomic(path: Path, chunks: Iterable[bytes]) -> int:
     """Write `chunks` to a temp file beside `path`, then rename over it; return bytes written.
 
     Readers see the old file or the whole new one, never a part; on error nothing is left behind.
+    The file takes the umask like any file a user writes (0644 under umask 022), so it can be
+    shared: mkstemp's 0600 would not be.
     """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp = _create_beside(path)
     written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -167,6 +170,17 @@ def write_atomic(path: Path, chunks: Iterable[bytes]) -> int:
         Path(temp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, empty temp file in `path`'s directory, mode 0666 less the umask: (fd, name)."""
+    for _ in range(100):
+        temp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
 
 def check_output(output: Path, directory: Path) -> None:
