@@ -149,6 +149,7 @@ def serialize(records: Iterable[dict[str, Any]], fmt: Format) -> Iterator[bytes]
 
 
 
+
 def check_output(output: Path, directory: Path) -> None:
     """Refuse an --output that cannot be written, or that would overwrite the run's own files."""
     if not output.parent.is_dir():

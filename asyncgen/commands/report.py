@@ -3,7 +3,8 @@
 Sections: the paper's Table 1 (from tasks.jsonl); the funnel, requests/tokens/cost, latency
 percentiles, errors and runs (from events.jsonl, all runs appended to it by resume). The numbers
 come from pure functions over tasks and event dicts (`build_report`, `render_text`); `main`
-only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplotlib extra).
+only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplotlib extra);
+`--html` writes the same report as one self-contained page (asyncgen.commands.report_html).
 """
 
 from __future__ import annotations
@@ -618,6 +619,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     ]
     if report.get("plots"):
         sections.append(["Plots written", *(f"  {path}" for path in report["plots"])])
+    if report.get("html"):
+        sections.append(["HTML report written", f"  {report['html']}"])
     if report["warnings"]:
         sections.append(["Warnings", *(f"  - {w}" for w in report["warnings"])])
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -671,6 +674,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plots", metavar="DIR", type=Path,
                         help="write Figure 4/5-style PNGs here (needs asyncgen[plots])")
+    parser.add_argument("--html", metavar="FILE", type=Path,
+                        help="also write the report as one self-contained HTML page (charts "
+                        "inline, nothing fetched)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -678,10 +684,15 @@ def main(args: argparse.Namespace) -> int:
     figure = _figure_class() if args.plots is not None else None
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise UsageError(f"--plots {args.plots}: not a directory")
+    page: Path | None = getattr(args, "html", None)
+    if page is not None and not page.parent.is_dir():
+        raise UsageError(f"--html {page}: directory {page.parent} does not exist")
+    if page is not None and page.is_dir():
+        raise UsageError(f"--html {page}: is a directory")
     output_dir(args.dir)
     before = read_summary(args.dir)
     tasks: list[Task] = []
-    if figure is not None:  # the figures need every task
+    if figure is not None or page is not None:  # the figures need every task
         tasks, notes = load_tasks(args.dir)
         t1 = table1(tasks)
     else:
@@ -707,6 +718,16 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create ({exc.strerror})") from exc
         report["plots"] = [str(p) for p in write_plots(tasks, args.plots, figure)]
+    if page is not None:
+        from asyncgen.commands import (
+            report_html,  # it builds on this module: imported when asked for
+        )
+
+        try:
+            report_html.write_page(args.dir, report, tasks, page)
+        except OSError as exc:
+            raise UsageError(f"--html {page}: cannot write ({exc.strerror})") from exc
+        report["html"] = str(page)
     if args.json:
         sys.stdout.write(orjson.dumps(report).decode() + "\n")
     else:

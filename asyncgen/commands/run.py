@@ -39,7 +39,7 @@ from asyncgen.llm.providers import (
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.couriered import CourierFiles
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
-from asyncgen.observe import events
+from asyncgen.observe import console, events
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir import layout, rescue, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
@@ -253,8 +253,8 @@ async def _connected(p: Prepared) -> AsyncIterator[ProviderConfig]:
     if p.provider.base_url != EMBEDDED_PLACEHOLDER:
         yield p.provider
         return
-    log.warning(events.RUN_SIMULATOR, message="no provider and no API key: using the built-in "
-                "simulator (set OPENAI_API_KEY or OPENROUTER_API_KEY, or --provider)")
+    log.warning(events.RUN_SIMULATOR, message="no API key: using the built-in simulator "
+                "(see --provider)")
     async with simulator(["--seed", str(p.config.seed)]) as url:
         yield replace(p.provider, base_url=url)
 
@@ -305,6 +305,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
             events_path=c.out / layout.EVENTS_FILE, console_format=c.log_format,
             secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
             on_console_closed=partial(_console_closed, control),
+            human=partial(console.Human, c.out),
         )
         p.store.open()
     except OSError as exc:
@@ -380,7 +381,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if control.reason != "io_error" and not cut_short:
             with anyio.CancelScope(shield=True):  # a big run's last fold: not on the loop
                 await anyio.to_thread.run_sync(settle, c.out, checkpointer)
-        if control.fatal_message is not None:
+        if control.fatal_message is not None and c.log_format != "human":  # human: in its summary
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
 

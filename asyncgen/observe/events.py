@@ -246,14 +246,22 @@ class StatusLine:
         self._text = ""
 
 
+HumanLines = Callable[[EventDict], str]  # an event in words (asyncgen.observe.console.Human)
+
+
 class ConsoleRenderer:
-    """The last step: the console line for an event, or "" when the console skips it."""
+    """The last step: the console line(s) for an event, or "" when the console skips it.
 
-    __slots__ = ("_format", "_human")
+    `human` renders the human format of a run (observe.console); without one (outside a run)
+    an event is one structlog key=value line.
+    """
 
-    def __init__(self, console_format: str) -> None:
+    __slots__ = ("_format", "_human", "_words")
+
+    def __init__(self, console_format: str, human: HumanLines | None = None) -> None:
         self._format = console_format
         self._human = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+        self._words = human
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
         event = event_dict.get("event")
@@ -264,6 +272,8 @@ class ConsoleRenderer:
         if self._format == "json":
             return orjson.dumps(event_dict, default=_default,
                                 option=orjson.OPT_NON_STR_KEYS).decode()
+        if self._words is not None:
+            return self._words(event_dict)
         for key in BULKY_FIELDS:  # for people: the nested details stay in events.jsonl
             event_dict.pop(key, None)
         for key in [k for k, v in event_dict.items() if v is None]:  # no `note=None` for people
@@ -306,12 +316,14 @@ def configure(
     observers: Iterable[Processor] = (),
     stream: TextIO | None = None,
     on_console_closed: Callable[[], None] | None = None,
+    human: Callable[[TextIO, bool], HumanLines] | None = None,
 ) -> tuple[EventFile | None, StatusLine | None]:
     """Point the events of a run at its events.jsonl and console. Returns the event file
     (close it) and the live status line (None unless the console is a terminal).
 
     The console is stdout for `json` (so `asyncgen run --log-format json | jq` works), else
-    stderr; `on_console_closed` is called once if its reader goes away.
+    stderr; `on_console_closed` is called once if its reader goes away. `human(stream, live)`
+    makes the renderer of the human format (`live`: a status line shows progress).
     """
     if stream is None:
         stream = sys.stdout if console_format == "json" else sys.stderr
@@ -327,7 +339,8 @@ def configure(
     steps += observers
     if sink is not None:
         steps.append(sink)
-    steps.append(ConsoleRenderer(console_format))
+    words = human(stream, status is not None) if human and console_format == "human" else None
+    steps.append(ConsoleRenderer(console_format, words))
     _CONSOLE.stream, _CONSOLE.status, _CONSOLE.on_closed = stream, status, on_console_closed
     _CHAIN.steps = tuple(steps)
     return sink, status
