@@ -26,6 +26,7 @@ import random
 import signal
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -49,26 +50,37 @@ from asyncgen.workers.instances import generate_instances
 from asyncgen.workers.instructions import Outlook, generate, sample
 from asyncgen.workers.progress import Progress
 
+T = TypeVar("T")
+_Pair = tuple[MemoryObjectSendStream[T], MemoryObjectReceiveStream[T]]
+
 
 class Streams:
-    """The graph's streams, made before the graph runs so that progress can read their depths."""
+    """The graph's streams, opened when the graph runs; progress reads their depths."""
 
-    __slots__ = ("prompts", "inbox", "jobs", "labelled")
+    __slots__ = ("queue_size", "prompts", "inbox", "jobs", "labelled")
 
     def __init__(self, queue_size: int) -> None:
-        self.prompts = anyio.create_memory_object_stream[list[str]](queue_size)
+        self.queue_size = queue_size
+        self.prompts: _Pair[list[str]] | None = None
+        self.inbox: _Pair[FilterMessage] | None = None
+        self.jobs: _Pair[Job] | None = None
+        self.labelled: _Pair[Job] | None = None
+
+    def open(self) -> tuple[_Pair[list[str]], _Pair[FilterMessage], _Pair[Job], _Pair[Job]]:
+        """Make the streams (the graph closes them as its workers end)."""
+        size = self.queue_size
+        self.prompts = anyio.create_memory_object_stream[list[str]](size)
         self.inbox = anyio.create_memory_object_stream[FilterMessage](math.inf)
-        self.jobs = anyio.create_memory_object_stream[Job](queue_size)
-        self.labelled = anyio.create_memory_object_stream[Job](queue_size)
+        self.jobs = anyio.create_memory_object_stream[Job](size)
+        self.labelled = anyio.create_memory_object_stream[Job](size)
+        return self.prompts, self.inbox, self.jobs, self.labelled
 
     def depths(self) -> dict[str, int]:
-        """Items waiting in each stream, for `run.progress`."""
-        return {
-            "prompts": self.prompts[0].statistics().current_buffer_used,
-            "filter_inbox": self.inbox[0].statistics().current_buffer_used,
-            "classify": self.jobs[0].statistics().current_buffer_used,
-            "instances": self.labelled[0].statistics().current_buffer_used,
-        }
+        """Items waiting in each stream, for `run.progress` (none before the graph runs)."""
+        named = {"prompts": self.prompts, "filter_inbox": self.inbox, "classify": self.jobs,
+                 "instances": self.labelled}
+        return {name: pair[0].statistics().current_buffer_used
+                for name, pair in named.items() if pair is not None}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -89,10 +101,11 @@ class Graph:
 
     async def run(self) -> None:
         cfg = self.config
-        prompts_send, prompts_recv = self.streams.prompts
-        inbox_send, inbox_recv = self.streams.inbox
-        jobs_send, jobs_recv = self.streams.jobs
-        labelled_send, labelled_recv = self.streams.labelled
+        prompts, inbox, jobs, labelled = self.streams.open()
+        prompts_send, prompts_recv = prompts
+        inbox_send, inbox_recv = inbox
+        jobs_send, jobs_recv = jobs
+        labelled_send, labelled_recv = labelled
         classifier = partial(classify, ask=self.ask, demos=self.demos.classify)
         instance_maker = partial(
             generate_instances,

@@ -15,7 +15,7 @@ import pytest
 
 from asyncgen.cli import main
 from asyncgen.commands.export import FORMATS, export
-from asyncgen.rundir.layout import load_tasks
+from asyncgen.rundir.tasks import load_tasks
 
 COLUMNS = {
     "alpaca": ["instruction", "input", "output"],

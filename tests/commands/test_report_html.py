@@ -22,7 +22,7 @@ import pytest
 from asyncgen.cli import main
 from asyncgen.commands import charts, report, report_html
 from asyncgen.novelty.pool import Instance, Task
-from asyncgen.rundir.layout import load_tasks
+from asyncgen.rundir.tasks import load_tasks
 
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome")
                  if (path := shutil.which(name))), None)
