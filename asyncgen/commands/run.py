@@ -54,6 +54,7 @@ from asyncgen.rundir.record import (
 )
 from asyncgen.rundir.spend import Recovered
 from asyncgen.selfinstruct.demos import Demonstrations, load_demos
+from asyncgen.selfinstruct.prompts import split_fixed
 from asyncgen.sim.embedded import SimulatorFailed, simulator
 from asyncgen.workers.control import FAILING_REASONS, Asker, Completer, Control
 from asyncgen.workers.filter import Filter
@@ -332,7 +333,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
         _warn_if_unpriced(p)
         async with _connected(p) as provider:
             files, store = _courier(p, provider, run_id, rescued)
-            async with LLMClient(provider, budget=budget, courier=files,
+            async with LLMClient(provider, budget=budget, courier=files, split=split_fixed,
                                  rescue=store) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,6 @@ from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
 from asyncgen.llm.transport.couriered import CourierFiles, CourierTransport
 from asyncgen.observe import events
-from asyncgen.selfinstruct.prompts import split_fixed
 
 if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.llm.budget import Budget, Reservation
@@ -190,13 +189,20 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _cache_marked(prompt: str) -> str | list[dict[str, Any]]:
+SplitPrompt = Callable[[str], tuple[str, str]]
+
+
+def _whole(prompt: str) -> tuple[str, str]:
+    """No fixed prefix known: the prompt is all candidate part."""
+    return "", prompt
+
+
+def _cache_marked(fixed: str, variable: str) -> str | list[dict[str, Any]]:
     """The message content with the fixed prefix as its own text part, marked as a prompt-cache
     breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
     when it has no fixed part."""
-    fixed, variable = split_fixed(prompt)
     if not fixed:
-        return prompt
+        return variable
     return [
         {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
         {"type": "text", "text": variable},
@@ -214,6 +220,7 @@ class LLMClient:
         "_rng",
         "_transport",
         "_courier",
+        "_split",
         "_sender",
         "_fast",
         "_fast_url",
@@ -249,6 +256,7 @@ class LLMClient:
         rng: random.Random | None = None,
         rescue: Rescue | None = None,
         courier: CourierFiles | None = None,
+        split: SplitPrompt = _whole,
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -273,6 +281,7 @@ class LLMClient:
         self._rng = rng or random.Random()
         self._transport = transport
         self._courier = courier  # where a courier transport keeps answers (the run's files)
+        self._split = split  # the prompts' layout (fixed prefix, candidate), from the run
         self._sender: httpx.AsyncBaseTransport | None = None
         self._fast: WholeBodyAiohttpTransport | None = None
         self._fast_url = config.url
@@ -422,7 +431,7 @@ class LLMClient:
                 return rescued
         if self._budget is None or self.price is None:
             return await self._complete_with_retries(stage, content, estimate, _NO_COST)
-        fixed, rest = split_fixed(prompt) if self._learns else ("", prompt)
+        fixed, rest = self._split(prompt) if self._learns else ("", prompt)
         worst = _WorstCase(worst_case_cost(self.price, prompt, params.max_tokens), fixed, rest,
                            params.max_tokens)
         completion = await self._complete_with_retries(stage, content, estimate, worst)
@@ -489,7 +498,7 @@ class LLMClient:
         if parts is None:
             parts = self._bodies[params] = self._body_parts(params)
         if self.config.marks_cache_prefix:
-            return parts[0] + orjson.dumps(_cache_marked(prompt)) + parts[1]
+            return parts[0] + orjson.dumps(_cache_marked(*self._split(prompt))) + parts[1]
         return parts[0] + orjson.dumps(prompt) + parts[1]
 
     def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:

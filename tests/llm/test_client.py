@@ -21,7 +21,7 @@ from asyncgen.llm import errors as e
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.clock import Clock, ManualClock
 from asyncgen.llm.params import DEFAULT_PARAMS, RequestParams
-from asyncgen.selfinstruct.prompts import Demo, classify_prompt
+from asyncgen.selfinstruct.prompts import Demo, classify_prompt, split_fixed
 
 pytestmark = pytest.mark.anyio
 
@@ -89,6 +89,7 @@ def make(
         clock=(clock or ManualClock()).clock(),
         transport=httpx.MockTransport(script),
         rng=random.Random(1),
+        split=split_fixed,  # the prompts' layout, as the run hands it
     )
 
 
