@@ -22,26 +22,26 @@ import anyio
 
 from asyncgen import __version__
 from asyncgen.batch.mode import batch_workers, batching
-from asyncgen.commands import report
+from asyncgen.commands import console, report
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.client import billed_usd, provider_price
 from asyncgen.llm.errors import FatalError, InsufficientCredits
-from asyncgen.llm.pricing import price_for
+from asyncgen.llm.pricing import DIGITS, price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
     Endpoint,
     Provider,
     TransportName,
 )
-from asyncgen.llm.transport import courier
+from asyncgen.llm.transport import courier, rescue
 from asyncgen.llm.transport.couriered import CourierFiles
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
-from asyncgen.observe import console, events
+from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
-from asyncgen.rundir import layout, rescue, spend, summary
+from asyncgen.rundir import layout, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
 from asyncgen.rundir.record import (
     DirectoryLock,
@@ -217,7 +217,7 @@ def _take_over_rescued(p: Prepared) -> Rescued:
         rescue.rewrite(p.config.out / layout.RESCUE_FILE, answers)
     except OSError:
         return Rescued([], 0, 0.0)  # nothing settled, nothing used: the next run tries again
-    return Rescued(answers, len(fresh), round(change, spend.DIGITS))
+    return Rescued(answers, len(fresh), round(change, DIGITS))
 
 
 def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
@@ -294,7 +294,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     c = p.config
     rescued = _take_over_rescued(p)
     # held money of a killed run counts as spent, except what its rescued answers settled
-    prior_usd = max(0.0, round(p.prior.figure_usd + rescued.settled_usd, spend.DIGITS))
+    prior_usd = max(0.0, round(p.prior.figure_usd + rescued.settled_usd, DIGITS))
     journal = spend.open_journal(c.out / layout.SPEND_FILE, run_id, prior_usd,  # first write
                                  rescued=rescued.settled, rescued_usd=rescued.settled_usd)
     tally = Tally()

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
 from asyncgen.llm.errors import BudgetExhausted, JournalFailed
-from asyncgen.llm.pricing import PROMPT_OVERHEAD_TOKENS, worst_case_cost
-from asyncgen.rundir.spend import SpendJournal, figure
+from asyncgen.llm.pricing import PROMPT_OVERHEAD_TOKENS, figure, worst_case_cost
 
 __all__ = [
     "PROMPT_OVERHEAD_TOKENS",
@@ -57,6 +57,15 @@ class Reservation:
 
 
 
+class SpendLog(Protocol):
+    """Where the budget writes each reservation before its request is sent, and each
+    settlement (the run's OUT/spend.jsonl, `rundir.spend.SpendJournal`)."""
+
+    def reserved(self, n: int, usd: float, spent_usd: float, held_usd: float) -> None: ...
+
+    def settled(self, n: int, usd: float, spent_usd: float, held_usd: float) -> None: ...
+
+
 class Budget:
     """Spent and reserved USD against a limit (None: no cap, the spend is still counted).
 
@@ -69,7 +78,7 @@ class Budget:
 
     def __init__(
         self, limit_usd: float | None, spent_usd: float = 0.0, *,
-        journal: SpendJournal | None = None,
+        journal: SpendLog | None = None,
     ) -> None:
         if limit_usd is not None and not (math.isfinite(limit_usd) and limit_usd > 0):
             raise ValueError(f"limit_usd must be a number > 0, got {limit_usd!r}")

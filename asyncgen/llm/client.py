@@ -68,7 +68,7 @@ from asyncgen.observe import events
 
 if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.llm.budget import Budget, Reservation
-    from asyncgen.rundir.rescue import Answer, Rescue
+    from asyncgen.llm.transport.rescue import Answer, Rescue
 
 
 CONNECT_TIMEOUT_S = 10.0
@@ -319,7 +319,7 @@ class LLMClient:
         self._failures: Counter[str] = Counter()  # by kind, every request that raised
         self._reached = False  # the endpoint has answered at least once (any HTTP status)
         self._held: set[Stage] = set()  # stages whose requests are no longer sent
-        # answers an earlier run bought and never read (asyncgen.rundir.rescue): used before sending
+        # answers an earlier run bought and never read (transport.rescue): used before sending
         self._rescue = rescue
         # the fewest prompt tokens reported after each few-shot prefix: a tighter worst case
         # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
@@ -466,7 +466,7 @@ class LLMClient:
     async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
         """This request answered by an earlier run's rescued answer (None: send it). The answer
         is marked used (by the courier, acknowledged) before it is used: at most once, across
-        kills. Its money was settled when the run started (asyncgen.rundir.rescue)."""
+        kills. Its money was settled when the run started (asyncgen.llm.transport.rescue)."""
         assert self._rescue is not None
         answer = self._rescue.take(stage, content)
         if answer is None:

@@ -18,6 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+DIGITS = 9  # USD figures are shown and compared at 1e-9 (nano-dollars)
+
+
+def figure(spent_usd: float, held_usd: float) -> float:
+    """The one spend figure: settled plus still held, at nano-dollar precision (the budget,
+    run.progress, run.finished, report and the spend journal all show this one)."""
+    return round(spent_usd + held_usd, DIGITS)
+
+
 _PER_TOKEN = 1e-6
 
 

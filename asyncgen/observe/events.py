@@ -246,13 +246,13 @@ class StatusLine:
         self._text = ""
 
 
-HumanLines = Callable[[EventDict], str]  # an event in words (asyncgen.observe.console.Human)
+HumanLines = Callable[[EventDict], str]  # an event in words (asyncgen.commands.console.Human)
 
 
 class ConsoleRenderer:
     """The last step: the console line(s) for an event, or "" when the console skips it.
 
-    `human` renders the human format of a run (observe.console); without one (outside a run)
+    `human` renders the human format of a run (commands.console); without one (outside a run)
     an event is one structlog key=value line.
     """
 

@@ -7,7 +7,7 @@ the kernel has; only a power loss can):
     {"run": "3f2a…", "spent": 0.0123, "held": 0.0}                 a run starts (its prior)
     {"run": …, "spent": …, "held": 0.0, "rescued": 3, "rescued_usd": -0.0021}
                                      … having settled 3 reservations of killed runs at the bill
-                                     of their rescued answers (asyncgen.rundir.rescue)
+                                     of their rescued answers (asyncgen.llm.transport.rescue)
     {"r": 17, "usd": 0.00031, "spent": 0.0123, "held": 0.00093}    reserved, before sending
     {"s": 17, "usd": 0.00012, "spent": 0.01242, "held": 0.00062}   settled, after the attempt
 
@@ -33,16 +33,10 @@ import orjson
 
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import LineAppender, last_line, settle_tail
-
-DIGITS = 9  # USD figures are shown and compared at 1e-9 (nano-dollars)
+from asyncgen.llm.pricing import figure
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
-
-
-def figure(spent_usd: float, held_usd: float) -> float:
-    """The one spend figure: settled plus still held, at nano-dollar precision."""
-    return round(spent_usd + held_usd, DIGITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +74,7 @@ class SpendJournal:
                 rescued_usd: float = 0.0) -> None:
         """A run begins with what earlier runs spent (their held money counted as spent);
         `rescued` of their reservations were settled at the bill of their rescued answers
-        (asyncgen.rundir.rescue), which changed that figure by `rescued_usd` (<= 0 unless a bill
+        (transport.rescue), which changed that figure by `rescued_usd` (<= 0 unless a bill
         exceeded its reservation)."""
         record: dict[str, Any] = {"run": run_id, "spent": spent_usd, "held": 0.0}
         if rescued:

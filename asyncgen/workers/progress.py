@@ -17,10 +17,10 @@ import anyio
 from structlog.typing import EventDict, WrappedLogger
 
 from asyncgen.llm.budget import Budget
+from asyncgen.llm.pricing import DIGITS
 from asyncgen.observe import events
 from asyncgen.observe.cache_usage import CacheUsage
 from asyncgen.observe.events import StatusLine
-from asyncgen.rundir.spend import DIGITS
 from asyncgen.workers.control import Control
 
 log = events.get_logger()

@@ -21,9 +21,9 @@ from asyncgen.jsonl import JsonlFile
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm import errors as e
 from asyncgen.llm.errors import CourierFailed
-from asyncgen.llm.transport import courier
+from asyncgen.llm.transport import courier, rescue
 from asyncgen.llm.transport.couriered import CourierTransport
-from asyncgen.rundir import layout, rescue, spend
+from asyncgen.rundir import layout, spend
 from asyncgen.rundir.layout import COURIER_LOCK_FILE
 from asyncgen.selfinstruct.prompts import Demo, classify_prompt
 from asyncgen.sim.books import fetch_totals

@@ -5,7 +5,7 @@ A provider bills a request when it generates the answer, whatever happens to the
 killed with requests in flight (kill -9 included) used to lose those answers with its process.
 The courier sends them instead, and when the run's end of their socket closes — a normal end, a
 crash, a kill -9 — it finishes the requests still in flight (each bounded by its own timeout),
-appends each answer whole to `OUT/rescued.jsonl` (`asyncgen.rundir.rescue`), and exits. It keeps the
+appends each answer whole to `OUT/rescued.jsonl` (`transport.rescue`), and exits. It keeps the
 answers of requests the run cancelled (drain deadline, second signal, target) the same way. It
 never sends a request on its own: only the frames the run wrote before it went.
 
@@ -62,7 +62,7 @@ import orjson
 
 from asyncgen.jsonl import LineAppender, settle_tail
 from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY
-from asyncgen.rundir import rescue
+from asyncgen.llm.transport import rescue
 
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
 WAIT_POLL_S = 0.05

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from asyncgen.observe import console, events
+from asyncgen.commands import console
+from asyncgen.observe import events
 
 FINISHED: dict[str, Any] = {
     "event": "run.finished", "level": "info", "timestamp": "2026-12-08T00:00:00Z",
