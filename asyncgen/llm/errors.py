@@ -513,7 +513,7 @@ def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> Prov
     return failed
 
 
-class map_transport_errors:  # lower case: used like the @contextmanager function it was
+class map_transport_errors:  # lower case: used like a context-manager function
     """Translate transport exceptions into typed errors (`raise Mapped(msg) from exc`; the
     foreign exception is dropped from the chain when it holds the request's headers).
 

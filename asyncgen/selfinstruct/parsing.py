@@ -99,8 +99,8 @@ def parse_instructions(
     items = _numbered_items(_unix_newlines(text), first_number)
     if not items:
         return [], [Rejected("empty", _one_line(text))]
-    # Deviation: the released code drops the whole response when truncated; issue 2 (and
-    # Stanford Alpaca) drop only the last item, the only one that can be cut short.
+    # Deviation: the released code drops the whole response when truncated; we (like Stanford
+    # Alpaca) drop only the last item, the only one that can be cut short.
     truncated = items.pop() if finish_reason == "length" else None
     keyword = _blacklist_pattern(tuple(blacklist))
     kept: list[str] = []

@@ -25,7 +25,7 @@ from asyncgen.sim import answers, instructions
 
 CHARS_PER_TOKEN = 4
 
-# `stuck` mode: a provider that repeats itself, as in issue 8 — every generation answer is these
+# `stuck` mode: a provider that repeats itself — every generation answer is these
 # two instructions, and every instance answer fails the filters (each output copies its input)
 STUCK_INSTRUCTIONS = (
     "Describe the weather on a planet that circles two suns at once.",

@@ -266,7 +266,7 @@ def test_unknown_format_is_rejected() -> None:
         list(export.export([], "csv"))  # type: ignore[arg-type]
 
 
-# --- the released prepare_for_finetuning steps (issue 9) ----------------------------------------
+# --- the released prepare_for_finetuning steps ------------------------------------------------
 
 PAPER_SEEDS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "seed_tasks.jsonl"
 

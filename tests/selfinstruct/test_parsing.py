@@ -797,7 +797,7 @@ def test_large_adversarial_text_parses_in_linear_time(text: str) -> None:
     parse_instances(text, classification=True, finish_reason="stop")
 
 
-# --- False drops found by differential tests against the released parser (issue 9) ---------
+# --- False drops found by differential tests against the released parser -------------------
 
 LEGIT_FIRST = [
     "Okay, now rewrite the paragraph in passive voice.",

@@ -1,9 +1,9 @@
 """The courier: the run's HTTP exchange in a child process that outlives the run long enough to
 keep what was bought.
 
-A provider bills a request when it generates the answer, whatever happens to the client. A run
-killed with requests in flight (kill -9 included) used to lose those answers with its process.
-The courier sends them instead, and when the run's end of their socket closes — a normal end, a
+A provider bills a request when it generates the answer, whatever happens to the client: an
+answer held only by the run's process dies with it when the run is killed (kill -9 included).
+The courier sends the requests instead, and when the run's end of their socket closes — a normal end, a
 crash, a kill -9 — it finishes the requests still in flight (each bounded by its own timeout),
 appends each answer whole to `OUT/rescued.jsonl` (`transport.rescue`), and exits. It keeps the
 answers of requests the run cancelled (drain deadline, second signal, target) the same way. It
