@@ -3,11 +3,11 @@ keep what was bought.
 
 A provider bills a request when it generates the answer, whatever happens to the client: an
 answer held only by the run's process dies with it when the run is killed (kill -9 included).
-The courier sends the requests instead, and when the run's end of their socket closes — a
-normal end, a crash, a kill -9 — it finishes the requests still in flight (each bounded by its own timeout),
-appends each answer whole to `OUT/rescued.jsonl` (`transport.rescue`), and exits. It keeps the
-answers of requests the run cancelled (drain deadline, second signal, target) the same way. It
-never sends a request on its own: only the frames the run wrote before it went.
+The courier sends the requests instead, and when the run's end of their socket closes — a normal
+end, a crash, a kill -9 — it finishes the requests still in flight (each bounded by its own
+timeout), appends each answer whole to `OUT/rescued.jsonl` (`transport.rescue`), and exits. It
+keeps the answers of requests the run cancelled (drain deadline, second signal, target) the same
+way. It never sends a request on its own: only the frames the run wrote before it went.
 
     run  ──post frames──▶  courier ──HTTP──▶ provider
          ◀─answer frames──          ◀───────
