@@ -456,8 +456,34 @@ def check_response(
     return parsed
 
 
-TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, aiohttp.ClientError, OSError)
-"""What a transport may raise: httpx's errors, and aiohttp's or the OS's leaking through."""
+class CourierError(Exception):
+    """A transport failure the courier process classified (`frame_fields` there): the kind of
+    `ProviderError` it maps to, its text, whether the request may have reached the provider,
+    and whether the connection was refused."""
+
+    KINDS = ("timeout", "connection", "malformed")
+
+    def __init__(self, kind: str, text: str, maybe_billed: bool, refused: bool) -> None:
+        super().__init__(text)
+        self.kind = kind if kind in self.KINDS else "connection"
+        self.text, self.maybe_billed, self.refused = text, maybe_billed, refused
+
+    def frame_fields(self) -> list[Any]:
+        return [self.kind, self.text, self.maybe_billed, self.refused]
+
+
+def courier_error(exc: Exception) -> CourierError:
+    """How the courier reports a failed exchange: classified where it happened, so the run
+    rebuilds no foreign exception type."""
+    mapped = transport_error(exc, attempt=0, secret=None)
+    return CourierError(mapped.kind, str(mapped), mapped.maybe_billed,
+                        getattr(mapped, "refused", False))
+
+
+TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, aiohttp.ClientError, OSError,
+                    CourierError)
+"""What a transport may raise: httpx's errors, aiohttp's or the OS's leaking through, and
+the courier's classified failures."""
 
 
 def _refusal(exc: BaseException) -> str | None:
@@ -478,7 +504,17 @@ def _refusal(exc: BaseException) -> str | None:
 
 
 def transport_error(exc: Exception, *, attempt: int, secret: str | None) -> ProviderError:
-    """Classify one foreign exception (httpx, or aiohttp/OSError leaking through a transport)."""
+    """Classify one foreign exception (httpx, or aiohttp/OSError leaking through a transport),
+    or one the courier classified."""
+    if isinstance(exc, CourierError):
+        kinds: dict[str, type[RetryableError]] = {
+            "timeout": ProviderTimeout, "connection": ConnectionFailed,
+            "malformed": MalformedResponse}
+        classified = kinds[exc.kind](redact(exc.text, secret), attempt=attempt,
+                                      maybe_billed=exc.maybe_billed)
+        if isinstance(classified, ConnectionFailed):
+            classified.refused = exc.refused
+        return classified
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
     name = type(cause if cause is not None else exc).__name__
     refusal = _refusal(exc)

@@ -34,7 +34,7 @@ Frames (the head is a JSON array; `body` is raw bytes after it):
                     ["read", [id, ...]]         answers the run has read (once per loop turn)
     courier → run   ["ready", pid]              first: the run sends nothing before it
                     ["answer", id, status, {header: value}, reason] + body
-                    ["error", id, type, message, errno, host, port, os_type]
+                    ["error", id, kind, text, maybe_billed, refused]   (`CourierError`)
                     ["ack", seq, written]       false: the mark is not written, do not use it
 """
 
@@ -61,6 +61,7 @@ from typing import Any
 import orjson
 
 from asyncgen.jsonl import LineAppender, settle_tail
+from asyncgen.llm.errors import courier_error
 from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY
 from asyncgen.llm.transport import rescue
 
@@ -414,7 +415,7 @@ class Courier:
             self._flight.pop(n, None)
             self._deadlines.pop(n, None)
             if self._link is not None and not exchange.keep:
-                self._link.send(frame(["error", n, *describe(exc)]))
+                self._link.send(frame(["error", n, *courier_error(exc).frame_fields()]))
             return
         self._flight.pop(n, None)
         self._deadlines.pop(n, None)
@@ -474,18 +475,6 @@ def _ssl_context() -> Any:
 
     return ssl.create_default_context(cafile=certifi.where())
 
-
-def describe(exc: BaseException) -> list[Any]:
-    """A failure as the error frame carries it: type, message, errno; for a connector error
-    the host, port and the OS error's type (`couriered.rebuild` undoes this)."""
-    os_error = getattr(exc, "os_error", None)
-    host = port = os_type = None
-    if os_error is not None:
-        host, port, os_type = getattr(exc, "host", None), getattr(exc, "port", None), \
-            type(os_error).__name__
-    number = exc.errno if isinstance(exc, OSError) else None
-    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return [type(exc).__name__, message, number, host, port, os_type]
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -2,10 +2,12 @@
 
 `CourierTransport.post` has the contract of `WholeBodyAiohttpTransport.post` (status, headers,
 body, reason; aiohttp's own exceptions), so the client's hot path and its one mapping boundary
-(`asyncgen.llm.errors.map_transport_errors`) are unchanged: a failure in the courier comes
-back as the aiohttp or OS exception it was there (`rebuild`). A courier that died under its
-run is `CourierFailed`, already typed. The client passes each request's spend reservation
-(`receipt`), so that an answer the run never reads is kept with it in `OUT/rescued.jsonl`.
+(`asyncgen.llm.errors.map_transport_errors`) are unchanged: a failure in the courier comes back
+already classified there (`CourierError`: its kind, text, whether it may have been billed,
+whether the connection was refused), and the boundary maps it like any transport error. A
+courier that died under its run is `CourierFailed`, already typed. The client passes each
+request's spend reservation (`receipt`), so that an answer the run never reads is kept with it
+in `OUT/rescued.jsonl`.
 
 A cancelled `post` tells the courier to keep the answer (the provider bills it anyway).
 Everything that is not a POST (OpenRouter's key check) stays in-process.
@@ -25,11 +27,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-import aiohttp
 import httpx
 from aiohttp import ClientTimeout
 
-from asyncgen.llm.errors import CourierFailed
+from asyncgen.llm.errors import CourierError, CourierFailed
 from asyncgen.llm.providers import DEFAULT_MAX_CONCURRENCY, KEY_VARIABLES
 from asyncgen.llm.transport import courier
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
@@ -40,56 +41,12 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=DEFAULT_MAX_CONCURRENCY,
 _NO_RECEIPT: Receipt = ("", None, 0.0)
 _KEYS = frozenset(name for names in KEY_VARIABLES.values() for name in names)
 
-# what an error frame may name, and how it is built again (anything else: aiohttp.ClientError)
-_PLAIN: dict[str, type[BaseException]] = {
-    cls.__name__: cls
-    for cls in (
-        aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError, aiohttp.SocketTimeoutError,
-        aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientError,
-        aiohttp.ClientConnectionError, aiohttp.ClientConnectionResetError, aiohttp.InvalidURL,
-        TimeoutError, asyncio.TimeoutError,
-    )
-}
-_WITH_ERRNO: dict[str, type[OSError]] = {
-    cls.__name__: cls
-    for cls in (aiohttp.ClientOSError, OSError, ConnectionResetError, ConnectionRefusedError,
-                ConnectionAbortedError, BrokenPipeError)
-}
-_CONNECTOR: dict[str, type[aiohttp.ClientConnectorError]] = {
-    cls.__name__: cls for cls in (aiohttp.ClientConnectorError, aiohttp.ClientConnectorDNSError)
-}
-_OS_ERRORS: dict[str, type[OSError]] = {
-    **_WITH_ERRNO, "gaierror": socket.gaierror, "TimeoutError": TimeoutError,
-}
-
-
 def _environment() -> dict[str, str]:
     """The courier's environment: the run's without the key variables (the key travels only
     in a `route` frame; a process that outlives its run shows no key in /proc/PID/environ)."""
     return {name: value for name, value in os.environ.items() if name not in _KEYS}
 
 
-
-
-class _Key:
-    """What aiohttp's ClientConnectorError reads off its connection key."""
-
-    __slots__ = ("host", "port", "ssl")
-
-    def __init__(self, host: str, port: int | None, ssl: bool) -> None:
-        self.host, self.port, self.ssl = host, port, ssl
-
-
-def rebuild(kind: str, message: str, number: int | None, host: str | None, port: int | None,
-            os_type: str | None) -> BaseException:
-    """The exception the courier's aiohttp raised, from its error frame."""
-    if kind in _CONNECTOR or os_type is not None:
-        os_error = _OS_ERRORS.get(os_type or "", OSError)(number, message)
-        cls = _CONNECTOR.get(kind, aiohttp.ClientConnectorError)
-        return cls(_Key(host or "", port, False), os_error)  # type: ignore[arg-type]
-    if kind in _WITH_ERRNO:
-        return _WITH_ERRNO[kind](number, message)
-    return _PLAIN.get(kind, aiohttp.ClientError)(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +245,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         if op == "answer":
             future.set_result((head[2], head[3], body, head[4]))
         elif op == "error":
-            future.set_exception(rebuild(*head[2:8]))
+            future.set_exception(CourierError(*head[2:6]))
         elif op == "ack":
             future.set_result(bool(head[2]))
 
