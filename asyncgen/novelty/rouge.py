@@ -72,15 +72,14 @@ def token_char(number: int) -> str:
 
 
 class Vocabulary:
-    """Tokens of live pool instructions, each standing as one character."""
+    """Tokens of pool instructions, each standing as one character; the pool only grows, so a
+    character, once handed out, stands for its token for good."""
 
-    __slots__ = ("_chars", "_codes", "_count", "_free", "_refs")
+    __slots__ = ("_codes", "_count", "_refs")
 
     def __init__(self) -> None:
         self._codes: dict[str, str] = {}  # token -> character
-        self._chars: dict[str, str] = {}  # character -> token
-        self._refs: dict[str, int] = {}  # character -> distinct live token strings with it
-        self._free: list[str] = []  # characters of forgotten tokens, for reuse
+        self._refs: dict[str, int] = {}  # character -> distinct token strings with it
         self._count = 0  # characters handed out so far
 
     def __len__(self) -> int:
@@ -92,14 +91,17 @@ class Vocabulary:
         return "".join([codes.get(token, UNKNOWN) for token in tokens])
 
     def encode_new(self, tokens: list[str]) -> str:
-        """A pool instruction's token string, giving new tokens characters."""
+        """A pool instruction's token string, giving new tokens characters (none is given when
+        the vocabulary is full: VocabularyFull, and the tokens new here are dropped again)."""
+        before = self._count
         try:
             return "".join([self._codes.get(token) or self._new(token) for token in tokens])
         except VocabularyFull:
             for token in tokens:
                 char = self._codes.get(token)
-                if char is not None and not self._refs[char]:
-                    self._forget(char)
+                if char is not None and ord_of(char) > before:
+                    del self._codes[token], self._refs[char]
+            self._count = before
             raise
 
     def hold(self, seq: str) -> None:
@@ -107,15 +109,8 @@ class Vocabulary:
         for char in set(seq):
             self._refs[char] += 1
 
-    def release(self, seq: str) -> None:
-        """Count a distinct token string out; forget tokens no string has any more."""
-        for char in set(seq):
-            self._refs[char] -= 1
-            if not self._refs[char]:
-                self._forget(char)
-
     def frequency(self) -> npt.NDArray[np.int64]:
-        """How many distinct live token strings hold each code (indexed by code point)."""
+        """How many distinct token strings hold each code (indexed by code point)."""
         refs = self._refs
         codes = np.fromiter(map(ord, refs), dtype=np.int64, count=len(refs))
         counts = np.fromiter(refs.values(), dtype=np.int64, count=len(refs))
@@ -125,15 +120,13 @@ class Vocabulary:
 
     def _new(self, token: str) -> str:
         """A character for a token new to the pool (it ranks as the rarest so far)."""
-        if self._free:
-            char = self._free.pop()
-        else:
-            char = token_char(self._count + 1)
-            self._count += 1
-        self._codes[token], self._chars[char], self._refs[char] = char, token, 0
+        char = token_char(self._count + 1)
+        self._count += 1
+        self._codes[token], self._refs[char] = char, 0
         return char
 
-    def _forget(self, char: str) -> None:
-        """Drop a token no live instruction has; its character may stand for another."""
-        del self._refs[char], self._codes[self._chars.pop(char)]
-        self._free.append(char)
+
+def ord_of(char: str) -> int:
+    """The token number (1-based) a character stands for: `token_char`'s inverse."""
+    code = ord(char)
+    return code - len(SURROGATES) if code >= SURROGATES.stop else code

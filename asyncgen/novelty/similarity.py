@@ -149,8 +149,7 @@ class RougeLIndex:
 
     `add` hands out integer keys, never reused. Queries with a threshold (or floor) of at
     least `min_threshold` use the prefix index; lower ones score the whole pool. Each
-    distinct token string gets a string id (sid); a discarded one is only marked dead until
-    the segment holding it is rebuilt.
+    distinct token string gets a string id (sid). The pool only grows: nothing is removed.
 
     Where a string is: the newest few (`_fresh`) are scored by scan; every `_FRESH` of them
     become a segment; a segment merges with the next newer one while it is at most
@@ -160,7 +159,7 @@ class RougeLIndex:
     at once (a restore).
     """
 
-    __slots__ = ("_alive", "_build", "_by_length", "_fresh", "_fresh_limit",
+    __slots__ = ("_build", "_by_length", "_fresh", "_fresh_limit",
                  "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
                  "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_strings", "_tally",
                  "_texts", "_unindexed", "_vocabulary", "_width")
@@ -170,16 +169,15 @@ class RougeLIndex:
             raise ValueError(f"min_threshold must be in (0, 1], got {min_threshold!r}")
         self._min_threshold = float(min_threshold)
         self._vocabulary = Vocabulary()
-        self._texts: list[str | None] = []  # key -> instruction text; None once discarded
-        self._seqs: list[str | None] = []  # key -> its token string
-        self._keys: dict[str, list[int]] = {}  # token string -> live keys that have it
-        self._sid: dict[str, int] = {}  # live token string -> its string id
+        self._texts: list[str] = []  # key -> instruction text
+        self._seqs: list[str] = []  # key -> its token string
+        self._keys: dict[str, list[int]] = {}  # token string -> keys that have it
+        self._sid: dict[str, int] = {}  # token string -> its string id
         # string id -> token string: a list, as a numpy object column would copy (and touch)
         # every string when it doubles, tens of ms on the loop at a million strings
         self._sid_seqs: list[str] = []
         self._strings = Strings()  # string id -> token string, flat, for the LCS kernel
         self._lengths = _Column(np.int32)  # string id -> token count
-        self._alive = _Column(np.bool_)  # string id -> still in the pool
         self._segments: list[Segment] = []  # oldest (largest) first
         self._fresh: list[int] = []  # string ids in no segment yet, scored by scan
         self._unindexed: list[int] = []  # string ids too long to index, scored by scan
@@ -187,7 +185,7 @@ class RougeLIndex:
         self._build: _Build | None = None  # the background merge, if one runs
         self._generation = 0  # add_many bumps it: a background merge begun before is void
         self._fresh_limit, self._inline_limit = _FRESH, _INLINE
-        self._by_length: dict[int, int] = {}  # length n -> live distinct strings
+        self._by_length: dict[int, int] = {}  # length n -> distinct strings
         self._width = 1  # every indexed length is below this (a power of two)
         self._size = 0
         self._tally = Tally()  # a query's counts of probed strings (one query at a time)
@@ -196,8 +194,8 @@ class RougeLIndex:
         return self._size
 
     def __iter__(self) -> Iterator[int]:
-        """Live keys, oldest first."""
-        return (key for key, seq in enumerate(self._seqs) if seq is not None)
+        """Keys, oldest first."""
+        return iter(range(len(self._seqs)))
 
     def __repr__(self) -> str:
         lengths = (f"{min(self._by_length)}..{max(self._by_length)}" if self._by_length
@@ -247,30 +245,10 @@ class RougeLIndex:
         self._rebuild()
         return keys
 
-    def discard(self, key: int) -> None:
-        """Remove a pool instruction. Unlike `set.discard`, a key that is not in the index
-        raises KeyError: the filter releases each admitted instruction at most once."""
-        seq = self._live_seq(key)
-        keys = self._keys[seq]
-        keys.remove(key)
-        if not keys:
-            del self._keys[seq]
-            sid = self._sid.pop(seq)
-            self._alive.data[sid] = False
-            n = len(seq)
-            self._by_length[n] -= 1
-            if not self._by_length[n]:
-                del self._by_length[n]
-            self._vocabulary.release(seq)
-        self._texts[key] = self._seqs[key] = None
-        self._size -= 1
-
     def text(self, key: int) -> str:
-        """The instruction added under `key` (KeyError once discarded)."""
-        self._live_seq(key)
-        text = self._texts[key]
-        assert text is not None
-        return text
+        """The instruction added under `key` (KeyError for a key never issued)."""
+        self._check_key(key)
+        return self._texts[key]
 
     def is_novel(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
         """True when every pool instruction scores <= threshold against `text`."""
@@ -302,10 +280,9 @@ class RougeLIndex:
         if not self._by_length:
             return
         plan = plan_query(len(seq), threshold, strict, self._width)
-        live = self._alive.data[:self._alive.size]
-        if threshold < self._min_threshold:  # score every live string of a feasible length
+        if threshold < self._min_threshold:  # score every string of a feasible length
             lengths = self._lengths.data[:self._lengths.size]
-            yield from self._score(seq, plan, np.flatnonzero(live & (plan.need[lengths] >= 0)),
+            yield from self._score(seq, plan, np.flatnonzero(plan.need[lengths] >= 0),
                                    threshold, strict, _SCAN_CHUNK)
             return
         elements_by_order: dict[Order, npt.NDArray[np.int64]] = {}
@@ -325,8 +302,7 @@ class RougeLIndex:
         unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
         if len(unsegmented):
             lengths = self._lengths.data[unsegmented]
-            yield from self._score(seq, plan, unsegmented[live[unsegmented]
-                                                          & (plan.need[lengths] > 0)],
+            yield from self._score(seq, plan, unsegmented[plan.need[lengths] > 0],
                                    threshold, strict, first=first)
         tally.start(len(self._sid_seqs))
         self._probe(seq, plan, far, far.least, elements_by_order)
@@ -398,10 +374,9 @@ class RougeLIndex:
         every string that can pass.
         """
         sids, counts = self._tally.survivors(phase.least, last)
-        keep = self._alive.data[sids]
-        if phase.varied:  # else every string found `least` times is found often enough
-            keep &= counts >= phase.shared[self._lengths.data[sids]]
-        most_first: npt.NDArray[np.int32] = sids[keep]
+        if not phase.varied:  # every string found `least` times is found often enough
+            return sids
+        most_first: npt.NDArray[np.int32] = sids[counts >= phase.shared[self._lengths.data[sids]]]
         return most_first
 
     def _new_key(self, text: str, seq: str) -> int:
@@ -422,7 +397,6 @@ class RougeLIndex:
         self._strings.extend(seqs)
         lengths = np.fromiter(map(len, seqs), dtype=np.int32, count=len(seqs))
         self._lengths.extend(lengths)
-        self._alive.extend(np.ones(len(seqs), dtype=np.bool_))
         for n, count in enumerate(np.bincount(lengths).tolist()):
             if count:
                 self._by_length[n] = self._by_length.get(n, 0) + count
@@ -442,11 +416,6 @@ class RougeLIndex:
             self._unindexed.extend(sid for sid, n in zip(sids, lengths.tolist(), strict=True)
                                    if n >= MAX_INDEXED)
 
-    def _live(self, sids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-        """The string ids among these still in the pool."""
-        live: npt.NDArray[np.int32] = sids[self._alive.data[sids]]
-        return live
-
     def _seqs_of(self, sids: npt.NDArray[np.int32]) -> list[str]:
         """The token strings of these ids, `_STEP` at a time (the GIL changes hands between)."""
         seqs: list[str] = []
@@ -461,7 +430,7 @@ class RougeLIndex:
 
     def _seal(self) -> None:
         """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
-        sids = self._live(np.array(self._fresh, dtype=np.int32))
+        sids = np.array(self._fresh, dtype=np.int32)
         self._fresh = []
         if len(sids):
             self._segments.append(self._build_now(sids))
@@ -480,7 +449,7 @@ class RougeLIndex:
                     break
             else:
                 return
-            sids = self._live(np.concatenate([older.members, newer.members]))
+            sids = np.concatenate([older.members, newer.members])
             if len(sids) <= self._inline_limit:
                 segments[at:at + 2] = [self._build_now(sids)] if len(sids) else []
             elif self._build is None:
@@ -514,21 +483,17 @@ class RougeLIndex:
         self._rebalance()
 
     def _rebuild(self) -> None:
-        """Every live indexable string into one segment, under a freshly ranked order."""
+        """Every indexable string into one segment, under a freshly ranked order."""
         self._generation += 1
         self._build = None
         self._order = Order.by_frequency(self._vocabulary.frequency())
         size = self._lengths.size
         lengths = self._lengths.data[:size]
-        sids = np.flatnonzero(self._alive.data[:size] & (lengths > 0)
-                              & (lengths < MAX_INDEXED)).astype(np.int32)
+        sids = np.flatnonzero((lengths > 0) & (lengths < MAX_INDEXED)).astype(np.int32)
         self._fresh = []
         self._segments = [self._build_now(sids)] if len(sids) else []
 
-    def _live_seq(self, key: int) -> str:
-        """The token string of a live key, or KeyError."""
-        seq = self._seqs[key] if 0 <= key < len(self._seqs) else None
-        if seq is None:
-            raise KeyError(f"no instruction with key {key} in the index"
-                           " (keys come from add() and stay until discard())")
-        return seq
+    def _check_key(self, key: int) -> None:
+        """KeyError unless `key` was issued by `add`."""
+        if not 0 <= key < len(self._seqs):
+            raise KeyError(f"no instruction with key {key} in the index")

@@ -137,13 +137,12 @@ def expected_similar(scores: dict[int, float], floor: float) -> list[tuple[int, 
 
 
 def test_replay_matches_rouge_score_loop() -> None:
-    """The filter's life: query, admit the novel (and some repeats), release some; every
-    decision and every `similar` score equals the plain rouge-score loop's."""
+    """The filter's life: query, admit the novel (and some repeats); every decision and every
+    `similar` score equals the plain rouge-score loop's."""
     stream = replay_stream()
     index = RougeLIndex()
     index._fresh_limit, index._inline_limit = 4, 16  # segments, merges, background merges
-    pool: dict[int, list[str]] = {}  # key -> rouge-score tokens of a live pool instruction
-    rng = random.Random(7)
+    pool: dict[int, list[str]] = {}  # key -> rouge-score tokens of a pool instruction
     rejected = 0
     for step, text in enumerate(stream):
         assert tokenize(text) == rouge_tokenize.tokenize(text, None), text
@@ -164,10 +163,6 @@ def test_replay_matches_rouge_score_loop() -> None:
             key = index.add(text)
             pool[key] = tokens
             assert index.text(key) == text
-        if step % 11 == 0 and pool:
-            key = rng.choice(sorted(pool))
-            index.discard(key)
-            del pool[key]
         assert len(index) == len(pool)
     assert rejected > 20  # the stream did exercise rejections
     for tokens in list(pool.values())[:50]:  # the public API agrees with _score_lcs
@@ -189,18 +184,14 @@ thresholds = st.one_of(
     pool=st.lists(texts, max_size=12),
     queries=st.lists(texts, min_size=1, max_size=4),
     threshold=thresholds,
-    drop=st.sets(st.integers(0, 11)),
 )
 def test_random_texts_match_rouge_score(
-    pool: list[str], queries: list[str], threshold: float, drop: set[int]
+    pool: list[str], queries: list[str], threshold: float
 ) -> None:
     index = RougeLIndex()
     index._fresh_limit, index._inline_limit = 2, 4
     keys = [index.add(text) for text in pool]
-    live = {key: text for key, text in zip(keys, pool, strict=True) if key not in drop}
-    for key in keys:
-        if key in drop:
-            index.discard(key)
+    live = dict(zip(keys, pool, strict=True))
     for query in queries:
         scores = {key: reference(query, text) for key, text in live.items()}
         assert index.is_novel(query, threshold) is all(s <= threshold for s in scores.values())
@@ -284,52 +275,6 @@ def test_indexed_prefix_covers_every_query_length(min_threshold: float) -> None:
                 assert size >= n - need + 1, (n, m)
 
 
-def test_discard_forgets_an_instruction() -> None:
-    index = RougeLIndex()
-    poem = index.add("Write a poem about the sea.")
-    recipe = index.add("Give me a recipe for pancakes.")
-    assert not index.is_novel("Write a poem about the sea!")
-    index.discard(poem)
-    assert index.is_novel("Write a poem about the sea!")
-    shares_a = reference("Write a poem about the sea.", "Give me a recipe for pancakes.")
-    assert index.similar("Write a poem about the sea.", 0.0) == [(recipe, shares_a)]
-    assert len(index) == 1 and list(index) == [recipe]
-    with pytest.raises(KeyError, match="no instruction with key 0"):
-        index.discard(poem)
-    with pytest.raises(KeyError):
-        index.text(poem)
-    with pytest.raises(KeyError):
-        index.discard(99)
-    again = index.add("Write a poem about the sea.")
-    assert again not in (poem, recipe)  # keys are never reused
-    assert not index.is_novel("write a POEM about the sea")
-
-
-def test_discarding_one_of_two_duplicates_keeps_the_other() -> None:
-    index = RougeLIndex()
-    first, second = index.add("Name three rivers."), index.add("name three rivers!")
-    assert index.similar("Name three rivers", 0.9) == [(first, 1.0), (second, 1.0)]
-    index.discard(first)
-    assert not index.is_novel("Name three rivers")
-    assert index.similar("Name three rivers", 0.9) == [(second, 1.0)]
-    index.discard(second)
-    assert index.is_novel("Name three rivers")
-
-
-def test_discarding_everything_releases_the_vocabulary() -> None:
-    index = RougeLIndex()
-    keys = [index.add(text) for text in OUR_INSTRUCTIONS]
-    for key in keys:
-        index.discard(key)
-    assert len(index) == 0
-    assert repr(index).startswith(
-        "<RougeLIndex instructions=0 distinct=0 keys_issued=30 vocabulary=0 lengths=none"
-    )
-    assert index.is_novel("Write a short poem about the ocean.", 0.0)
-    key = index.add("Write a short poem about the ocean.")  # recycled characters work
-    assert index.similar("Write a short poem about the ocean.", 0.99) == [(key, 1.0)]
-
-
 def test_empty_and_unknown_texts() -> None:
     index = RougeLIndex()
     assert index.is_novel("anything") and index.similar("anything", 0.0) == []
@@ -410,9 +355,6 @@ def test_segments_orders_and_merges_change_no_answer() -> None:
     for step, text in enumerate(texts[20:]):
         key = segmented.add(text)
         assert plain.add(text) == key
-        if key % 7 == 0:  # released strings stay in their segments, marked dead
-            segmented.discard(key - 1)
-            plain.discard(key - 1)
         if step % 5 == 4:
             segmented._collect(wait=True)
         if step % 6 == 0:  # any fixed order is exact: shuffle the one new segments get
