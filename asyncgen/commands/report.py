@@ -239,7 +239,7 @@ class EventTally:
             self.failed[kind] += 1
             if event.get("final"):
                 self.failed_final[kind] += 1
-        elif name == "candidate.parsed":
+        elif name == events.CANDIDATES_PARSED:
             self.parsed += int(_number(event.get("count")))
         elif name == events.TASK_ADMITTED:
             self.admitted += 1
@@ -254,7 +254,7 @@ class EventTally:
                 step = "classified"
             if step is not None:
                 self.lost[step] += 1
-        elif name == "classify.unparseable":
+        elif name == events.CLASSIFY_UNPARSEABLE:
             self.unparseable += 1
 
 
@@ -703,7 +703,7 @@ def main(args: argparse.Namespace) -> int:
     recovered = spend.recover(args.dir / layout.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
     if not (args.dir / EVENTS_FILE).exists():
-        notes.append(f"{args.dir / 'events.jsonl'}: not found; funnel, requests, latency "
+        notes.append(f"{args.dir / EVENTS_FILE}: not found; funnel, requests, latency "
                      "and errors are empty")
         report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd)
     else:

@@ -26,12 +26,15 @@ from asyncgen.commands.charts import bars, esc, histogram, line_chart
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import atomic_write
 from asyncgen.novelty.pool import Task
+from asyncgen.observe import events
 from asyncgen.rundir.layout import EVENTS_FILE
 from asyncgen.rundir.record import read_record
 
 SAMPLE_TASKS = 20
 TEXT_LIMIT = 600  # characters of an instance's input or output shown in the sample
-_TIMELINE_EVENTS = (b'"run.progress"', b'"run.finished"', b'"run.started"')
+_TIMELINE_EVENTS = tuple(
+    b'"' + name.encode() + b'"'
+    for name in (events.RUN_PROGRESS, events.RUN_FINISHED, events.RUN_STARTED))
 
 CSS = """
 *{box-sizing:border-box}
@@ -80,7 +83,8 @@ class EventScan:
 
     def read(self, path: Path, *, endpoints: Mapping[str, str] | None = None) -> EventScan:
         """Fold `path`; `endpoints` (run_id -> endpoint) asks for the per-model figures."""
-        wanted = _TIMELINE_EVENTS + ((b'"request.completed"',) if endpoints is not None else ())
+        wanted = _TIMELINE_EVENTS + ((b'"' + events.REQUEST_COMPLETED.encode() + b'"',)
+                                     if endpoints is not None else ())
         endpoint = "-"
         with path.open("rb") as lines:
             for line in lines:
@@ -91,7 +95,7 @@ class EventScan:
                 except orjson.JSONDecodeError:
                     continue  # a torn last line
                 name = event.get("event")
-                if name == "request.completed":
+                if name == events.REQUEST_COMPLETED:
                     usage = self.models.setdefault(f"{endpoint} / {event.get('model')}",
                                                    Counter())
                     usage["requests"] += 1
@@ -100,7 +104,7 @@ class EventScan:
                     usage["cost_nano_usd"] += round(report._number(event.get("cost_usd"))
                                                     * report.NANO)
                     continue
-                if name == "run.started" and endpoints is not None:
+                if name == events.RUN_STARTED and endpoints is not None:
                     endpoint = endpoints.get(str(event.get("run_id")), "-")
                 at = report._parse_time(event.get("timestamp"))
                 usd = event.get("prior_cost_usd", event.get("cost_usd_all_runs"))
