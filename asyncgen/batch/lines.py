@@ -21,8 +21,6 @@ from asyncgen.llm.pricing import Price, Usage, usage_from
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class LineResult:
     """One line's outcome: the text, or the typed error; `usage` when it was billed."""

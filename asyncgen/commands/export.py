@@ -148,8 +148,6 @@ def serialize(records: Iterable[dict[str, Any]], fmt: Format) -> Iterator[bytes]
     yield b"[]\n" if separator == b"[\n  " else b"\n]\n"
 
 
-
-
 def check_output(output: Path, directory: Path) -> None:
     """Refuse an --output that cannot be written, or that would overwrite the run's own files."""
     if not output.parent.is_dir():

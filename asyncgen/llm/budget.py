@@ -55,8 +55,6 @@ class Reservation:
     settled: bool = False
 
 
-
-
 class SpendLog(Protocol):
     """Where the budget writes each reservation before its request is sent, and each
     settlement (the run's OUT/spend.jsonl, `rundir.spend.SpendJournal`)."""

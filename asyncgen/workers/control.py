@@ -95,8 +95,6 @@ class StopRequested(Exception):
     """Raised to a worker asking for a request after the run decided to stop sending."""
 
 
-
-
 @dataclass(slots=True, kw_only=True)
 class Control:
     """The stop switch and the counters that decide it.

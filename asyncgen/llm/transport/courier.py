@@ -476,7 +476,6 @@ def _ssl_context() -> Any:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m asyncgen.llm.transport.courier",
                                      description="a run's courier (started by the run)")

@@ -47,8 +47,6 @@ def _environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in _KEYS}
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class CourierFiles:
     """Where a run's courier keeps what its run never read: handed down by the run, which owns
