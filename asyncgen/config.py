@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
-from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
+from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage, defaults_for
 from asyncgen.llm.providers import SIM_MODEL
 from asyncgen.parsing import DEFAULT_BLACKLIST
 
@@ -739,9 +739,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             except Invalid as exc:
                 raise _invalid(where[option.name], kind, exc) from None
     stage_params: dict[Stage, RequestParams] = {}
+    defaults = defaults_for(values["endpoint"])
     for stage in STAGES:
         try:
-            stage_params[stage] = DEFAULT_PARAMS[stage].with_overrides(params.get(stage, {}))
+            stage_params[stage] = defaults[stage].with_overrides(params.get(stage, {}))
         except (ValueError, TypeError) as exc:
             raise UsageError(f"{config_file}: [params.{stage}] {exc}") from None
     return RunConfig(**values, params=stage_params)
