@@ -39,7 +39,8 @@ from dataclasses import dataclass
 
 __all__ = ["LIST_FORMATS", "ListAnswer", "is_chat_preamble", "split_list"]
 
-# the marker kinds, each optionally with "+titles" (bold titles found); "empty": no text at all
+# the marker kinds, each but "headings" optionally with "+titles" (bold titles found); "empty":
+# no text at all
 LIST_FORMATS: tuple[str, ...] = ("numbered", "task", "bullets", "headings", "unnumbered", "empty")
 
 _BOLD = r"(?:\*\*|__)"
@@ -113,6 +114,8 @@ def split_list(text: str) -> ListAnswer:
         kind, starts = "headings", _titled_headings(lines)
         if not starts:
             kind = "unnumbered"
+    if starts and all(lines[i].heading for i in starts):
+        kind = "headings"  # "### 9. Title" over its text: the headings are the format
     for line in lines:  # bullets under numbered items are details of the item
         if line.marker == "bullets" and kinds:
             line.marker = None
@@ -131,8 +134,8 @@ def split_list(text: str) -> ListAnswer:
     if not lead and not any(items):
         kind = "empty"
     first = lines[starts[0]].number if starts else None
-    return ListAnswer(lead, items, kind + ("+titles" if titled or has_title else ""),
-                      chat or remark, first)
+    titled = (titled or has_title) and kind != "headings"  # a heading is a title
+    return ListAnswer(lead, items, kind + ("+titles" if titled else ""), chat or remark, first)
 
 
 def _titled_headings(lines: list[_Line]) -> list[int]:
@@ -160,7 +163,11 @@ def _read_line(raw: str) -> _Line:
     if marker is not None:
         kind = "task" if marker.group("t") is not None else "numbered"
         number = int(marker.group("t") or marker.group("n"))
-        return _Line(text[marker.end() :].strip(), kind, number, heading is not None)
+        rest = text[marker.end() :].strip()
+        bold = _BULLET.sub("", marker.group(), count=1)[:2]
+        if bold in ("**", "__") and not marker.group().endswith(bold):
+            rest = bold + rest  # "**9. Title**: text": the bold is the title's
+        return _Line(rest, kind, number, heading is not None)
     bullet = _BULLET.match(text) if heading is None else None
     if bullet is not None:
         return _Line(text[bullet.end() :].strip(), "bullets", None, False)
