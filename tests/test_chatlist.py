@@ -95,16 +95,16 @@ CHAT_CASES: list[tuple[str, str, str, list[str], str, bool]] = [
     (
         "numbered_headings_over_paragraphs",
         f"### 9. Lisbon Walking Tour\n{A}\n\n### 10. Temperature Extremes\n\n{B}\n",
-        "stop", [A, B], "numbered+titles", False,
+        "stop", [A, B], "headings", False,
     ),
     (
         "task_headings",
-        f"## Task 9\n{A}\n\n## Task 10\n{B}", "stop", [A, B], "task", False,
+        f"## Task 9\n{A}\n\n## Task 10\n{B}", "stop", [A, B], "headings", False,
     ),
     (
         "headings_without_numbers",
         f"## New tasks\n\n### Lisbon Walking Tour\n{A}\n\n### Sourdough Names\n{D}",
-        "stop", [A, D], "headings+titles", True,
+        "stop", [A, D], "headings", True,
     ),
     (
         "section_headings_between_items",
