@@ -45,6 +45,14 @@ def test_defaults_are_the_papers() -> None:
     assert "go to" in cfg.blacklist
 
 
+def test_a_blank_line_stop_sequence_from_toml_is_kept(tmp_path: Path) -> None:
+    """`stop = ["\\n\\n", ...]` (the README's example) was silently cut to three sequences."""
+    toml = tmp_path / "run.toml"
+    toml.write_text('[params.instructions]\nstop = ["\\n\\n", "\\n16", "16.", "16 ."]\n')
+    cfg = config.build_config(_parse("--out", str(tmp_path / "o"), "--config", str(toml)))
+    assert cfg.params["instructions"].stop == ("\n\n", "\n16", "16.", "16 .")
+
+
 def test_flags_override_toml_which_overrides_defaults(tmp_path: Path) -> None:
     toml = tmp_path / "run.toml"
     toml.write_text(
