@@ -6,7 +6,8 @@ continuation for `plain`, a chat model's list style drawn per answer for `random
 committed, generation requests (request.completed of stage `instructions`), their ratio, the
 run's stop reason, the answers by list format (report's `answer_formats`) and the committed
 instructions holding list markup or a chat remark (must be 0). Each run is bounded by
-`--timeout-s`.
+`--timeout-s`. `--paper-stop` sends the paper's generation stop sequences (with "\\n\\n",
+which the chat endpoint no longer sends by default) through a `--config` file.
 
     python bench/bench_formats.py --tasks 300 --formats plain,random --seeds 1,2
 """
@@ -31,6 +32,7 @@ import orjson
 
 from asyncgen import report
 from asyncgen.embedded import simulator_process
+from asyncgen.llm.params import DEFAULT_PARAMS
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY")
 MARKUP = re.compile(
@@ -40,18 +42,25 @@ MARKUP = re.compile(
 
 
 def run_once(chat_format: str, seed: int, tasks: int, latency_ms: float,
-             timeout_s: float) -> dict[str, Any]:
+             timeout_s: float, paper_stop: bool = False) -> dict[str, Any]:
     """One run against a simulator answering in `chat_format`; its figures."""
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
     with tempfile.TemporaryDirectory(prefix="bench-formats-") as tmp, simulator_process(
         "--chat-format", chat_format, "--seed", str(seed), "--latency-ms", str(latency_ms)
     ) as url:
         out = Path(tmp) / "out"
+        config: list[str] = []
+        if paper_stop:
+            toml = Path(tmp) / "run.toml"
+            stops = ", ".join(orjson.dumps(stop).decode()
+                              for stop in DEFAULT_PARAMS["instructions"].stop)
+            toml.write_text(f"[params.instructions]\nstop = [{stops}]\n")
+            config = ["--config", str(toml)]
         started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--provider", "sim",
              "--base-url", url, "--target-instructions", str(tasks), "--seed", str(seed),
-             "--log-format", "none"],
+             "--log-format", "none", *config],
             env=env, capture_output=True, timeout=timeout_s, check=False,
         )
         elapsed = time.monotonic() - started
@@ -82,13 +91,17 @@ def main() -> int:
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--timeout-s", type=float, default=600.0)
+    parser.add_argument("--paper-stop", action="store_true",
+                        help='send the paper\'s stop sequences, "\\n\\n" included')
     args = parser.parse_args()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores, {args.tasks} tasks, latency {args.latency_ms} ms")
+          f"on {os.cpu_count()} cores, {args.tasks} tasks, latency {args.latency_ms} ms"
+          + (", the paper's stop sequences" if args.paper_stop else ""))
     totals: dict[str, list[int]] = {}
     for chat_format in args.formats.split(","):
         for seed in map(int, args.seeds.split(",")):
-            row = run_once(chat_format, seed, args.tasks, args.latency_ms, args.timeout_s)
+            row = run_once(chat_format, seed, args.tasks, args.latency_ms, args.timeout_s,
+                           args.paper_stop)
             total = totals.setdefault(chat_format, [0, 0])
             total[0] += row["committed"]
             total[1] += row["generation_requests"]

@@ -17,7 +17,7 @@ from .conftest import report_json, sim_process
 QUIET = ["--log-format", "none", "--progress-interval", "1"]
 # list markup or a chat remark in a committed instruction (issue 21's "Done when")
 MARKUP = re.compile(
-    r"\*\*|^\s*[-*\u2022#]|(?i:\b(?:task|instruction)\s*\d+\s*[:.)])|(?<=\s)\d{1,2}[.)]\s+[A-Z]|"
+    r"\*\*|^\s*[-*\u2022#]|(?i:\b(?:task|instruction)\s*\d+\s*[:.)])|(?<=[.?!:]\s)\d{1,2}[.)]\s+[A-Z]|"
     r"(?i:here are|let me know|i hope)"
 )
 
@@ -54,7 +54,8 @@ def test_the_markup_check_catches_what_it_must() -> None:
                 "Write a poem. I hope this helps.", "### Write a poem"]:
         assert MARKUP.search(bad), bad
     for good in ["Write a poem about the sea in 10 lines.", "Convert 3.5 km into miles.",
-                 "Explain step 2 of the recipe to a child."]:
+                 "Explain step 2 of the recipe to a child.",
+                 "Ann has 169 apples and gives away 31. How many are left?"]:
         assert not MARKUP.search(good), good
 
 
