@@ -126,11 +126,11 @@ def split_list(text: str) -> ListAnswer:
         titled |= has_title
         chat |= remark
         items.append(item)
-    lead_lines = lines[: starts[0] if starts else len(lines)]
-    while lead_lines and (lead_lines[0].heading or not lead_lines[0].text):
-        chat |= lead_lines[0].heading  # a heading over the list: "## New tasks"
-        lead_lines = lead_lines[1:]
-    lead, has_title, remark = _item(lead_lines) if lead_lines else ("", False, False)
+    top, end = 0, starts[0] if starts else len(lines)
+    while top < end and (lines[top].heading or not lines[top].text):
+        chat |= lines[top].heading  # a heading over the list: "## New tasks"
+        top += 1
+    lead, has_title, remark = _item(lines[top:end]) if top < end else ("", False, False)
     if not lead and not any(items):
         kind = "empty"
     first = lines[starts[0]].number if starts else None
