@@ -52,6 +52,7 @@ _LABEL = (rf"{_BOLD}?(?i:task|instruction)[ \t]*#?(?P<t>\d{{1,3}})(?:[ \t]*{_BOL
           rf"(?:[ \t]*[.):\-\u2013\u2014]{_BOLD}?(?=\s|$)|(?=[ \t]*$))")
 _MARKER = re.compile(rf"(?:{_BULLET_MARK}[ \t]+)?(?:{_LABEL}|{_NUMBER})")
 _BULLET = re.compile(rf"{_BULLET_MARK}[ \t]+(?=\S)")
+_BULLETS = re.compile(rf"(?:{_BULLET_MARK}[ \t]+)+(?=\S)")
 _HEADING = re.compile(r"#{1,6}(?:[ \t]+|$)")
 # a label glued after a sentence: "… its moods. Task 10: Given …" → a line of its own
 _GLUED_LABEL = re.compile(rf"(?<=[.?!])[ \t]+(?={_BOLD}?(?i:task|instruction)[ \t]*#?\d{{1,3}}"
@@ -215,8 +216,8 @@ def _paragraph(lines: list[_Line]) -> tuple[str, bool]:
 def _clean(text: str) -> str:
     """No bold markup, no bullet at the start, whitespace collapsed to single spaces."""
     text = _WHITESPACE.sub(" ", text.replace("**", "")).strip()
-    bullet = _BULLET.match(text)
-    return text[bullet.end() :] if bullet is not None else text
+    bullets = _BULLETS.match(text)
+    return text[bullets.end() :] if bullets is not None else text
 
 
 def is_chat_preamble(lead: str) -> bool:

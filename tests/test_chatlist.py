@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asyncgen.chatlist import split_list
+from asyncgen.chatlist import LIST_FORMATS, split_list
 from asyncgen.parsing import Rejected, parse_instruction_answer, parse_instructions
 
 A = "Plan a three-day walking tour of Lisbon for two retired teachers."
@@ -266,3 +266,26 @@ def test_large_chat_markup_parses_in_linear_time() -> None:
                  "Task 9 " * 40_000, "9. **t**\n" * 30_000, ("\n" * 1000 + "#") * 100,
                  "- \n" * 50_000, "9.\n\n" * 30_000, "### x\ny\n" * 30_000]:
         parse_instruction_answer(text, finish_reason="length")
+
+
+CHAT_FRAGMENTS = ["\n", "\n\n", " ", "9.", "10) ", "11: ", "**12.**", "Task 9:", "**Task 10:**",
+                  "Instruction 3", "- ", "* ", "\u2022 ", "#", "### ", "## 9. ", "**", "__",
+                  "**Title**: ", "Title:", " - ", "Here are more tasks:", "Let me know!",
+                  "I hope this helps.", "Sure!", "word ", "Write a poem about ", "the sea. ",
+                  "3.5 ", "10:30 "]
+CHAT_TEXTS = st.lists(st.one_of(st.sampled_from(CHAT_FRAGMENTS), st.text(max_size=4)),
+                      max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(text=CHAT_TEXTS, finish_reason=st.sampled_from([None, "stop", "length"]))
+def test_any_mix_of_chat_markup_parses_to_clean_items(
+    text: str, finish_reason: str | None
+) -> None:
+    answer = parse_instruction_answer(text, finish_reason=finish_reason)
+    assert answer.kept or answer.rejected
+    base, _, titles = answer.format.partition("+")
+    assert base in LIST_FORMATS and titles in ("", "titles")
+    for item in [*answer.kept, *(r.text for r in answer.rejected if r.reason != "empty")]:
+        assert "**" not in item and item == " ".join(item.split())
+        assert not re.match(r"[-*\u2022][ \t]", item)
