@@ -65,6 +65,8 @@ _CHAT_REMARK = re.compile(
     r"would you like|these (?:tasks|instructions|prompts) (?:should|can|will|cover|are)|"
     r"(?:happy|glad) to help|enjoy|good luck)\b", re.I)
 _WHITESPACE = re.compile(r"\s+")
+_BOLD_PAIR = re.compile(r"(?<![\w*])\*\*(?=[^\s*])((?:[^*]|\*(?!\*))+?)(?<=[^\s*])\*\*(?![\w*])")
+_BOLD_EDGES = re.compile(r"^\*\*+|\*\*+$")
 
 # A chat model's opening line ("Sure! Here are more tasks:"), never an instruction: an
 # interjection alone, or an opener that ends in ":" or "!" and speaks of the list itself, or a
@@ -189,7 +191,7 @@ def _item(lines: list[_Line]) -> tuple[str, bool, bool]:
         return text, False, remark
     body = [_Line(rest, None, None, False), *lines[1:]] if rest else lines[1:]
     text, remark = _paragraph(body)
-    title = _clean(title).rstrip(":").strip()
+    title = _clean(_clean(title).rstrip(":"))
     if not text:
         return title, False, remark
     if text[0].isascii() and text[0].isupper() or not title:
@@ -214,10 +216,13 @@ def _paragraph(lines: list[_Line]) -> tuple[str, bool]:
 
 
 def _clean(text: str) -> str:
-    """No bold markup, no bullet at the start, whitespace collapsed to single spaces."""
-    text = _WHITESPACE.sub(" ", text.replace("**", "")).strip()
+    """No bold markup, no bullet at the start, whitespace collapsed to single spaces.
+
+    Bold is a pair of "**" around text, or "**" at either end: "2**10" and "**kwargs" stay.
+    """
+    text = _BOLD_EDGES.sub("", _BOLD_PAIR.sub(r"\1", _WHITESPACE.sub(" ", text).strip()))
     bullets = _BULLETS.match(text)
-    return text[bullets.end() :] if bullets is not None else text
+    return text[bullets.end() :].strip() if bullets is not None else text.strip()
 
 
 def is_chat_preamble(lead: str) -> bool:
