@@ -25,11 +25,13 @@ The rules, in the order they apply:
   written anyway, and the name in front would make every instruction start "Name: …", which is
   neither the paper's format nor what a user would type. When the text does not start a
   sentence ('**Translate into French**: "Good night"'), the title carries the instruction: the
-  item is "title: text". A title with no text is the item.
-- What precedes the first marker (the lead) is returned as is; the caller decides whether it
-  is the first item or a preamble (`is_chat_preamble`). Headings before it are dropped.
-- Bold markup (`**`) is removed everywhere in an item, and a bullet at the start of one of its
-  lines.
+  item is "title: text". A title with no text is the item. A plain "Budget Plan: Develop …"
+  is not taken for a title: it cannot be told from an instruction such as "Classify: …".
+- What precedes the first marker (the lead) is read as an item would be; the caller decides
+  whether it is the first item or a preamble (`is_chat_preamble`). Headings before it are
+  dropped.
+- Bold markup is removed from an item (a pair of `**` around words, or `**` at either end;
+  "2**10" and "**kwargs" stay), and bullets at the start of each of its lines.
 """
 
 from __future__ import annotations
