@@ -3,9 +3,10 @@
 Deviation: on the chat endpoint the generation request does not stop at a blank line
 (`defaults_for`). The paper's "\\n\\n" ended a base model's list; a chat model writes
 "Here are more tasks:", a blank line, then the list, or leaves blank lines between items, and
-the stop sequence cut its answer to the preamble or to the first item (issue 21: 36% of the
-instructions per request of a plain list on the simulator). The parser ends each item at a
-blank line instead (asyncgen.chatlist), so a closing remark is not taken for an instruction.
+the stop sequence cut its answer to the preamble or to the first item (issue 21: 35 % of the
+tasks per generation request of a plain list on the simulator, bench/README.md). The parser
+ends each item at a blank line instead (asyncgen.chatlist), so a closing remark is not taken
+for an instruction.
 """
 
 from __future__ import annotations
