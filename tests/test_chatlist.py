@@ -74,6 +74,15 @@ CHAT_CASES: list[tuple[str, str, str, list[str], str, bool]] = [
         f"**Task 9:** {A}\n**Task 10**: {B}\n**Task 11** - {C}", "stop", [A, B, C], "task", False,
     ),
     (
+        "label_and_instruction_all_bold",
+        f"**Task 9: {A}**\n**Task 10: {B}**", "stop", [A, B], "task", False,
+    ),
+    (
+        "bold_field_name_as_title",
+        f"9. **Instruction:** {A}\n10. **Instruction:** {C}", "stop", [A, C],
+        "numbered+titles", False,
+    ),
+    (
         "task_labels_glued_on_one_line",
         f"Task 9: {A} Task 10: {B} Task 11: {C}", "stop", [A, B, C], "task", False,
     ),
