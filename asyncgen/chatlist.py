@@ -54,7 +54,6 @@ _LABEL = (rf"{_BOLD}?(?i:task|instruction)[ \t]*#?(?P<t>\d{{1,3}})(?:[ \t]*{_BOL
           rf"(?:[ \t]*[.):\-\u2013\u2014]{_BOLD}?(?=\s|$)|(?=[ \t]*$))")
 _MARKER = re.compile(rf"(?:{_BULLET_MARK}[ \t]+)?(?:{_LABEL}|{_NUMBER})")
 _BULLET = re.compile(rf"{_BULLET_MARK}[ \t]+(?=\S)")
-_BULLETS = re.compile(rf"(?:{_BULLET_MARK}[ \t]+)+(?=\S)")
 _HEADING = re.compile(r"#{1,6}(?:[ \t]+|$)")
 # a label glued after a sentence: "… its moods. Task 10: Given …" → a line of its own
 _GLUED_LABEL = re.compile(rf"(?<=[.?!])[ \t]+(?={_BOLD}?(?i:task|instruction)[ \t]*#?\d{{1,3}}"
@@ -68,7 +67,7 @@ _CHAT_REMARK = re.compile(
     r"(?:happy|glad) to help|enjoy|good luck)\b", re.I)
 _WHITESPACE = re.compile(r"\s+")
 _BOLD_PAIR = re.compile(r"(?<![\w*])\*\*(?=[^\s*])((?:[^*]|\*(?!\*))+?)(?<=[^\s*])\*\*(?![\w*])")
-_BOLD_EDGES = re.compile(r"^\*\*+|\*\*+$")
+_LEADING_MARKUP = re.compile(r"(?:\*\*+|[-*\u2022][ \t]+|\s)*")  # bold, bullets, spaces
 
 # A chat model's opening line ("Sure! Here are more tasks:"), never an instruction: an
 # interjection alone, or an opener that ends in ":" or "!" and speaks of the list itself, or a
@@ -220,11 +219,20 @@ def _paragraph(lines: list[_Line]) -> tuple[str, bool]:
 def _clean(text: str) -> str:
     """No bold markup, no bullet at the start, whitespace collapsed to single spaces.
 
-    Bold is a pair of "**" around text, or "**" at either end: "2**10" and "**kwargs" stay.
+    Bold is a pair of "**" around words, or "**" at either end: "2**10" and "**kwargs" stay.
     """
-    text = _BOLD_EDGES.sub("", _BOLD_PAIR.sub(r"\1", _WHITESPACE.sub(" ", text).strip()))
-    bullets = _BULLETS.match(text)
-    return text[bullets.end() :].strip() if bullets is not None else text.strip()
+    text = _BOLD_PAIR.sub(r"\1", _WHITESPACE.sub(" ", text))
+    leading = _LEADING_MARKUP.match(text)  # never None: it matches ""
+    start = leading.end() if leading is not None else 0
+    end = len(text)
+    while end > start:
+        if text[end - 1] == " ":
+            end -= 1
+        elif text.endswith("**", start, end):
+            end -= 2
+        else:
+            break
+    return text[start:end]
 
 
 def is_chat_preamble(lead: str) -> bool:

@@ -282,7 +282,8 @@ def test_large_chat_markup_parses_in_linear_time() -> None:
     """A regex with catastrophic backtracking, or a quadratic scan, hits the timeout here."""
     for text in ["#\n" * 50_000, "### x\n\n" * 20_000, "**" * 100_000, "- **a" * 40_000,
                  "Task 9 " * 40_000, "9. **t**\n" * 30_000, ("\n" * 1000 + "#") * 100,
-                 "- \n" * 50_000, "9.\n\n" * 30_000, "### x\ny\n" * 30_000]:
+                 "- \n" * 50_000, "9.\n\n" * 30_000, "### x\ny\n" * 30_000,
+                 "x" + " **" * 40_000, "** - " * 40_000, "**x " * 40_000]:
         parse_instruction_answer(text, finish_reason="length")
 
 
