@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from asyncgen.errors import UsageError
-from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
+from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage, defaults_for
 from asyncgen.llm.providers import SIM_MODEL
 from asyncgen.selfinstruct.demos import DEFAULT_DEMOS
 from asyncgen.selfinstruct.parsing import DEFAULT_BLACKLIST
@@ -215,6 +215,7 @@ class Words:
 
     most: int = 10_000
     metavar: str = "WORDS"
+    blank_ok: bool = False  # stop sequences: "\n\n" is one (only "" is dropped)
 
     def allowed(self) -> str:
         return f"comma-separated words, at most {self.most}" if self.most < 10_000 \
@@ -228,7 +229,7 @@ class Words:
             return self.parse(raw)
         if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
             raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a list of strings")
-        return self._counted(tuple(w for w in raw if w.strip()))
+        return self._counted(tuple(w for w in raw if (w if self.blank_ok else w.strip())))
 
     def _counted(self, words: tuple[str, ...]) -> tuple[str, ...]:
         if len(words) > self.most:
@@ -520,7 +521,7 @@ PARAMS: Mapping[str, Kind] = {
     "presence_penalty": Float(-2.0, 2.0),
     "frequency_penalty": Float(-2.0, 2.0),
     "max_tokens": Int(1, 1_000_000),
-    "stop": Words(most=4),
+    "stop": Words(most=4, blank_ok=True),
 }
 
 
@@ -739,9 +740,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             except Invalid as exc:
                 raise _invalid(where[option.name], kind, exc) from None
     stage_params: dict[Stage, RequestParams] = {}
+    defaults = defaults_for(values["endpoint"])
     for stage in STAGES:
         try:
-            stage_params[stage] = DEFAULT_PARAMS[stage].with_overrides(params.get(stage, {}))
+            stage_params[stage] = defaults[stage].with_overrides(params.get(stage, {}))
         except (ValueError, TypeError) as exc:
             raise UsageError(f"{config_file}: [params.{stage}] {exc}") from None
     return RunConfig(**values, params=stage_params)
