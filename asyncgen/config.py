@@ -36,7 +36,7 @@ from asyncgen.kinds import (
     shown_number,
     writable_dir,
 )
-from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
+from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage, defaults_for
 from asyncgen.llm.providers import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CONCURRENCY,
@@ -224,7 +224,7 @@ PARAMS: Mapping[str, Kind] = {
     "presence_penalty": Float(-2.0, 2.0),
     "frequency_penalty": Float(-2.0, 2.0),
     "max_tokens": Int(1, 1_000_000),
-    "stop": Words(most=4),
+    "stop": Words(most=4, blank_ok=True),
 }
 
 
@@ -443,9 +443,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             except Invalid as exc:
                 raise _invalid(where[option.name], kind, exc) from None
     stage_params: dict[Stage, RequestParams] = {}
+    defaults = defaults_for(values["endpoint"])
     for stage in STAGES:
         try:
-            stage_params[stage] = DEFAULT_PARAMS[stage].with_overrides(params.get(stage, {}))
+            stage_params[stage] = defaults[stage].with_overrides(params.get(stage, {}))
         except (ValueError, TypeError) as exc:
             raise UsageError(f"{config_file}: [params.{stage}] {exc}") from None
     return RunConfig(**values, params=stage_params)

@@ -190,6 +190,7 @@ class Words:
 
     most: int = 10_000
     metavar: str = "WORDS"
+    blank_ok: bool = False  # stop sequences: "\n\n" is one (only "" is dropped)
 
     def allowed(self) -> str:
         return f"comma-separated words, at most {self.most}" if self.most < 10_000 \
@@ -203,7 +204,7 @@ class Words:
             return self.parse(raw)
         if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
             raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a list of strings")
-        return self._counted(tuple(w for w in raw if w.strip()))
+        return self._counted(tuple(w for w in raw if (w if self.blank_ok else w.strip())))
 
     def _counted(self, words: tuple[str, ...]) -> tuple[str, ...]:
         if len(words) > self.most:

@@ -36,10 +36,21 @@ def test_defaults_are_the_papers() -> None:
     assert cfg.human_per_prompt == 6 and cfg.machine_per_prompt == 2
     assert cfg.similarity_threshold == 0.7
     assert cfg.params["instructions"].temperature == 0.7
-    assert cfg.params["instructions"].stop == ("\n\n", "\n16", "16.", "16 .")
+    # the chat endpoint (the default) does not stop at a blank line (issue 21); completions do
+    assert cfg.params["instructions"].stop == ("\n16", "16.", "16 .")
+    completions = config.build_config(_parse("--out", "o", "--endpoint", "completions"))
+    assert completions.params["instructions"].stop == ("\n\n", "\n16", "16.", "16 .")
     assert cfg.params["classify"].max_tokens == 3
     assert cfg.params["instances"].presence_penalty == 1.5
     assert "go to" in cfg.blacklist
+
+
+def test_a_blank_line_stop_sequence_from_toml_is_kept(tmp_path: Path) -> None:
+    """`stop = ["\\n\\n", ...]` (the README's example) was silently cut to three sequences."""
+    toml = tmp_path / "run.toml"
+    toml.write_text('[params.instructions]\nstop = ["\\n\\n", "\\n16", "16.", "16 ."]\n')
+    cfg = config.build_config(_parse("--out", str(tmp_path / "o"), "--config", str(toml)))
+    assert cfg.params["instructions"].stop == ("\n\n", "\n16", "16.", "16 .")
 
 
 def test_flags_override_toml_which_overrides_defaults(tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache", "via")
+                 "billed_nano_usd", "cache", "via", "formats", "chat_answers")
 
     def __init__(self) -> None:
         self.events = 0
@@ -183,6 +183,8 @@ class EventTally:
         self.billed_nano_usd = 0  # every request event's cost: retries and failures included
         self.cache = CacheUsage()  # every billed request event, retries and failures included
         self.via: dict[str, Counter[str]] = {}  # "batch" (has a batch_id) or "live" -> usage
+        self.formats: Counter[str] = Counter()  # list format of each generation answer
+        self.chat_answers = 0  # generation answers with a chat preamble or remark dropped
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -241,6 +243,9 @@ class EventTally:
                 self.failed_final[kind] += 1
         elif name == events.CANDIDATES_PARSED:
             self.parsed += int(_number(event.get("count")))
+            if isinstance(event.get("format"), str):  # events written since the chat formats
+                self.formats[event["format"]] += 1
+                self.chat_answers += event.get("chat") is True
         elif name == events.TASK_ADMITTED:
             self.admitted += 1
         elif name == events.TASK_COMMITTED:
@@ -381,6 +386,19 @@ def funnel(tally: EventTally) -> dict[str, Any]:
     }
 
 
+def answer_formats(tally: EventTally) -> dict[str, Any]:
+    """The list formats the model wrote its generation answers in (selfinstruct.chatlist), most
+    frequent first, and how many answers held a chat preamble or closing remark."""
+    answers = sum(tally.formats.values())
+    return {
+        "answers": answers,
+        "by_format": {name: {"answers": count, "share": count / answers}
+                      for name, count in tally.formats.most_common()},
+        "with_chat_remarks": tally.chat_answers,
+        "chat_share": tally.chat_answers / answers if answers else None,
+    }
+
+
 def requests_by_stage(tally: EventTally) -> dict[str, Any]:
     """Requests, tokens and cost (from request.completed) per stage, and the total."""
     rows: dict[str, dict[str, Any]] = {}
@@ -478,6 +496,7 @@ def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] =
         },
         "table1": dict(t1),
         "funnel": funnel(tally),
+        "answer_formats": answer_formats(tally),
         "requests": requests,
         "cost_usd": cost,
         "cost_source": source,
@@ -562,6 +581,15 @@ def _funnel_lines(f: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _formats_lines(formats: Mapping[str, Any]) -> list[str]:
+    rows = [["list format", "answers", "share"]]
+    rows += [[name, _int(row["answers"]), _pct(row["answers"], formats["answers"])]
+             for name, row in formats["by_format"].items()]
+    return ["Generation answers by list format (candidate.parsed)", *_table(rows),
+            f"  with a chat preamble or closing remark: {_int(formats['with_chat_remarks'])} "
+            f"({_pct(formats['with_chat_remarks'], formats['answers'])})"]
+
+
 def _requests_lines(report: Mapping[str, Any]) -> list[str]:
     req = report["requests"]
     rows = [["stage", "requests", "prompt tokens", "completion tokens", "cost"]]
@@ -612,6 +640,8 @@ def render_text(report: Mapping[str, Any]) -> str:
         _runs_lines(report["runs"]),
         _table1_lines(report["table1"]),
         _funnel_lines(report["funnel"]),
+        *([_formats_lines(report["answer_formats"])] if report["answer_formats"]["answers"]
+          else []),
         _requests_lines(report),
         _cache_lines(report["prompt_cache"]),
         _latency_lines(report["latency_ms"]),

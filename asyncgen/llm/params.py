@@ -1,4 +1,13 @@
-"""Per-stage request parameters, with the paper's defaults (Self-Instruct, Table 4)."""
+"""Per-stage request parameters, with the paper's defaults (Self-Instruct, Table 4).
+
+Deviation: on the chat endpoint the generation request does not stop at a blank line
+(`defaults_for`). The paper's "\\n\\n" ended a base model's list; a chat model writes
+"Here are more tasks:", a blank line, then the list, or leaves blank lines between items, and
+the stop sequence cut its answer to the preamble or to the first item (issue 21: 35 % of the
+tasks per generation request of a plain list on the simulator, bench/README.md). The parser
+ends each item at a blank line instead (selfinstruct.chatlist), so a closing remark is not taken
+for an instruction.
+"""
 
 from __future__ import annotations
 
@@ -72,3 +81,14 @@ DEFAULT_PARAMS: dict[Stage, RequestParams] = {
         temperature=0.0, presence_penalty=1.5, max_tokens=300, stop=("Task:",)
     ),
 }
+
+# the generation stop sequences on the chat endpoint: the paper's, without "\n\n"
+CHAT_INSTRUCTION_STOP: tuple[str, ...] = ("\n16", "16.", "16 .")
+
+
+def defaults_for(endpoint: str) -> dict[Stage, RequestParams]:
+    """The defaults of each stage for an endpoint ("chat" or "completions")."""
+    if endpoint != "chat":
+        return dict(DEFAULT_PARAMS)
+    chat = replace(DEFAULT_PARAMS["instructions"], stop=CHAT_INSTRUCTION_STOP)
+    return {**DEFAULT_PARAMS, "instructions": chat}

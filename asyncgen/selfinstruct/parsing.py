@@ -21,13 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from asyncgen.selfinstruct.chatlist import is_chat_preamble, split_list
+
 __all__ = [
     "DEFAULT_BLACKLIST",
     "REJECT_REASONS",
     "Instance",
+    "InstructionAnswer",
     "Rejected",
     "parse_classification",
     "parse_instances",
+    "parse_instruction_answer",
     "parse_instructions",
 ]
 
@@ -64,21 +68,19 @@ def _unix_newlines(text: str) -> str:
 
 # --- Step 1: instructions (Table 5) ----------------------------------------------------------
 
-# A list item's number at the start of a line: "10. ", "10 . ", "10) ", "**10.** ".
-# "(?=\s|$)" keeps "3.5 litres" whole, as the released "\n\d+\s?\. " does.
-_NUMBERED = re.compile(r"^[ \t]*(?:\*\*|__)?(\d{1,3})[ \t]?[.)](?:\*\*|__)?(?=\s|$)", re.M)
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _WHITESPACE = re.compile(r"\s+")
-# A chat model's opening line ("Sure! Here are more tasks:"), never an instruction: an
-# interjection alone, or an opener that ends in ":" or "!" and speaks of the list itself. An
-# instruction that starts the same way stays ("Okay, now rewrite the paragraph in passive
-# voice."; "Here is a list of numbers. Sort them in ascending order:").
-_INTERJECTION = re.compile(r"(?:sure|certainly|of course|absolutely|okay|ok|alright|great)\W*$",
-                           re.I)
-_OPENER = re.compile(r"(?:sure|certainly|of course|absolutely|okay|ok|alright|great|here|below|"
-                     r"these|i)\b.*[:!]$", re.I)
-_ABOUT_THE_LIST = re.compile(r"\b(?:tasks?|instructions?|prompts?|ones|continu\w*|you go|"
-                             r"they are)\b|\b(?:more|new|additional|others)\W*$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionAnswer:
+    """One generation answer parsed: the kept and rejected instructions, the list format the
+    model wrote (`chatlist.LIST_FORMATS`, "+titles" when items had bold titles), and
+    whether it held a chat preamble, closing remark or heading that was dropped."""
+
+    kept: list[str]
+    rejected: list[Rejected]
+    format: str
+    chat: bool
 
 
 def parse_instructions(
@@ -94,11 +96,56 @@ def parse_instructions(
 
     Returns the kept instructions (whitespace-normalised, no exact duplicates, in order) and
     the rejected ones with their reason. A response without any item gives one "empty".
+    `parse_instruction_answer` also says which list format the model wrote.
+    """
+    answer = parse_instruction_answer(
+        text, finish_reason=finish_reason, first_number=first_number, blacklist=blacklist,
+        min_words=min_words, max_words=max_words,
+    )  # fmt: skip
+    return answer.kept, answer.rejected
+
+
+def parse_instruction_answer(
+    text: str,
+    *,
+    finish_reason: str | None,
+    first_number: int = 9,
+    blacklist: Sequence[str] = DEFAULT_BLACKLIST,
+    min_words: int = 3,
+    max_words: int = 150,
+) -> InstructionAnswer:
+    """`parse_instructions`, with the list format found.
+
+    Deviations from the released code, all for chat models (the released code met only
+    GPT-3 davinci continuing the list as given; `asyncgen.selfinstruct.chatlist` has the rules):
+    - items are also "9)", "9:", "**9.**", "Task 9:", "Instruction 9:", "- ", "* ", "• " (when
+      no item is numbered) and markdown headings; a label glued after a sentence starts an item;
+    - an item is its first paragraph: a blank line, a section heading or a chat remark
+      ("Let me know…", "I hope…") ends it (the released code kept everything up to the next
+      number; its stop sequence "\\n\\n" meant a completion never held a blank line);
+    - a bold or heading title before an item's text is dropped when the text reads as a
+      sentence of its own ("**Create a Budget Plan**: Develop a monthly budget …" → "Develop a
+      monthly budget …"), else kept as "title: text"; bold markup and a leading bullet are
+      removed (the released code would reject "**…" as a bad start, or keep the markup);
+    - text before the first item is a chat preamble, dropped, when the first item restates
+      `first_number` or the text reads as one ("Sure! Here are more tasks:"); else it is the
+      first item, as in the released code.
+    The paper's rules then apply to each item as they did: length, blacklist, "Write a
+    program", bad start, and the last item dropped when the answer was cut (`length`).
     """
     _check_instruction_args(blacklist, first_number, min_words, max_words)
-    items = _numbered_items(_unix_newlines(text), first_number)
+    listed = split_list(_unix_newlines(text))
+    items = [item for item in listed.items if item]
+    chat = listed.chat
+    # A chat model may open with a preamble, or restate "9." itself after one: then the first
+    # number is `first_number` (a "9." further down is another matter, an item's own line).
+    if listed.lead:
+        if listed.first != first_number and not is_chat_preamble(listed.lead):
+            items.insert(0, listed.lead)
+        else:
+            chat = True
     if not items:
-        return [], [Rejected("empty", _one_line(text))]
+        return InstructionAnswer([], [Rejected("empty", _one_line(text))], listed.format, chat)
     # Deviation: the released code drops the whole response when truncated; we (like Stanford
     # Alpaca) drop only the last item, the only one that can be cut short.
     truncated = items.pop() if finish_reason == "length" else None
@@ -113,7 +160,7 @@ def parse_instructions(
             kept.append(item)
     if truncated is not None:
         rejected.append(Rejected("truncated", truncated))
-    return kept, rejected
+    return InstructionAnswer(kept, rejected, listed.format, chat)
 
 
 def _check_instruction_args(
@@ -126,37 +173,6 @@ def _check_instruction_args(
         raise ValueError(f"need 0 <= min_words < max_words, got {min_words} and {max_words}")
     if first_number < 1:
         raise ValueError(f"first_number must be >= 1, got {first_number}")
-
-
-def _numbered_items(text: str, first_number: int) -> list[str]:
-    """The non-empty list items, one line each; the unnumbered lead is item `first_number`."""
-    marks = list(_NUMBERED.finditer(text))
-    starts = [mark.start() for mark in marks] + [len(text)]
-    lead = _first_paragraph(text[: starts[0]])
-    bodies = [text[mark.end() : end] for mark, end in zip(marks, starts[1:], strict=True)]
-    items = [_first_paragraph(body) for body in bodies]
-    # A chat model may open with a preamble, or restate "9." itself after one: then the first
-    # number is `first_number` (a "9." further down is another matter, an item's own line).
-    restated = bool(marks) and int(marks[0].group(1)) == first_number
-    if lead and not restated and not _is_chat_preamble(lead):
-        items.insert(0, lead)
-    return [item for item in items if item]
-
-
-def _is_chat_preamble(lead: str) -> bool:
-    """ "Sure!", "Here are 7 more:", "Certainly! Below are some new tasks:"."""
-    return bool(_INTERJECTION.match(lead)
-                or (_OPENER.match(lead) and _ABOUT_THE_LIST.search(lead)))
-
-
-def _first_paragraph(text: str) -> str:
-    """Text up to the first blank line, on one line.
-
-    Deviation: the released code keeps everything up to the next number. Its stop sequence
-    "\\n\\n" means a completion never holds a blank line, so what follows one is a chat
-    model's closing remark ("Let me know if you need more!"), not part of the instruction.
-    """
-    return _one_line(_BLANK_LINE.split(text.lstrip(), maxsplit=1)[0])
 
 
 def _one_line(text: str) -> str:

@@ -15,6 +15,7 @@ from asyncgen.config import argument_type
 from asyncgen.errors import UsageError
 from asyncgen.kinds import Float, Int
 from asyncgen.sim.books import Books
+from asyncgen.sim.chat import CHAT_FORMATS, PLAIN
 from asyncgen.sim.config import (
     BATCH_DELAY_S,
     BATCH_DISCOUNT,
@@ -113,6 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stuck", action="store_true",
                         help="a provider stuck repeating itself: every generation answer is the "
                         "same two instructions, every instance answer fails the filters")
+    parser.add_argument("--chat-format", choices=CHAT_FORMATS, default=PLAIN,
+                        help="how generation answers are written: plain (the paper's numbered "
+                        "continuation), a chat model's list style (preamble, titles, task, "
+                        "bullets, headings, spaced), or random (a chat style drawn per answer)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -135,6 +140,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
             batch_fail=args.batch_fail, batch_expire=args.batch_expire,
             batch_line_error=args.batch_line_error, stuck=args.stuck,
+            chat_format=args.chat_format,
         )
     except ValueError as exc:
         raise UsageError(_flags_named(str(exc))) from None

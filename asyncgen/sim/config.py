@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from asyncgen.sim.chat import CHAT_FORMATS, PLAIN
+
 Style = Literal["openai", "openrouter"]
 STYLES: tuple[Style, ...] = ("openai", "openrouter")
 
@@ -68,10 +70,14 @@ class SimConfig:
     batch_expire: float = 0.0  # probability that a batch expires half done
     batch_line_error: float = 0.0  # probability that one batch line ends in a 500
     stuck: bool = False  # the same two instructions, always; instances that always fail
+    chat_format: str = PLAIN  # generation answers as chat models write lists (asyncgen.sim.chat)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.chat_format not in CHAT_FORMATS:
+            raise ValueError(f"chat_format must be one of {', '.join(CHAT_FORMATS)}, "
+                             f"got {self.chat_format!r}")
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
         for name in ("latency_ms", "latency_spread_ms", "tokens_per_s", "price_in", "price_out",

@@ -21,7 +21,7 @@ from asyncgen.selfinstruct.prompts import (
     INSTRUCTION_HEADER,
     OUTPUT_FIRST_HEADER,
 )
-from asyncgen.sim import answers, instructions
+from asyncgen.sim import answers, chat, instructions
 
 CHARS_PER_TOKEN = 4
 
@@ -82,11 +82,15 @@ def candidate(prompt: str) -> str:
 class Generator:
     """Answers prompts; same seed and prompt give the same answer."""
 
-    __slots__ = ("_seed", "stuck")
+    __slots__ = ("_seed", "stuck", "chat_format")
 
-    def __init__(self, seed: int, *, stuck: bool = False) -> None:
+    def __init__(self, seed: int, *, stuck: bool = False, chat_format: str = chat.PLAIN) -> None:
+        if chat_format not in chat.CHAT_FORMATS:
+            raise ValueError(f"chat_format must be one of {', '.join(chat.CHAT_FORMATS)}, "
+                             f"got {chat_format!r}")
         self._seed = seed.to_bytes(16, "little", signed=True)
         self.stuck = stuck
+        self.chat_format = chat_format  # how generation answers are written (asyncgen.sim.chat)
 
     def __repr__(self) -> str:
         return f"Generator(seed={int.from_bytes(self._seed, 'little', signed=True)})"
@@ -104,7 +108,12 @@ class Generator:
             return _stuck(kind, prompt)
         if kind is PromptKind.INSTRUCTIONS:
             examples, number, ends_with_number = instructions.parse_instruction_prompt(prompt)
-            text, reason = instructions.continue_list(rng, examples, number, ends_with_number)
+            if self.chat_format == chat.PLAIN:
+                text, reason = instructions.continue_list(rng, examples, number, ends_with_number)
+            else:
+                items, reason = instructions.list_items(rng, examples, number)
+                text = chat.chat_list(rng, items, number, style=self.chat_format,
+                                      cut=reason == "length")
         elif kind is PromptKind.CLASSIFY:
             text, reason = answers.classify_answer(rng, candidate(prompt)), "stop"
         elif kind is PromptKind.INPUT_FIRST:

@@ -73,6 +73,16 @@ def continue_list(
     rng: random.Random, examples: Sequence[str], next_number: int, ends_with_number: bool
 ) -> tuple[str, str]:
     """The model's continuation of the numbered list and its finish reason."""
+    items, finish_reason = list_items(rng, examples, next_number)
+    parts = [f" {items[0]}" if ends_with_number else f"\n{next_number}. {items[0]}"]
+    parts.extend(f"\n{n}. {item}" for n, item in enumerate(items[1:], start=next_number + 1))
+    return "".join(parts), finish_reason
+
+
+def list_items(
+    rng: random.Random, examples: Sequence[str], next_number: int
+) -> tuple[list[str], str]:
+    """The items `next_number`… of the list (the last one cut short when "length")."""
     hints = topic_hints(examples)
     last = max(LAST_NUMBER, next_number)
     if rng.random() < EARLY_STOP_P:
@@ -82,9 +92,7 @@ def continue_list(
     if rng.random() < TRUNCATE_P:
         items[-1] = _cut(rng, items[-1])
         finish_reason = "length"
-    parts = [f" {items[0]}" if ends_with_number else f"\n{next_number}. {items[0]}"]
-    parts.extend(f"\n{n}. {item}" for n, item in enumerate(items[1:], start=next_number + 1))
-    return "".join(parts), finish_reason
+    return items, finish_reason
 
 
 def instruction_item(rng: random.Random, examples: Sequence[str], hints: Hints) -> str:

@@ -82,7 +82,8 @@ class SimServer:
         books: Books | None = None,
     ) -> None:
         self.config = config
-        self._generator = Generator(config.seed, stuck=config.stuck)
+        self._generator = Generator(config.seed, stuck=config.stuck,
+                                    chat_format=config.chat_format)
         self._limiter = RateLimiter(rpm=config.rpm_limit, tpm=config.tpm_limit, clock=clock)
         self._faults = FaultPlan(config)
         self._forced = FaultCounter()

@@ -10,7 +10,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from asyncgen.novelty.pool import Pool
 from asyncgen.observe import events
-from asyncgen.selfinstruct.parsing import parse_instructions
+from asyncgen.selfinstruct.parsing import parse_instruction_answer
 from asyncgen.selfinstruct.prompts import instruction_prompt
 from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, StopRequested
 
@@ -175,14 +175,16 @@ async def generate(
             if completion is None:
                 outlook.unanswered()
                 continue
-            kept, rejected = parse_instructions(
+            answer = parse_instruction_answer(
                 completion.text,
                 finish_reason=completion.finish_reason,
                 first_number=len(shown) + 1,
                 blacklist=blacklist,
             )
-            log.info(events.CANDIDATES_PARSED, count=len(kept) + len(rejected), kept=len(kept))
-            for item in rejected:
+            kept = answer.kept
+            log.info(events.CANDIDATES_PARSED, count=len(kept) + len(answer.rejected),
+                     kept=len(kept), format=answer.format, chat=answer.chat)
+            for item in answer.rejected:
                 log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
             # sent also when empty: the filter sees every response (a stuck provider is noticed)
             await slots.acquire()
