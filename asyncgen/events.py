@@ -27,6 +27,7 @@ RUN_PROGRESS = "run.progress"
 RUN_STOPPING = "run.stopping"
 RUN_UNPRICED = "run.unpriced"
 RUN_KEY = "run.key"  # OpenRouter key check at the start
+RUN_FIELDS = "run.fields"  # the run waits for the similarity fields still to write
 RUN_CHECKPOINT = "run.checkpoint"  # checkpoints of OUT/summary.json stopped (asyncgen.checkpoint)
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from asyncgen import spend
+from asyncgen import fields, spend
 from asyncgen.cache_usage import CacheUsage
 from asyncgen.errors import UsageError
 from asyncgen.llm.params import STAGES
@@ -450,12 +450,14 @@ def build_report(
     tally = EventTally()
     for event in events:
         tally.add(event)
-    return assemble(table1(tasks), tally, notes=notes, spend_usd=spend_usd)
+    return assemble(table1(tasks), tally, notes=notes, spend_usd=spend_usd,
+                    fields_missing=sum(not task.scored for task in tasks))
 
 
 def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] = (),
-             spend_usd: float | None = None) -> dict[str, Any]:
-    """The report from Table 1 and the events' fold (`build_report`, or `main` from folds)."""
+             spend_usd: float | None = None, fields_missing: int = 0) -> dict[str, Any]:
+    """The report from Table 1 and the events' fold (`build_report`, or `main` from folds);
+    `fields_missing`: tasks without their similarity fields (asyncgen.fields)."""
     count = t1["instructions"]
     runs = [run.as_dict() for run in tally.runs]
     requests = requests_by_stage(tally)
@@ -474,6 +476,7 @@ def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] =
             "list": runs,
         },
         "table1": dict(t1),
+        "fields_missing": fields_missing,
         "funnel": funnel(tally),
         "requests": requests,
         "cost_usd": cost,
@@ -679,23 +682,27 @@ def main(args: argparse.Namespace) -> int:
     output_dir(args.dir)
     before = read_summary(args.dir)
     tasks: list[Task] = []
-    if figure is not None:  # the figures need every task
+    if figure is not None:  # the figures need every task (their fields joined)
         tasks, notes = load_tasks(args.dir)
         t1 = table1(tasks)
+        unscored = sum(not task.scored for task in tasks)
     else:
         folded = fold_tasks(args.dir, before)
         t1 = folded.fold.table1()
         torn_task = folded.torn_note(args.dir / TASKS_FILE)
-        notes = [torn_task] if torn_task else []
+        unscored = len(fields.missing(args.dir))
+        notes = [note for note in (torn_task, fields.missing_note(unscored, args.dir)) if note]
     recovered = spend.recover(args.dir / spend.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
     if not (args.dir / EVENTS_FILE).exists():
         notes.append(f"{args.dir / 'events.jsonl'}: not found; funnel, requests, latency "
                      "and errors are empty")
-        report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd)
+        report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd,
+                          fields_missing=unscored)
     else:
         events = fold_events(args.dir, before)
-        report = assemble(t1, events.fold, notes=notes, spend_usd=spend_usd)
+        report = assemble(t1, events.fold, notes=notes, spend_usd=spend_usd,
+                          fields_missing=unscored)
         if torn := events.torn_note(args.dir / EVENTS_FILE):
             report["warnings"].insert(0, torn)
     report = {"dir": str(args.dir), **report}

@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from asyncgen import __version__, courier, events, report, rescue, spend, summary
+from asyncgen import fields as side
 from asyncgen import journal as worklog
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.budget import Budget
@@ -85,6 +86,7 @@ class Prepared:
     record: Record  # the runs that wrote into --out before this one
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
     changed: list[str]  # how they differ from the last run's (with --allow-changes)
+    unscored: list[side.Unscored]  # tasks of earlier runs still without similarity fields
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -164,6 +166,7 @@ def prepare(config: RunConfig) -> Prepared:
             backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE),
             rescued=rescue.read(config.out / rescue.RESCUE_FILE), courier_wait_s=waited,
             lock=lock, record=record, settings=settings, changed=changed,
+            unscored=side.missing(config.out),
         )
     except BaseException:
         lock.release()
@@ -318,6 +321,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"))
     exit_code = EXIT_OK
     progress: Progress | None = None
+    graph: Graph | None = None
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
@@ -340,8 +344,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.committed)
                 graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
+                graph.fields.open()
                 if control.committed >= control.target:
                     control.stop("target")
+                    await graph.complete_fields()  # what earlier runs left, if anything
                 elif not control.stopping.is_set():
                     await graph.run()
         if control.reason in FAILING_REASONS:
@@ -361,6 +367,14 @@ async def _execute(p: Prepared, run_id: str) -> int:
     finally:
         if progress is not None:
             progress.final()
+        fields_missing = len(p.unscored)
+        if graph is not None:
+            fields_missing = graph.fields.outstanding
+            try:
+                graph.fields.shut()  # what is outstanding stays so: the next run writes it
+            except OSError as exc:
+                control.reason = "io_error"
+                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
         for closing in (p.store, journal, work):
             try:
                 closing.close()
@@ -374,6 +388,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
             exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
         totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
+        totals["fields_missing"] = fields_missing  # tasks whose similarity fields the next
+        # run writes (asyncgen.fields)
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
@@ -504,6 +520,7 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
     pool.restore(p.committed.instructions, kept=p.backlog.failed)
     outlook = Outlook()
+    fields = side.FieldsPass(c.out / side.FIELDS_FILE, pool, p.unscored)
     return Graph(
         config=c,
         pool=pool,
@@ -513,9 +530,11 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after),
+                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after,
+                      fields=fields),
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.committed)}"),
         checkpointer=checkpointer,
+        fields=fields,
     )

@@ -8,6 +8,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from asyncgen.fields import FieldsPass
 from asyncgen.journal import Journal
 from asyncgen.pool import Pool, TaskStore, load_seeds
 from asyncgen.workers import filter as filter_module
@@ -21,10 +22,11 @@ from .conftest import OUR_SEEDS
 async def _yields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [0.0]
     monkeypatch.setattr(filter_module, "_clock", lambda: now[0])
-    judge = Filter(pool=Pool(load_seeds(OUR_SEEDS)), store=TaskStore(tmp_path / "tasks.jsonl"),
+    pool = Pool(load_seeds(OUR_SEEDS))
+    judge = Filter(pool=pool, store=TaskStore(tmp_path / "tasks.jsonl"),
                    journal=Journal(tmp_path / "journal.jsonl"), control=Control(target=1),
                    outlook=Outlook(), slots=anyio.Semaphore(1), model="m", run_id="r",
-                   next_id=1)
+                   next_id=1, fields=FieldsPass(tmp_path / "fields.jsonl", pool))
     yielded: list[float] = []
     checkpoint = anyio.lowlevel.checkpoint
 
