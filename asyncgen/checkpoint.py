@@ -78,14 +78,15 @@ class Checkpointer:
     """Folds of tasks.jsonl, events.jsonl and journal.jsonl, advanced and written out."""
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
-                 "step_cpu_s", "_events_part", "_encoded", "_count")
+                 "step_cpu_s", "work", "compactions", "_events_part", "_compacted")
 
     def __init__(self, out: Path, tasks: Folded[TaskFold],
                  events_part: Mapping[str, Any] | None, *,
-                 interval_s: float | None = None) -> None:
+                 interval_s: float | None = None, work: worklog.Journal | None = None) -> None:
         """`tasks`: tasks.jsonl as the run found it (copied: the pool reads its instructions);
         `events_part`: the summary's events part as the run found it (validated at the first
-        step, in the worker thread: it hashes the file). Start after the journal's rewrite."""
+        step, in the worker thread: it hashes the file). Start after the journal's rewrite.
+        `work`: the filter's journal handle, to compact the journal (`asyncgen.journal`)."""
         fold = replace(tasks.fold, instructions=list(tasks.fold.instructions),
                        runs=dict(tasks.fold.runs))
         digest = tasks.digest.copy() if tasks.digest is not None else None
@@ -98,8 +99,10 @@ class Checkpointer:
         self.failed: BaseException | None = None
         self.step_cpu_s = 0.0  # the last step's CPU time (its thread's)
         self._events_part = events_part
-        self._encoded: list[bytes] = []  # the instructions' JSON, chunk by chunk
-        self._count = 0  # instructions encoded
+        self.work = work
+        self.compactions = 0
+        path = out / worklog.JOURNAL_FILE
+        self._compacted = path.stat().st_size if path.is_file() else 0  # bytes, last time
 
     def __repr__(self) -> str:
         events_lines = self.events.lines if self.events is not None else None
@@ -118,6 +121,8 @@ class Checkpointer:
             await anyio.sleep(wait)
             try:
                 await anyio.to_thread.run_sync(partial(self.step, polite=True))
+                if self._compactable():
+                    await self._compact()
             except (UsageError, OSError, ValueError) as exc:
                 self.failed = exc
                 log.warning(events.RUN_CHECKPOINT, error=str(exc),
@@ -144,19 +149,37 @@ class Checkpointer:
         else:
             self._advance(path, self.events, paced(report.fold_event), limit)
         self._advance(out / worklog.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
-        fresh = self.tasks.fold.instructions[self._count:]
-        if fresh:
-            self._encoded += summary.encode_instructions(fresh)
-            self._count += len(fresh)
-        parts: dict[str, Any] = {}
+        parts: dict[str, Any] = {"tasks": self.tasks.part(self.tasks.fold.state())}
         if self.events is not None:
             parts["events"] = self.events.part(report.tally_state(self.events.fold))
         if journal_part:
             parts["journal"] = self.journal.part(self.journal.fold.state())
-        summary.write_summary(out, parts, {"tasks": summary.task_pieces(self.tasks,
-                                                                        self._encoded)})
+        summary.write_summary(out, parts)
         self.steps += 1
         self.step_cpu_s = time.thread_time() - started
+
+    def _compactable(self) -> bool:
+        """Whether the journal grew enough since it was last compacted (asyncgen.journal)."""
+        if self.work is None:
+            return False
+        size = self.journal.length  # what the last step folded
+        return size >= max(worklog.COMPACT_BYTES, 4 * self._compacted)
+
+    async def _compact(self) -> None:
+        """Replace the folded lines of the journal with what is still open in them."""
+        assert self.work is not None
+        covered = self.journal.length
+        staged = await anyio.to_thread.run_sync(self._stage)
+        self._compacted = staged.stat().st_size
+        self.work.compact(staged, covered)  # on the loop: between two writes of the filter
+        self.journal = _empty(worklog.Backlog())  # the next step folds the new file
+        self.compactions += 1
+
+    def _stage(self) -> Path:
+        """The settled fold of the journal's folded lines, staged beside it (a thread)."""
+        backlog = worklog.Backlog.from_state(self.journal.fold.state())  # a copy
+        backlog.settle(set(self.tasks.fold.instructions))
+        return worklog.stage(self.out / worklog.JOURNAL_FILE, backlog)
 
     @staticmethod
     def _advance(path: Path, folded: Folded[Any], add: Any, limit: int | None) -> None:

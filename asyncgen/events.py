@@ -47,6 +47,9 @@ QUIET_ON_CONSOLE = frozenset(
      TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
+# --event-detail lean: the per-candidate events without their texts (report reads none of them)
+LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})
+TEXT_FIELDS = ("instruction", "nearest", "score", "pool")
 REDACTED = "[redacted]"
 
 
@@ -125,10 +128,11 @@ class EventFile:
     is written, so the file ends in at most one torn line, which the next run cuts.
     """
 
-    __slots__ = ("path", "fault", "on_fault", "_lines")
+    __slots__ = ("path", "fault", "on_fault", "lean", "_lines")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lean: bool = False) -> None:
         self.path = path
+        self.lean = lean  # --event-detail lean (`lean`)
         self.fault: OSError | None = None
         self.on_fault: Callable[[OSError], None] | None = None
         settle_tail(path)
@@ -136,8 +140,9 @@ class EventFile:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if self.fault is None:
+            written = lean(event_dict) if self.lean else event_dict
             try:
-                self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
+                self._lines.write(orjson.dumps(written, default=_default, option=_LINE))
             except OSError as exc:
                 self.fault = exc
                 if self.on_fault is not None:
@@ -149,6 +154,13 @@ class EventFile:
             self._lines.close()
         except OSError as exc:  # fsync after a fault: already reported, or now
             self.fault = self.fault or exc
+
+
+def lean(event_dict: EventDict) -> EventDict:
+    """The event as --event-detail lean writes it (a copy without the texts, if it has any)."""
+    if event_dict.get("event") not in LEAN_EVENTS:
+        return event_dict
+    return {key: value for key, value in event_dict.items() if key not in TEXT_FIELDS}
 
 
 class Console:
@@ -301,6 +313,7 @@ def configure(
     observers: Iterable[Processor] = (),
     stream: TextIO | None = None,
     on_console_closed: Callable[[], None] | None = None,
+    lean_events: bool = False,
 ) -> tuple[EventFile | None, StatusLine | None]:
     """Point the events of a run at its events.jsonl and console. Returns the event file
     (close it) and the live status line (None unless the console is a terminal).
@@ -310,7 +323,7 @@ def configure(
     """
     if stream is None:
         stream = sys.stdout if console_format == "json" else sys.stderr
-    sink = EventFile(events_path) if events_path is not None else None
+    sink = EventFile(events_path, lean=lean_events) if events_path is not None else None
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
     steps: list[Processor] = [
         structlog.processors.add_log_level,

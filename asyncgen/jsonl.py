@@ -180,9 +180,11 @@ class LineAppender:
         while view:
             view = view[os.write(self._fd, view):]
 
-    def close(self) -> None:
-        """Flush to disk and close; closing twice is fine."""
+    def close(self, *, sync: bool = True) -> None:
+        """Flush to disk (unless `sync` is False: a file replaced already) and close; closing
+        twice is fine."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None

@@ -304,6 +304,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
             events_path=c.out / "events.jsonl", console_format=c.log_format,
             secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
             on_console_closed=partial(_console_closed, control),
+            lean_events=c.event_detail == "lean",
         )
         p.store.open()
     except OSError as exc:
@@ -318,7 +319,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
     # the summary's writer from here on (the files it folds are written from now on)
-    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"))
+    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"), work=work)
     exit_code = EXIT_OK
     progress: Progress | None = None
     graph: Graph | None = None
@@ -407,10 +408,9 @@ def _summarise_tasks(p: Prepared) -> None:
     leaves the next one only this run's lines to fold (the events part stays as it was)."""
     parts = {key: value for key, value in p.summary.items()
              if key not in ("format", "journal", "tasks")}  # the journal is rewritten next
-    instructions = summary.encode_instructions(p.folded.fold.instructions)
     try:
-        summary.write_summary(p.config.out, parts,
-                              {"tasks": summary.task_pieces(p.folded, instructions)})
+        summary.write_summary(p.config.out,
+                              {**parts, "tasks": p.folded.part(p.folded.fold.state())})
     except OSError:
         pass  # a summary is never needed: the next reader folds the file itself
 
