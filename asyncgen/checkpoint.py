@@ -29,6 +29,7 @@ import anyio
 
 from asyncgen import events, report, summary
 from asyncgen import journal as worklog
+from asyncgen import spend as spending
 from asyncgen.errors import UsageError
 from asyncgen.report import EventTally
 from asyncgen.summary import Folded, TaskFold
@@ -78,15 +79,18 @@ class Checkpointer:
     """Folds of tasks.jsonl, events.jsonl and journal.jsonl, advanced and written out."""
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
-                 "step_cpu_s", "work", "compactions", "_events_part", "_compacted")
+                 "step_cpu_s", "work", "spend", "compactions", "_events_part", "_compacted",
+                 "_spend_compacted")
 
     def __init__(self, out: Path, tasks: Folded[TaskFold],
                  events_part: Mapping[str, Any] | None, *,
-                 interval_s: float | None = None, work: worklog.Journal | None = None) -> None:
+                 interval_s: float | None = None, work: worklog.Journal | None = None,
+                 spend: spending.SpendJournal | None = None) -> None:
         """`tasks`: tasks.jsonl as the run found it (copied: the pool reads its instructions);
         `events_part`: the summary's events part as the run found it (validated at the first
         step, in the worker thread: it hashes the file). Start after the journal's rewrite.
-        `work`: the filter's journal handle, to compact the journal (`asyncgen.journal`)."""
+        `work`, `spend`: the filter's journal handle and the budget's spend journal, to compact
+        them (asyncgen.journal, asyncgen.spend)."""
         fold = replace(tasks.fold, instructions=list(tasks.fold.instructions),
                        runs=dict(tasks.fold.runs))
         digest = tasks.digest.copy() if tasks.digest is not None else None
@@ -100,9 +104,12 @@ class Checkpointer:
         self.step_cpu_s = 0.0  # the last step's CPU time (its thread's)
         self._events_part = events_part
         self.work = work
+        self.spend = spend
         self.compactions = 0
         path = out / worklog.JOURNAL_FILE
         self._compacted = path.stat().st_size if path.is_file() else 0  # bytes, last time
+        path = out / spending.SPEND_FILE
+        self._spend_compacted = path.stat().st_size if path.is_file() else 0
 
     def __repr__(self) -> str:
         events_lines = self.events.lines if self.events is not None else None
@@ -123,6 +130,8 @@ class Checkpointer:
                 await anyio.to_thread.run_sync(partial(self.step, polite=True))
                 if self._compactable():
                     await self._compact()
+                if self._spend_compactable():
+                    await self._compact_spend()
             except (UsageError, OSError, ValueError) as exc:
                 self.failed = exc
                 log.warning(events.RUN_CHECKPOINT, error=str(exc),
@@ -173,6 +182,21 @@ class Checkpointer:
         self._compacted = staged.stat().st_size
         self.work.compact(staged, covered)  # on the loop: between two writes of the filter
         self.journal = _empty(worklog.Backlog())  # the next step folds the new file
+        self.compactions += 1
+
+    def _spend_compactable(self) -> bool:
+        if self.spend is None:
+            return False
+        size = (self.out / spending.SPEND_FILE).stat().st_size
+        return size >= max(spending.COMPACT_BYTES, 4 * self._spend_compacted)
+
+    async def _compact_spend(self) -> None:
+        """Replace the settled reservations of the spend journal with the totals."""
+        assert self.spend is not None
+        staged, covered = await anyio.to_thread.run_sync(
+            spending.stage, self.out / spending.SPEND_FILE)
+        self._spend_compacted = staged.stat().st_size
+        self.spend.compact(staged, covered)  # on the loop: between two writes of the budget
         self.compactions += 1
 
     def _stage(self) -> Path:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import orjson
 
 from asyncgen import events
@@ -37,6 +38,7 @@ from asyncgen.pool import Pool, Task
 log = events.get_logger()
 
 FIELDS_FILE = "fields.jsonl"
+SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
 _UNSCORED = b'"avg_similarity_score":null'  # in a task line only as its field (JSON escapes
 # every quote inside a string)
 _ID = b'{"id":"'  # how a task line and a fields line start (`Task.to_json`, `fields_line`)
@@ -215,9 +217,11 @@ class FieldsPass:
             if self._resumed:
                 await self.pool.ready()  # the resumed tasks' keys: after the seeds, in order
                 seeds = len(self.pool.seeds)
-                for task in self._resumed:
+                for n, task in enumerate(self._resumed):
                     self._queue.append((task.id, scores.submit(
                         scores.query_at(task.instruction, seeds + task.index))))
+                    if n % SUBMIT_SLICE == SUBMIT_SLICE - 1:
+                        await anyio.lowlevel.checkpoint()  # thousands: not one loop turn
                 self._resumed = []
             self._submitted = True
             if self._closed:

@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender
+from asyncgen.jsonl import LineAppender, swap_in
 from asyncgen.summary import Folded, fold_file
 
 JOURNAL_FILE = "journal.jsonl"
@@ -248,12 +248,7 @@ class Journal:
         """Replace the journal with `staged` (the settled fold of its first `covered` bytes)
         and the lines appended after them. Synchronous, on the event loop: no write of the
         filter falls between the copy of those lines and the swap."""
-        with self.path.open("rb") as f:
-            f.seek(covered)
-            appended = f.read()
-        with staged.open("ab") as f:
-            f.write(appended)
-        os.replace(staged, self.path)
+        swap_in(self.path, staged, covered)
         if self._lines is not None:
             self._lines.close(sync=False)  # the old file's: replaced
             self._lines = LineAppender(self.path)

@@ -319,7 +319,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
     # the summary's writer from here on (the files it folds are written from now on)
-    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"), work=work)
+    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"), work=work,
+                                spend=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None
     graph: Graph | None = None

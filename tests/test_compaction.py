@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from asyncgen import journal as worklog
-from asyncgen import summary
+from asyncgen import jsonl, spend, summary
 from asyncgen.checkpoint import Checkpointer
 from asyncgen.cli import main
 
@@ -122,28 +122,97 @@ def test_a_kill_at_any_step_of_compaction_leaves_a_journal_read_the_same(
 
 HURRIED = """
 import sys
-from asyncgen import checkpoint, journal
+from asyncgen import checkpoint, journal, spend
 checkpoint.INTERVAL_S = 0.05
-journal.COMPACT_BYTES = 3000
+journal.COMPACT_BYTES = spend.COMPACT_BYTES = 3000
 from asyncgen.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
 def test_kill_9_while_the_journal_is_compacted_again_and_again(tmp_path: Path) -> None:
-    """Checkpoints every 50 ms compacting a journal past 3 KB: killed at random moments, each
-    resume goes on, and the last one reaches the target with a valid pool."""
+    """Checkpoints every 50 ms compacting the work and spend journals past 3 KB: killed at
+    random moments, each resume goes on, and the last one reaches the target with a valid pool
+    and a spend figure that never went down."""
     out = tmp_path / "out"
     argv = [sys.executable, "-c", HURRIED, "run", "--out", str(out),
             "--target-instructions", "150", *QUIET]
     rng = random.Random(5)
-    for _ in range(3):
+    figures = [0.0]
+    for kill in range(1, 4):
         proc = subprocess.Popen(argv, env={**os.environ})
-        time.sleep(rng.uniform(1.5, 3.0))
+        deadline = time.monotonic() + 30
+        tasks = out / "tasks.jsonl"
+        while time.monotonic() < deadline and proc.poll() is None and (
+                not tasks.exists() or tasks.read_bytes().count(b"\n") < 30 * kill):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.3))  # somewhere in the checkpoints' cycle
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        figures.append(spend.recover(out / spend.SPEND_FILE).figure_usd)
+    assert figures == sorted(figures) and figures[-1] > 0
     assert main(["run", "--out", str(out), "--target-instructions", "150", *QUIET]) == 0
     tasks = _tasks(out)
     assert len(tasks) >= 150
     _assert_valid_pool(tasks)
     assert len({task["id"] for task in tasks}) == len(tasks)
+
+
+def _spend_file(path: Path) -> spend.SpendJournal:
+    """Two runs: the first killed with 5 reservations open, the second with 2 open so far."""
+    journal = spend.SpendJournal(path)
+    spent = 0.0
+    for run, (reserved, settled) in (("run-1", (50, 45)), ("run-2", (30, 28))):
+        journal.started(run, round(spent, 9))
+        for n in range(1, reserved + 1):
+            journal.reserved(n, 0.01, round(spent, 9), 0.01 * n)
+        for n in range(1, settled + 1):
+            spent += 0.004
+            journal.settled(n, 0.004, round(spent, 9), round(0.01 * (reserved - n), 9))
+    return journal
+
+
+def test_spend_compaction_keeps_the_totals_and_the_open_reservations(tmp_path: Path) -> None:
+    path = tmp_path / spend.SPEND_FILE
+    journal = _spend_file(path)
+    before = spend.recover(path)
+    size = path.stat().st_size
+    staged, covered = spend.stage(path)
+    journal.settled(29, 0.004, 0.5, 0.01)  # written between the staging and the swap
+    journal.compact(staged, covered)
+    journal.reserved(31, 0.01, 0.5, 0.02)  # the handle writes to the new file
+    journal.close()
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert path.stat().st_size < size / 5
+    assert [line.get("run") for line in lines if "run" in line] == ["run-1", "run-2"]
+    assert [line["r"] for line in lines if "r" in line] == [29, 30, 31]
+    assert lines[-3]["s"] == 28 and (lines[-3]["spent"], lines[-3]["held"]) == (
+        before.spent_usd, before.held_usd)  # the totals as they were, before the later lines
+    assert spend.recover(path) == spend.Recovered(0.5, 0.02, journaled=True)
+
+
+@pytest.mark.parametrize("crash", ["staged", "appended", "replaced"])
+def test_a_kill_during_spend_compaction_leaves_the_same_figure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash: str) -> None:
+    path = tmp_path / spend.SPEND_FILE
+    journal = _spend_file(path)
+    old = path.read_bytes()
+    before = spend.recover(path)
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args: Any) -> None:
+        raise Killed
+
+    if crash == "appended":
+        monkeypatch.setattr(jsonl.os, "replace", die)
+    elif crash == "replaced":
+        monkeypatch.setattr(spend, "LineAppender", die)
+    with pytest.raises(Killed):
+        staged, covered = spend.stage(path)
+        if crash == "staged":
+            raise Killed
+        journal.compact(staged, covered)
+    assert (path.read_bytes() == old) == (crash != "replaced")
+    assert spend.recover(path) == before
