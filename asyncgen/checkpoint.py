@@ -80,7 +80,7 @@ class Checkpointer:
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
                  "step_cpu_s", "work", "spend", "compactions", "_events_part", "_compacted",
-                 "_spend_compacted")
+                 "_spend_compacted", "_settled_upto")
 
     def __init__(self, out: Path, tasks: Folded[TaskFold],
                  events_part: Mapping[str, Any] | None, *,
@@ -110,6 +110,9 @@ class Checkpointer:
         self._compacted = path.stat().st_size if path.is_file() else 0  # bytes, last time
         path = out / spending.SPEND_FILE
         self._spend_compacted = path.stat().st_size if path.is_file() else 0
+        # tasks before this one were committed before any job the journal holds open was
+        # (it was settled against them when the run started, and at each compaction since)
+        self._settled_upto = len(self.tasks.fold)
 
     def __repr__(self) -> str:
         events_lines = self.events.lines if self.events is not None else None
@@ -200,9 +203,13 @@ class Checkpointer:
         self.compactions += 1
 
     def _stage(self) -> Path:
-        """The settled fold of the journal's folded lines, staged beside it (a thread)."""
+        """The settled fold of the journal's folded lines, staged beside it (a thread). Only
+        the tasks committed since the last settling can close one of its jobs: a set of a
+        big pool's instructions would hold the GIL for tens of ms."""
         backlog = worklog.Backlog.from_state(self.journal.fold.state())  # a copy
-        backlog.settle(set(self.tasks.fold.instructions))
+        upto = len(self.tasks.fold)
+        backlog.settle(set(self.tasks.fold.instructions[self._settled_upto:upto]))
+        self._settled_upto = upto
         return worklog.stage(self.out / worklog.JOURNAL_FILE, backlog)
 
     @staticmethod

@@ -57,6 +57,7 @@ def _keeper(out: Path, work: worklog.Journal, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(worklog, "COMPACT_BYTES", 1000)
     keeper = Checkpointer(out, summary.fold_tasks(out), None, work=work)
     keeper._compacted = 0
+    keeper._settled_upto = 0  # as if its 30 tasks were committed while it ran
     keeper.step()
     assert keeper._compactable()
     return keeper
