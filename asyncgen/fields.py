@@ -72,10 +72,10 @@ def _line_id(raw: bytes) -> str | None:
     return str(obj["id"]) if isinstance(obj, dict) and "id" in obj else None
 
 
-def unscored(tasks_path: Path) -> list[Unscored]:
-    """The tasks of tasks.jsonl committed without their fields (a torn last line skipped);
-    only their lines are decoded."""
-    found: list[Unscored] = []
+def unscored(tasks_path: Path) -> list[tuple[str, int]]:
+    """The id and place of each task of tasks.jsonl committed without its fields (a torn last
+    line skipped); no line is decoded (the id is the line's first field)."""
+    found: list[tuple[str, int]] = []
     if not tasks_path.is_file():
         return found
     index = 0
@@ -86,8 +86,7 @@ def unscored(tasks_path: Path) -> list[Unscored]:
             if not raw.endswith(b"\n") and is_torn(raw):
                 break
             if _UNSCORED in raw:
-                obj = orjson.loads(raw)
-                found.append(Unscored(str(obj.get("id", "")), index, obj["instruction"]))
+                found.append((_line_id(raw) or "", index))
             index += 1
     return found
 
@@ -110,10 +109,32 @@ def written_ids(path: Path) -> set[str]:
     return ids
 
 
-def missing(out: Path) -> list[Unscored]:
-    """Tasks of `out` committed without their fields that fields.jsonl does not have yet."""
+def count_missing(out: Path) -> int:
+    """How many tasks of `out` are without their fields (`report`)."""
     written = written_ids(out / FIELDS_FILE)
-    return [task for task in unscored(out / "tasks.jsonl") if task.id not in written]
+    return sum(task_id not in written for task_id, _ in unscored(out / "tasks.jsonl"))
+
+
+def missing(out: Path) -> list[Unscored]:
+    """Tasks of `out` committed without their fields that fields.jsonl does not have yet; only
+    their lines are decoded (a second read, for their instructions)."""
+    written = written_ids(out / FIELDS_FILE)
+    wanted = {index: task_id for task_id, index in unscored(out / "tasks.jsonl")
+              if task_id not in written}
+    found: list[Unscored] = []
+    if not wanted:
+        return found
+    index = 0
+    with (out / "tasks.jsonl").open("rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            if index in wanted:
+                found.append(Unscored(wanted[index], index, orjson.loads(raw)["instruction"]))
+            index += 1
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def read_fields(path: Path, wanted: set[str]) -> dict[str, Neighbours]:

@@ -731,7 +731,7 @@ def main(args: argparse.Namespace) -> int:
         folded = fold_tasks(args.dir, before, instructions=False)  # Table 1's counts only
         t1 = folded.fold.table1()
         torn_task = folded.torn_note(args.dir / TASKS_FILE)
-        unscored = len(fields.missing(args.dir))
+        unscored = fields.count_missing(args.dir)
         notes = [note for note in (torn_task, fields.missing_note(unscored, args.dir)) if note]
     recovered = spend.recover(args.dir / spend.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
