@@ -60,6 +60,7 @@ from asyncgen.workers.instructions import Outlook, generate, sample
 
 log = events.get_logger()
 
+
 @dataclass(slots=True, kw_only=True)
 class Graph:
     """Everything one run's stages share; `run` starts them and returns when they are done."""

@@ -80,8 +80,9 @@ def task_neighbours(task: Task) -> Neighbours:
     return Neighbours(task.most_similar, task.avg_similarity_score, task.most_similar_seed)
 
 
-def _killed_before_the_fields(out: Path, target: int) -> None:
-    """A run whose fields are never computed, killed -9 once it has committed `target`."""
+def _killed_before_the_fields(out: Path, target: int, how: int = signal.SIGKILL) -> int:
+    """A run whose fields are never computed, sent `how` (kill -9) once it has committed
+    `target` and waits for its fields; its exit status."""
     argv = [sys.executable, "-c", HELD, "run", "--out", str(out), "--target-instructions",
             str(target), *QUIET]
     proc = subprocess.Popen(argv, env={**os.environ})
@@ -98,8 +99,12 @@ def _killed_before_the_fields(out: Path, target: int) -> None:
         time.sleep(0.3)  # it waits for its fields now (run.fields)
         assert proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(how)
+        try:
+            status = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    return status
 
 
 def test_a_kill_before_the_fields_is_completed_on_resume(
@@ -149,3 +154,15 @@ def test_a_torn_fields_line_is_cut_and_written_again(tmp_path: Path) -> None:
     assert main(["run", "--out", str(out), "--target-instructions", "6", *QUIET]) == 0
     assert sorted(fields.written_ids(path)) == sorted(str(x["id"]) for x in lines)
     assert path.read_bytes().endswith(b"\n") and len(_lines(path)) == len(lines)
+
+
+def test_a_signal_while_the_run_waits_for_its_fields_leaves_them_to_the_next(
+        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _killed_before_the_fields(out, 8, signal.SIGINT) == 0  # a drain: exit 0, at once
+    lines = _lines(out / "tasks.jsonl")
+    finished = _lines(out / "events.jsonl")[-1]
+    assert finished["event"] == "run.finished"
+    assert finished["fields_missing"] == len(lines) > 0
+    assert main(["run", "--out", str(out), "--target-instructions", "8", *QUIET]) == 0
+    assert fields.count_missing(out) == 0
