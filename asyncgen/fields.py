@@ -29,13 +29,10 @@ import anyio
 import anyio.lowlevel
 import orjson
 
-from asyncgen import events
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile, LineAppender, is_torn, settle_tail
 from asyncgen.neighbours import Neighbours, Pending
 from asyncgen.pool import Pool, Task
-
-log = events.get_logger()
 
 FIELDS_FILE = "fields.jsonl"
 SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
@@ -195,7 +192,7 @@ class FieldsPass:
         self._queue: deque[tuple[str, Pending]] = deque()  # handed over, not written yet
         self._wake = anyio.Event()
         self._closed = False
-        self._resumed = list(resumed)  # earlier runs' tasks still without fields
+        self._resumed = deque(resumed)  # earlier runs' tasks still without fields, not queued
         self._submitted = False  # the resumed ones are queued: the filter's are the last
 
     def __repr__(self) -> str:
@@ -238,12 +235,12 @@ class FieldsPass:
             if self._resumed:
                 await self.pool.ready()  # the resumed tasks' keys: after the seeds, in order
                 seeds = len(self.pool.seeds)
-                for n, task in enumerate(self._resumed):
+                while self._resumed:
+                    task = self._resumed.popleft()
                     self._queue.append((task.id, scores.submit(
                         scores.query_at(task.instruction, seeds + task.index))))
-                    if n % SUBMIT_SLICE == SUBMIT_SLICE - 1:
+                    if len(self._resumed) % SUBMIT_SLICE == 0:
                         await anyio.lowlevel.checkpoint()  # thousands: not one loop turn
-                self._resumed = []
             self._submitted = True
             if self._closed:
                 scores.close()  # the scanning threads end once the last fields are done
