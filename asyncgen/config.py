@@ -449,8 +449,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
     Option("event_detail", Choice(("full", "lean")), "full",
-           "events.jsonl: full, or lean: the per-candidate events (task.admitted, "
-           "task.rejected) without their texts (the same report figures, fewer bytes)"),
+           "events.jsonl: full, or lean: per-candidate and per-request events without what "
+           "report never reads (texts, model, status; the same report figures, fewer bytes)"),
     Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
            "API (about half the price; OUT/batches.jsonl journals them)"),
     Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),

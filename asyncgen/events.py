@@ -47,9 +47,17 @@ QUIET_ON_CONSOLE = frozenset(
      TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
-# --event-detail lean: the per-candidate events without their texts (report reads none of them)
-LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})
+# --event-detail lean: the per-candidate and per-request events without what `report` never
+# reads (the texts, the model, status and attempt of an answered request, the level: info)
 TEXT_FIELDS = ("instruction", "nearest", "score", "pool")
+LEAN_DROPS: dict[str, frozenset[str]] = {
+    TASK_ADMITTED: frozenset({*TEXT_FIELDS, "level"}),
+    TASK_REJECTED: frozenset({*TEXT_FIELDS, "level"}),
+    REQUEST_COMPLETED: frozenset({"model", "status", "attempt", "level"}),
+    TASK_COMMITTED: frozenset({"level"}),
+    CANDIDATES_PARSED: frozenset({"level"}),
+}
+LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})  # the ones with candidate texts
 REDACTED = "[redacted]"
 
 
@@ -157,10 +165,11 @@ class EventFile:
 
 
 def lean(event_dict: EventDict) -> EventDict:
-    """The event as --event-detail lean writes it (a copy without the texts, if it has any)."""
-    if event_dict.get("event") not in LEAN_EVENTS:
+    """The event as --event-detail lean writes it (a copy without `LEAN_DROPS`' fields)."""
+    drops = LEAN_DROPS.get(event_dict.get("event"))  # type: ignore[arg-type]
+    if drops is None:
         return event_dict
-    return {key: value for key, value in event_dict.items() if key not in TEXT_FIELDS}
+    return {key: value for key, value in event_dict.items() if key not in drops}
 
 
 class Console:
