@@ -48,7 +48,7 @@ EVENTS_FILE = "events.jsonl"
 # files a run appends to and reads back on resume; another tool's file by one of these names
 # is refused, untouched
 JOURNAL_FILES: tuple[str, ...] = (TASKS_FILE, EVENTS_FILE, "spend.jsonl", "batches.jsonl",
-                                   "journal.jsonl", "rescued.jsonl")
+                                   "journal.jsonl", "rescued.jsonl", "fields.jsonl")
 # the settings that change the data, in the order a refusal names them
 SETTINGS: tuple[str, ...] = ("provider", "model", "endpoint", "similarity_threshold",
                              "seeds_sha256", "demos_sha256")

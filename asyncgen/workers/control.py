@@ -26,6 +26,9 @@ log = events.get_logger()
 
 # reasons after which no request at all is sent, not even the instance request of a labelled job
 STOP_SENDING = frozenset({"max_requests"})
+# stops after which the run does not wait for the similarity fields still to write (the next
+# run writes them): the user wants it over, or something is wrong
+LEAVE_FIELDS = frozenset({"signal", "duration", "io_error", "fatal"})
 # reasons that end the run with exit code 1 (the run stopped itself, something is wrong)
 FAILING_REASONS = frozenset({"stuck"})
 # stops that are a fault, not a limit the user set: run.stopping is a warning for these only
@@ -105,7 +108,6 @@ class Control:
     drain_timeout: float = 30.0
     committed: int = 0
     open_jobs: int = 0  # admitted, not yet committed or failed (kept by the filter)
-    committing: int = 0  # finished, waiting for their similarity fields (kept by the filter)
     requests: int = 0
     reason: str | None = None
     fatal_message: str | None = None

@@ -140,6 +140,7 @@ class Progress:
         self.queues: dict[str, MemoryObjectSendStream[Any]] = {}
         self.batches: Callable[[], Mapping[str, Any]] | None = None  # batch mode's state
         self.neighbours: Callable[[], Mapping[str, Any]] | None = None  # similarity fields
+        self.fields_pending: Callable[[], int] = lambda: 0  # asyncgen.rundir.fields.FieldsPass
         self.lag = LoopLag(clock=clock)
 
     def snapshot(self, control: Control) -> dict[str, Any]:
@@ -175,7 +176,7 @@ class Progress:
             "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
             "rejected": dict(t.rejected),
             "open_jobs": control.open_jobs,
-            "committing": control.committing,  # finished, waiting for similarity fields
+            "fields_pending": self.fields_pending(),  # committed, their fields not written
             "queues": {k: s.statistics().current_buffer_used for k, s in self.queues.items()},
             "limiter": dict(self.limiter_state()),
             **t.cache.progress_fields(),
