@@ -152,6 +152,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
+    Option("event_detail", Choice(("full", "lean")), "full",
+           "events.jsonl: full, or lean: per-candidate and per-request events without what "
+           "report never reads (texts, model, status; the same report figures, fewer bytes)"),
     Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
            "API (about half the price; OUT/batches.jsonl journals them)"),
     Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),
@@ -266,6 +269,7 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
+    event_detail: str = "full"
     batch: bool = False
     batch_size: int = 1000
     batch_max_wait: float = 10.0

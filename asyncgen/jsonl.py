@@ -185,10 +185,12 @@ class LineAppender:
         while view:
             view = view[os.write(self._fd, view):]
 
-    def close(self) -> None:
-        """Flush to disk and close; closing twice is fine."""
+    def close(self, *, sync: bool = True) -> None:
+        """Flush to disk (unless `sync` is False: a file replaced already) and close; closing
+        twice is fine."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
 
@@ -216,3 +218,16 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> int:
         temporary.unlink(missing_ok=True)
         raise
     return written
+
+
+def swap_in(path: Path, staged: Path, covered: int) -> None:
+    """Replace `path` with `staged` (the compacted form of its first `covered` bytes, whole
+    lines) followed by whatever was appended after them; one `os.replace`, so a kill at any
+    moment leaves the old file or the new one. The caller is the file's writer, between two of
+    its (synchronous) writes, and reopens its handle after."""
+    with path.open("rb") as f:
+        f.seek(covered)
+        appended = f.read()
+    with staged.open("ab") as f:
+        f.write(appended)
+    os.replace(staged, path)

@@ -16,6 +16,11 @@ pool of N + seeds: the stalls of a big pool without generating it.
 
     python bench/bench_pipeline.py --rpm 0 --latency-ms 0 --tasks 100000 --stalls
     python bench/bench_pipeline.py --rpm 0 --latency-ms 0 --preload 1000000 --tasks 20000 --stalls
+
+A run that grows (issue 22): the commit rate by pool size over the run (`task.committed`
+timestamps, in tenths of the run, the first and last tenth after warm-up side by side), the
+similarity fields the run left (`fields_missing`), and the run directory's bytes per task by
+file (the files as the run left them; preloaded tasks count as tasks, their lines as bytes).
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ def main() -> int:
         events = [orjson.loads(line) for line in lines]
         events = events[max(i for i, e in enumerate(events) if e["event"] == "run.started"):]
         stalls = orjson.loads(report.read_bytes()) if args.stalls else None
+        sizes = {path.name: path.stat().st_size for path in sorted(out.iterdir())
+                 if path.is_file()}
+        stored = (out / "tasks.jsonl").read_bytes().count(b"\n")
 
     requests = [e for e in events if e["event"] in ("request.completed", "request.failed")]
     retries = [e for e in events if e["event"] == "request.retry"]
@@ -113,9 +121,52 @@ def main() -> int:
           f"| {share} | {100 * limited / max(attempts, 1):.2f}% | "
           f"{finished.get('acceptance_rate')} |")
     _print_lag(events, prior, args.preload)
+    _print_commit_rate(events, prior)
+    _print_sizes(sizes, stored)
     if stalls is not None:
         _print_stalls(stalls)
     return 0
+
+
+def _print_commit_rate(events: list[dict[str, object]], prior: int) -> None:
+    """Tasks committed per second in each tenth of this run's commits, by pool size."""
+    times = [_timestamp(e) for e in events if e["event"] == "task.committed"]
+    if len(times) < 20:
+        return
+    print()
+    print(f"commit rate by pool size (this run's task.committed, in tenths; pool = {prior:,} "
+          "+ seeds + committed):")
+    print()
+    print("| committed (this run) | pool at the end | tasks/s over the tenth |")
+    print("|---:|---:|---:|")
+    tenth = len(times) // 10
+    rates = []
+    for n in range(10):
+        part = times[n * tenth:(n + 1) * tenth + 1]
+        rate = (len(part) - 1) / max(part[-1] - part[0], 1e-9)
+        rates.append(rate)
+        end = (n + 1) * tenth
+        print(f"| {n * tenth:,}-{end:,} | {prior + end + 175:,} | {rate:.0f} |")
+    finished = events[-1]
+    print(f"\nlast tenth / second tenth (the first after warm-up): "
+          f"{rates[-1] / rates[1]:.2f}; fields_missing at the end: "
+          f"{finished.get('fields_missing')}; fields_pending at the end: "
+          f"{finished.get('fields_pending')}")
+
+
+def _print_sizes(sizes: dict[str, int], tasks: int) -> None:
+    """The run directory's bytes per task, file by file."""
+    print()
+    print(f"run directory: {tasks:,} tasks in tasks.jsonl")
+    print()
+    print("| file | bytes | bytes per task |")
+    print("|---|---:|---:|")
+    for name, size in sizes.items():
+        print(f"| {name} | {size:,} | {size / max(tasks, 1):.0f} |")
+    beside = sum(size for name, size in sizes.items()
+                 if name not in ("tasks.jsonl", "fields.jsonl"))
+    print(f"| (all but tasks.jsonl and fields.jsonl) | {beside:,} | "
+          f"{beside / max(tasks, 1):.0f} |")
 
 
 def _preload(out: Path, count: int, base: list[str], env: dict[str, str]) -> int:

@@ -10,6 +10,7 @@ only reads files and prints. `--plots` draws the paper's Figures 4 and 5 (matplo
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib
 import math
@@ -28,7 +29,7 @@ from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Task
 from asyncgen.observe import events
 from asyncgen.observe.cache_usage import CacheUsage
-from asyncgen.rundir import layout, spend
+from asyncgen.rundir import fields, layout, spend
 from asyncgen.rundir.layout import EVENTS_FILE, SPEND_FILE, TASKS_FILE
 from asyncgen.rundir.summary import Folded, fold_file, fold_tasks, read_summary
 from asyncgen.rundir.tasks import load_tasks, output_dir
@@ -68,6 +69,46 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class Latencies:
+    """Latencies of one stage as counts per value: events carry them rounded (0.1 ms), so the
+    state stays as small as the distinct values while the percentiles stay exact."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: Iterable[tuple[float, int]] = ()) -> None:
+        self.counts: Counter[float] = Counter(dict(counts))
+
+    def __len__(self) -> int:
+        return self.counts.total()
+
+    def add(self, value: float) -> None:
+        self.counts[value] += 1
+
+    def merged(self, other: Latencies) -> Latencies:
+        both = Latencies()
+        both.counts = self.counts + other.counts
+        return both
+
+    def percentile(self, q: float) -> float | None:
+        """`percentile` of the values these counts stand for."""
+        n = len(self)
+        if not n:
+            return None
+        rank = (n - 1) * q / 100
+        low = math.floor(rank)
+        high = min(low + 1, n - 1)
+        ordered = sorted(self.counts.items())
+        values: list[float] = []
+        seen = 0
+        for value, count in ordered:  # the values at sorted positions `low` and `high`
+            while len(values) < 2 and (low if not values else high) < seen + count:
+                values.append(value)
+            seen += count
+            if len(values) == 2:
+                break
+        return values[0] + (values[1] - values[0]) * (rank - low)
 
 
 def _mean(values: Sequence[int]) -> float | None:
@@ -175,7 +216,7 @@ class EventTally:
         self.rejected: Counter[str] = Counter()
         self.lost: Counter[str] = Counter()  # funnel step -> rejections that stopped there
         self.usage: dict[str, Counter[str]] = {}  # stage -> requests, tokens
-        self.latency: dict[str, list[float]] = {}
+        self.latency: dict[str, Latencies] = {}
         self.retries: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self.failed_final: Counter[str] = Counter()
@@ -229,7 +270,7 @@ class EventTally:
             usage["completion_tokens"] += int(_number(event.get("completion_tokens")))
             cost = round(_number(event.get("cost_usd")) * NANO)  # integers: sums are exact
             usage["cost_nano_usd"] += cost
-            self.latency.setdefault(stage, []).append(_number(event.get("latency_ms")))
+            self.latency.setdefault(stage, Latencies()).add(_number(event.get("latency_ms")))
             via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
             via["requests"] += 1
             via["cost_nano_usd"] += cost
@@ -298,11 +339,11 @@ def _encode(value: Any) -> Any:
         return {"$run": {name: _encode(getattr(value, name)) for name in _Run.__slots__}}
     if isinstance(value, CacheUsage):
         return {"$cache": value.by_stage}
+    if isinstance(value, Latencies):
+        return {"$latency": sorted(value.counts.items())}
     if isinstance(value, dict):
         return {"$dict": {key: _encode(item) for key, item in value.items()}}
     if isinstance(value, list):
-        if all(type(item) is float for item in value):  # latencies: JSON as they are
-            return value
         return [_encode(item) for item in value]
     if value is None or isinstance(value, str | int | float):
         return value
@@ -311,8 +352,6 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, list):
-        if all(type(item) is float for item in value):
-            return value
         return [_decode(item) for item in value]
     if not isinstance(value, dict):
         return value
@@ -330,6 +369,8 @@ def _decode(value: Any) -> Any:
         cache = CacheUsage()
         cache.by_stage = {str(k): [int(n) for n in row] for k, row in inner.items()}
         return cache
+    if tag == "$latency":
+        return Latencies((float(v), int(n)) for v, n in inner)
     if tag == "$dict":
         return {key: _decode(item) for key, item in inner.items()}
     raise ValueError(f"not a tally value: {tag!r}")
@@ -436,9 +477,9 @@ def prompt_cache(tally: EventTally) -> dict[str, Any]:
 def latency_by_stage(tally: EventTally) -> dict[str, Any]:
     """p50/p95/p99 of latency_ms per stage and over all stages."""
     groups = {stage: tally.latency[stage] for stage in _stage_order(tally.latency)}
-    groups["all"] = [v for values in tally.latency.values() for v in values]
+    groups["all"] = functools.reduce(Latencies.merged, tally.latency.values(), Latencies())
     return {
-        stage: {"count": len(values), **{f"p{q}": percentile(values, q) for q in PERCENTILES}}
+        stage: {"count": len(values), **{f"p{q}": values.percentile(q) for q in PERCENTILES}}
         for stage, values in groups.items()
     }
 
@@ -471,12 +512,14 @@ def build_report(
     tally = EventTally()
     for event in events:
         tally.add(event)
-    return assemble(table1(tasks), tally, notes=notes, spend_usd=spend_usd)
+    return assemble(table1(tasks), tally, notes=notes, spend_usd=spend_usd,
+                    fields_missing=sum(not task.scored for task in tasks))
 
 
 def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] = (),
-             spend_usd: float | None = None) -> dict[str, Any]:
-    """The report from Table 1 and the events' fold (`build_report`, or `main` from folds)."""
+             spend_usd: float | None = None, fields_missing: int = 0) -> dict[str, Any]:
+    """The report from Table 1 and the events' fold (`build_report`, or `main` from folds);
+    `fields_missing`: tasks without their similarity fields (asyncgen.rundir.fields)."""
     count = t1["instructions"]
     runs = [run.as_dict() for run in tally.runs]
     requests = requests_by_stage(tally)
@@ -495,6 +538,7 @@ def assemble(t1: Mapping[str, Any], tally: EventTally, *, notes: Sequence[str] =
             "list": runs,
         },
         "table1": dict(t1),
+        "fields_missing": fields_missing,
         "funnel": funnel(tally),
         "answer_formats": answer_formats(tally),
         "requests": requests,
@@ -722,23 +766,27 @@ def main(args: argparse.Namespace) -> int:
     output_dir(args.dir)
     before = read_summary(args.dir)
     tasks: list[Task] = []
-    if figure is not None or page is not None:  # the figures need every task
+    if figure is not None or page is not None:  # the figures need every task (fields joined)
         tasks, notes = load_tasks(args.dir)
         t1 = table1(tasks)
+        unscored = sum(not task.scored for task in tasks)
     else:
-        folded = fold_tasks(args.dir, before)
+        folded = fold_tasks(args.dir, before, instructions=False)  # Table 1's counts only
         t1 = folded.fold.table1()
         torn_task = folded.torn_note(args.dir / TASKS_FILE)
-        notes = [torn_task] if torn_task else []
+        unscored = fields.count_missing(args.dir)
+        notes = [note for note in (torn_task, fields.missing_note(unscored, args.dir)) if note]
     recovered = spend.recover(args.dir / layout.SPEND_FILE)
     spend_usd = recovered.figure_usd if recovered.journaled else None
     if not (args.dir / EVENTS_FILE).exists():
         notes.append(f"{args.dir / EVENTS_FILE}: not found; funnel, requests, latency "
                      "and errors are empty")
-        report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd)
+        report = assemble(t1, EventTally(), notes=notes, spend_usd=spend_usd,
+                          fields_missing=unscored)
     else:
         events = fold_events(args.dir, before)
-        report = assemble(t1, events.fold, notes=notes, spend_usd=spend_usd)
+        report = assemble(t1, events.fold, notes=notes, spend_usd=spend_usd,
+                          fields_missing=unscored)
         if torn := events.torn_note(args.dir / EVENTS_FILE):
             report["warnings"].insert(0, torn)
     report = {"dir": str(args.dir), **report}

@@ -40,6 +40,7 @@ from asyncgen.llm.transport import courier, rescue
 from asyncgen.llm.transport.couriered import CourierFiles
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
 from asyncgen.observe import events
+from asyncgen.rundir import fields as side
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir import layout, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
@@ -89,6 +90,7 @@ class Prepared:
     record: Record  # the runs that wrote into --out before this one
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
     changed: list[str]  # how they differ from the last run's (with --allow-changes)
+    unscored: list[side.Unscored]  # tasks of earlier runs still without similarity fields
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -168,6 +170,7 @@ def prepare(config: RunConfig) -> Prepared:
             backlog=backlog, prior=spend.recover(config.out / layout.SPEND_FILE),
             rescued=rescue.read(config.out / layout.RESCUE_FILE), courier_wait_s=waited,
             lock=lock, record=record, settings=settings, changed=changed,
+            unscored=side.missing(config.out),
         )
     except BaseException:
         lock.release()
@@ -307,6 +310,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
             secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
             on_console_closed=partial(_console_closed, control),
             human=partial(console.Human, c.out),
+            lean_events=c.event_detail == "lean",
         )
         p.store.open()
     except OSError as exc:
@@ -321,9 +325,11 @@ async def _execute(p: Prepared, run_id: str) -> int:
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
     # the summary's writer from here on (the files it folds are written from now on)
-    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"))
+    checkpointer = Checkpointer(c.out, p.folded, p.summary.get("events"), work=work,
+                                spend=journal)
     exit_code = EXIT_OK
     progress: Progress | None = None
+    graph: Graph | None = None
     try:
         log.info(events.RUN_STARTED, run_id=run_id, provider=p.provider.provider,
                  model=p.provider.model,
@@ -345,8 +351,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
                     start_committed=len(p.committed),
                     batches=None if batcher is None else batcher.stats))
                 progress = graph.progress
+                graph.fields.open()
                 if control.committed >= control.target:
                     control.stop("target")
+                    await graph.complete_fields()  # what earlier runs left, if anything
                 elif not control.stopping.is_set():
                     await graph.run()
         if control.reason in FAILING_REASONS:
@@ -364,6 +372,14 @@ async def _execute(p: Prepared, run_id: str) -> int:
     finally:
         if progress is not None:
             progress.final()
+        fields_missing = len(p.unscored)
+        if graph is not None:
+            fields_missing = graph.fields.outstanding
+            try:
+                graph.fields.shut()  # what is outstanding stays so: the next run writes it
+            except OSError as exc:
+                control.reason = "io_error"
+                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
         for closing in (p.store, journal, work):
             try:
                 closing.close()
@@ -375,6 +391,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
             exit_code = EXIT_FATAL
         totals = progress.snapshot(control) if progress is not None else {}
         totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
+        totals["fields_missing"] = fields_missing  # tasks whose similarity fields the next
+        # run writes (asyncgen.rundir.fields)
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
                  error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
         events.close(sink)
@@ -392,10 +410,9 @@ def _summarise_tasks(p: Prepared) -> None:
     leaves the next one only this run's lines to fold (the events part stays as it was)."""
     parts = {key: value for key, value in p.summary.items()
              if key not in ("format", "journal", "tasks")}  # the journal is rewritten next
-    instructions = summary.encode_instructions(p.folded.fold.instructions)
     try:
-        summary.write_summary(p.config.out, parts,
-                              {"tasks": summary.task_pieces(p.folded, instructions)})
+        summary.write_summary(p.config.out,
+                              {**parts, "tasks": p.folded.part(p.folded.fold.state())})
     except OSError:
         pass  # a summary is never needed: the next reader folds the file itself
 
@@ -505,6 +522,7 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
     pool.restore(p.committed.instructions, kept=p.backlog.failed)
     outlook = Outlook()
+    fields = side.FieldsPass(c.out / layout.FIELDS_FILE, pool, p.unscored)
     return Graph(
         config=c,
         pool=pool,
@@ -514,10 +532,13 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
         filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after),
+                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after,
+                      fields=fields),
         outlook=outlook,
-        progress=progress(queues=streams.depths, neighbours=pool.scores.stats),
+        progress=progress(queues=streams.depths, neighbours=pool.scores.stats,
+                          fields_pending=lambda: fields.outstanding),
         streams=streams,
         rng=random.Random(f"{c.seed}:{len(p.committed)}"),
         checkpointer=checkpointer,
+        fields=fields,
     )

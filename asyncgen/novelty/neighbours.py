@@ -18,12 +18,11 @@ operations in its order (the same bits) indexed by (L, n); the mean is the sum o
 the top 10 are kept per chunk under the running 10th best.
 
 `submit` queues a candidate's query (never blocks) and returns the `Pending` its job carries;
-`run`, a task of the filter, scores whatever is queued in one pass, while the jobs are
-classified and generated. The scanning threads run at a lower CPU priority (`SCAN_NICE`): on a
-machine whose cores are busy, the event loop gets them first, and the fields wait. `lagging`
-tells the sampler to hold back new prompts when the queue passes `MAX_QUEUED`: the filter's
-admissions never wait for the fields, and only the commit of a task whose fields are not ready
-yet does (see asyncgen.workers.filter).
+`run` (run by `asyncgen.rundir.fields.FieldsPass`) scores whatever is queued in one pass, while the
+jobs are classified and generated. The scanning threads run at a lower CPU priority
+(`SCAN_NICE`): on a machine whose cores are busy, the event loop gets them first, and the
+fields wait. Nothing else waits for them: neither the sampler nor the commit of a task whose
+fields are not ready (it is committed without them, see asyncgen.rundir.fields).
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ __all__ = ["MOST_SIMILAR_KEPT", "Neighbours", "Pending", "PoolScores", "Query"]
 MOST_SIMILAR_KEPT = 10  # released: the 10 most similar pool instructions
 BATCH_MAX = 64  # candidates scored in one pass over the pool
 CHUNK = 1 << 16  # pool instructions per cdist call (bounds its GIL hold and its matrix)
-MAX_QUEUED = 256  # queued candidates past which the sampler holds back new prompts
 THREADS = max(1, min(os.cpu_count() or 1, 4))  # scanning threads, each on its own chunks
 SCAN_NICE = 10  # the scanning threads' niceness (Linux: per thread), above the loop's
 _TABLE_MAX = 1 << 18  # (L, n) cells of one candidate's F table; beyond it, F row by row
@@ -167,17 +165,19 @@ class PoolScores:
 
     def query(self, text: str) -> Query:
         """`text` against the pool as it is now (call before adding `text` itself)."""
+        return self.query_at(text, self._size)
+
+    def query_at(self, text: str, size: int) -> Query:
+        """`text` against the pool's first `size` entries (a resumed task's pool: the seeds and
+        the tasks before it, whose keys come first)."""
+        if not 0 <= size <= self._size:
+            raise ValueError(f"size {size} out of the pool's 0..{self._size}")
         codes = self._codes
         seq = "".join([codes.get(token, UNKNOWN) for token in tokenize(text)])
-        dead = self._dead[: self._size].copy() if self._discarded else None
-        return Query(seq, self._size, dead)
+        dead = self._dead[:size].copy() if self._discarded else None
+        return Query(seq, size, dead)
 
     # --- scoring, off the event loop -----------------------------------------------------
-
-    @property
-    def lagging(self) -> bool:
-        """More candidates wait for their fields than one pass should hold: hold back."""
-        return len(self._queue) >= MAX_QUEUED
 
     def stats(self) -> dict[str, Any]:
         """For run.progress: the queue and what the passes cost."""

@@ -53,7 +53,10 @@ class SeedTask:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Task:
-    """A generated task as committed to tasks.jsonl."""
+    """A generated task as committed to tasks.jsonl.
+
+    `scored` is False for a task committed before its similarity fields were ready: its line
+    holds them as null, and they come later as its line in fields.jsonl (`rundir.fields`)."""
 
     id: str
     instruction: str
@@ -65,6 +68,7 @@ class Task:
     created_at: str = ""
     model: str = ""
     run_id: str = ""
+    scored: bool = True
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
@@ -86,22 +90,24 @@ class Task:
             created_at=str(obj.get("created_at", "")),
             model=str(obj.get("model", "")),
             run_id=str(obj.get("run_id", "")),
+            scored=not unscored(obj),
         )
 
     def with_neighbours(self, neighbours: Neighbours) -> Task:
         return replace(self, most_similar=neighbours.most_similar,
                        avg_similarity_score=neighbours.avg_similarity_score,
-                       most_similar_seed=neighbours.most_similar_seed)
+                       most_similar_seed=neighbours.most_similar_seed, scored=True)
 
     def to_json(self) -> dict[str, Any]:
+        scored = self.scored
         return {
             "id": self.id,
             "instruction": self.instruction,
             "is_classification": self.is_classification,
             "instances": [{"input": i.input, "output": i.output} for i in self.instances],
-            "most_similar": self.most_similar,
-            "avg_similarity_score": self.avg_similarity_score,
-            "most_similar_seed": self.most_similar_seed,
+            "most_similar": self.most_similar if scored else None,
+            "avg_similarity_score": self.avg_similarity_score if scored else None,
+            "most_similar_seed": self.most_similar_seed if scored else None,
             "created_at": self.created_at,
             "model": self.model,
             "run_id": self.run_id,
@@ -133,6 +139,11 @@ def check_task_line(obj: Mapping[str, Any], where: str) -> None:
     average = obj.get("avg_similarity_score") or 0.0
     if not isinstance(average, int | float) or isinstance(average, bool):
         raise UsageError(f"{where}: field 'avg_similarity_score' must be a number")
+
+
+def unscored(obj: Mapping[str, Any]) -> bool:
+    """Whether a task line was committed before its similarity fields (they are null in it)."""
+    return "avg_similarity_score" in obj and obj["avg_similarity_score"] is None
 
 
 def _scores(obj: Mapping[str, Any], name: str) -> dict[str, float]:

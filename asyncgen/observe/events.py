@@ -28,6 +28,7 @@ RUN_STOPPING = "run.stopping"
 RUN_UNPRICED = "run.unpriced"
 RUN_KEY = "run.key"  # OpenRouter key check at the start
 RUN_SIMULATOR = "run.simulator"  # no provider and no key: the built-in simulator serves
+RUN_FIELDS = "run.fields"  # the run waits for the similarity fields still to write
 RUN_CHECKPOINT = "run.checkpoint"  # checkpoints of OUT/summary.json stopped (rundir.checkpoint)
 REQUEST_COMPLETED = "request.completed"
 REQUEST_RETRY = "request.retry"
@@ -52,6 +53,17 @@ QUIET_ON_CONSOLE = frozenset(
      TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
+# --event-detail lean: the per-candidate and per-request events without what `report` never
+# reads (the texts, the model, status and attempt of an answered request, the level: info)
+TEXT_FIELDS = ("instruction", "nearest", "score", "pool")
+LEAN_DROPS: dict[str, frozenset[str]] = {
+    TASK_ADMITTED: frozenset({*TEXT_FIELDS, "level"}),
+    TASK_REJECTED: frozenset({*TEXT_FIELDS, "level"}),
+    REQUEST_COMPLETED: frozenset({"model", "status", "attempt", "level"}),
+    TASK_COMMITTED: frozenset({"level"}),
+    CANDIDATES_PARSED: frozenset({"level"}),
+}
+LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})  # the ones with candidate texts
 REDACTED = "[redacted]"
 
 
@@ -130,10 +142,11 @@ class EventFile:
     is written, so the file ends in at most one torn line, which the next run cuts.
     """
 
-    __slots__ = ("path", "fault", "on_fault", "_lines")
+    __slots__ = ("path", "fault", "on_fault", "lean", "_lines")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lean: bool = False) -> None:
         self.path = path
+        self.lean = lean  # --event-detail lean (`lean`)
         self.fault: OSError | None = None
         self.on_fault: Callable[[OSError], None] | None = None
         settle_tail(path)
@@ -141,8 +154,9 @@ class EventFile:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if self.fault is None:
+            written = lean(event_dict) if self.lean else event_dict
             try:
-                self._lines.write(orjson.dumps(event_dict, default=_default, option=_LINE))
+                self._lines.write(orjson.dumps(written, default=_default, option=_LINE))
             except OSError as exc:
                 self.fault = exc
                 if self.on_fault is not None:
@@ -154,6 +168,14 @@ class EventFile:
             self._lines.close()
         except OSError as exc:  # fsync after a fault: already reported, or now
             self.fault = self.fault or exc
+
+
+def lean(event_dict: EventDict) -> EventDict:
+    """The event as --event-detail lean writes it (a copy without `LEAN_DROPS`' fields)."""
+    drops = LEAN_DROPS.get(event_dict.get("event"))  # type: ignore[arg-type]
+    if drops is None:
+        return event_dict
+    return {key: value for key, value in event_dict.items() if key not in drops}
 
 
 class Console:
@@ -317,6 +339,7 @@ def configure(
     stream: TextIO | None = None,
     on_console_closed: Callable[[], None] | None = None,
     human: Callable[[TextIO, bool], HumanLines] | None = None,
+    lean_events: bool = False,
 ) -> tuple[EventFile | None, StatusLine | None]:
     """Point the events of a run at its events.jsonl and console. Returns the event file
     (close it) and the live status line (None unless the console is a terminal).
@@ -327,7 +350,7 @@ def configure(
     """
     if stream is None:
         stream = sys.stdout if console_format == "json" else sys.stderr
-    sink = EventFile(events_path) if events_path is not None else None
+    sink = EventFile(events_path, lean=lean_events) if events_path is not None else None
     status = StatusLine(stream) if console_format == "human" and stream.isatty() else None
     steps: list[Processor] = [
         structlog.processors.add_log_level,

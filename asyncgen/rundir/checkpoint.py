@@ -33,6 +33,7 @@ from asyncgen.errors import UsageError
 from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir import layout, summary
+from asyncgen.rundir import spend as spending
 from asyncgen.rundir.summary import Folded, TaskFold
 
 log = events.get_logger()
@@ -83,14 +84,18 @@ class Checkpointer:
     own (advanced in its worker thread), the run reads none of them."""
 
     __slots__ = ("out", "tasks", "events", "journal", "interval_s", "steps", "failed",
-                 "step_cpu_s", "_events_part", "_encoded", "_count")
+                 "step_cpu_s", "work", "spend", "compactions", "_events_part", "_compacted",
+                 "_spend_compacted", "_settled_upto")
 
     def __init__(self, out: Path, tasks: Folded[TaskFold],
                  events_part: Mapping[str, Any] | None, *,
-                 interval_s: float | None = None) -> None:
+                 interval_s: float | None = None, work: worklog.Journal | None = None,
+                 spend: spending.SpendJournal | None = None) -> None:
         """`tasks`: tasks.jsonl as the run found it (copied: the pool reads its instructions);
         `events_part`: the summary's events part as the run found it (validated at the first
-        step, in the worker thread: it hashes the file). Start after the journal's rewrite."""
+        step, in the worker thread: it hashes the file). Start after the journal's rewrite.
+        `work`, `spend`: the filter's journal handle and the budget's spend journal, to compact
+        them (asyncgen.rundir.journal, asyncgen.rundir.spend)."""
         fold = replace(tasks.fold, instructions=list(tasks.fold.instructions),
                        runs=dict(tasks.fold.runs))
         digest = tasks.digest.copy() if tasks.digest is not None else None
@@ -103,8 +108,16 @@ class Checkpointer:
         self.failed: BaseException | None = None
         self.step_cpu_s = 0.0  # the last step's CPU time (its thread's)
         self._events_part = events_part
-        self._encoded: list[bytes] = []  # the instructions' JSON, chunk by chunk
-        self._count = 0  # instructions encoded
+        self.work = work
+        self.spend = spend
+        self.compactions = 0
+        path = out / layout.JOURNAL_FILE
+        self._compacted = path.stat().st_size if path.is_file() else 0  # bytes, last time
+        path = out / layout.SPEND_FILE
+        self._spend_compacted = path.stat().st_size if path.is_file() else 0
+        # tasks before this one were committed before any job the journal holds open was
+        # (it was settled against them when the run started, and at each compaction since)
+        self._settled_upto = len(self.tasks.fold)
 
     def __repr__(self) -> str:
         events_lines = self.events.lines if self.events is not None else None
@@ -123,6 +136,10 @@ class Checkpointer:
             await anyio.sleep(wait)
             try:
                 await anyio.to_thread.run_sync(partial(self.step, polite=True))
+                if self._compactable():
+                    await self._compact()
+                if self._spend_compactable():
+                    await self._compact_spend()
             except (UsageError, OSError, ValueError) as exc:
                 self.failed = exc
                 log.warning(events.RUN_CHECKPOINT, error=str(exc),
@@ -149,19 +166,56 @@ class Checkpointer:
         else:
             self._advance(path, self.events, paced(report.fold_event), limit)
         self._advance(out / layout.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
-        fresh = self.tasks.fold.instructions[self._count:]
-        if fresh:
-            self._encoded += summary.encode_instructions(fresh)
-            self._count += len(fresh)
-        parts: dict[str, Any] = {}
+        parts: dict[str, Any] = {"tasks": self.tasks.part(self.tasks.fold.state())}
         if self.events is not None:
             parts["events"] = self.events.part(report.tally_state(self.events.fold))
         if journal_part:
             parts["journal"] = self.journal.part(self.journal.fold.state())
-        summary.write_summary(out, parts, {"tasks": summary.task_pieces(self.tasks,
-                                                                        self._encoded)})
+        summary.write_summary(out, parts)
         self.steps += 1
         self.step_cpu_s = time.thread_time() - started
+
+    def _compactable(self) -> bool:
+        """Whether the journal grew enough since it was last compacted (asyncgen.rundir.journal)."""
+        if self.work is None:
+            return False
+        size = self.journal.length  # what the last step folded
+        return size >= max(worklog.COMPACT_BYTES, 4 * self._compacted)
+
+    async def _compact(self) -> None:
+        """Replace the folded lines of the journal with what is still open in them."""
+        assert self.work is not None
+        covered = self.journal.length
+        staged = await anyio.to_thread.run_sync(self._stage)
+        self._compacted = staged.stat().st_size
+        self.work.compact(staged, covered)  # on the loop: between two writes of the filter
+        self.journal = _empty(worklog.Backlog())  # the next step folds the new file
+        self.compactions += 1
+
+    def _spend_compactable(self) -> bool:
+        if self.spend is None:
+            return False
+        size = (self.out / layout.SPEND_FILE).stat().st_size
+        return size >= max(spending.COMPACT_BYTES, 4 * self._spend_compacted)
+
+    async def _compact_spend(self) -> None:
+        """Replace the settled reservations of the spend journal with the totals."""
+        assert self.spend is not None
+        staged, covered = await anyio.to_thread.run_sync(
+            spending.stage, self.out / layout.SPEND_FILE)
+        self._spend_compacted = staged.stat().st_size
+        self.spend.compact(staged, covered)  # on the loop: between two writes of the budget
+        self.compactions += 1
+
+    def _stage(self) -> Path:
+        """The settled fold of the journal's folded lines, staged beside it (a thread). Only
+        the tasks committed since the last settling can close one of its jobs: a set of a
+        big pool's instructions would hold the GIL for tens of ms."""
+        backlog = worklog.Backlog.from_state(self.journal.fold.state())  # a copy
+        upto = len(self.tasks.fold)
+        backlog.settle(set(self.tasks.fold.instructions[self._settled_upto:upto]))
+        self._settled_upto = upto
+        return worklog.stage(self.out / layout.JOURNAL_FILE, backlog)
 
     @staticmethod
     def _advance(path: Path, folded: Folded[Any], add: Any, limit: int | None) -> None:

@@ -18,11 +18,19 @@ atomically), so the file holds only what is still open plus the failures.
 
 While the run appends, its checkpointer keeps the fold of the lines (before `settle`) in
 OUT/summary.json (`asyncgen.rundir.summary`: validated by the length and SHA-256 of the bytes it
-covers), so the next run after a kill -9 folds only the journal's last seconds.
+covers), so the next run after a kill -9 folds only the journal's last seconds. It also keeps
+the file small: once it has grown past `COMPACT_BYTES` and 4 times its last compacted size,
+the lines it has folded are replaced by their settled backlog (committed jobs and judged
+batches dropped): the checkpointer's thread stages them (`stage`, synced), then the filter's
+handle swaps the file on the event loop, between two of its synchronous writes, with the lines
+appended since (`Journal.compact`, one `os.replace`). A kill at any moment leaves the old file
+or the new one, each whole; the summary's part then no longer matches and the (small) file is
+folded from its start.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +39,11 @@ from typing import Any
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender, atomic_write
+from asyncgen.jsonl import LineAppender, atomic_write, swap_in
 from asyncgen.rundir.summary import Folded, fold_file
+
+STAGED_SUFFIX = ".compact"  # the compacted lines, before they replace the journal
+COMPACT_BYTES = 1 << 22  # a journal past this size (and 4x its last compacted size) is compacted
 
 
 @dataclass(slots=True)
@@ -195,6 +206,17 @@ def rewrite(path: Path, backlog: Backlog) -> None:
     ))
 
 
+def stage(path: Path, backlog: Backlog) -> Path:
+    """Write the lines of `backlog` beside the journal, synced, for `Journal.compact`."""
+    staged = path.with_name(path.name + STAGED_SUFFIX)
+    with staged.open("wb") as f:
+        for record in backlog.records():
+            f.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        f.flush()
+        os.fsync(f.fileno())
+    return staged
+
+
 class Journal:
     """The run's append handle on the journal; the filter is its only writer."""
 
@@ -214,6 +236,15 @@ class Journal:
         """Append one record as one whole line (synchronous: no cancellation mid-line)."""
         assert self._lines is not None, "Journal.open() first"
         self._lines.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+
+    def compact(self, staged: Path, covered: int) -> None:
+        """Replace the journal with `staged` (the settled fold of its first `covered` bytes)
+        and the lines appended after them. Synchronous, on the event loop: no write of the
+        filter falls between the copy of those lines and the swap."""
+        swap_in(self.path, staged, covered)
+        if self._lines is not None:
+            self._lines.close(sync=False)  # the old file's: replaced
+            self._lines = LineAppender(self.path)
 
     def close(self) -> None:
         if self._lines is not None:

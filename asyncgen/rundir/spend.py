@@ -18,6 +18,12 @@ directory included. So the last whole line alone is the state of the money: the 
 is `spent + held`, which counts a reservation that was never settled (a kill -9 in flight) at
 its reserved cost. Recovering it reads one line from the end of the file, whatever its size.
 
+While a run goes on, its checkpointer compacts the file once it has passed `COMPACT_BYTES` and
+four times its last compacted size (`SpendFold`, `SpendJournal.compact`, as the work journal
+is): the settled reservations go; every run's first line, the current run's reservations still
+open and the last totals stay, then the lines appended meanwhile. Recovery reads the last line
+either way; a kill at any moment leaves the old file or the new one.
+
 `figure` is the ONE spend figure: the budget, run.progress, the live line, run.finished and
 `asyncgen report` all read it, and it is never below what the provider billed as long as no
 attempt costs more than its reservation (see asyncgen.llm.budget).
@@ -25,15 +31,18 @@ attempt costs more than its reservation (see asyncgen.llm.budget).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from asyncgen.errors import UsageError
-from asyncgen.jsonl import LineAppender, last_line, settle_tail
+from asyncgen.jsonl import LineAppender, last_line, settle_tail, swap_in
 from asyncgen.llm.pricing import figure
+
+COMPACT_BYTES = 1 << 22  # compacted past this size (and 4x its last compacted size)
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -50,6 +59,49 @@ class Recovered:
     @property
     def figure_usd(self) -> float:
         return figure(self.spent_usd, self.held_usd)
+
+
+@dataclass(slots=True)
+class SpendFold:
+    """spend.jsonl folded for compaction: every run's first line, the last run's open
+    reservations, the last line (the totals)."""
+
+    starts: list[dict[str, Any]] = field(default_factory=list)
+    open: dict[int, dict[str, Any]] = field(default_factory=dict)
+    last: dict[str, Any] | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        if "run" in record:  # a run's first line: earlier reservations count as spent
+            self.starts.append(record)
+            self.open = {}
+        elif "r" in record:
+            self.open[record["r"]] = record
+        elif "s" in record:
+            self.open.pop(record["s"], None)
+        self.last = record
+
+    def records(self) -> list[dict[str, Any]]:
+        kept = [*self.starts, *self.open.values()]
+        if self.last is not None and (not kept or kept[-1] is not self.last):
+            kept.append(self.last)  # the current totals last
+        return kept
+
+
+def stage(path: Path) -> tuple[Path, int]:
+    """The compacted lines of `path`'s whole lines, staged beside it (synced), and the bytes
+    they stand for (a worker thread; `SpendJournal.compact` swaps them in)."""
+    data = path.read_bytes()
+    covered = data.rfind(b"\n") + 1
+    fold = SpendFold()
+    for raw in data[:covered].splitlines():
+        if raw.strip():
+            fold.add(orjson.loads(raw))
+    staged = path.with_name(path.name + ".compact")
+    with staged.open("wb") as f:
+        f.write(b"".join(_dumps(record, option=_NEWLINE) for record in fold.records()))
+        f.flush()
+        os.fsync(f.fileno())
+    return staged, covered
 
 
 class SpendJournal:
@@ -94,6 +146,15 @@ class SpendJournal:
         if self._out is None:
             raise OSError(f"{self.path} is closed")
         self._out.write(_dumps(record, option=_NEWLINE))
+
+    def compact(self, staged: Path, covered: int) -> None:
+        """Swap in the compacted lines `stage` made of the first `covered` bytes, with the
+        lines written since (on the event loop: between two of the Budget's writes)."""
+        if self._out is None:
+            return
+        swap_in(self.path, staged, covered)
+        self._out.close(sync=False)  # the replaced file's
+        self._out = LineAppender(self.path)
 
     def close(self) -> None:
         """Flush to disk and close (once per run; closing twice is fine)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -31,9 +31,8 @@ from asyncgen.jsonl import atomic_write, is_torn, parse_line
 from asyncgen.novelty.pool import check_task_line
 from asyncgen.rundir.layout import SUMMARY_FILE, TASKS_FILE
 
-FORMAT = "asyncgen-summary/1"
+FORMAT = "asyncgen-summary/2"  # /1 held every instruction: it grew with the run
 BLOCK = 1 << 22  # bytes read (and hashed) at a time
-ENCODE_CHUNK = 1 << 15  # instructions encoded at a time (a few ms each)
 
 F = TypeVar("F")
 T = TypeVar("T")
@@ -45,9 +44,13 @@ def _words(text: str) -> int:
 
 @dataclass(slots=True)
 class TaskFold:
-    """tasks.jsonl folded: the instructions in file order, who wrote them, Table 1's sums."""
+    """tasks.jsonl folded: the instructions in file order, who wrote them, Table 1's sums.
+
+    Its state in the summary is the counts, not the instructions (the summary stays the same
+    size however long the run): `fold_tasks` reads those from the lines the summary covers."""
 
     instructions: list[str] = field(default_factory=list)
+    count: int = 0  # tasks folded (the instructions may be left out: `fold_tasks`)
     runs: dict[str, str] = field(default_factory=dict)  # run_id -> its first task's id
     classification: int = 0
     instances: int = 0
@@ -57,13 +60,14 @@ class TaskFold:
     output_words: int = 0
 
     def __len__(self) -> int:
-        return len(self.instructions)
+        return self.count
 
     def add(self, obj: Mapping[str, Any], where: str) -> None:
         """Fold one decoded line, refused (UsageError) where `Task.from_json` would refuse it."""
         check_task_line(obj, where)
         instruction: str = obj["instruction"]
         self.instructions.append(instruction)
+        self.count += 1
         run_id = str(obj.get("run_id", ""))
         if run_id not in self.runs:
             self.runs[run_id] = str(obj.get("id", ""))
@@ -78,7 +82,7 @@ class TaskFold:
 
     def table1(self) -> dict[str, Any]:
         """The paper's Table 1, as `report.table1` computes it from the tasks."""
-        n = len(self.instructions)
+        n = self.count
         return {
             "instructions": n,
             "classification_instructions": self.classification,
@@ -92,11 +96,12 @@ class TaskFold:
         }
 
     def state(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__ if name != "instructions"}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> TaskFold:
-        return cls(**{name: state[name] for name in cls.__slots__})
+        """The counts a summary holds (the instructions: `fold_tasks`)."""
+        return cls(**{name: state[name] for name in cls.__slots__ if name != "instructions"})
 
 
 @dataclass(slots=True)
@@ -232,8 +237,10 @@ def read_summary(out: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and data.get("format") == FORMAT else {}
 
 
-def fold_tasks(out: Path, summary: Mapping[str, Any] | None = None) -> Folded[TaskFold]:
-    """tasks.jsonl folded (an empty fold when there is none)."""
+def fold_tasks(out: Path, summary: Mapping[str, Any] | None = None, *,
+               instructions: bool = True) -> Folded[TaskFold]:
+    """tasks.jsonl folded (an empty fold when there is none); without `instructions` (a
+    report) only the tail after the summary gives its instructions."""
     path = out / TASKS_FILE
     if not path.exists():
         digest = hashlib.sha256()
@@ -241,38 +248,27 @@ def fold_tasks(out: Path, summary: Mapping[str, Any] | None = None) -> Folded[Ta
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
     part = (read_summary(out) if summary is None else summary).get("tasks")
-    return fold_file(path, part, TaskFold, TaskFold.from_state, TaskFold.add)
+    folded = fold_file(path, part, TaskFold, TaskFold.from_state, TaskFold.add)
+    if instructions and folded.from_summary:
+        folded.fold.instructions[:0] = read_instructions(path, folded.from_summary)
+    return folded
 
 
-def write_summary(out: Path, parts: Mapping[str, Any],
-                  encoded: Mapping[str, Sequence[bytes]] | None = None) -> None:
-    """Replace the summary atomically (a kill leaves the old one or the new one); `encoded`
-    parts come as pieces of JSON, written one after another (never joined in memory)."""
-    def chunks() -> Iterator[bytes]:
-        yield orjson.dumps({"format": FORMAT, **parts})[:-1]
-        for name, pieces in (encoded or {}).items():
-            yield b"," + orjson.dumps(name) + b":"
-            yield from pieces
-        yield b"}"
-
-    atomic_write(out / SUMMARY_FILE, chunks())
-
-
-def task_pieces(folded: Folded[TaskFold], instructions: Sequence[bytes]) -> list[bytes]:
-    """The summary's tasks part as pieces of JSON, its instructions given already encoded, in
-    chunks (`encode_instructions`): a big pool's are encoded once, not at every write."""
-    state = folded.fold.state()
-    del state["instructions"]
-    head = orjson.dumps(folded.part(state))  # ...,"fold":{...}}
-    pieces = [head[:-2], b',"instructions":[']
-    for number, chunk in enumerate(chunk for chunk in instructions if chunk):
-        pieces += [b",", chunk] if number else [chunk]
-    pieces.append(b"]}}")
-    return pieces
+def read_instructions(path: Path, length: int) -> list[str]:
+    """The instructions of the tasks in `path`'s first `length` bytes (whole lines the summary
+    validated), in file order."""
+    found: list[str] = []
+    read = 0
+    with path.open("rb") as f:
+        for raw in f:
+            read += len(raw)
+            if raw.strip():
+                found.append(orjson.loads(raw)["instruction"])
+            if read >= length:
+                break
+    return found
 
 
-def encode_instructions(instructions: Sequence[str]) -> list[bytes]:
-    """Instructions for `task_pieces`, in chunks (each a JSON array without its brackets) of
-    `ENCODE_CHUNK`: one encoding call holds the GIL a few ms, not a big pool's whole time."""
-    return [orjson.dumps(list(instructions[at:at + ENCODE_CHUNK]))[1:-1]
-            for at in range(0, len(instructions), ENCODE_CHUNK)]
+def write_summary(out: Path, parts: Mapping[str, Any]) -> None:
+    """Replace the summary atomically (a kill leaves the old one or the new one)."""
+    atomic_write(out / SUMMARY_FILE, orjson.dumps({"format": FORMAT, **parts}))

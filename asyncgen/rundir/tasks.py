@@ -13,6 +13,7 @@ from pathlib import Path
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile
 from asyncgen.novelty.pool import Task
+from asyncgen.rundir import fields
 from asyncgen.rundir.layout import TASKS_FILE
 
 
@@ -28,11 +29,15 @@ def output_dir(path: Path) -> Path:
 
 
 def load_tasks(directory: Path) -> tuple[list[Task], list[str]]:
-    """All tasks of `directory/tasks.jsonl` in file order, and notes (torn line)."""
+    """All tasks of `directory/tasks.jsonl` in file order, the similarity fields of those
+    committed without them joined from fields.jsonl, and notes (torn line, tasks still without
+    their fields)."""
     source = JsonlFile(output_dir(directory) / TASKS_FILE)
     tasks = [
         Task.from_json(obj, where=f"{source.path}, line {lineno}") for lineno, obj in source
     ]
-    note = source.torn_note()
-    return tasks, [note] if note else []
+    tasks, unscored = fields.join(tasks, directory)
+    notes = [note for note in (source.torn_note(), fields.missing_note(unscored, directory))
+             if note]
+    return tasks, notes
 

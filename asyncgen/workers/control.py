@@ -31,6 +31,9 @@ log = events.get_logger()
 
 # reasons after which no request at all is sent, not even the instance request of a labelled job
 STOP_SENDING = frozenset({"max_requests"})
+# stops after which the run does not wait for the similarity fields still to write (the next
+# run writes them): the user wants it over, or something is wrong
+LEAVE_FIELDS = frozenset({"signal", "duration", "io_error", "fatal"})
 # reasons that end the run with exit code 1 (the run stopped itself, something is wrong)
 FAILING_REASONS = frozenset({"stuck"})
 # stops that are a fault, not a limit the user set: run.stopping is a warning for these only
@@ -100,7 +103,7 @@ class Control:
     """The stop switch and the counters that decide it.
 
     Each field has one writer, through a method: the filter counts jobs and commits
-    (`open_job`, `close_job`, `await_fields`, `fields_ready`, `commit`); the Asker counts
+    (`open_job`, `close_job`, `commit`); the Asker counts
     requests (`take_request`); the graph attaches its cancel scope (`attach`); whoever sees a
     reason to stop calls `stop`, and the run command records a fault found after the graph
     ended (`fail`). Everyone else reads.
@@ -111,7 +114,6 @@ class Control:
     drain_timeout: float = 30.0
     committed: int = 0
     open_jobs: int = 0  # admitted, not yet committed or failed
-    committing: int = 0  # finished, waiting for their similarity fields
     requests: int = 0
     reason: str | None = None
     fatal_message: str | None = None
@@ -160,13 +162,6 @@ class Control:
     def close_job(self) -> None:
         """A job came back: finished, failed or not asked."""
         self.open_jobs -= 1
-
-    def await_fields(self) -> None:
-        """A finished job waits for its similarity fields; it counts toward the target."""
-        self.committing += 1
-
-    def fields_ready(self) -> None:
-        self.committing -= 1
 
     def commit(self) -> None:
         """A task was appended to tasks.jsonl."""

@@ -1,11 +1,13 @@
 """The filter: the single owner of the pool, of tasks.jsonl and of the work journal.
 
 Admission (ROUGE-L against every pool instruction) happens before any money is spent on a
-candidate; commit appends the finished task as one line. Every state a job reaches that cost
-money is journaled (`asyncgen.rundir.journal`) before the next request about it: admitted, labelled,
-failed; committed is its line in tasks.jsonl. An admitted instruction stays in the pool for good,
-also when it ends with no valid instance (as the released code keeps every admitted instruction):
-the same text comes back rejected before any spend. It is not sampled as a machine example.
+candidate; commit appends the finished task as one line, at once: with its similarity fields
+when they are ready, else without them, and they follow in fields.jsonl (`asyncgen.rundir.fields`).
+Every state a job reaches that cost money is journaled (`asyncgen.rundir.journal`) before the next
+request about it: admitted, labelled, failed; committed is its line in tasks.jsonl. An admitted
+instruction stays in the pool for good, also when it ends with no valid instance (as the
+released code keeps every admitted instruction): the same text comes back rejected before any
+spend. It is not sampled as a machine example.
 
 Each generation response is journaled as it arrives, and marked judged once admitted or
 rejected. When the run stops, batches not judged yet stay so, and labelled jobs still get their
@@ -23,13 +25,14 @@ from collections.abc import Sequence
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import ObjectSendStream, TaskGroup
+from anyio.abc import ObjectSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asyncgen.novelty.neighbours import Neighbours, Pending, Query
 from asyncgen.novelty.pool import Admitted, Pool, Task, TaskStore, utc_now
 from asyncgen.observe import events
 from asyncgen.rundir import journal
+from asyncgen.rundir.fields import FieldsPass
 from asyncgen.rundir.journal import Backlog, Journal
 from asyncgen.selfinstruct.parsing import Instance
 from asyncgen.workers.control import (
@@ -58,8 +61,8 @@ class Filter:
 
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
-        "stuck_after", "_next_id", "_barren", "_waiting", "_candidates_open",
-        "_batches", "_scoring", "_slice",
+        "stuck_after", "fields", "_next_id", "_barren", "_waiting", "_candidates_open",
+        "_batches", "_slice",
     )
 
     def __init__(
@@ -74,6 +77,7 @@ class Filter:
         model: str,
         run_id: str,
         next_id: int,
+        fields: FieldsPass,
         backlog: Backlog | None = None,
         stuck_after: int = STUCK_AFTER,
     ) -> None:
@@ -87,12 +91,12 @@ class Filter:
         self.model = model
         self.run_id = run_id
         self.stuck_after = stuck_after  # 0: never
+        self.fields = fields  # writes the fields of tasks committed before they were ready
         self._next_id = next_id
         self._barren = 0  # generation responses in a row that admitted nothing
         self._waiting: deque[Job] = deque()  # backlog jobs not yet sent to classification
         self._candidates_open = True  # until CandidatesClosed
         self._batches = 0  # generation responses received (their journal ids)
-        self._scoring: TaskGroup | None = None
         self._slice = _clock()  # since when the filter holds the loop, about
 
     async def run(
@@ -108,11 +112,7 @@ class Filter:
         a label not yet journaled is lost to a kill -9, and instance workers wait for it.
         """
         batches: deque[tuple[str, Candidates]] = deque()
-        # `scoring`: the admitted tasks' similarity fields, computed in worker threads, and the
-        # commits of finished tasks still waiting for them
-        async with inbox, jobs, labelled, anyio.create_task_group() as scoring:
-            self._scoring = scoring
-            scoring.start_soon(self.pool.scores.run)
+        async with inbox, jobs, labelled:
             await self._restore_backlog(jobs, labelled)
             while self._candidates_open or batches or self.control.open_jobs:
                 if not batches:
@@ -130,7 +130,6 @@ class Filter:
                     await self._judge(*batches.popleft(), jobs)
                 if self._waiting:
                     await self._feed(jobs)
-            self.pool.scores.close()  # the scorer ends once the last fields are handed over
 
     async def _take(
         self,
@@ -188,7 +187,7 @@ class Filter:
         control = self.control
         while self._waiting and not control.stopping.is_set():
             expected = self.outlook.expected(
-                committed=control.committed + control.committing, open_jobs=control.open_jobs,
+                committed=control.committed, open_jobs=control.open_jobs,
                 queued_prompts=0,
             )
             if expected >= control.target:
@@ -278,24 +277,12 @@ class Filter:
             self.journal.write(journal.failed(job.instruction, reason))
             log.info(events.TASK_REJECTED, reason=reason, instruction=job.instruction)
             return
-        neighbours = job.neighbours.peek()
-        if neighbours is not None:
-            self._commit(job, done.instances, neighbours)
-            return
-        # its fields lag behind (a big pool, a burst of admissions): commit it once they are
-        # ready, without holding up the filter; it counts toward the target meanwhile
-        assert self._scoring is not None, "Filter.run() first"
-        self.control.await_fields()
-        self._scoring.start_soon(self._commit_when_scored, job, done.instances)
-        self._check_target()
+        self._commit(job, done.instances, job.neighbours.peek())
 
-    async def _commit_when_scored(self, job: Job, instances: tuple[Instance, ...]) -> None:
-        neighbours = await job.neighbours.get()
-        self.control.fields_ready()
-        self._commit(job, instances, neighbours)
-
-    def _commit(self, job: Job, instances: tuple[Instance, ...], neighbours: Neighbours) -> None:
-        """Append the finished task to tasks.jsonl, with its similarity fields."""
+    def _commit(self, job: Job, instances: tuple[Instance, ...],
+                neighbours: Neighbours | None) -> None:
+        """Append the finished task to tasks.jsonl, with its similarity fields when they are
+        ready; else without them (null), and they go to fields.jsonl once they are."""
         task = Task(
             id=f"task-{self._next_id:06d}",
             instruction=job.instruction,
@@ -304,8 +291,13 @@ class Filter:
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
-        ).with_neighbours(neighbours)
+            scored=False,
+        )
+        if neighbours is not None:
+            task = task.with_neighbours(neighbours)
         self.store.append(task)  # paid for: committed, past the target too
+        if neighbours is None:
+            self.fields.hand_over(task, job.neighbours)
         self._next_id += 1
         self.pool.commit(task.instruction)
         self.control.commit()
@@ -315,6 +307,5 @@ class Filter:
         self._check_target()
 
     def _check_target(self) -> None:
-        """Stop at the target: tasks waiting only for their fields count, they are written."""
-        if self.control.committed + self.control.committing >= self.control.target:
+        if self.control.committed >= self.control.target:
             self.control.stop("target")

@@ -17,6 +17,11 @@ Shutdown runs in order with no sentinels but one: the sampler closes its stream 
 stops, instruction workers drain it and exit, then `CandidatesClosed` tells the filter that no
 more candidates come; the filter ends when every job it sent on has come back, closing `jobs`
 and `labelled`, which ends classification and instance generation.
+
+The similarity fields (`asyncgen.rundir.fields.FieldsPass`, with the pool's scanning threads) run
+beside the stages, outside the drain deadline: once the stages are done the run waits for the
+fields still to write (`run.fields`), unless it stops for a signal, `--max-duration` or a fault;
+those leave them to the next run, and a signal during the wait does too.
 """
 
 from __future__ import annotations
@@ -29,15 +34,19 @@ from functools import partial
 from typing import TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asyncgen.config import RunConfig
 from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Pool
+from asyncgen.observe import events
 from asyncgen.rundir.checkpoint import Checkpointer
+from asyncgen.rundir.fields import FieldsPass
 from asyncgen.selfinstruct.demos import Demonstrations
 from asyncgen.workers.classify import classify
 from asyncgen.workers.control import (
+    LEAVE_FIELDS,
     Asker,
     CandidatesClosed,
     Control,
@@ -49,6 +58,8 @@ from asyncgen.workers.filter import Filter
 from asyncgen.workers.instances import generate_instances
 from asyncgen.workers.instructions import Outlook, generate, sample
 from asyncgen.workers.progress import Progress
+
+log = events.get_logger()
 
 T = TypeVar("T")
 _Pair = tuple[MemoryObjectSendStream[T], MemoryObjectReceiveStream[T]]
@@ -97,9 +108,43 @@ class Graph:
     progress: Progress
     streams: Streams
     rng: random.Random
+    fields: FieldsPass
     checkpointer: Checkpointer | None = None  # keeps OUT/summary.json current (not in tests)
 
     async def run(self) -> None:
+        """The stages beside the fields' pass; then the fields still to write (`finish`)."""
+        async with anyio.create_task_group() as fields:
+            fields.start_soon(self._run_fields, fields)
+            await self._stages()
+            await self._finish_fields(fields)
+        self.progress.final()
+
+    async def complete_fields(self) -> None:
+        """Only the fields earlier runs left (a resume whose target is already reached)."""
+        async with anyio.create_task_group() as fields:
+            fields.start_soon(self._run_fields, fields)
+            await self._finish_fields(fields)
+
+    async def _run_fields(self, fields: TaskGroup) -> None:
+        await self.fields.run()
+        fields.cancel_scope.cancel()  # every line written: the wait for them ends
+
+    async def _finish_fields(self, fields: TaskGroup) -> None:
+        """Wait for the fields still to write, or leave them to the next run (module doc)."""
+        self.fields.close()
+        if self.fields.outstanding and self.control.reason in LEAVE_FIELDS:
+            fields.cancel_scope.cancel()
+            return
+        if not self.fields.outstanding:
+            return
+        log.info(events.RUN_FIELDS, outstanding=self.fields.outstanding,
+                 message="writing the similarity fields still outstanding (a signal leaves "
+                 "them to the next run)")
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                fields.cancel_scope.cancel()  # also ends this loop: it runs in that scope
+
+    async def _stages(self) -> None:
         cfg = self.config
         prompts, inbox, jobs, labelled = self.streams.open()
         prompts_send, prompts_recv = prompts
@@ -134,7 +179,6 @@ class Graph:
                         stages.start_soon(instance_maker, labelled_recv.clone(), inbox_send.clone())
                     stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
                 tg.cancel_scope.cancel()  # stages done: stop the progress and signal watchers
-        self.progress.final()
 
     async def _produce(
         self,

@@ -126,12 +126,12 @@ async def sample(
             await anyio.sleep(SAMPLER_POLL_S)
         while not control.stopping.is_set():
             expected = outlook.expected(
-                committed=control.committed + control.committing,
+                committed=control.committed,
                 open_jobs=control.open_jobs,
                 queued_prompts=send.statistics().current_buffer_used,
             )
-            if expected >= control.target or pool.scores.lagging:
-                await anyio.sleep(SAMPLER_POLL_S)  # enough under way, or fields lag behind
+            if expected >= control.target:
+                await anyio.sleep(SAMPLER_POLL_S)  # enough under way
                 continue
             try:
                 await send.send(pool.sample_prompt(rng, human=human, machine=machine))
@@ -159,7 +159,7 @@ async def generate(
             if control.stopping.is_set():
                 return
             expected = outlook.expected(
-                committed=control.committed + control.committing,
+                committed=control.committed,
                 open_jobs=control.open_jobs,
                 queued_prompts=receive.statistics().current_buffer_used,
             )

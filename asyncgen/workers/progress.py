@@ -129,6 +129,7 @@ class Progress:
         queues: Callable[[], Mapping[str, int]] | None = None,
         batches: Callable[[], Mapping[str, Any]] | None = None,
         neighbours: Callable[[], Mapping[str, Any]] | None = None,
+        fields_pending: Callable[[], int] = lambda: 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tally = tally
@@ -143,6 +144,7 @@ class Progress:
         self.queues = queues  # the graph's stream depths
         self.batches = batches  # batch mode's state
         self.neighbours = neighbours  # the similarity fields' pass
+        self.fields_pending = fields_pending  # committed, their fields not written yet
         self.lag = LoopLag(clock=clock)
 
     def snapshot(self, control: Control) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class Progress:
             "acceptance_rate": round(made / t.candidates, 4) if t.candidates else None,
             "rejected": dict(t.rejected),
             "open_jobs": control.open_jobs,
-            "committing": control.committing,  # finished, waiting for similarity fields
+            "fields_pending": self.fields_pending(),  # committed, their fields not written
             "queues": {} if self.queues is None else dict(self.queues()),
             "limiter": dict(self.limiter_state()),
             **t.cache.progress_fields(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import sys
 from pathlib import Path
@@ -525,3 +526,17 @@ def test_plots_are_written(
     for name in names:
         assert (plots / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert result["plots"] == [str(plots / "figure4_rouge.png"), str(plots / "figure5_lengths.png")]
+
+
+def test_latency_counts_give_the_percentiles_of_the_values() -> None:
+    """The tally keeps latencies as counts per value (bounded state): the same figures."""
+    rng = random.Random(3)
+    for size in (1, 2, 3, 10, 257):
+        values = [round(rng.choice([rng.uniform(1, 5), rng.uniform(1, 900)]), 1)
+                  for _ in range(size)]
+        counted = report.Latencies()
+        for value in values:
+            counted.add(value)
+        for q in (0, 1, 50, 95, 99, 100):
+            assert counted.percentile(q) == report.percentile(values, q)
+    assert report.Latencies().percentile(50) is None

@@ -14,6 +14,7 @@ from asyncgen.cli import main
 from asyncgen.novelty import neighbours
 from asyncgen.novelty.neighbours import Neighbours, PoolScores, Query
 from asyncgen.novelty.pool import Admitted, Pool, load_seeds
+from asyncgen.rundir.layout import load_tasks
 from tests.conftest import OUR_SEEDS
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
@@ -157,14 +158,18 @@ def test_ties_keep_the_lowest_keys_across_chunks_and_threads(
     assert got.most_similar_seed == {pool[0]: got.most_similar[pool[0]]}
 
 
-def test_lagging_holds_back_past_the_queue_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(neighbours, "MAX_QUEUED", 3)
-    scores = PoolScores(["sort the list"])
-    for _ in range(2):
-        scores.submit(scores.query("sort a list"))
-    assert not scores.lagging
-    scores.submit(scores.query("sort a list"))
-    assert scores.lagging
+def test_a_query_at_a_size_sees_only_the_pool_before_it() -> None:
+    """A resumed task is scored against the first `size` entries only (asyncgen.rundir.fields)."""
+    rng = random.Random(7)
+    texts = list(dict.fromkeys(random_text(rng) for _ in range(60)))
+    scores = PoolScores(texts[:5])
+    for text in texts[5:]:
+        scores.add(text)
+    for size in (5, 17, len(texts) - 1):
+        candidate = texts[size]
+        check(scores.neighbours(scores.query_at(candidate, size)), candidate, texts[:size], 5)
+    with pytest.raises(ValueError, match="out of the pool"):
+        scores.query_at("x", len(texts) + 1)
 
 
 def test_a_run_records_the_released_fields(tmp_path: Path,
@@ -175,7 +180,7 @@ def test_a_run_records_the_released_fields(tmp_path: Path,
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--target-instructions", "30",
                  "--log-format", "none"]) == 0
-    tasks = [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
+    tasks = [task.to_json() for task in load_tasks(out)[0]]  # fields.jsonl's joined
     seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
     # the pool a task was admitted into: the seeds and every instruction admitted before it
     # (tasks are committed as their fields are ready, not always in the order admitted)
@@ -212,34 +217,3 @@ def test_a_tiny_threshold_builds_the_index_in_bounded_time() -> None:
 def test_the_record_floor_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--out", "x", "--similarity-record-floor", "0.000001"]) == 2
     assert "--similarity-record-floor" in capsys.readouterr().err
-
-
-def test_the_filter_never_waits_for_fields_and_every_task_gets_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fields held back until the filter has finished every job: the run still admits,
-    finishes and then commits each task with its exact fields (a filter that awaited them
-    would never finish its first job)."""
-    for var in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "ASYNCGEN_API_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    scan = PoolScores.run
-
-    async def late(self: PoolScores) -> None:
-        while not self._closed:  # close() sets _wake, as every submit() does
-            await self._wake.wait()
-            self._wake = anyio.Event()
-        await scan(self)
-
-    monkeypatch.setattr(PoolScores, "run", late)
-    out = tmp_path / "out"
-    assert main(["run", "--out", str(out), "--target-instructions", "20",
-                 "--log-format", "none"]) == 0
-    tasks = [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
-    assert len(tasks) >= 20
-    seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
-    for task in tasks:
-        assert len(task["most_similar"]) == 10 and task["most_similar_seed"]
-    last = tasks[-1]["instruction"]
-    scores = reference(last, seeds + [t["instruction"] for t in tasks[:-1]])
-    assert max(tasks[-1]["most_similar"].values()) == max(scores)
-    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
-    assert events[-1]["event"] == "run.finished" and events[-1]["committing"] == 0

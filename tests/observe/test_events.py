@@ -23,7 +23,7 @@ REQUIRED_FIELDS: dict[str, set[str]] = {
     "run.finished": {"run_id", "reason", "committed", "requests", "cost_usd", "elapsed_s"},
     "run.progress": {"committed", "target", "rps", "tokens_per_s", "cost_usd", "cost_per_hour",
                      "projected_cost_usd", "eta_s", "queues", "limiter", "acceptance_rate",
-                     "loop_lag_ms", "loop_lag_max_ms", "committing", "neighbours"},
+                     "loop_lag_ms", "loop_lag_max_ms", "fields_pending", "neighbours"},
     "request.completed": {"stage", "model", "status", "attempt", "latency_ms", "prompt_tokens",
                           "completion_tokens", "cost_usd"},
     "request.retry": {"stage", "error_kind", "status", "attempt", "wait_s"},

@@ -65,7 +65,6 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     _append(events, _line(_event(5)) + _line(_event(6))[:10])
     _append(journal, _line(worklog.failed("Open job.", "no_instances"))[:-1])  # no newline yet
     monkeypatch.setattr(summary, "BLOCK", 64)  # lines across blocks: the same bytes hashed
-    monkeypatch.setattr(summary, "ENCODE_CHUNK", 2)  # instructions written in chunks
     keeper.step(limit=200)  # about 200 bytes of each file at most: the rest next time
     part = summary.read_summary(out)
     assert part["tasks"]["lines"] == 3 and part["events"]["lines"] < 7
@@ -76,6 +75,10 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     for _ in range(10):
         keeper.step(limit=200)
     assert summary.fold_tasks(out).from_summary == tasks.stat().st_size
+    # the summary keeps the counts, not the instructions: they are read from the lines
+    assert b"Write poem" not in (out / summary.SUMMARY_FILE).read_bytes()
+    assert summary.fold_tasks(out).fold.instructions == [_task(n)["instruction"]
+                                                         for n in range(5)]
     assert report.fold_events(out).from_summary == events.stat().st_size
     assert worklog.fold(journal, summary.read_summary(out)["journal"]).from_summary == \
         journal.stat().st_size

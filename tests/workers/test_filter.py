@@ -9,6 +9,7 @@ import anyio.lowlevel
 import pytest
 
 from asyncgen.novelty.pool import Pool, TaskStore, load_seeds
+from asyncgen.rundir.fields import FieldsPass
 from asyncgen.rundir.journal import Journal
 from asyncgen.workers import filter as filter_module
 from asyncgen.workers.control import Control
@@ -20,10 +21,11 @@ from tests.conftest import OUR_SEEDS
 async def _yields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [0.0]
     monkeypatch.setattr(filter_module, "_clock", lambda: now[0])
-    judge = Filter(pool=Pool(load_seeds(OUR_SEEDS)), store=TaskStore(tmp_path / "tasks.jsonl"),
+    pool = Pool(load_seeds(OUR_SEEDS))
+    judge = Filter(pool=pool, store=TaskStore(tmp_path / "tasks.jsonl"),
                    journal=Journal(tmp_path / "journal.jsonl"), control=Control(target=1),
                    outlook=Outlook(), slots=anyio.Semaphore(1), model="m", run_id="r",
-                   next_id=1)
+                   next_id=1, fields=FieldsPass(tmp_path / "fields.jsonl", pool))
     yielded: list[float] = []
     checkpoint = anyio.lowlevel.checkpoint
 

@@ -1,0 +1,264 @@
+"""The similarity fields off the commit path: `OUT/fields.jsonl` and the pass that writes it.
+
+A task's whole-pool similarity fields (`novelty.neighbours`) cost in proportion to the pool; a
+commit never waits for them. A task whose fields are ready when it is committed carries them in
+its tasks.jsonl line, as before. One whose fields are not is committed at once with them null
+(`Task.scored` False), and `FieldsPass`, the one writer of fields.jsonl, appends
+`{"id", "most_similar", "avg_similarity_score", "most_similar_seed"}` for it once the scanning
+threads (at a lower CPU priority than the event loop: they take what it leaves) have them.
+`report` and `export` join the two by task id (`join`).
+
+Never silently missing: a task committed without its fields and with no line in fields.jsonl is
+*unscored*. The run says how many it leaves (`run.finished`'s `fields_missing`), `report` counts
+them, `export` warns. A run waits for its last fields at its end (`Graph`), except when stopped
+by a signal, `--max-duration` or a fault: the next run into the directory scores what is missing
+before anything else (`missing`), even when its target is already reached. A resumed task is
+scored against the seeds and the tasks before it in tasks.jsonl (its pool as the directory
+records it; live, the pool was every instruction admitted before it, failed ones included).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import orjson
+
+from asyncgen.errors import UsageError
+from asyncgen.jsonl import JsonlFile, LineAppender, is_torn, settle_tail
+from asyncgen.novelty.neighbours import Neighbours, Pending
+from asyncgen.novelty.pool import Pool, Task
+from asyncgen.rundir.layout import FIELDS_FILE
+
+SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
+_UNSCORED = b'"avg_similarity_score":null'  # in a task line only as its field (JSON escapes
+# every quote inside a string)
+_ID = b'{"id":"'  # how a task line and a fields line start (`Task.to_json`, `fields_line`)
+
+
+@dataclass(frozen=True, slots=True)
+class Unscored:
+    """A task committed without its fields: its id, its place among tasks.jsonl's tasks (its
+    key in a resumed pool, after the seeds) and its instruction."""
+
+    id: str
+    index: int
+    instruction: str
+
+
+def fields_line(task_id: str, neighbours: Neighbours) -> bytes:
+    """One line of fields.jsonl."""
+    return orjson.dumps({"id": task_id, "most_similar": neighbours.most_similar,
+                         "avg_similarity_score": neighbours.avg_similarity_score,
+                         "most_similar_seed": neighbours.most_similar_seed},
+                        option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _line_id(raw: bytes) -> str | None:
+    """The id a task or fields line starts with, without decoding the rest."""
+    if raw.startswith(_ID):
+        end = raw.find(b'"', len(_ID))
+        if end > 0 and b"\\" not in raw[len(_ID):end]:
+            return raw[len(_ID):end].decode()
+    obj = orjson.loads(raw)
+    return str(obj["id"]) if isinstance(obj, dict) and "id" in obj else None
+
+
+def unscored(tasks_path: Path) -> list[tuple[str, int]]:
+    """The id and place of each task of tasks.jsonl committed without its fields (a torn last
+    line skipped); no line is decoded (the id is the line's first field)."""
+    found: list[tuple[str, int]] = []
+    if not tasks_path.is_file():
+        return found
+    index = 0
+    with tasks_path.open("rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            if not raw.endswith(b"\n") and is_torn(raw):
+                break
+            if _UNSCORED in raw:
+                found.append((_line_id(raw) or "", index))
+            index += 1
+    return found
+
+
+def written_ids(path: Path) -> set[str]:
+    """The task ids fields.jsonl has a line for (a torn last line skipped)."""
+    ids: set[str] = set()
+    if not path.is_file():
+        return ids
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.strip() or (not raw.endswith(b"\n") and is_torn(raw)):
+                continue
+            try:
+                task_id = _line_id(raw)
+            except orjson.JSONDecodeError:
+                raise UsageError(f"{path}: corrupt line, not valid JSON") from None
+            if task_id is not None:
+                ids.add(task_id)
+    return ids
+
+
+def count_missing(out: Path) -> int:
+    """How many tasks of `out` are without their fields (`report`)."""
+    written = written_ids(out / FIELDS_FILE)
+    return sum(task_id not in written for task_id, _ in unscored(out / "tasks.jsonl"))
+
+
+def missing(out: Path) -> list[Unscored]:
+    """Tasks of `out` committed without their fields that fields.jsonl does not have yet; only
+    their lines are decoded (a second read, for their instructions)."""
+    written = written_ids(out / FIELDS_FILE)
+    wanted = {index: task_id for task_id, index in unscored(out / "tasks.jsonl")
+              if task_id not in written}
+    found: list[Unscored] = []
+    if not wanted:
+        return found
+    index = 0
+    with (out / "tasks.jsonl").open("rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            if index in wanted:
+                found.append(Unscored(wanted[index], index, orjson.loads(raw)["instruction"]))
+            index += 1
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def read_fields(path: Path, wanted: set[str]) -> dict[str, Neighbours]:
+    """The fields fields.jsonl holds for the task ids in `wanted`."""
+    found: dict[str, Neighbours] = {}
+    if not path.is_file() or not wanted:
+        return found
+    for lineno, obj in JsonlFile(path):
+        task_id = str(obj.get("id", ""))
+        if task_id in wanted:
+            found[task_id] = _neighbours(obj, f"{path}, line {lineno}")
+    return found
+
+
+def _neighbours(obj: Mapping[str, Any], where: str) -> Neighbours:
+    try:
+        return Neighbours({str(k): float(v) for k, v in obj["most_similar"].items()},
+                          float(obj["avg_similarity_score"]),
+                          {str(k): float(v) for k, v in obj["most_similar_seed"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UsageError(f"{where}: not a line of similarity fields") from None
+
+
+def join(tasks: Sequence[Task], out: Path) -> tuple[list[Task], int]:
+    """`tasks` with the fields fields.jsonl holds for those committed without them, and how
+    many are still without (left `scored` False, their fields empty)."""
+    wanted = {task.id for task in tasks if not task.scored}
+    found = read_fields(out / FIELDS_FILE, wanted)
+    joined = [task.with_neighbours(found[task.id]) if not task.scored and task.id in found
+              else task for task in tasks]
+    return joined, len(wanted - found.keys())
+
+
+def missing_note(count: int, out: Path) -> str | None:
+    """The warning `report` and `export` give for tasks still without their fields."""
+    if not count:
+        return None
+    return (f"{count} task(s) in {out / 'tasks.jsonl'} have no similarity fields yet "
+            "(most_similar, avg_similarity_score, most_similar_seed): run the same command "
+            "again to complete them")
+
+
+class FieldsPass:
+    """The one writer of fields.jsonl: each task committed without its fields gets its line,
+    in the order they were handed over, as the scanning threads finish them.
+
+    `run` also runs the pool's scanning threads (`PoolScores.run`): every admitted job's fields
+    are computed there, whether its commit finds them ready or hands them over here."""
+
+    __slots__ = ("path", "pool", "written", "_lines", "_queue", "_wake", "_closed", "_resumed",
+                 "_submitted")
+
+    def __init__(self, path: Path, pool: Pool, resumed: Sequence[Unscored] = ()) -> None:
+        self.path = path
+        self.pool = pool
+        self.written = 0
+        self._lines: LineAppender | None = None
+        self._queue: deque[tuple[str, Pending]] = deque()  # handed over, not written yet
+        self._wake = anyio.Event()
+        self._closed = False
+        self._resumed = deque(resumed)  # earlier runs' tasks still without fields, not queued
+        self._submitted = False  # the resumed ones are queued: the filter's are the last
+
+    def __repr__(self) -> str:
+        return (f"<FieldsPass written={self.written} waiting={len(self._queue)} "
+                f"resumed={len(self._resumed)} closed={self._closed}>")
+
+    @property
+    def outstanding(self) -> int:
+        """Tasks committed without their fields whose line is not written yet."""
+        return len(self._queue) + len(self._resumed)
+
+    def open(self) -> None:
+        """Open fields.jsonl for appending (a torn tail left by a kill is cut first)."""
+        settle_tail(self.path)
+        self._lines = LineAppender(self.path)
+
+    def close(self) -> None:
+        """Nothing more is handed over (nor submitted to the pool's scanning threads): `run`
+        returns once every line is written."""
+        self._closed = True
+        self._wake.set()
+        if self._submitted:
+            self.pool.scores.close()
+
+    def shut(self) -> None:
+        """Close fields.jsonl (what is still outstanding stays so, for the next run)."""
+        if self._lines is not None:
+            self._lines.close()
+
+    def hand_over(self, task: Task, pending: Pending) -> None:
+        """`task` was committed without its fields: write them once `pending` has them."""
+        self._queue.append((task.id, pending))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Score and write until `close`d and done; the pool's scanning threads meanwhile."""
+        scores = self.pool.scores
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(scores.run)
+            if self._resumed:
+                await self.pool.ready()  # the resumed tasks' keys: after the seeds, in order
+                seeds = len(self.pool.seeds)
+                while self._resumed:
+                    task = self._resumed.popleft()
+                    self._queue.append((task.id, scores.submit(
+                        scores.query_at(task.instruction, seeds + task.index))))
+                    if len(self._resumed) % SUBMIT_SLICE == 0:
+                        await anyio.lowlevel.checkpoint()  # thousands: not one loop turn
+            self._submitted = True
+            if self._closed:
+                scores.close()  # the scanning threads end once the last fields are done
+            await self._write()
+            tg.cancel_scope.cancel()  # what the threads still have is no task's (failed jobs)
+
+    async def _write(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                continue
+            task_id, pending = self._queue[0]
+            neighbours = await pending.get()
+            assert self._lines is not None, "FieldsPass.open() first"
+            self._lines.write(fields_line(task_id, neighbours))
+            self._queue.popleft()
+            self.written += 1
+
