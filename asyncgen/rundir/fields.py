@@ -33,7 +33,7 @@ from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile, LineAppender, is_torn, settle_tail
 from asyncgen.novelty.neighbours import Neighbours, Pending
 from asyncgen.novelty.pool import Pool, Task
-from asyncgen.rundir.layout import FIELDS_FILE
+from asyncgen.rundir.layout import FIELDS_FILE, TASKS_FILE
 
 SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
 _UNSCORED = b'"avg_similarity_score":null'  # in a task line only as its field (JSON escapes
@@ -109,20 +109,20 @@ def written_ids(path: Path) -> set[str]:
 def count_missing(out: Path) -> int:
     """How many tasks of `out` are without their fields (`report`)."""
     written = written_ids(out / FIELDS_FILE)
-    return sum(task_id not in written for task_id, _ in unscored(out / "tasks.jsonl"))
+    return sum(task_id not in written for task_id, _ in unscored(out / TASKS_FILE))
 
 
 def missing(out: Path) -> list[Unscored]:
     """Tasks of `out` committed without their fields that fields.jsonl does not have yet; only
     their lines are decoded (a second read, for their instructions)."""
     written = written_ids(out / FIELDS_FILE)
-    wanted = {index: task_id for task_id, index in unscored(out / "tasks.jsonl")
+    wanted = {index: task_id for task_id, index in unscored(out / TASKS_FILE)
               if task_id not in written}
     found: list[Unscored] = []
     if not wanted:
         return found
     index = 0
-    with (out / "tasks.jsonl").open("rb") as f:
+    with (out / TASKS_FILE).open("rb") as f:
         for raw in f:
             if not raw.strip():
                 continue
@@ -169,7 +169,7 @@ def missing_note(count: int, out: Path) -> str | None:
     """The warning `report` and `export` give for tasks still without their fields."""
     if not count:
         return None
-    return (f"{count} task(s) in {out / 'tasks.jsonl'} have no similarity fields yet "
+    return (f"{count} task(s) in {out / TASKS_FILE} have no similarity fields yet "
             "(most_similar, avg_similarity_score, most_similar_seed): run the same command "
             "again to complete them")
 

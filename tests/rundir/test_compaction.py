@@ -20,7 +20,7 @@ import pytest
 from asyncgen import jsonl
 from asyncgen.cli import main
 from asyncgen.rundir import journal as worklog
-from asyncgen.rundir import spend, summary
+from asyncgen.rundir import layout, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
 from tests.workers.test_pipeline import QUIET, _assert_valid_pool, _tasks
 
@@ -45,10 +45,10 @@ def _directory(out: Path) -> tuple[worklog.Journal, set[str]]:
         records += [worklog.admitted(text), worklog.labelled(text, False)]
     records += [worklog.failed(text, "no_instances") for text in texts[30:33]]
     records.append(worklog.candidates("b2", ["Open candidate one.", "Open candidate two."]))
-    (out / worklog.JOURNAL_FILE).write_bytes(b"".join(map(_line, records)))
-    (out / summary.TASKS_FILE).write_bytes(b"".join(_line(_task(t, n))
+    (out / layout.JOURNAL_FILE).write_bytes(b"".join(map(_line, records)))
+    (out / layout.TASKS_FILE).write_bytes(b"".join(_line(_task(t, n))
                                                    for n, t in enumerate(texts[:30])))
-    work = worklog.Journal(out / worklog.JOURNAL_FILE)
+    work = worklog.Journal(out / layout.JOURNAL_FILE)
     work.open()
     return work, set(texts[:30])
 
@@ -67,7 +67,7 @@ def test_compaction_keeps_what_recovery_needs_and_the_lines_appended_meanwhile(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     work, committed = _directory(out)
-    path = out / worklog.JOURNAL_FILE
+    path = out / layout.JOURNAL_FILE
     before = worklog.read(path, committed)
     size = path.stat().st_size
     keeper = _keeper(out, work, monkeypatch)
@@ -93,7 +93,7 @@ def test_a_kill_at_any_step_of_compaction_leaves_a_journal_read_the_same(
     swap: the journal on disk (old or new) reads to the same backlog, as does a resume."""
     out = tmp_path / "out"
     work, committed = _directory(out)
-    path = out / worklog.JOURNAL_FILE
+    path = out / layout.JOURNAL_FILE
     old = path.read_bytes()
     before = worklog.read(path, committed)
     keeper = _keeper(out, work, monkeypatch)
@@ -152,7 +152,7 @@ def test_kill_9_while_the_journal_is_compacted_again_and_again(tmp_path: Path) -
         time.sleep(rng.uniform(0, 0.3))  # somewhere in the checkpoints' cycle
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        figures.append(spend.recover(out / spend.SPEND_FILE).figure_usd)
+        figures.append(spend.recover(out / layout.SPEND_FILE).figure_usd)
     assert figures == sorted(figures) and figures[-1] > 0
     assert main(["run", "--out", str(out), "--target-instructions", "150", *QUIET]) == 0
     tasks = _tasks(out)
@@ -176,7 +176,7 @@ def _spend_file(path: Path) -> spend.SpendJournal:
 
 
 def test_spend_compaction_keeps_the_totals_and_the_open_reservations(tmp_path: Path) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = _spend_file(path)
     before = spend.recover(path)
     size = path.stat().st_size
@@ -197,7 +197,7 @@ def test_spend_compaction_keeps_the_totals_and_the_open_reservations(tmp_path: P
 @pytest.mark.parametrize("crash", ["staged", "appended", "replaced"])
 def test_a_kill_during_spend_compaction_leaves_the_same_figure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash: str) -> None:
-    path = tmp_path / spend.SPEND_FILE
+    path = tmp_path / layout.SPEND_FILE
     journal = _spend_file(path)
     old = path.read_bytes()
     before = spend.recover(path)

@@ -18,8 +18,8 @@ import pytest
 from asyncgen.cli import main
 from asyncgen.novelty.neighbours import Neighbours, PoolScores
 from asyncgen.novelty.pool import Task, load_seeds
-from asyncgen.rundir import fields
-from asyncgen.rundir.layout import load_tasks
+from asyncgen.rundir import fields, layout
+from asyncgen.rundir.tasks import load_tasks
 from tests.conftest import OUR_SEEDS, report_json
 from tests.novelty.test_neighbours import check
 from tests.workers.test_pipeline import QUIET
@@ -60,7 +60,7 @@ def test_a_held_fields_pass_holds_back_no_commit(tmp_path: Path,
     lines = _lines(out / "tasks.jsonl")
     assert len(lines) >= 20
     assert all(line["avg_similarity_score"] is None for line in lines)  # none waited
-    written = _lines(out / fields.FIELDS_FILE)
+    written = _lines(out / layout.FIELDS_FILE)
     assert [line["id"] for line in written] == [line["id"] for line in lines]
     tasks, notes = load_tasks(out)
     assert notes == [] and all(task.scored for task in tasks)
@@ -112,7 +112,7 @@ def test_a_kill_before_the_fields_is_completed_on_resume(
     _killed_before_the_fields(out, 12)
     lines = _lines(out / "tasks.jsonl")
     assert lines and all(line["avg_similarity_score"] is None for line in lines)
-    assert not (out / fields.FIELDS_FILE).exists() or not _lines(out / fields.FIELDS_FILE)
+    assert not (out / layout.FIELDS_FILE).exists() or not _lines(out / layout.FIELDS_FILE)
     # never silently missing: report counts them, export says so
     before = report_json(out)
     assert before["fields_missing"] == len(lines)
@@ -123,7 +123,7 @@ def test_a_kill_before_the_fields_is_completed_on_resume(
     # the same command again: its target is reached, it writes the missing fields only
     assert main(["run", "--out", str(out), "--target-instructions", "12", *QUIET]) == 0
     assert _lines(out / "tasks.jsonl") == lines  # nothing else committed
-    written = _lines(out / fields.FIELDS_FILE)
+    written = _lines(out / layout.FIELDS_FILE)
     assert sorted(str(line["id"]) for line in written) == sorted(str(x["id"]) for x in lines)
     tasks, notes = load_tasks(out)
     assert notes == [] and all(task.scored for task in tasks)
@@ -145,7 +145,7 @@ def test_a_torn_fields_line_is_cut_and_written_again(tmp_path: Path) -> None:
     _killed_before_the_fields(out, 6)
     lines = _lines(out / "tasks.jsonl")
     assert main(["run", "--out", str(out), "--target-instructions", "6", *QUIET]) == 0
-    path = out / fields.FIELDS_FILE
+    path = out / layout.FIELDS_FILE
     data = path.read_bytes()
     last = data.rstrip(b"\n").rfind(b"\n") + 1
     path.write_bytes(data[:last] + data[last:last + 25])  # the last line torn
