@@ -220,14 +220,24 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> int:
     return written
 
 
-def swap_in(path: Path, staged: Path, covered: int) -> None:
-    """Replace `path` with `staged` (the compacted form of its first `covered` bytes, whole
-    lines) followed by whatever was appended after them; one `os.replace`, so a kill at any
-    moment leaves the old file or the new one. The caller is the file's writer, between two of
-    its (synchronous) writes, and reopens its handle after."""
-    with path.open("rb") as f:
-        f.seek(covered)
-        appended = f.read()
-    with staged.open("ab") as f:
-        f.write(appended)
-    os.replace(staged, path)
+def swap_in(lines: LineAppender, staged: Path, covered: int) -> LineAppender:
+    """Replace the file of `lines` with `staged` (the compacted form of its first `covered`
+    bytes, whole lines) followed by whatever was appended after them, and return the handle to
+    append to from now on. One `os.replace`, so a kill at any moment leaves the old file or the
+    new one; the new handle is opened on `staged` before the swap (it follows the file), so a
+    failure to open leaves everything as it was. The caller is the file's one writer, between
+    two of its (synchronous) writes."""
+    path = lines.path
+    fresh = LineAppender(staged)
+    try:
+        with path.open("rb") as f:
+            f.seek(covered)
+            appended = f.read()
+        fresh.write(appended)
+        os.replace(staged, path)
+    except BaseException:
+        fresh.close(sync=False)
+        raise
+    fresh.path = path
+    lines.close(sync=False)  # the replaced file's
+    return fresh

@@ -13,7 +13,8 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.part
 MAX_LINES = 600
 WORD_LISTS = {PACKAGE / "sim" / "vocab.py"}  # data, not code
 RUN_FILES = {"asyncgen.json", ".asyncgen.lock", "tasks.jsonl", "events.jsonl", "spend.jsonl",
-             "journal.jsonl", "batches.jsonl", "rescued.jsonl", ".courier.lock", "summary.json"}
+             "fields.jsonl", "journal.jsonl", "batches.jsonl", "rescued.jsonl", ".courier.lock",
+             "summary.json"}
 EVENT_NAME = re.compile(r"^(run|request|task|batch|candidate|classify|store)\.[a-z_]+$")
 # a layer imports only the layers below it; these may not be imported from the provider layer
 ABOVE_THE_PROVIDER_LAYER = ("asyncgen.rundir", "asyncgen.selfinstruct", "asyncgen.workers",

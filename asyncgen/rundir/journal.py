@@ -241,10 +241,8 @@ class Journal:
         """Replace the journal with `staged` (the settled fold of its first `covered` bytes)
         and the lines appended after them. Synchronous, on the event loop: no write of the
         filter falls between the copy of those lines and the swap."""
-        swap_in(self.path, staged, covered)
-        if self._lines is not None:
-            self._lines.close(sync=False)  # the old file's: replaced
-            self._lines = LineAppender(self.path)
+        assert self._lines is not None, "Journal.open() first"
+        self._lines = swap_in(self._lines, staged, covered)
 
     def close(self) -> None:
         if self._lines is not None:

@@ -152,9 +152,7 @@ class SpendJournal:
         lines written since (on the event loop: between two of the Budget's writes)."""
         if self._out is None:
             return
-        swap_in(self.path, staged, covered)
-        self._out.close(sync=False)  # the replaced file's
-        self._out = LineAppender(self.path)
+        self._out = swap_in(self._out, staged, covered)
 
     def close(self) -> None:
         """Flush to disk and close (once per run; closing twice is fine)."""

@@ -14,7 +14,7 @@ from asyncgen.cli import main
 from asyncgen.novelty import neighbours
 from asyncgen.novelty.neighbours import Neighbours, PoolScores, Query
 from asyncgen.novelty.pool import Admitted, Pool, load_seeds
-from asyncgen.rundir.layout import load_tasks
+from asyncgen.rundir.tasks import load_tasks
 from tests.conftest import OUR_SEEDS
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)

@@ -101,13 +101,13 @@ def test_a_kill_at_any_step_of_compaction_leaves_a_journal_read_the_same(
     class Killed(BaseException):
         pass
 
-    def die(*args: Any) -> None:
+    def die(*args: Any, **kwargs: Any) -> None:
         raise Killed
 
     if crash == "appended":
-        monkeypatch.setattr(worklog.os, "replace", die)
-    elif crash == "replaced":
-        monkeypatch.setattr(worklog, "LineAppender", die)
+        monkeypatch.setattr(jsonl.os, "replace", die)
+    elif crash == "replaced":  # the old handle's close comes after the swap
+        monkeypatch.setattr(jsonl.LineAppender, "close", die)
     with pytest.raises(Killed):
         if crash == "staged":
             keeper._stage()
@@ -205,13 +205,13 @@ def test_a_kill_during_spend_compaction_leaves_the_same_figure(
     class Killed(BaseException):
         pass
 
-    def die(*args: Any) -> None:
+    def die(*args: Any, **kwargs: Any) -> None:
         raise Killed
 
     if crash == "appended":
         monkeypatch.setattr(jsonl.os, "replace", die)
     elif crash == "replaced":
-        monkeypatch.setattr(spend, "LineAppender", die)
+        monkeypatch.setattr(jsonl.LineAppender, "close", die)
     with pytest.raises(Killed):
         staged, covered = spend.stage(path)
         if crash == "staged":
