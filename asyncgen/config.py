@@ -381,6 +381,7 @@ _non_negative = Float(0.0)
 _positive = Float(0.0, open_lo=True)
 _fraction = Float(0.0, 1.0, open_lo=True)
 _workers = Int(1, 10_000)
+_stage_ceiling = Int(0, 10_000, note="0 = --max-concurrency")
 _seconds = Float(0.0, 1e9, open_lo=True)
 _limit_seconds = Float(0.0, 1e9, note="0 = no limit")
 
@@ -406,7 +407,7 @@ OPTIONS: tuple[Option, ...] = (
            "HTTP transport: aiohttp in a courier process that keeps the answers of requests in "
            "flight when the run is killed (courier), aiohttp in the run, or plain httpx; only "
            "the courier keeps them"),
-    Option("max_concurrency", _workers, 512,
+    Option("max_concurrency", _workers, 2048,
            "ceiling on requests in flight; below it the number is sized from the rate limit "
            "and the measured latency, or probed when no limit is known"),
     Option("fallback_models", Words(most=10), (),
@@ -426,9 +427,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_duration", _limit_seconds, 0.0, "stop after this many seconds (0 = no limit)"),
     Option("max_requests", _count, 0, "stop after this many requests (0 = no limit)"),
     Option("seed", Int(), 0, "random seed for prompt sampling"),
-    Option("instruction_workers", _workers, 16, "instruction-generation workers"),
-    Option("classify_workers", _workers, 32, "classification workers"),
-    Option("instance_workers", _workers, 48, "instance-generation workers"),
+    Option("instruction_workers", _stage_ceiling, 0,
+           "most instruction-generation requests under way at once (0 = --max-concurrency: "
+           "the concurrency window alone decides)"),
+    Option("classify_workers", _stage_ceiling, 0,
+           "most classification requests under way at once (0 = --max-concurrency)"),
+    Option("instance_workers", _stage_ceiling, 0,
+           "most instance-generation requests under way at once (0 = --max-concurrency)"),
     Option("queue_size", Int(1, 1_000_000), 64, "capacity of each queue between stages"),
     Option("human_per_prompt", Int(1, 100), 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", Int(0, 100), 2, "generated instructions per generation prompt"),

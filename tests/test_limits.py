@@ -52,6 +52,58 @@ async def test_slots_are_capped_and_granted_in_fifo_order() -> None:
     assert limits.in_flight == 2
 
 
+async def test_a_free_slot_goes_to_the_highest_priority_waiter_first() -> None:
+    """Instances (0) before classification (1) before generation (2), oldest first within
+    one priority, whatever order they came in."""
+    limits = ProviderLimits(max_concurrency=1)
+    order: list[str] = []
+
+    async def worker(name: str, priority: int) -> None:
+        await limits.acquire(priority=priority)
+        order.append(name)
+
+    await limits.acquire()
+    async with anyio.create_task_group() as tg:
+        for name, priority in (("gen1", 2), ("cls1", 1), ("gen2", 2), ("inst1", 0),
+                               ("cls2", 1)):
+            tg.start_soon(worker, name, priority)
+            await _settle()
+        assert limits.stats()["waiting_by_priority"] == [1, 2, 2]
+        for _ in range(5):
+            limits.release()
+            await _settle()
+    assert order == ["inst1", "cls1", "cls2", "gen1", "gen2"]
+    assert limits.stats()["waiting"] == 0
+
+
+async def test_a_cancelled_priority_waiter_frees_its_place() -> None:
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()
+    scope = anyio.CancelScope()
+    got: list[str] = []
+
+    async def waiter(name: str, priority: int, cancel_scope: anyio.CancelScope) -> None:
+        with cancel_scope:
+            await limits.acquire(priority=priority)
+            got.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter, "first", 0, scope)
+        tg.start_soon(waiter, "low", 2, anyio.CancelScope())
+        await _settle()
+        scope.cancel()
+        await _settle()
+        assert limits.stats()["waiting_by_priority"] == [0, 0, 1]
+        limits.release()
+        await _settle()
+    assert got == ["low"] and limits.in_flight == 1
+
+
+async def test_a_priority_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="priority"):
+        await ProviderLimits(max_concurrency=1).acquire(priority=3)
+
+
 async def test_a_cancelled_waiter_frees_its_place() -> None:
     limits = ProviderLimits(max_concurrency=1)
     await limits.acquire()

@@ -51,7 +51,7 @@ from asyncgen.llm.errors import (
 )
 from asyncgen.llm.key import KeyInfo, parse_key
 from asyncgen.llm.limits import ProviderLimits
-from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.pricing import (
     CACHE_WRITE_FACTOR,
     Price,
@@ -604,7 +604,7 @@ class LLMClient:
         clock = self._clock
         limits = self._limits
         queued_at = clock.monotonic()
-        await limits.acquire(estimate)
+        await limits.acquire(estimate, priority=PRIORITY.get(stage, 0))
         sent_at = clock.monotonic()
         deadline.at += sent_at - queued_at
         reservation: Reservation | None = None

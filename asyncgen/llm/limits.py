@@ -4,7 +4,8 @@ requests per minute, tokens per minute, and a 429 cooldown.
 - The concurrency cap is `concurrency.ConcurrencyPolicy`'s target: Little's law over the binding
   limit (RPM, or TPM / tokens per request) and the measured latency when a limit is known, TCP-
   like growth when none is; a rate-limit 429 cuts it (once per latency window), a sporadic 429
-  does not. `max_concurrency` is the ceiling.
+  does not. `max_concurrency` is the ceiling. A free slot goes to the waiter of the highest
+  priority (lowest number; `params.PRIORITY` per stage), oldest first within one priority.
 - Requests per minute use aiolimiter: a leaky bucket draining at the limit less RATE_HEADROOM,
   BURST_S deep (servers, the simulator included, hold one second's worth: ours stays under).
 - Tokens per minute are reserved by estimate (prompt chars / 4 + max_tokens) before sending,
@@ -36,6 +37,8 @@ BARE_429_PAUSE_S = 0.5
 """Pause of every sender after a bare 429 (no wait given) that cut the window."""
 TOKENS_ALPHA = 0.1
 """EWMA weight of one request's token charge, for the rate a TPM limit allows."""
+PRIORITIES = 3
+"""Priorities a waiter may have: 0 (served first) to PRIORITIES - 1."""
 RATE_HEADROOM = 0.98
 """Aim 2% under a requests/tokens limit: clock skew and network jitter between us and the
 server's bucket would otherwise turn a few sends into 429s."""
@@ -156,6 +159,7 @@ class ProviderLimits:
         "_cap",
         "_in_flight",
         "_waiters",
+        "_waiting",
         "rpm",
         "tpm",
         "_rpm_limiter",
@@ -179,8 +183,12 @@ class ProviderLimits:
         self.max_concurrency = max_concurrency
         self._clock = clock
         self._in_flight = 0
-        # FIFO of tasks waiting for a slot; a slot is counted in _in_flight when granted
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # per priority, a FIFO of tasks waiting for a slot; a slot is counted in _in_flight
+        # when granted; _waiting counts them all
+        self._waiters: tuple[deque[asyncio.Future[None]], ...] = tuple(
+            deque() for _ in range(PRIORITIES)
+        )
+        self._waiting = 0
         self.rpm: float | None = None
         self.tpm: float | None = None
         self._rpm_limiter: AsyncLimiter | None = None
@@ -202,7 +210,7 @@ class ProviderLimits:
         cooldown = self.cooldown_remaining_s
         return (
             f"<ProviderLimits concurrency={self._in_flight}/{self._cap} "
-            f"(max {self.max_concurrency}: {self._policy.reason()}) waiting={len(self._waiters)} "
+            f"(max {self.max_concurrency}: {self._policy.reason()}) waiting={self._waiting} "
             f"rpm={self.rpm} tpm={self.tpm}"
             + (f" cooldown={cooldown:.2f}s" if cooldown > 0 else "")
             + ">"
@@ -267,41 +275,52 @@ class ProviderLimits:
         while (left := self._cooldown_until - self._clock.monotonic()) > 0:
             await self._clock.sleep(left)
 
-    async def _acquire_slot(self) -> None:
-        """Take a concurrency slot, waiting in FIFO order when none is free."""
-        if self._in_flight < self._cap and not self._waiters:
+    async def _acquire_slot(self, priority: int) -> None:
+        """Take a concurrency slot, waiting when none is free (highest priority first, then
+        oldest first)."""
+        if self._in_flight < self._cap and not self._waiting:
             self._in_flight += 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        queue = self._waiters[priority]
+        queue.append(waiter)
+        self._waiting += 1
         try:
             await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # granted as we were cancelled: pass the slot on
-            elif waiter in self._waiters:  # `_grant` may have dropped it already
-                self._waiters.remove(waiter)
+            elif waiter in queue:  # `_grant` may have dropped it already
+                queue.remove(waiter)
+                self._waiting -= 1
             raise
 
     def _grant(self) -> None:
-        """Hand free slots to waiters, oldest first."""
-        while self._waiters and self._in_flight < self._cap:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self._in_flight += 1
-                waiter.set_result(None)
+        """Hand free slots to waiters, highest priority first, oldest first within one."""
+        for queue in self._waiters:
+            while queue and self._in_flight < self._cap:
+                waiter = queue.popleft()
+                self._waiting -= 1
+                if not waiter.done():
+                    self._in_flight += 1
+                    waiter.set_result(None)
+            if self._in_flight >= self._cap:
+                return
 
-    async def acquire(self, estimated_tokens: int = 0) -> None:
-        """Wait for the cooldown, a slot, a request and the tokens.
+    async def acquire(self, estimated_tokens: int = 0, *, priority: int = 0) -> None:
+        """Wait for the cooldown, a slot, a request and the tokens. A slot goes to the waiter
+        of the lowest `priority` first (0 to PRIORITIES - 1).
 
         Every successful `acquire` must be paired with one `release`.
         """
+        if not 0 <= priority < PRIORITIES:
+            raise ValueError(f"priority must be in 0..{PRIORITIES - 1}, got {priority}")
         if self._cooldown_until > 0:
             await self._wait_cooldown()
-        if self._in_flight < self._cap and not self._waiters:  # a free slot: no coroutine
+        if self._in_flight < self._cap and not self._waiting:  # a free slot: no coroutine
             self._in_flight += 1
         else:
-            await self._acquire_slot()
+            await self._acquire_slot(priority)
         try:
             if self._rpm_limiter is not None:
                 await self._rpm_limiter.acquire()
@@ -330,7 +349,7 @@ class ProviderLimits:
     def release(self) -> None:
         """Give a slot back."""
         self._in_flight -= 1
-        if self._waiters:
+        if self._waiting:
             self._grant()
 
     def record_success(
@@ -368,7 +387,7 @@ class ProviderLimits:
     def _set_cap(self) -> None:
         """Take the policy's target as the integer cap; wake waiters if it grew."""
         self._cap = self._policy.target
-        if self._waiters:
+        if self._waiting:
             self._grant()
 
     def pause(self, wait_s: float) -> None:
@@ -405,7 +424,8 @@ class ProviderLimits:
             "concurrency_why": policy.pop("why"),
             "concurrency_policy": policy,
             "in_flight": self._in_flight,
-            "waiting": len(self._waiters),
+            "waiting": self._waiting,
+            "waiting_by_priority": [len(queue) for queue in self._waiters],
             "rpm": self.rpm,
             "tpm": self.tpm,
             "tpm_level": None if self._tokens is None else round(self._tokens.level, 1),

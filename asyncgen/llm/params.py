@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 Stage = Literal["instructions", "classify", "instances"]
 STAGES: tuple[Stage, ...] = ("instructions", "classify", "instances")
+PRIORITY: dict[Stage, int] = {"instances": 0, "classify": 1, "instructions": 2}
+"""Which stage's request takes a free slot of the concurrency window first (lowest first): the
+stages that finish work already paid for, so open jobs stay few and generation fills the rest."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -57,7 +57,7 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     endpoint: Endpoint = "chat"
     transport: TransportName = "aiohttp"
-    max_concurrency: int = 512  # the ceiling; the limits size the cap below it
+    max_concurrency: int = 2048  # the ceiling; the limits size the cap below it
     rpm: int | None = None
     tpm: int | None = None
     timeout_s: float = 60.0
