@@ -466,8 +466,8 @@ OPTIONS: tuple[Option, ...] = (
            "batch mode: send expired or failed lines again in a new batch, or live"),
     Option("allow_changes", Flag(), False,
            "resume an --out made with other settings that change the data (provider, model, "
-           "endpoint, similarity threshold, seeds or demos file contents); the change is "
-           "recorded"),
+           "a stage's model, endpoint, similarity threshold, seeds or demos file contents); the "
+           "change is recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -517,6 +517,10 @@ def _routing(path: Path, raw: object) -> dict[str, Any]:
         routing[key] = list(checked) if isinstance(checked, tuple) else checked
     return routing
 
+
+# `[stages.<stage>]` keys in TOML: what a stage has of its own (its model: every request of the
+# stage names it; RequestParams.model carries it).
+STAGE_KEYS: Mapping[str, Kind] = {"model": Text("NAME")}
 
 # `[params.<stage>]` keys in TOML, checked like options (RequestParams checks again).
 PARAMS: Mapping[str, Kind] = {
@@ -664,8 +668,30 @@ def _invalid(where: str, kind: Kind, exc: Invalid) -> UsageError:
     return UsageError(f"{where}: {exc} ({kind.allowed()})")
 
 
+def _stages(path: Path, raw: object) -> dict[str, dict[str, Any]]:
+    """Checked `[stages.<stage>]` tables (`model`), as request parameters per stage."""
+    if not isinstance(raw, dict) or set(raw) - set(STAGES) or not all(
+        isinstance(table, dict) for table in raw.values()
+    ):
+        raise UsageError(f"{path}: [stages] takes tables named {', '.join(STAGES)}")
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, table in raw.items():
+        stages[stage] = {}
+        for key, value in table.items():
+            kind = STAGE_KEYS.get(key)
+            if kind is None:
+                raise UsageError(f"{path}: [stages.{stage}] unknown key {key!r} "
+                                 f"(one of {', '.join(STAGE_KEYS)})")
+            try:
+                stages[stage][key] = kind.check(value)
+            except Invalid as exc:
+                raise _invalid(f"{path}: [stages.{stage}] {key}", kind, exc) from None
+    return stages
+
+
 def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
-    """Option values, where each came from, and checked `[params.<stage>]` tables."""
+    """Option values, where each came from, and checked `[params.<stage>]` tables (with the
+    `[stages.<stage>]` model merged in)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -675,6 +701,7 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
     params_raw = data.pop("params", {})
+    stages = _stages(path, data.pop("stages", {}))
     values: dict[str, Any] = {}
     if "routing" in data:
         values["routing"] = _routing(path, data.pop("routing"))
@@ -699,6 +726,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
         params[stage] = {}
         for key, raw in table.items():
             kind_or_none = PARAMS.get(key)
+            if key in STAGE_KEYS:
+                raise UsageError(f"{path}: [params.{stage}] {key}: goes in [stages.{stage}]")
             if kind_or_none is None:
                 if key in RequestParams.__dataclass_fields__:  # checked by RequestParams
                     params[stage][key] = raw
@@ -709,6 +738,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
                 params[stage][key] = kind_or_none.check(raw)
             except Invalid as exc:
                 raise _invalid(f"{path}: [params.{stage}] {key}", kind_or_none, exc) from None
+    for stage, table in stages.items():
+        params.setdefault(stage, {}).update(table)
     return values, where, params
 
 

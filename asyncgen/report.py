@@ -161,7 +161,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache", "via")
+                 "billed_nano_usd", "cache", "via", "by_model")
 
     def __init__(self) -> None:
         self.events = 0
@@ -180,6 +180,7 @@ class EventTally:
         self.billed_nano_usd = 0  # every request event's cost: retries and failures included
         self.cache = CacheUsage()  # every billed request event, retries and failures included
         self.via: dict[str, Counter[str]] = {}  # "batch" (has a batch_id) or "live" -> usage
+        self.by_model: dict[str, dict[str, Counter[str]]] = {}  # model -> stage -> usage
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -228,6 +229,12 @@ class EventTally:
             via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
             via["requests"] += 1
             via["cost_nano_usd"] += cost
+            model = str(event.get("model") or "unknown")
+            of_model = self.by_model.setdefault(model, {}).setdefault(stage, Counter())
+            of_model["requests"] += 1
+            of_model["prompt_tokens"] += int(_number(event.get("prompt_tokens")))
+            of_model["completion_tokens"] += int(_number(event.get("completion_tokens")))
+            of_model["cost_nano_usd"] += cost
             run.requests += 1
             run.cost_nano_usd += cost
         elif name == "request.retry":
@@ -389,7 +396,10 @@ def requests_by_stage(tally: EventTally) -> dict[str, Any]:
     via = {name: {"requests": tally.via[name]["requests"],
                   "cost_usd": tally.via[name]["cost_nano_usd"] / NANO}
            for name in ("batch", "live") if name in tally.via}
-    return {"by_stage": rows, "total": _usage_row(total), "via": via}
+    by_model = {model: {stage: _usage_row(tally.by_model[model][stage])
+                        for stage in _stage_order(tally.by_model[model])}
+                for model in sorted(tally.by_model)}
+    return {"by_stage": rows, "total": _usage_row(total), "via": via, "by_model": by_model}
 
 
 def _usage_row(usage: Counter[str]) -> dict[str, Any]:
@@ -570,7 +580,14 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
     spent = f"  spent, all runs: {total} (from {report['cost_source']})"
     via = [f"  {name}: {_int(row['requests'])} requests, {_usd(row['cost_usd'], digits=6)}"
            for name, row in req.get("via", {}).items()] if "batch" in req.get("via", {}) else []
-    return ["Requests (request.completed)", *_table(rows), *via, spent,
+    models = req.get("by_model", {})
+    by_model = []
+    if len(models) > 1:
+        table = [["model", "stage", "requests", "cost"]]
+        table += [[model, stage, _int(row["requests"]), _usd(row["cost_usd"])]
+                  for model, stages in models.items() for stage, row in stages.items()]
+        by_model = ["  by model:", *_table(table, left=2)]
+    return ["Requests (request.completed)", *_table(rows), *via, *by_model, spent,
             f"  cost per instruction: {per}"]
 
 

@@ -223,9 +223,12 @@ def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]
             hashes[f"{flag}_sha256"] = file_sha256(path)
         except OSError as exc:
             raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
+    stage_models = {stage: params.model for stage, params in config.params.items()
+                    if params.model and params.model != provider.model}
     return {
         "provider": provider.provider,
         "model": provider.model,
+        "stage_models": stage_models,  # [stages.<stage>] model, where not the run's
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
         **hashes,

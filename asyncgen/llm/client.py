@@ -153,7 +153,7 @@ def provider_price(config: ProviderConfig) -> Price | None:
     return _dearest([
         price_for(model, price_in=config.price_in, price_out=config.price_out,
                   price_cached=config.price_cached)
-        for model in config.models
+        for model in config.answering_models
     ])
 
 
@@ -257,7 +257,7 @@ class LLMClient:
                 price_out=config.price_out,
                 price_cached=config.price_cached,
             )
-            for model in config.models
+            for model in config.answering_models
         }
         self.price: Price | None = provider_price(config)
         if budget is not None and budget.limit_usd is not None and self.price is None:
@@ -311,7 +311,7 @@ class LLMClient:
         self._rescue = rescue
         # the fewest prompt tokens reported after each few-shot prefix: a tighter worst case
         # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
-        self._learns = len(config.models) == 1
+        self._learns = len(config.answering_models) == 1
         self._prefix_tokens: dict[str, int] = {}
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
 
@@ -469,6 +469,11 @@ class LLMClient:
         completion = self._completion(stage, body, 1, 0.0, started, estimate)
         self._log.info(REQUEST_RESCUED, stage=stage, rescued_from=answer.run, rescue_id=answer.id)
         return completion
+
+    def model_of(self, stage: Stage) -> str:
+        """The model a request of `stage` names: the stage's own, else the run's."""
+        params = self.config.params.get(stage)
+        return (params.model if params is not None else None) or self.config.model or ""
 
     def body(self, prompt: str, params: RequestParams) -> bytes:
         """The request body this client sends for `prompt` (the Batch API sends the same)."""
@@ -764,7 +769,7 @@ class LLMClient:
             latency_ms=latency_ms,
             elapsed_ms=(self._clock.monotonic() - started) * _MS,
             attempts=attempt,
-            model=self.config.model or "",
+            model=self.model_of(stage),
             stage=stage,
         )
 

@@ -152,6 +152,13 @@ class ProviderConfig:
         """The model, then its fallbacks."""
         return (self.model or "", *self.fallback_models)
 
+    @property
+    def answering_models(self) -> tuple[str, ...]:
+        """Every model that may answer a request: the model, its fallbacks, then the models
+        stages have of their own (`RequestParams.model`); each once."""
+        stages = (params.model for params in self.params.values() if params.model)
+        return tuple(dict.fromkeys((*self.models, *stages)))
+
     def routing_body(self) -> dict[str, Any]:
         """What OpenRouter's routing adds to a request body (`provider`, `models`)."""
         body: dict[str, Any] = {}

@@ -60,6 +60,7 @@ async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
         completion = await ask("classify", prompt)
         if completion is None:
             return None
+        job.models["classify"] = completion.model
         label = parse_classification(completion.text)
         if label is not None:
             return label

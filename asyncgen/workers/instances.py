@@ -38,6 +38,7 @@ async def generate_instances(
         if completion is None:
             await results.send(Finished(job, reason="item_error"))
             return
+        job.models["instances"] = completion.model
         parsed, reason = parse_instances(
             completion.text,
             classification=job.is_classification,

@@ -144,7 +144,7 @@ async def generate(
         # sent also when empty: the filter sees every response (a stuck provider is noticed)
         await slots.acquire()
         outlook.pending += 1  # counted as a request once the filter has judged it
-        await send.send(Candidates(tuple(kept)))
+        await send.send(Candidates(tuple(kept), completion.model))
 
     async with send:
         await fan_out(receive, one, most=most, go_on=lambda: not control.stopping.is_set())
