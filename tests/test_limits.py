@@ -99,6 +99,33 @@ async def test_a_cancelled_priority_waiter_frees_its_place() -> None:
     assert got == ["low"] and limits.in_flight == 1
 
 
+async def test_room_for_a_priority_waits_until_none_of_its_sends_waits() -> None:
+    """A stage takes its next item only once its last send holds a slot (or gave up)."""
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()  # the only slot
+    took: list[str] = []
+
+    async def sender() -> None:
+        await limits.acquire(priority=2)
+        took.append("slot")
+
+    async def stage() -> None:
+        await limits.room_for(2)
+        took.append("room")
+
+    await limits.room_for(2)  # nobody waits: at once
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender)
+        await _settle()
+        tg.start_soon(stage)
+        await _settle()
+        await limits.room_for(1)  # another priority: at once
+        assert took == []
+        limits.release()
+        await _settle()
+    assert took == ["slot", "room"]
+
+
 async def test_a_priority_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="priority"):
         await ProviderLimits(max_concurrency=1).acquire(priority=3)
@@ -240,6 +267,45 @@ async def test_a_known_limit_sizes_concurrency_by_littles_law() -> None:
     capped.record_success(stage="instances", latency_s=5.0)
     assert capped.concurrency == 64
     assert capped.stats()["concurrency_why"] == "ceiling (--max-concurrency)"
+
+
+async def test_a_silent_limit_is_inferred_from_what_got_through_and_paces_requests() -> None:
+    """Bare 429s and no limit known: pace at the success rate (less INFER_BACKOFF) from the
+    429 on, whatever mix of stages holds the slots; grow slowly while no 429 comes."""
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=1000, clock=clock.clock())
+    for _ in range(100):  # 20 requests a second for 5 s
+        clock.now += 0.05
+        await limits.acquire()
+        limits.release()
+        limits.record_success(stage="classify", latency_s=0.4)
+    assert limits.stats()["inferred_rpm"] is None  # no 429 yet: nothing inferred
+    limits.record_rate_limited(None)
+    inferred = limits.stats()["inferred_rpm"]
+    assert inferred == pytest.approx(20 * 60 * lim.INFER_BACKOFF, rel=0.1)
+    assert limits.stats()["concurrency_policy"]["rate_limit_per_s"] == pytest.approx(
+        inferred / 60)  # Little's law sizes the window from it too
+    limits.record_rate_limited(None)  # the same latency window: no second cut
+    assert limits.stats()["inferred_rpm"] == inferred
+    # paced: 10 s of sends at the inferred rate, however short the requests
+    started = clock.now
+    sent = 0
+    while clock.now - started < 10.0:
+        await limits.acquire()
+        limits.release()
+        sent += 1
+    assert sent == pytest.approx(10 * inferred / 60 * lim.RATE_HEADROOM, rel=0.1)
+    clock.now += 10.0
+    limits.record_success(stage="classify", latency_s=0.4)
+    assert limits.stats()["inferred_rpm"] == inferred  # no sends lately: it did not bind
+    for _ in range(200):  # 10 s of sends at the pace it allows: it binds, so it grows
+        await limits.acquire()
+        limits.release()
+        limits.record_success(stage="classify", latency_s=0.4)
+    grown = limits.stats()["inferred_rpm"]
+    assert grown > inferred * 1.3  # x1.65 once it has bound 10 s without a 429
+    limits.observe(httpx.Headers({"x-ratelimit-limit-requests": "1200"}))
+    assert limits.stats()["inferred_rpm"] is None and limits.rpm == 1200  # a known limit wins
 
 
 async def test_cooldown_pauses_new_sends_with_the_clock_not_the_loop() -> None:

@@ -359,6 +359,10 @@ class LLMClient:
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
 
+    async def room(self, stage: Stage) -> None:
+        """Return once no request of `stage` waits for a slot of the window."""
+        await self._limits.room_for(PRIORITY.get(stage, 0))
+
     def hold(self, stage: Stage) -> None:
         """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
         to retry) raises `SendingStopped`; requests already sent may finish."""

@@ -149,6 +149,8 @@ class Completer(Protocol):
 
     def hold(self, stage: Stage) -> None: ...
 
+    async def room(self, stage: Stage) -> None: ...
+
 
 class Asker:
     """How every stage sends a request: counted, capped, and with provider faults sorted out.

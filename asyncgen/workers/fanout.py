@@ -28,9 +28,11 @@ async def fan_out(
     *,
     most: int,
     go_on: Callable[[], bool] = lambda: True,
+    ready: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """`handle(item)` for each item received, in its own task, at most `most` at once; stop
-    taking items once `go_on()` is false (the rest stay in the stream)."""
+    """`handle(item)` for each item received, in its own task, at most `most` at once; each
+    item taken once `ready()` (if given) returns; stop taking items once `go_on()` is false
+    (the rest stay in the stream)."""
     if most < 1:
         raise ValueError(f"most must be >= 1, got {most}")
     room = anyio.Semaphore(most)
@@ -44,6 +46,12 @@ async def fan_out(
     async with receive, anyio.create_task_group() as tg:
         while True:
             await room.acquire()  # taken before the item: an item taken is always handled
+            if ready is not None:
+                try:
+                    await ready()
+                except BaseException:
+                    room.release()
+                    raise
             if not go_on():
                 room.release()
                 break

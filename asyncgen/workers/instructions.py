@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import partial
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -105,7 +106,9 @@ async def generate(
     most: int,
 ) -> None:
     """Turn each prompt into parsed candidate instructions for the filter, up to `most` prompts
-    at once (`fan_out`); no prompt is taken once the run is stopping.
+    at once (`fan_out`), each taken once no generation request waits for a slot of the window
+    (`room`: the others wait in the bounded stream, and the sampler, seeing it full, samples no
+    prompt minutes ahead); no prompt is taken once the run is stopping.
 
     `slots` bounds the candidate batches waiting at the filter (the filter releases one per
     batch it has judged): the filter's inbox itself cannot be bounded, see graph.py.
@@ -147,4 +150,5 @@ async def generate(
         await send.send(Candidates(tuple(kept), completion.model))
 
     async with send:
-        await fan_out(receive, one, most=most, go_on=lambda: not control.stopping.is_set())
+        await fan_out(receive, one, most=most, go_on=lambda: not control.stopping.is_set(),
+                      ready=partial(ask.client.room, "instructions"))
