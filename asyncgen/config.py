@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from asyncgen.demos import DEFAULT_DEMOS
 from asyncgen.errors import UsageError
+from asyncgen.llm.endpoints import EndpointSpec
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.llm.providers import SIM_MODEL
 from asyncgen.parsing import DEFAULT_BLACKLIST
@@ -518,6 +519,20 @@ def _routing(path: Path, raw: object) -> dict[str, Any]:
     return routing
 
 
+# `[[endpoints]]` keys in TOML (asyncgen.llm.endpoints.EndpointSpec).
+ENDPOINT_KEYS: Mapping[str, Kind] = {
+    "name": Text("NAME"),
+    "provider": Choice(("openai", "openrouter", "openai-compatible")),
+    "base_url": Text("URL"),
+    "api_key_env": Text("NAME"),
+    "models": Words(most=50),
+    "rpm": Int(0, 10**9, note="0 = learnt from headers, else probed"),
+    "tpm": Int(0, 10**12, note="0 = no limit"),
+    "price_in": Float(0.0, 1e6),
+    "price_out": Float(0.0, 1e6),
+    "price_cached": Float(0.0, 1e6),
+}
+
 # `[stages.<stage>]` keys in TOML: what a stage has of its own (its model: every request of the
 # stage names it; RequestParams.model carries it).
 STAGE_KEYS: Mapping[str, Kind] = {"model": Text("NAME")}
@@ -579,6 +594,7 @@ class RunConfig:
     batch_retry: str = "batch"
     fallback_models: tuple[str, ...] = ()
     routing: Mapping[str, Any] = field(default_factory=dict)
+    endpoints: tuple[EndpointSpec, ...] = ()  # TOML [[endpoints]]: a pool of endpoints
     allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
@@ -598,6 +614,8 @@ class RunConfig:
                 value = str(value)
             elif f.name == "params":
                 value = {stage: p.body() for stage, p in value.items()}
+            elif f.name == "endpoints":
+                value = [endpoint.public() for endpoint in value]
             out[f.name] = value
         return out
 
@@ -668,6 +686,43 @@ def _invalid(where: str, kind: Kind, exc: Invalid) -> UsageError:
     return UsageError(f"{where}: {exc} ({kind.allowed()})")
 
 
+def _endpoints(path: Path, raw: object) -> tuple[EndpointSpec, ...]:
+    """Checked `[[endpoints]]` tables (each field as ENDPOINT_KEYS says; names unique)."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+        raise UsageError(f"{path}: endpoints must be [[endpoints]] tables")
+    specs: list[EndpointSpec] = []
+    for number, table in enumerate(raw, 1):
+        where = f"{path}: [[endpoints]] #{number}"
+        if "name" not in table:
+            raise UsageError(f"{where}: needs a name")
+        checked: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = ENDPOINT_KEYS.get(key)
+            if kind is None:
+                raise UsageError(f"{where}: unknown key {key!r} (one of "
+                                 f"{', '.join(ENDPOINT_KEYS)})")
+            try:
+                checked[key] = kind.check(value)
+            except Invalid as exc:
+                raise _invalid(f"{where} {key}", kind, exc) from None
+        where = f"{path}: [[endpoints]] {checked['name']!r}"
+        if any(spec.name == checked["name"] for spec in specs):
+            raise UsageError(f"{where}: a second endpoint of that name")
+        url = checked.get("base_url")
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise UsageError(f"{where} base_url: {url!r} must start with http:// or https://")
+        if url is None and checked.get("provider", "openai-compatible") == "openai-compatible":
+            raise UsageError(f"{where}: provider openai-compatible needs a base_url")
+        variable = checked.get("api_key_env")
+        if variable is not None and not variable.replace("_", "a").isalnum():
+            raise UsageError(f"{where} api_key_env: {variable!r} is not an environment "
+                             "variable's name (the NAME of the variable holding the key)")
+        if ("price_in" in checked) != ("price_out" in checked):
+            raise UsageError(f"{where}: price_in and price_out go together")
+        specs.append(EndpointSpec(**checked))
+    return tuple(specs)
+
+
 def _stages(path: Path, raw: object) -> dict[str, dict[str, Any]]:
     """Checked `[stages.<stage>]` tables (`model`), as request parameters per stage."""
     if not isinstance(raw, dict) or set(raw) - set(STAGES) or not all(
@@ -705,6 +760,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
     values: dict[str, Any] = {}
     if "routing" in data:
         values["routing"] = _routing(path, data.pop("routing"))
+    if "endpoints" in data:
+        values["endpoints"] = _endpoints(path, data.pop("endpoints"))
     where: dict[str, str] = {}
     for key, raw in data.items():
         option = _BY_NAME.get(key.replace("-", "_"))
