@@ -18,6 +18,8 @@ Scenarios:
   12k     12,000 RPM announced, 400 ms + 80 tokens/s, `--rpm 12000`
   30k     30,000 RPM announced, 400 ms + 80 tokens/s, `--rpm 30000`
   silent  1,200 RPM enforced with bare 429s (no headers), 400 ms + 30 tokens/s, no flag
+  pool    three simulators (1,200 RPM / 300 ms, 3,000 RPM / 400 ms, 6,000 RPM / 500 ms, limits
+          announced in headers) given only as `[[endpoints]]` in a TOML config: share of the sum
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "12k": {"rpm": 12000, "tokens_per_s": 80, "announced": True},
     "30k": {"rpm": 30000, "tokens_per_s": 80, "announced": True},
     "silent": {"rpm": 1200, "tokens_per_s": 30, "announced": False},
+    # three servers in one run, given only as [[endpoints]] (limits learnt from headers)
+    "pool": {"rpm": 1200 + 3000 + 6000, "tokens_per_s": 0, "announced": True,
+             "pool": ((1200, 300), (3000, 400), (6000, 500))},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     "defaults": (),
@@ -49,6 +55,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REFUSED = ("rate_limited", "429", "429-upstream")
 FLOORS = {True: (0.95, 0.01), False: (0.85, 0.05)}  # announced / silent: served, refused
+POOL_FLOOR = 0.90
 
 
 def sim_stats(url: str) -> dict[str, int]:
@@ -58,6 +65,15 @@ def sim_stats(url: str) -> dict[str, int]:
         stats = json.loads(response.read())
     counts: dict[str, int] = stats["counts"]
     return {**counts, "arrivals": sum(stats["arrivals"].values())}
+
+
+def stats_of(urls: list[str]) -> dict[str, int]:
+    """`sim_stats` summed over simulators."""
+    total: dict[str, int] = {}
+    for url in urls:
+        for key, value in sim_stats(url).items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def load() -> str:
@@ -122,30 +138,41 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
     from asyncgen.embedded import simulator_process
 
     spec = SCENARIOS[name]
-    sim = ["--latency-ms", "400", "--tokens-per-s", str(spec["tokens_per_s"]),
-           "--rpm-limit", str(spec["rpm"]), "--seed", "3"]
+    sims = [["--latency-ms", str(latency), "--rpm-limit", str(rpm), "--seed", str(n)]
+            for n, (rpm, latency) in enumerate(spec.get("pool", ((spec["rpm"], 400),)), 3)]
+    if spec["tokens_per_s"]:
+        sims[0] += ["--tokens-per-s", str(spec["tokens_per_s"])]
     if not spec["announced"]:
-        sim.append("--silent-limits")
+        sims[0].append("--silent-limits")
     out = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
-    with simulator_process(*sim) as url:
+    with ExitStack() as stack:
+        urls = [stack.enter_context(simulator_process(*sim)) for sim in sims]
         command = [sys.executable, "-m", "asyncgen", "run", "--out", str(out / "run"),
-                   "--provider", "openai-compatible", "--base-url", url, "--model", "sim-1",
                    "--target-instructions", "1000000000", "--log-format", "none",
                    "--max-duration", str(warmup + seconds + 2), "--drain-timeout", "5",
                    "--progress-interval", "2", *COLUMNS[column]]
-        if spec["announced"]:
+        if "pool" in spec:
+            config = out / "pool.toml"
+            config.write_text('model = "sim-1"\n' + "".join(
+                f'[[endpoints]]\nname = "s{n}"\nbase_url = "{url}"\n'
+                for n, url in enumerate(urls, 1)))
+            command += ["--config", str(config)]
+        else:
+            command += ["--provider", "openai-compatible", "--base-url", urls[0],
+                        "--model", "sim-1"]
+        if spec["announced"] and "pool" not in spec:
             command += ["--rpm", str(spec["rpm"])]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    cwd=out, start_new_session=True)
         try:
             time.sleep(warmup)
-            before, started, load_before = sim_stats(url), time.monotonic(), load()
+            before, started, load_before = stats_of(urls), time.monotonic(), load()
             cpu_before = cpu_s(process.pid)
             rss = peak_rss_mb(process.pid)
             while time.monotonic() - started < seconds:
                 time.sleep(1.0)
                 rss = max(rss, peak_rss_mb(process.pid))
-            after, elapsed = sim_stats(url), time.monotonic() - started
+            after, elapsed = stats_of(urls), time.monotonic() - started
             cpu = (cpu_s(process.pid) - cpu_before) / elapsed
             load_after = load()
             try:
@@ -183,6 +210,8 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
 
 def verdict(name: str, r: dict[str, Any]) -> str:
     served, refused = FLOORS[SCENARIOS[name]["announced"]]
+    if name == "pool":
+        served, refused = POOL_FLOOR, 1.0
     ok = r["share"] >= served and r["refused_share"] <= refused
     if name == "30k":
         ok = ok and r["loop_lag_max_ms"] is not None and r["loop_lag_max_ms"] <= 50
@@ -216,6 +245,9 @@ def main() -> int:
         spec = SCENARIOS[name]
         label = (f"{spec['rpm']:,} RPM {'announced' if spec['announced'] else 'silent'}, "
                  f"{spec['tokens_per_s']} tok/s")
+        if "pool" in spec:
+            label = "pool of 3: " + " + ".join(f"{rpm:,} RPM / {ms} ms"
+                                               for rpm, ms in spec["pool"])
         lag = "?" if r["loop_lag_max_ms"] is None else f"{r['loop_lag_max_ms']:.1f}"
         print(f"| {label} | {column} | {r['served_rpm']:,.0f} | {r['share']:.1%} | "
               f"{r['answered_rpm']:,.0f} | {r['attempts']:,} | {r['refused_share']:.2%} | "

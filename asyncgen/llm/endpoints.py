@@ -128,11 +128,12 @@ class Endpoint:
                 f"failures_in_a_row={self.failures_in_a_row} out_until={self.out_until:.1f}>")
 
     def room(self) -> float:
-        """The free share of its concurrency window (1: idle, 0 or less: full)."""
+        """The free share of its concurrency window, its queue counted against it (1: idle,
+        0: full, below 0: that many windows queued): a full pool queues in proportion."""
         limits = self.client.limits
         cap = max(1, int(limits.concurrency))
-        in_flight = int(limits.in_flight)
-        return (cap - in_flight) / cap
+        busy = int(limits.in_flight) + int(limits.queued)
+        return (cap - busy) / cap
 
 
 class EndpointPool:

@@ -280,6 +280,11 @@ class ProviderLimits:
         return self._in_flight
 
     @property
+    def queued(self) -> int:
+        """Sends waiting for a slot now (in a cooldown or in the queue)."""
+        return sum(self._asking)
+
+    @property
     def cooldown_remaining_s(self) -> float:
         """Seconds until new sends may start again after a 429 (0 when not cooling down)."""
         return max(0.0, self._cooldown_until - self._clock.monotonic())
