@@ -126,7 +126,7 @@ class _Run:
     """One run segment of events.jsonl: from a run.started to the next."""
 
     __slots__ = ("run_id", "started_at", "last_at", "reason", "elapsed_s", "finished",
-                 "committed", "requests", "cost_nano_usd")
+                 "committed", "requests", "cost_nano_usd", "endpoints")
 
     def __init__(self, run_id: str | None, started_at: datetime | None) -> None:
         self.run_id = run_id
@@ -138,6 +138,7 @@ class _Run:
         self.committed = 0
         self.requests = 0
         self.cost_nano_usd = 0
+        self.endpoints: dict[str, Any] | None = None  # a pool's figures, from run.finished
 
     def as_dict(self) -> dict[str, Any]:
         """The run as reported; elapsed falls back to event timestamps if it never finished."""
@@ -153,6 +154,7 @@ class _Run:
             "committed": self.committed,
             "requests": self.requests,
             "cost_usd": self.cost_nano_usd / NANO,
+            "endpoints": self.endpoints,
         }
 
 
@@ -218,6 +220,11 @@ class EventTally:
             run.reason = str(event.get("reason")) if event.get("reason") is not None else None
             if "elapsed_s" in event:
                 run.elapsed_s = _number(event.get("elapsed_s"))
+            limiter = event.get("limiter")
+            pool = limiter.get("endpoints") if isinstance(limiter, dict) else None
+            if isinstance(pool, dict):
+                run.endpoints = {str(name): dict(figures) for name, figures in pool.items()
+                                 if isinstance(figures, dict)}
         elif name == "request.completed":
             usage = self.usage.setdefault(stage, Counter())
             usage["requests"] += 1
@@ -535,7 +542,18 @@ def _runs_lines(runs: Mapping[str, Any]) -> list[str]:
                      _float(run["elapsed_s"]), _int(run["committed"]), _int(run["requests"]),
                      _usd(run["cost_usd"])])
     head = f"Runs: {runs['count']}, {_float(runs['elapsed_s'])} s in total"
-    return [head, *(_table(rows, left=4) if runs["list"] else [])]
+    lines = [head, *(_table(rows, left=4) if runs["list"] else [])]
+    for number, run in enumerate(runs["list"], start=1):
+        if run.get("endpoints"):
+            table = [["endpoint", "requests", "429s", "failures", "latency_s", "cost",
+                      "rpm limit", "taken out"]]
+            table += [[name, _int(e.get("requests") or 0), _int(e.get("429s") or 0),
+                       _int(e.get("failures") or 0), _float(e.get("latency_s"), 2),
+                       _usd(e.get("cost_usd") or 0.0), _float(e.get("rpm_limit")),
+                       _int(e.get("taken_out") or 0)]
+                      for name, e in run["endpoints"].items()]
+            lines += [f"  run {number}, endpoints:", *_table(table)]
+    return lines
 
 
 def _table1_lines(t1: Mapping[str, Any]) -> list[str]:

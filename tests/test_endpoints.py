@@ -14,7 +14,7 @@ from typing import Any
 
 from asyncgen.llm.endpoints import EndpointSpec, configs_for
 from asyncgen.llm.providers import ProviderConfig
-from tests.conftest import sim_process
+from tests.conftest import report_json, sim_process
 
 TARGET = 60
 
@@ -68,6 +68,11 @@ def test_a_killed_endpoint_is_taken_out_and_the_run_ends_at_its_target(tmp_path:
     assert pool["b"]["taken_out"] >= 1 and pool["b"]["rerouted"] >= 1
     assert pool["a"]["requests"] > 0 and pool["a"]["in_service"]
     assert json.loads((out / "asyncgen.json").read_text())["runs"][-1]["settings"]
+    reported = report_json(out)["runs"]["list"][-1]["endpoints"]
+    assert reported["b"]["taken_out"] >= 1 and reported["a"]["requests"] == pool["a"]["requests"]
+    text = subprocess.run([sys.executable, "-m", "asyncgen", "report", str(out)],
+                          capture_output=True, text=True, timeout=50, check=True).stdout
+    assert "run 1, endpoints:" in text
 
 
 def test_endpoint_configs_take_the_key_from_the_variable_named() -> None:
