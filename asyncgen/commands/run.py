@@ -29,6 +29,7 @@ from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.client import billed_usd, provider_price
+from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
@@ -89,6 +90,7 @@ class Prepared:
     record: Record  # the runs that wrote into --out before this one
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
     changed: list[str]  # how they differ from the last run's (with --allow-changes)
+    endpoints: tuple[ProviderConfig, ...] = ()  # [[endpoints]]: each one's client config
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -147,6 +149,14 @@ def prepare(config: RunConfig) -> Prepared:
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
             "--price-out"
         )
+    endpoints: tuple[ProviderConfig, ...] = ()
+    if config.endpoints:
+        if config.batch:
+            raise UsageError("--batch: not with [[endpoints]] (a pool of endpoints is live)")
+        try:
+            endpoints = tuple(configs_for(config.endpoints, provider))
+        except ValueError as exc:
+            raise UsageError(f"{exc}") from None
     settings = data_settings(config, provider)
     lock = _own(config.out)
     try:
@@ -168,6 +178,7 @@ def prepare(config: RunConfig) -> Prepared:
             backlog=backlog, prior=spend.recover(config.out / spend.SPEND_FILE),
             rescued=rescue.read(config.out / rescue.RESCUE_FILE), courier_wait_s=waited,
             lock=lock, record=record, settings=settings, changed=changed,
+            endpoints=endpoints,
         )
     except BaseException:
         lock.release()
@@ -227,9 +238,12 @@ def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]
             hashes[f"{flag}_sha256"] = file_sha256(path)
         except OSError as exc:
             raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
+    stage_models = {stage: params.model for stage, params in config.params.items()
+                    if params.model and params.model != provider.model}
     return {
         "provider": provider.provider,
         "model": provider.model,
+        "stage_models": stage_models,  # [stages.<stage>] model, where not the run's
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
         **hashes,
@@ -301,9 +315,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
                       drain_timeout=c.drain_timeout, committed=len(p.committed))
     sink: events.EventFile | None = None
     try:
+        secrets = [config.api_key for config in (p.provider, *p.endpoints) if config.api_key]
         sink, status = events.configure(
             events_path=c.out / "events.jsonl", console_format=c.log_format,
-            secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
+            secrets=secrets, observers=[tally],
             on_console_closed=partial(_console_closed, control),
         )
         p.store.open()
@@ -329,25 +344,37 @@ async def _execute(p: Prepared, run_id: str) -> int:
                  rescued=rescued.fields(p.courier_wait_s),
                  settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
-        async with _connected(p) as provider:
-            transport, store = _courier(p, provider, run_id, rescued)
-            async with LLMClient(provider, budget=budget, transport=transport,
-                                 rescue=store) as client, \
-                    batching(c, provider, client, budget, run_id) as batcher:
-                asking: Completer = client if batcher is None else batcher
-                if provider.provider == "openrouter":
-                    await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
+        if p.endpoints:
+            async with open_pool(c.endpoints, p.endpoints, budget=budget) as pool:
                 progress = Progress(tally=tally, interval=c.progress_interval, status=status,
-                                    limiter_state=client.stats, spend=budget,
+                                    limiter_state=pool.stats, spend=budget,
                                     prior_cost_usd=prior_usd)
-                if batcher is not None:
-                    progress.batches = batcher.stats
                 progress.start_committed = len(p.committed)
-                graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
+                graph = _graph(p, control, pool, progress, run_id, work, checkpointer)
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
                     await graph.run()
+        else:
+            async with _connected(p) as provider:
+                transport, store = _courier(p, provider, run_id, rescued)
+                async with LLMClient(provider, budget=budget, transport=transport,
+                                     rescue=store) as client, \
+                        batching(c, provider, client, budget, run_id) as batcher:
+                    asking: Completer = client if batcher is None else batcher
+                    if provider.provider == "openrouter":
+                        await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
+                    progress = Progress(tally=tally, interval=c.progress_interval, status=status,
+                                        limiter_state=client.stats, spend=budget,
+                                        prior_cost_usd=prior_usd)
+                    if batcher is not None:
+                        progress.batches = batcher.stats
+                    progress.start_committed = len(p.committed)
+                    graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
+                    if control.committed >= control.target:
+                        control.stop("target")
+                    elif not control.stopping.is_set():
+                        await graph.run()
         if control.reason in FAILING_REASONS:
             exit_code = EXIT_FATAL  # its one line is printed below, with the other faults
     except* (FatalError, SimulatorFailed) as group:

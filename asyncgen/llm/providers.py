@@ -57,7 +57,7 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     endpoint: Endpoint = "chat"
     transport: TransportName = "aiohttp"
-    max_concurrency: int = 512  # the ceiling; the limits size the cap below it
+    max_concurrency: int = 2048  # the ceiling; the limits size the cap below it
     rpm: int | None = None
     tpm: int | None = None
     timeout_s: float = 60.0
@@ -151,6 +151,13 @@ class ProviderConfig:
     def models(self) -> tuple[str, ...]:
         """The model, then its fallbacks."""
         return (self.model or "", *self.fallback_models)
+
+    @property
+    def answering_models(self) -> tuple[str, ...]:
+        """Every model that may answer a request: the model, its fallbacks, then the models
+        stages have of their own (`RequestParams.model`); each once."""
+        stages = (params.model for params in self.params.values() if params.model)
+        return tuple(dict.fromkeys((*self.models, *stages)))
 
     def routing_body(self) -> dict[str, Any]:
         """What OpenRouter's routing adds to a request body (`provider`, `models`)."""

@@ -65,6 +65,10 @@ class Task:
     created_at: str = ""
     model: str = ""
     run_id: str = ""
+    models: Mapping[str, str] = field(default_factory=dict)
+    """Stage -> the model that wrote its instruction ("instructions"), its label ("classify")
+    and its instances ("instances"), as the provider named it; a stage an earlier run answered
+    (a job continued on resume) is not in it."""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
@@ -86,6 +90,7 @@ class Task:
             created_at=str(obj.get("created_at", "")),
             model=str(obj.get("model", "")),
             run_id=str(obj.get("run_id", "")),
+            models=_models(obj),
         )
 
     def with_neighbours(self, neighbours: Neighbours) -> Task:
@@ -105,7 +110,16 @@ class Task:
             "created_at": self.created_at,
             "model": self.model,
             "run_id": self.run_id,
+            **({"models": dict(self.models)} if self.models else {}),
         }
+
+
+def _models(obj: Mapping[str, Any]) -> dict[str, str]:
+    """A task line's `models` (stage -> model), strings only; {} when absent."""
+    raw = obj.get("models")
+    if not isinstance(raw, dict):
+        return {}
+    return {str(stage): model for stage, model in raw.items() if isinstance(model, str)}
 
 
 def check_task_line(obj: Mapping[str, Any], where: str) -> None:

@@ -50,8 +50,8 @@ EVENTS_FILE = "events.jsonl"
 JOURNAL_FILES: tuple[str, ...] = (TASKS_FILE, EVENTS_FILE, "spend.jsonl", "batches.jsonl",
                                    "journal.jsonl", "rescued.jsonl")
 # the settings that change the data, in the order a refusal names them
-SETTINGS: tuple[str, ...] = ("provider", "model", "endpoint", "similarity_threshold",
-                             "seeds_sha256", "demos_sha256")
+SETTINGS: tuple[str, ...] = ("provider", "model", "stage_models", "endpoint",
+                             "similarity_threshold", "seeds_sha256", "demos_sha256")
 
 
 def file_sha256(path: Path) -> str:

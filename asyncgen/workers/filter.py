@@ -209,7 +209,7 @@ class Filter:
         self.outlook.requests += 1
         if self.control.stopping.is_set():
             return
-        admitted = await self._admit(candidates.instructions, jobs)
+        admitted = await self._admit(candidates.instructions, jobs, candidates.model)
         if candidates.instructions:
             self.journal.write(journal.judged(batch))
         if admitted:
@@ -223,8 +223,9 @@ class Filter:
             )
             self.control.stop("stuck", note=self.control.fatal_message)
 
-    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job]) -> int:
-        """Admit the novel texts and send them on; how many were admitted."""
+    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job], model: str) -> int:
+        """Admit the novel texts (`model` wrote them) and send them on; how many were
+        admitted."""
         count = 0
         for text in texts:
             await self._share_the_loop()
@@ -232,7 +233,10 @@ class Filter:
             if verdict is not None:
                 count += 1
                 self.control.open_jobs += 1
-                await jobs.send(self._job(text, verdict.query))
+                job = self._job(text, verdict.query)
+                if model:
+                    job.models["instructions"] = model
+                await jobs.send(job)
         return count
 
     async def _share_the_loop(self) -> None:
@@ -303,6 +307,7 @@ class Filter:
             created_at=utc_now(),
             model=self.model,
             run_id=self.run_id,
+            models=dict(job.models),
         ).with_neighbours(neighbours)
         self.store.append(task)  # paid for: committed, past the target too
         self._next_id += 1
