@@ -36,6 +36,7 @@ from asyncgen.kinds import (
     shown_number,
     writable_dir,
 )
+from asyncgen.llm.endpoints import EndpointSpec
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage, defaults_for
 from asyncgen.llm.providers import (
     DEFAULT_MAX_ATTEMPTS,
@@ -83,6 +84,7 @@ _non_negative = Float(0.0)
 _positive = Float(0.0, open_lo=True)
 _fraction = Float(0.0, 1.0, open_lo=True)
 _workers = Int(1, 10_000)
+_stage_ceiling = Int(0, 10_000, note="0 = --max-concurrency")
 _seconds = Float(0.0, 1e9, open_lo=True)
 _limit_seconds = Float(0.0, 1e9, note="0 = no limit")
 
@@ -128,9 +130,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_duration", _limit_seconds, 0.0, "stop after this many seconds (0 = no limit)"),
     Option("max_requests", _count, 0, "stop after this many requests (0 = no limit)"),
     Option("seed", Int(), 0, "random seed for prompt sampling"),
-    Option("instruction_workers", _workers, 16, "instruction-generation workers"),
-    Option("classify_workers", _workers, 32, "classification workers"),
-    Option("instance_workers", _workers, 48, "instance-generation workers"),
+    Option("instruction_workers", _stage_ceiling, 0,
+           "most instruction-generation requests under way at once (0 = --max-concurrency: "
+           "the concurrency window alone decides)"),
+    Option("classify_workers", _stage_ceiling, 0,
+           "most classification requests under way at once (0 = --max-concurrency)"),
+    Option("instance_workers", _stage_ceiling, 0,
+           "most instance-generation requests under way at once (0 = --max-concurrency)"),
     Option("queue_size", Int(1, 1_000_000), 64, "capacity of each queue between stages"),
     Option("human_per_prompt", Int(1, 100), 6, "seed instructions per generation prompt"),
     Option("machine_per_prompt", Int(0, 100), 2, "generated instructions per generation prompt"),
@@ -168,8 +174,8 @@ OPTIONS: tuple[Option, ...] = (
            "batch mode: send expired or failed lines again in a new batch, or live"),
     Option("allow_changes", Flag(), False,
            "resume an --out made with other settings that change the data (provider, model, "
-           "endpoint, similarity threshold, seeds or demos file contents); the change is "
-           "recorded"),
+           "a stage's model, endpoint, similarity threshold, seeds or demos file contents); the "
+           "change is recorded"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -219,6 +225,24 @@ def _routing(path: Path, raw: object) -> dict[str, Any]:
         routing[key] = list(checked) if isinstance(checked, tuple) else checked
     return routing
 
+
+# `[[endpoints]]` keys in TOML (asyncgen.llm.endpoints.EndpointSpec).
+ENDPOINT_KEYS: Mapping[str, Kind] = {
+    "name": Text("NAME"),
+    "provider": Choice(("openai", "openrouter", "openai-compatible")),
+    "base_url": Text("URL"),
+    "api_key_env": Text("NAME"),
+    "models": Words(most=50),
+    "rpm": Int(0, 10**9, note="0 = learnt from headers, else probed"),
+    "tpm": Int(0, 10**12, note="0 = no limit"),
+    "price_in": Float(0.0, 1e6),
+    "price_out": Float(0.0, 1e6),
+    "price_cached": Float(0.0, 1e6),
+}
+
+# `[stages.<stage>]` keys in TOML: what a stage has of its own (its model: every request of the
+# stage names it; RequestParams.model carries it).
+STAGE_KEYS: Mapping[str, Kind] = {"model": Text("NAME")}
 
 # `[params.<stage>]` keys in TOML, checked like options (RequestParams checks again).
 PARAMS: Mapping[str, Kind] = {
@@ -278,6 +302,7 @@ class RunConfig:
     batch_retry: str = "batch"
     fallback_models: tuple[str, ...] = ()
     routing: Mapping[str, Any] = field(default_factory=dict)
+    endpoints: tuple[EndpointSpec, ...] = ()  # TOML [[endpoints]]: a pool of endpoints
     allow_changes: bool = False
     params: Mapping[Stage, RequestParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
 
@@ -297,6 +322,8 @@ class RunConfig:
                 value = str(value)
             elif f.name == "params":
                 value = {stage: p.body() for stage, p in value.items()}
+            elif f.name == "endpoints":
+                value = [endpoint.public() for endpoint in value]
             out[f.name] = value
         return out
 
@@ -367,8 +394,67 @@ def _invalid(where: str, kind: Kind, exc: Invalid) -> UsageError:
     return UsageError(f"{where}: {exc} ({kind.allowed()})")
 
 
+def _endpoints(path: Path, raw: object) -> tuple[EndpointSpec, ...]:
+    """Checked `[[endpoints]]` tables (each field as ENDPOINT_KEYS says; names unique)."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+        raise UsageError(f"{path}: endpoints must be [[endpoints]] tables")
+    specs: list[EndpointSpec] = []
+    for number, table in enumerate(raw, 1):
+        where = f"{path}: [[endpoints]] #{number}"
+        if "name" not in table:
+            raise UsageError(f"{where}: needs a name")
+        checked: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = ENDPOINT_KEYS.get(key)
+            if kind is None:
+                raise UsageError(f"{where}: unknown key {key!r} (one of "
+                                 f"{', '.join(ENDPOINT_KEYS)})")
+            try:
+                checked[key] = kind.check(value)
+            except Invalid as exc:
+                raise _invalid(f"{where} {key}", kind, exc) from None
+        where = f"{path}: [[endpoints]] {checked['name']!r}"
+        if any(spec.name == checked["name"] for spec in specs):
+            raise UsageError(f"{where}: a second endpoint of that name")
+        url = checked.get("base_url")
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise UsageError(f"{where} base_url: {url!r} must start with http:// or https://")
+        if url is None and checked.get("provider", "openai-compatible") == "openai-compatible":
+            raise UsageError(f"{where}: provider openai-compatible needs a base_url")
+        variable = checked.get("api_key_env")
+        if variable is not None and not variable.replace("_", "a").isalnum():
+            raise UsageError(f"{where} api_key_env: {variable!r} is not an environment "
+                             "variable's name (the NAME of the variable holding the key)")
+        if ("price_in" in checked) != ("price_out" in checked):
+            raise UsageError(f"{where}: price_in and price_out go together")
+        specs.append(EndpointSpec(**checked))
+    return tuple(specs)
+
+
+def _stages(path: Path, raw: object) -> dict[str, dict[str, Any]]:
+    """Checked `[stages.<stage>]` tables (`model`), as request parameters per stage."""
+    if not isinstance(raw, dict) or set(raw) - set(STAGES) or not all(
+        isinstance(table, dict) for table in raw.values()
+    ):
+        raise UsageError(f"{path}: [stages] takes tables named {', '.join(STAGES)}")
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, table in raw.items():
+        stages[stage] = {}
+        for key, value in table.items():
+            kind = STAGE_KEYS.get(key)
+            if kind is None:
+                raise UsageError(f"{path}: [stages.{stage}] unknown key {key!r} "
+                                 f"(one of {', '.join(STAGE_KEYS)})")
+            try:
+                stages[stage][key] = kind.check(value)
+            except Invalid as exc:
+                raise _invalid(f"{path}: [stages.{stage}] {key}", kind, exc) from None
+    return stages
+
+
 def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
-    """Option values, where each came from, and checked `[params.<stage>]` tables."""
+    """Option values, where each came from, and checked `[params.<stage>]` tables (with the
+    `[stages.<stage>]` model merged in)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -378,9 +464,12 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
     params_raw = data.pop("params", {})
+    stages = _stages(path, data.pop("stages", {}))
     values: dict[str, Any] = {}
     if "routing" in data:
         values["routing"] = _routing(path, data.pop("routing"))
+    if "endpoints" in data:
+        values["endpoints"] = _endpoints(path, data.pop("endpoints"))
     where: dict[str, str] = {}
     for key, raw in data.items():
         option = _BY_NAME.get(key.replace("-", "_"))
@@ -402,6 +491,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
         params[stage] = {}
         for key, raw in table.items():
             kind_or_none = PARAMS.get(key)
+            if key in STAGE_KEYS:
+                raise UsageError(f"{path}: [params.{stage}] {key}: goes in [stages.{stage}]")
             if kind_or_none is None:
                 if key in RequestParams.__dataclass_fields__:  # checked by RequestParams
                     params[stage][key] = raw
@@ -412,6 +503,8 @@ def _from_toml(path: Path) -> tuple[dict[str, Any], dict[str, str], dict[str, di
                 params[stage][key] = kind_or_none.check(raw)
             except Invalid as exc:
                 raise _invalid(f"{path}: [params.{stage}] {key}", kind_or_none, exc) from None
+    for stage, table in stages.items():
+        params.setdefault(stage, {}).update(table)
     return values, where, params
 
 

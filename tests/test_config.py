@@ -201,6 +201,33 @@ BAD: list[tuple[str, list[str] | object, str]] = [
      "run.toml: [params.classify] unknown parameter 'n'"),
     ("toml-params-stage", lambda t: ["--config", _toml(t, "[params.other]\n")],
      "[params] takes tables named instructions"),
+    ("toml-stages-stage", lambda t: ["--config", _toml(t, "[stages.other]\nmodel = 'x'\n")],
+     "run.toml: [stages] takes tables named instructions"),
+    ("toml-stages-key", lambda t: ["--config", _toml(t, "[stages.classify]\ntop_p = 1\n")],
+     "run.toml: [stages.classify] unknown key 'top_p'"),
+    ("toml-stages-model-int", lambda t: ["--config", _toml(t, "[stages.classify]\nmodel = 3\n")],
+     "run.toml: [stages.classify] model: 3 is an integer, not a string"),
+    ("toml-params-model", lambda t: ["--config", _toml(t, "[params.classify]\nmodel = 'x'\n")],
+     "run.toml: [params.classify] model: goes in [stages.classify]"),
+    ("toml-endpoints-table", lambda t: ["--config", _toml(t, "endpoints = 3\n")],
+     "run.toml: endpoints must be [[endpoints]] tables"),
+    ("toml-endpoints-name", lambda t: ["--config", _toml(t, "[[endpoints]]\nrpm = 5\n")],
+     "run.toml: [[endpoints]] #1: needs a name"),
+    ("toml-endpoints-twice", lambda t: ["--config", _toml(
+        t, "[[endpoints]]\nname = 'a'\nbase_url = 'http://a/v1'\n"
+           "[[endpoints]]\nname = 'a'\nbase_url = 'http://b/v1'\n")],
+     "run.toml: [[endpoints]] 'a': a second endpoint of that name"),
+    ("toml-endpoints-url", lambda t: ["--config", _toml(t, "[[endpoints]]\nname = 'a'\n")],
+     "run.toml: [[endpoints]] 'a': provider openai-compatible needs a base_url"),
+    ("toml-endpoints-provider", lambda t: ["--config", _toml(
+        t, "[[endpoints]]\nname = 'a'\nprovider = 'sim'\n")],
+     "run.toml: [[endpoints]] #1 provider: 'sim' is not"),
+    ("toml-endpoints-key", lambda t: ["--config", _toml(
+        t, "[[endpoints]]\nname = 'a'\nbase_url = 'http://a/v1'\napi_key = 'sk-x'\n")],
+     "run.toml: [[endpoints]] #1: unknown key 'api_key'"),
+    ("toml-endpoints-env", lambda t: ["--config", _toml(
+        t, "[[endpoints]]\nname = 'a'\nbase_url = 'http://a/v1'\napi_key_env = 'NOT_SET_X9'\n")],
+     "[[endpoints]] 'a': api_key_env NOT_SET_X9 is not set in the environment"),
     ("toml-stop-many", lambda t: ["--config", _toml(
         t, "[params.classify]\nstop = ['a','b','c','d','e']\n")], "stop: 5 items are too many"),
     ("sim-field", ["sim", "--fail-429", "2"], "asyncgen sim: error: --fail-429: 2 is out of"),

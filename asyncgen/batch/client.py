@@ -227,6 +227,9 @@ class BatchClient:
         assert request.completion is not None
         return request.completion
 
+    async def room(self, stage: Stage) -> None:
+        """A batch takes every request at once: no wait (the stage's ceiling bounds them)."""
+
     def hold(self, stage: Stage) -> None:
         """Send no more requests of `stage`: queued ones (not yet in a batch) and later ones
         raise SendingStopped; batches already submitted are still followed and collected."""

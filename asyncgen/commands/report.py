@@ -170,7 +170,7 @@ class _Run:
     """One run segment of events.jsonl: from a run.started to the next."""
 
     __slots__ = ("run_id", "started_at", "last_at", "reason", "elapsed_s", "finished",
-                 "committed", "requests", "cost_nano_usd")
+                 "committed", "requests", "cost_nano_usd", "endpoints")
 
     def __init__(self, run_id: str | None, started_at: datetime | None) -> None:
         self.run_id = run_id
@@ -182,6 +182,7 @@ class _Run:
         self.committed = 0
         self.requests = 0
         self.cost_nano_usd = 0
+        self.endpoints: dict[str, Any] | None = None  # a pool's figures, from run.finished
 
     def as_dict(self) -> dict[str, Any]:
         """The run as reported; elapsed falls back to event timestamps if it never finished."""
@@ -197,6 +198,7 @@ class _Run:
             "committed": self.committed,
             "requests": self.requests,
             "cost_usd": self.cost_nano_usd / NANO,
+            "endpoints": self.endpoints,
         }
 
 
@@ -205,7 +207,7 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache", "via", "formats", "chat_answers")
+                 "billed_nano_usd", "cache", "via", "formats", "chat_answers", "by_model")
 
     def __init__(self) -> None:
         self.events = 0
@@ -226,6 +228,7 @@ class EventTally:
         self.via: dict[str, Counter[str]] = {}  # "batch" (has a batch_id) or "live" -> usage
         self.formats: Counter[str] = Counter()  # list format of each generation answer
         self.chat_answers = 0  # generation answers with a chat preamble or remark dropped
+        self.by_model: dict[str, dict[str, Counter[str]]] = {}  # model -> stage -> usage
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -263,6 +266,11 @@ class EventTally:
             run.reason = str(event.get("reason")) if event.get("reason") is not None else None
             if "elapsed_s" in event:
                 run.elapsed_s = _number(event.get("elapsed_s"))
+            limiter = event.get("limiter")
+            pool = limiter.get("endpoints") if isinstance(limiter, dict) else None
+            if isinstance(pool, dict):
+                run.endpoints = {str(name): dict(figures) for name, figures in pool.items()
+                                 if isinstance(figures, dict)}
         elif name == events.REQUEST_COMPLETED:
             usage = self.usage.setdefault(stage, Counter())
             usage["requests"] += 1
@@ -274,6 +282,12 @@ class EventTally:
             via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
             via["requests"] += 1
             via["cost_nano_usd"] += cost
+            model = str(event.get("model") or "unknown")
+            of_model = self.by_model.setdefault(model, {}).setdefault(stage, Counter())
+            of_model["requests"] += 1
+            of_model["prompt_tokens"] += int(_number(event.get("prompt_tokens")))
+            of_model["completion_tokens"] += int(_number(event.get("completion_tokens")))
+            of_model["cost_nano_usd"] += cost
             run.requests += 1
             run.cost_nano_usd += cost
         elif name == events.REQUEST_RETRY:
@@ -451,7 +465,10 @@ def requests_by_stage(tally: EventTally) -> dict[str, Any]:
     via = {name: {"requests": tally.via[name]["requests"],
                   "cost_usd": tally.via[name]["cost_nano_usd"] / NANO}
            for name in ("batch", "live") if name in tally.via}
-    return {"by_stage": rows, "total": _usage_row(total), "via": via}
+    by_model = {model: {stage: _usage_row(tally.by_model[model][stage])
+                        for stage in _stage_order(tally.by_model[model])}
+                for model in sorted(tally.by_model)}
+    return {"by_stage": rows, "total": _usage_row(total), "via": via, "by_model": by_model}
 
 
 def _usage_row(usage: Counter[str]) -> dict[str, Any]:
@@ -591,7 +608,18 @@ def _runs_lines(runs: Mapping[str, Any]) -> list[str]:
                      _float(run["elapsed_s"]), _int(run["committed"]), _int(run["requests"]),
                      _usd(run["cost_usd"])])
     head = f"Runs: {runs['count']}, {_float(runs['elapsed_s'])} s in total"
-    return [head, *(_table(rows, left=4) if runs["list"] else [])]
+    lines = [head, *(_table(rows, left=4) if runs["list"] else [])]
+    for number, run in enumerate(runs["list"], start=1):
+        if run.get("endpoints"):
+            table = [["endpoint", "requests", "429s", "failures", "latency_s", "cost",
+                      "rpm limit", "taken out"]]
+            table += [[name, _int(e.get("requests") or 0), _int(e.get("429s") or 0),
+                       _int(e.get("failures") or 0), _float(e.get("latency_s"), 2),
+                       _usd(e.get("cost_usd") or 0.0), _float(e.get("rpm_limit")),
+                       _int(e.get("taken_out") or 0)]
+                      for name, e in run["endpoints"].items()]
+            lines += [f"  run {number}, endpoints:", *_table(table)]
+    return lines
 
 
 def _table1_lines(t1: Mapping[str, Any]) -> list[str]:
@@ -645,7 +673,14 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
     spent = f"  spent, all runs: {total} (from {report['cost_source']})"
     via = [f"  {name}: {_int(row['requests'])} requests, {_usd(row['cost_usd'], digits=6)}"
            for name, row in req.get("via", {}).items()] if "batch" in req.get("via", {}) else []
-    return ["Requests (request.completed)", *_table(rows), *via, spent,
+    models = req.get("by_model", {})
+    by_model = []
+    if len(models) > 1:
+        table = [["model", "stage", "requests", "cost"]]
+        table += [[model, stage, _int(row["requests"]), _usd(row["cost_usd"])]
+                  for model, stages in models.items() for stage, row in stages.items()]
+        by_model = ["  by model:", *_table(table, left=2)]
+    return ["Requests (request.completed)", *_table(rows), *via, *by_model, spent,
             f"  cost per instruction: {per}"]
 
 

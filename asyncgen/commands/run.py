@@ -28,6 +28,7 @@ from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.client import billed_usd, provider_price
+from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import DIGITS, price_for
 from asyncgen.llm.providers import (
@@ -91,6 +92,7 @@ class Prepared:
     settings: dict[str, Any]  # this run's data-changing settings (asyncgen.json)
     changed: list[str]  # how they differ from the last run's (with --allow-changes)
     unscored: list[side.Unscored]  # tasks of earlier runs still without similarity fields
+    endpoints: tuple[ProviderConfig, ...] = ()  # [[endpoints]]: each one's client config
 
 
 def _provider(config: RunConfig) -> Provider:
@@ -149,6 +151,14 @@ def prepare(config: RunConfig) -> Prepared:
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "
             "--price-out"
         )
+    endpoints: tuple[ProviderConfig, ...] = ()
+    if config.endpoints:
+        if config.batch:
+            raise UsageError("--batch: not with [[endpoints]] (a pool of endpoints is live)")
+        try:
+            endpoints = tuple(configs_for(config.endpoints, provider))
+        except ValueError as exc:
+            raise UsageError(f"{exc}") from None
     settings = data_settings(config, provider)
     lock = _own(config.out)
     try:
@@ -171,6 +181,7 @@ def prepare(config: RunConfig) -> Prepared:
             rescued=rescue.read(config.out / layout.RESCUE_FILE), courier_wait_s=waited,
             lock=lock, record=record, settings=settings, changed=changed,
             unscored=side.missing(config.out),
+            endpoints=endpoints,
         )
     except BaseException:
         lock.release()
@@ -231,9 +242,12 @@ def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]
             hashes[f"{flag}_sha256"] = file_sha256(path)
         except OSError as exc:
             raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
+    stage_models = {stage: params.model for stage, params in config.params.items()
+                    if params.model and params.model != provider.model}
     return {
         "provider": provider.provider,
         "model": provider.model,
+        "stage_models": stage_models,  # [stages.<stage>] model, where not the run's
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
         **hashes,
@@ -305,9 +319,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
                       drain_timeout=c.drain_timeout, committed=len(p.committed))
     sink: events.EventFile | None = None
     try:
+        secrets = [config.api_key for config in (p.provider, *p.endpoints) if config.api_key]
         sink, status = events.configure(
             events_path=c.out / layout.EVENTS_FILE, console_format=c.log_format,
-            secrets=[p.provider.api_key] if p.provider.api_key else [], observers=[tally],
+            secrets=secrets, observers=[tally],
             on_console_closed=partial(_console_closed, control),
             human=partial(console.Human, c.out),
             lean_events=c.event_detail == "lean",
@@ -337,26 +352,30 @@ async def _execute(p: Prepared, run_id: str) -> int:
                  rescued=rescued.fields(p.courier_wait_s),
                  settings_changed=p.changed, config=c.public())
         _warn_if_unpriced(p)
-        async with _connected(p) as provider:
-            files, store = _courier(p, provider, run_id, rescued)
-            async with LLMClient(provider, budget=budget, courier=files, split=split_fixed,
-                                 rescue=store) as client, \
-                    batching(c, provider, client, budget, run_id) as batcher:
-                asking: Completer = client if batcher is None else batcher
-                if provider.provider == "openrouter":
-                    await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
-                graph = _graph(p, control, asking, run_id, work, checkpointer, partial(
-                    Progress, tally=tally, interval=c.progress_interval, status=status,
-                    limiter_state=client.stats, spend=budget, prior_cost_usd=prior_usd,
-                    start_committed=len(p.committed),
-                    batches=None if batcher is None else batcher.stats))
+        progress_of = partial(Progress, tally=tally, interval=c.progress_interval, status=status,
+                              spend=budget, prior_cost_usd=prior_usd,
+                              start_committed=len(p.committed))
+        if p.endpoints:
+            async with open_pool(c.endpoints, p.endpoints, budget=budget,
+                                 split=split_fixed) as pool:
+                graph = _graph(p, control, pool, run_id, work, checkpointer,
+                               partial(progress_of, limiter_state=pool.stats))
                 progress = graph.progress
-                graph.fields.open()
-                if control.committed >= control.target:
-                    control.stop("target")
-                    await graph.complete_fields()  # what earlier runs left, if anything
-                elif not control.stopping.is_set():
-                    await graph.run()
+                await _run_graph(graph, control)
+        else:
+            async with _connected(p) as provider:
+                files, store = _courier(p, provider, run_id, rescued)
+                async with LLMClient(provider, budget=budget, courier=files, split=split_fixed,
+                                     rescue=store) as client, \
+                        batching(c, provider, client, budget, run_id) as batcher:
+                    asking: Completer = client if batcher is None else batcher
+                    if provider.provider == "openrouter":
+                        await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
+                    graph = _graph(p, control, asking, run_id, work, checkpointer, partial(
+                        progress_of, limiter_state=client.stats,
+                        batches=None if batcher is None else batcher.stats))
+                    progress = graph.progress
+                    await _run_graph(graph, control)
         if control.reason in FAILING_REASONS:
             exit_code = EXIT_FATAL  # its one line is printed below, with the other faults
     except* (FatalError, SimulatorFailed) as group:
@@ -378,8 +397,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
             try:
                 graph.fields.shut()  # what is outstanding stays so: the next run writes it
             except OSError as exc:
-                control.reason = "io_error"
-                control.fatal_message = control.fatal_message or _cannot_write(exc, c.out)
+                control.fail("io_error", _cannot_write(exc, c.out), keep_message=True)
         for closing in (p.store, journal, work):
             try:
                 closing.close()
@@ -510,6 +528,16 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first leaf of a (nested) exception group: the error that stopped the run."""
     first = group.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _run_graph(graph: Graph, control: Control) -> None:
+    """Run the graph, or only complete the fields earlier runs left when the target is met."""
+    graph.fields.open()
+    if control.committed >= control.target:
+        control.stop("target")
+        await graph.complete_fields()  # what earlier runs left, if anything
+    elif not control.stopping.is_set():
+        await graph.run()
 
 
 def _graph(p: Prepared, control: Control, client: Completer, run_id: str,

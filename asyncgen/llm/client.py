@@ -50,7 +50,7 @@ from asyncgen.llm.errors import (
 )
 from asyncgen.llm.key import KeyInfo, parse_key
 from asyncgen.llm.limits import ProviderLimits
-from asyncgen.llm.params import RequestParams, Stage
+from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.pricing import (
     CACHE_WRITE_FACTOR,
     Price,
@@ -152,7 +152,7 @@ def provider_price(config: ProviderConfig) -> Price | None:
     return _dearest([
         price_for(model, price_in=config.price_in, price_out=config.price_out,
                   price_cached=config.price_cached)
-        for model in config.models
+        for model in config.answering_models
     ])
 
 
@@ -192,7 +192,7 @@ def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
 SplitPrompt = Callable[[str], tuple[str, str]]
 
 
-def _whole(prompt: str) -> tuple[str, str]:
+def whole_prompt(prompt: str) -> tuple[str, str]:
     """No fixed prefix known: the prompt is all candidate part."""
     return "", prompt
 
@@ -256,7 +256,7 @@ class LLMClient:
         rng: random.Random | None = None,
         rescue: Rescue | None = None,
         courier: CourierFiles | None = None,
-        split: SplitPrompt = _whole,
+        split: SplitPrompt = whole_prompt,
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -267,7 +267,7 @@ class LLMClient:
                 price_out=config.price_out,
                 price_cached=config.price_cached,
             )
-            for model in config.models
+            for model in config.answering_models
         }
         self.price: Price | None = provider_price(config)
         if budget is not None and budget.limit_usd is not None and self.price is None:
@@ -323,7 +323,7 @@ class LLMClient:
         self._rescue = rescue
         # the fewest prompt tokens reported after each few-shot prefix: a tighter worst case
         # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
-        self._learns = len(config.models) == 1
+        self._learns = len(config.answering_models) == 1
         self._prefix_tokens: dict[str, int] = {}
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
 
@@ -374,6 +374,10 @@ class LLMClient:
         if self.config.transport == "aiohttp":
             return WholeBodyAiohttpTransport(limits=limits)
         return httpx.AsyncHTTPTransport(limits=limits)
+
+    async def room(self, stage: Stage) -> None:
+        """Return once no request of `stage` waits for a slot of the window."""
+        await self._limits.room_for(PRIORITY.get(stage, 0))
 
     def hold(self, stage: Stage) -> None:
         """Send no more requests of `stage`: one not sent yet (queued at the limits, or waiting
@@ -486,6 +490,11 @@ class LLMClient:
         self._log.info(events.REQUEST_RESCUED, stage=stage, rescued_from=answer.run,
                        rescue_id=answer.id)
         return completion
+
+    def model_of(self, stage: Stage) -> str:
+        """The model a request of `stage` names: the stage's own, else the run's."""
+        params = self.config.params.get(stage)
+        return (params.model if params is not None else None) or self.config.model or ""
 
     def body(self, prompt: str, params: RequestParams) -> bytes:
         """The request body this client sends for `prompt` (the Batch API sends the same)."""
@@ -621,7 +630,7 @@ class LLMClient:
         clock = self._clock
         limits = self._limits
         queued_at = clock.monotonic()
-        await limits.acquire(estimate)
+        await limits.acquire(estimate, priority=PRIORITY.get(stage, 0))
         sent_at = clock.monotonic()
         deadline.at += sent_at - queued_at
         reservation: Reservation | None = None
@@ -781,7 +790,7 @@ class LLMClient:
             latency_ms=latency_ms,
             elapsed_ms=(self._clock.monotonic() - started) * _MS,
             attempts=attempt,
-            model=self.config.model or "",
+            model=self.model_of(stage),
             stage=stage,
         )
 

@@ -168,6 +168,12 @@ class ConcurrencyPolicy:
                 self.window = float(self.ceiling)  # a limit now binds: let Little's law size it
             self.rate = rate
 
+    def paced(self) -> None:
+        """A rate limit now paces the sends (an inferred one, `limits.py`): let Little's law
+        over it size the window, as for a known limit; forget earlier cuts."""
+        self.window = float(self.ceiling)
+        self.w_max = math.inf
+
     def on_success(self, stage: str, latency_s: float, now: float) -> None:
         """A response came back: learn its latency, grow the window."""
         self._learn(stage, max(0.0, latency_s))

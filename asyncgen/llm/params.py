@@ -16,6 +16,9 @@ from typing import Any, Literal
 
 Stage = Literal["instructions", "classify", "instances"]
 STAGES: tuple[Stage, ...] = ("instructions", "classify", "instances")
+PRIORITY: dict[Stage, int] = {"instances": 0, "classify": 1, "instructions": 2}
+"""Which stage's request takes a free slot of the concurrency window first (lowest first): the
+stages that finish work already paid for, so open jobs stay few and generation fills the rest."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,8 +31,12 @@ class RequestParams:
     frequency_penalty: float = 0.0
     max_tokens: int = 256
     stop: tuple[str, ...] = field(default_factory=tuple)
+    model: str | None = None
+    """The stage's own model (TOML `[stages.<stage>] model`); None: the run's model."""
 
     def __post_init__(self) -> None:
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise ValueError(f"model must be a non-empty string, got {self.model!r}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
@@ -65,6 +72,8 @@ class RequestParams:
             out["frequency_penalty"] = self.frequency_penalty
         if self.stop:
             out["stop"] = list(self.stop)
+        if self.model:
+            out["model"] = self.model  # after the run's model in the body: it wins
         return out
 
 

@@ -49,7 +49,7 @@ def _positive(name: str, value: float | None, *, allow_none: bool = False) -> No
 
 # the defaults of `asyncgen run`'s options of the same names (config.OPTIONS reads them here)
 DEFAULT_TRANSPORT: TransportName = "courier"
-DEFAULT_MAX_CONCURRENCY = 512  # the ceiling; the limits size the window below it
+DEFAULT_MAX_CONCURRENCY = 2048  # the ceiling; the limits size the window below it
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_REQUEST_DEADLINE_S = 300.0
@@ -159,6 +159,13 @@ class ProviderConfig:
     def models(self) -> tuple[str, ...]:
         """The model, then its fallbacks."""
         return (self.model or "", *self.fallback_models)
+
+    @property
+    def answering_models(self) -> tuple[str, ...]:
+        """Every model that may answer a request: the model, its fallbacks, then the models
+        stages have of their own (`RequestParams.model`); each once."""
+        stages = (params.model for params in self.params.values() if params.model)
+        return tuple(dict.fromkeys((*self.models, *stages)))
 
     def routing_body(self) -> dict[str, Any]:
         """What OpenRouter's routing adds to a request body (`provider`, `models`)."""

@@ -69,6 +69,10 @@ class Task:
     model: str = ""
     run_id: str = ""
     scored: bool = True
+    models: Mapping[str, str] = field(default_factory=dict)
+    """Stage -> the model that wrote its instruction ("instructions"), its label ("classify")
+    and its instances ("instances"), as the provider named it; a stage an earlier run answered
+    (a job continued on resume) is not in it."""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], *, where: str = "task") -> Task:
@@ -91,6 +95,7 @@ class Task:
             model=str(obj.get("model", "")),
             run_id=str(obj.get("run_id", "")),
             scored=not unscored(obj),
+            models=_models(obj),
         )
 
     def with_neighbours(self, neighbours: Neighbours) -> Task:
@@ -111,7 +116,16 @@ class Task:
             "created_at": self.created_at,
             "model": self.model,
             "run_id": self.run_id,
+            **({"models": dict(self.models)} if self.models else {}),
         }
+
+
+def _models(obj: Mapping[str, Any]) -> dict[str, str]:
+    """A task line's `models` (stage -> model), strings only; {} when absent."""
+    raw = obj.get("models")
+    if not isinstance(raw, dict):
+        return {}
+    return {str(stage): model for stage, model in raw.items() if isinstance(model, str)}
 
 
 def check_task_line(obj: Mapping[str, Any], where: str) -> None:

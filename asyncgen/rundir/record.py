@@ -44,8 +44,8 @@ except ImportError:  # not POSIX: no lock (asyncgen's signals and files assume P
 
 MANIFEST_FORMAT = "asyncgen-run-dir/1"
 # the settings that change the data, in the order a refusal names them
-SETTINGS: tuple[str, ...] = ("provider", "model", "endpoint", "similarity_threshold",
-                             "seeds_sha256", "demos_sha256")
+SETTINGS: tuple[str, ...] = ("provider", "model", "stage_models", "endpoint",
+                             "similarity_threshold", "seeds_sha256", "demos_sha256")
 
 
 def file_sha256(path: Path) -> str:

@@ -1,15 +1,15 @@
 """The simulated provider's HTTP server (aiohttp.web): routing, limits, faults, latency.
 
-Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models,
-GET models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch
-API (files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by
-outcome, prompt-cache counters, batch lines, and `arrivals`: live completion requests
-received by prompt kind) and GET /sim/books (what was billed,
-`asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key is
-accepted. One request goes: parse → forced or random fault → context length → rate limits →
+Routes, under both /v1 and /api/v1: POST chat/completions, POST completions, GET models, GET
+models/{id}, GET key (OpenRouter's key check, from the `key_*` settings), and the Batch API
+(files and batches, `asyncgen.sim.batches`); plus GET /sim/stats (request counts by outcome,
+prompt-cache counters, batch lines, `arrivals`: live completion requests received by prompt
+kind, and `models`: the same by prompt kind and the model they named) and GET /sim/books (what
+was billed, `asyncgen.sim.books`, batch lines included). Any model name and any (or no) API key
+is accepted. One request goes: parse → forced or random fault → context length → rate limits →
 generate → prompt cache (`asyncgen.sim.prompt_cache`) and bill → latency → respond. Handlers
-never block: the generator is pure CPU on small strings, waits are `asyncio.sleep`, and
-hanging requests wait on an event that `close()` sets, so the server stops at once.
+never block: the generator is pure CPU on small strings, waits are `asyncio.sleep`, and hanging
+requests wait on an event that `close()` sets, so the server stops at once.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class SimServer:
     __slots__ = (
         "config", "_generator", "_limiter", "_faults", "_forced", "_closing", "_latency_rng",
         "_ids", "_wall", "_created", "counts", "books", "prompt_cache", "batches",
-        "arrivals",
+        "arrivals", "models",
     )
 
     def __init__(
@@ -94,6 +94,7 @@ class SimServer:
         self._created = int(wall())
         self.counts: Counter[str] = Counter()  # outcome -> requests
         self.arrivals: Counter[str] = Counter()  # prompt kind -> requests received
+        self.models: dict[str, Counter[str]] = {}  # prompt kind -> model named -> requests
         self.books = books if books is not None else Books(wall=wall)
         self.prompt_cache = (
             PromptCache(ttl_s=config.prompt_cache_ttl_s, clock=clock) if config.prompt_cache
@@ -157,6 +158,7 @@ class SimServer:
             stats["prompt_cache"] = self.prompt_cache.stats()
         stats["batches"] = self.batches.stats()
         stats["arrivals"] = dict(self.arrivals)
+        stats["models"] = {kind: dict(models) for kind, models in self.models.items()}
         return _json(200, stats)
 
     def _answer_line(self, endpoint: Endpoint, raw: bytes, ids: dict[str, str]) -> LineAnswer:
@@ -202,7 +204,9 @@ class SimServer:
             fault = self._fault(request, raw)
         except BadRequest as exc:
             return self._error(400, exc.message, "bad_request", param=exc.param)
-        self.arrivals[prompt_kind(parsed.prompt).value] += 1
+        kind = prompt_kind(parsed.prompt).value
+        self.arrivals[kind] += 1
+        self.models.setdefault(kind, Counter())[parsed.model] += 1
         if fault is not None and fault.kind not in TRANSPORT_FAULTS:
             return await self._status_fault(fault, parsed)
         prompt_tokens = count_tokens(parsed.prompt)

@@ -17,6 +17,7 @@ from asyncgen.workers.control import (
     Labelled,
     StopRequested,
 )
+from asyncgen.workers.fanout import fan_out
 
 log = events.get_logger()
 
@@ -29,21 +30,26 @@ async def classify(
     *,
     ask: Asker,
     demos: Sequence[Demo],
+    most: int,
 ) -> None:
-    """Label each job and return it to the filter (which journals the label and passes it on);
-    a job not asked because the run is stopping goes back as Finished "stopped"."""
-    async with receive, results:
-        async for job in receive:
-            try:
-                answer = await _label(ask, demos, job)
-            except StopRequested:
-                await results.send(Finished(job, reason="stopped"))
-                continue
-            if answer is None:
-                await results.send(Finished(job, reason="classify_failed"))
-                continue
-            job.is_classification = answer
-            await results.send(Labelled(job))
+    """Label each job and return it to the filter (which journals the label and passes it on),
+    up to `most` jobs at once (`fan_out`); a job not asked because the run is stopping goes
+    back as Finished "stopped"."""
+
+    async def one(job: Job) -> None:
+        try:
+            answer = await _label(ask, demos, job)
+        except StopRequested:
+            await results.send(Finished(job, reason="stopped"))
+            return
+        if answer is None:
+            await results.send(Finished(job, reason="classify_failed"))
+            return
+        job.is_classification = answer
+        await results.send(Labelled(job))
+
+    async with results:
+        await fan_out(receive, one, most=most)
 
 
 async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
@@ -54,6 +60,7 @@ async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
         completion = await ask("classify", prompt)
         if completion is None:
             return None
+        job.models["classify"] = completion.model
         label = parse_classification(completion.text)
         if label is not None:
             return label

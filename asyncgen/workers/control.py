@@ -58,6 +58,7 @@ class Candidates:
     """Parsed instructions from one generation request (maybe none), on their way to admission."""
 
     instructions: tuple[str, ...]
+    model: str = ""  # the model that wrote them (as the provider named it)
 
 
 @dataclass(slots=True)
@@ -67,6 +68,8 @@ class Job:
     instruction: str
     neighbours: Pending  # its similarity fields, being computed off the event loop
     is_classification: bool = False
+    models: dict[str, str] = field(default_factory=dict)
+    """Stage -> the model that answered it for this job (its task records them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,8 @@ class Completer(Protocol):
     ) -> Completion: ...
 
     def hold(self, stage: Stage) -> None: ...
+
+    async def room(self, stage: Stage) -> None: ...
 
 
 class Asker:

@@ -210,7 +210,7 @@ class Filter:
         self.outlook.judge()
         if self.control.stopping.is_set():
             return
-        admitted = await self._admit(candidates.instructions, jobs)
+        admitted = await self._admit(candidates.instructions, jobs, candidates.model)
         if candidates.instructions:
             self.journal.write(journal.judged(batch))
         if admitted:
@@ -223,8 +223,9 @@ class Filter:
                 f"no new instruction (--stuck-after {self.stuck_after})"
             ))
 
-    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job]) -> int:
-        """Admit the novel texts and send them on; how many were admitted."""
+    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job], model: str) -> int:
+        """Admit the novel texts (`model` wrote them) and send them on; how many were
+        admitted."""
         count = 0
         for text in texts:
             await self._share_the_loop()
@@ -232,7 +233,10 @@ class Filter:
             if verdict is not None:
                 count += 1
                 self.control.open_job()
-                await jobs.send(self._job(text, verdict.query))
+                job = self._job(text, verdict.query)
+                if model:
+                    job.models["instructions"] = model
+                await jobs.send(job)
         return count
 
     async def _share_the_loop(self) -> None:
@@ -292,6 +296,7 @@ class Filter:
             model=self.model,
             run_id=self.run_id,
             scored=False,
+            models=dict(job.models),
         )
         if neighbours is not None:
             task = task.with_neighbours(neighbours)

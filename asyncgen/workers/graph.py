@@ -13,6 +13,15 @@ neighbour. Workers only ever send into the inbox, so they never block on it; its
 anyway: Labelled and Finished messages by the jobs in flight (which the filter only sends into
 the bounded `jobs` and `labelled` streams), candidate batches by the `slots` semaphore.
 
+No fixed pool of workers sizes the traffic: each stage runs an item as one task (`fan_out`), as
+many at once as the client's concurrency window admits, the window giving a free slot to
+instances first, then classification, then generation (`params.PRIORITY`): work already paid
+for is finished first, so open jobs stay few, and generation takes the room left. Memory is
+bounded by: prompts ≤ queue_size queued + the instruction stage's ceiling under way; open jobs ≤
+2 × queue_size queued + the classify and instance stages' ceilings under way + one judged batch;
+candidate batches ≤ queue_size (`slots`). A ceiling is `--*-workers`, by default
+`--max-concurrency` (`stage_ceiling`).
+
 Shutdown runs in order with no sentinels but one: the sampler closes its stream when the run
 stops, instruction workers drain it and exit, then `CandidatesClosed` tells the filter that no
 more candidates come; the filter ends when every job it sent on has come back, closing `jobs`
@@ -94,6 +103,12 @@ class Streams:
                 for name, pair in named.items() if pair is not None}
 
 
+def stage_ceiling(workers: int, config: RunConfig) -> int:
+    """The most requests (items) one stage holds at once: its `--*-workers` flag if given,
+    else `--max-concurrency`, so that only the client's window sizes the traffic."""
+    return workers or config.max_concurrency
+
+
 @dataclass(slots=True, kw_only=True)
 class Graph:
     """Everything one run's stages share; `run` starts them and returns when they are done."""
@@ -151,13 +166,15 @@ class Graph:
         inbox_send, inbox_recv = inbox
         jobs_send, jobs_recv = jobs
         labelled_send, labelled_recv = labelled
-        classifier = partial(classify, ask=self.ask, demos=self.demos.classify)
+        classifier = partial(classify, ask=self.ask, demos=self.demos.classify,
+                             most=stage_ceiling(cfg.classify_workers, cfg))
         instance_maker = partial(
             generate_instances,
             ask=self.ask,
             input_first_demos=self.demos.input_first,
             output_first_demos=self.demos.output_first,
             max_instances=cfg.max_instances,
+            most=stage_ceiling(cfg.instance_workers, cfg),
         )
         with anyio.CancelScope() as scope:
             self.control.attach(scope)
@@ -173,10 +190,8 @@ class Graph:
                 # clones (inner context managers exit first); the group then waits for them
                 async with anyio.create_task_group() as stages, jobs_recv, labelled_recv:
                     stages.start_soon(self.filter.run, inbox_recv, jobs_send, labelled_send)
-                    for _ in range(cfg.classify_workers):
-                        stages.start_soon(classifier, jobs_recv.clone(), inbox_send.clone())
-                    for _ in range(cfg.instance_workers):
-                        stages.start_soon(instance_maker, labelled_recv.clone(), inbox_send.clone())
+                    stages.start_soon(classifier, jobs_recv.clone(), inbox_send.clone())
+                    stages.start_soon(instance_maker, labelled_recv.clone(), inbox_send.clone())
                     stages.start_soon(self._produce, prompts_send, prompts_recv, inbox_send)
                 tg.cancel_scope.cancel()  # stages done: stop the progress and signal watchers
 
@@ -196,11 +211,11 @@ class Graph:
                     outlook=self.outlook, rng=self.rng, human=cfg.human_per_prompt,
                     machine=cfg.machine_per_prompt,
                 ))
-                for _ in range(cfg.instruction_workers):
-                    tg.start_soon(partial(
-                        generate, prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
-                        outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
-                    ))
+                tg.start_soon(partial(
+                    generate, prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
+                    outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
+                    most=stage_ceiling(cfg.instruction_workers, cfg),
+                ))
             await inbox_send.send(CandidatesClosed())
 
     async def _stop_after(self, seconds: float) -> None:

@@ -9,6 +9,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from asyncgen.selfinstruct.parsing import parse_instances
 from asyncgen.selfinstruct.prompts import Demo, input_first_prompt, output_first_prompt
 from asyncgen.workers.control import Asker, FilterMessage, Finished, Job, StopRequested
+from asyncgen.workers.fanout import fan_out
 
 
 async def generate_instances(
@@ -19,26 +20,32 @@ async def generate_instances(
     input_first_demos: Sequence[Demo],
     output_first_demos: Sequence[Demo],
     max_instances: int,
+    most: int,
 ) -> None:
-    """Every job comes back to the filter as Finished, with instances or with a reason."""
-    async with receive, results:
-        async for job in receive:
-            if job.is_classification:
-                prompt = output_first_prompt(output_first_demos, job.instruction)
-            else:
-                prompt = input_first_prompt(input_first_demos, job.instruction)
-            try:
-                completion = await ask("instances", prompt)
-            except StopRequested:
-                await results.send(Finished(job, reason="stopped"))
-                continue
-            if completion is None:
-                await results.send(Finished(job, reason="item_error"))
-                continue
-            parsed, reason = parse_instances(
-                completion.text,
-                classification=job.is_classification,
-                finish_reason=completion.finish_reason,
-                max_instances=max_instances,
-            )
-            await results.send(Finished(job, tuple(parsed), reason if not parsed else None))
+    """Every job comes back to the filter as Finished, with instances or with a reason; up to
+    `most` jobs at once (`fan_out`)."""
+
+    async def one(job: Job) -> None:
+        if job.is_classification:
+            prompt = output_first_prompt(output_first_demos, job.instruction)
+        else:
+            prompt = input_first_prompt(input_first_demos, job.instruction)
+        try:
+            completion = await ask("instances", prompt)
+        except StopRequested:
+            await results.send(Finished(job, reason="stopped"))
+            return
+        if completion is None:
+            await results.send(Finished(job, reason="item_error"))
+            return
+        job.models["instances"] = completion.model
+        parsed, reason = parse_instances(
+            completion.text,
+            classification=job.is_classification,
+            finish_reason=completion.finish_reason,
+            max_instances=max_instances,
+        )
+        await results.send(Finished(job, tuple(parsed), reason if not parsed else None))
+
+    async with results:
+        await fan_out(receive, one, most=most)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import partial
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -13,6 +14,7 @@ from asyncgen.observe import events
 from asyncgen.selfinstruct.parsing import parse_instruction_answer
 from asyncgen.selfinstruct.prompts import instruction_prompt
 from asyncgen.workers.control import Asker, Candidates, Control, FilterMessage, StopRequested
+from asyncgen.workers.fanout import fan_out
 
 log = events.get_logger()
 
@@ -147,46 +149,54 @@ async def generate(
     outlook: Outlook,
     slots: anyio.Semaphore,
     blacklist: Sequence[str],
+    most: int,
 ) -> None:
-    """Turn each prompt into parsed candidate instructions for the filter.
+    """Turn each prompt into parsed candidate instructions for the filter, up to `most` prompts
+    at once (`fan_out`), each taken once no generation request waits for a slot of the window
+    (`room`: the others wait in the bounded stream, and the sampler, seeing it full, samples no
+    prompt minutes ahead); no prompt is taken once the run is stopping.
 
     `slots` bounds the candidate batches waiting at the filter (the filter releases one per
     batch it has judged): the filter's inbox itself cannot be bounded, see graph.py.
     """
     control = ask.control
-    async with receive, send:
-        async for shown in receive:
-            if control.stopping.is_set():
-                return
-            expected = outlook.expected(
-                committed=control.committed,
-                open_jobs=control.open_jobs,
-                queued_prompts=receive.statistics().current_buffer_used,
-            )
-            if expected >= control.target:
-                continue  # sampled before the outlook knew better: dropped, it cost nothing
-            outlook.sending(+1)
-            try:
-                completion = await ask("instructions", instruction_prompt(shown))
-            except StopRequested:
-                return  # the run stopped before this request was sent
-            finally:
-                outlook.sending(-1)
-            if completion is None:
-                outlook.unanswered()
-                continue
-            answer = parse_instruction_answer(
-                completion.text,
-                finish_reason=completion.finish_reason,
-                first_number=len(shown) + 1,
-                blacklist=blacklist,
-            )
-            kept = answer.kept
-            log.info(events.CANDIDATES_PARSED, count=len(kept) + len(answer.rejected),
-                     kept=len(kept), format=answer.format, chat=answer.chat)
-            for item in answer.rejected:
-                log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
-            # sent also when empty: the filter sees every response (a stuck provider is noticed)
-            await slots.acquire()
-            outlook.answered()  # counted as a request once the filter has judged it
-            await send.send(Candidates(tuple(kept)))
+
+    async def one(shown: list[str]) -> None:
+        if control.stopping.is_set():
+            return
+        expected = outlook.expected(
+            committed=control.committed,
+            open_jobs=control.open_jobs,
+            queued_prompts=receive.statistics().current_buffer_used,
+        )
+        if expected >= control.target:
+            return  # sampled before the outlook knew better: dropped, it cost nothing
+        outlook.sending(+1)
+        try:
+            completion = await ask("instructions", instruction_prompt(shown))
+        except StopRequested:
+            return  # the run stopped before this request was sent
+        finally:
+            outlook.sending(-1)
+        if completion is None:
+            outlook.unanswered()
+            return
+        answer = parse_instruction_answer(
+            completion.text,
+            finish_reason=completion.finish_reason,
+            first_number=len(shown) + 1,
+            blacklist=blacklist,
+        )
+        kept = answer.kept
+        log.info(events.CANDIDATES_PARSED, count=len(kept) + len(answer.rejected),
+                 kept=len(kept), format=answer.format, chat=answer.chat)
+        for item in answer.rejected:
+            log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
+        # sent also when empty: the filter sees every response (a stuck provider is noticed)
+        await slots.acquire()
+        outlook.answered()  # counted as a request once the filter has judged it
+        await send.send(Candidates(tuple(kept), completion.model))
+
+    async with send:
+        await fan_out(receive, one, most=most, go_on=lambda: not control.stopping.is_set(),
+                      ready=partial(ask.client.room, "instructions"))

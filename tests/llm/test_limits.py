@@ -52,6 +52,85 @@ async def test_slots_are_capped_and_granted_in_fifo_order() -> None:
     assert limits.in_flight == 2
 
 
+async def test_a_free_slot_goes_to_the_highest_priority_waiter_first() -> None:
+    """Instances (0) before classification (1) before generation (2), oldest first within
+    one priority, whatever order they came in."""
+    limits = ProviderLimits(max_concurrency=1)
+    order: list[str] = []
+
+    async def worker(name: str, priority: int) -> None:
+        await limits.acquire(priority=priority)
+        order.append(name)
+
+    await limits.acquire()
+    async with anyio.create_task_group() as tg:
+        for name, priority in (("gen1", 2), ("cls1", 1), ("gen2", 2), ("inst1", 0),
+                               ("cls2", 1)):
+            tg.start_soon(worker, name, priority)
+            await _settle()
+        assert limits.stats()["waiting_by_priority"] == [1, 2, 2]
+        for _ in range(5):
+            limits.release()
+            await _settle()
+    assert order == ["inst1", "cls1", "cls2", "gen1", "gen2"]
+    assert limits.stats()["waiting"] == 0
+
+
+async def test_a_cancelled_priority_waiter_frees_its_place() -> None:
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()
+    scope = anyio.CancelScope()
+    got: list[str] = []
+
+    async def waiter(name: str, priority: int, cancel_scope: anyio.CancelScope) -> None:
+        with cancel_scope:
+            await limits.acquire(priority=priority)
+            got.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter, "first", 0, scope)
+        tg.start_soon(waiter, "low", 2, anyio.CancelScope())
+        await _settle()
+        scope.cancel()
+        await _settle()
+        assert limits.stats()["waiting_by_priority"] == [0, 0, 1]
+        limits.release()
+        await _settle()
+    assert got == ["low"] and limits.in_flight == 1
+
+
+async def test_room_for_a_priority_waits_until_none_of_its_sends_waits() -> None:
+    """A stage takes its next item only once its last send holds a slot (or gave up)."""
+    limits = ProviderLimits(max_concurrency=1)
+    await limits.acquire()  # the only slot
+    took: list[str] = []
+
+    async def sender() -> None:
+        await limits.acquire(priority=2)
+        took.append("slot")
+
+    async def stage() -> None:
+        await limits.room_for(2)
+        took.append("room")
+
+    await limits.room_for(2)  # nobody waits: at once
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender)
+        await _settle()
+        tg.start_soon(stage)
+        await _settle()
+        await limits.room_for(1)  # another priority: at once
+        assert took == []
+        limits.release()
+        await _settle()
+    assert took == ["slot", "room"]
+
+
+async def test_a_priority_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="priority"):
+        await ProviderLimits(max_concurrency=1).acquire(priority=3)
+
+
 async def test_a_cancelled_waiter_frees_its_place() -> None:
     limits = ProviderLimits(max_concurrency=1)
     await limits.acquire()
@@ -188,6 +267,45 @@ async def test_a_known_limit_sizes_concurrency_by_littles_law() -> None:
     capped.record_success(stage="instances", latency_s=5.0)
     assert capped.concurrency == 64
     assert capped.stats()["concurrency_why"] == "ceiling (--max-concurrency)"
+
+
+async def test_a_silent_limit_is_inferred_from_what_got_through_and_paces_requests() -> None:
+    """Bare 429s and no limit known: pace at the success rate (less INFER_BACKOFF) from the
+    429 on, whatever mix of stages holds the slots; grow slowly while no 429 comes."""
+    clock = ManualClock()
+    limits = ProviderLimits(max_concurrency=1000, clock=clock.clock())
+    for _ in range(100):  # 20 requests a second for 5 s
+        clock.now += 0.05
+        await limits.acquire()
+        limits.release()
+        limits.record_success(stage="classify", latency_s=0.4)
+    assert limits.stats()["inferred_rpm"] is None  # no 429 yet: nothing inferred
+    limits.record_rate_limited(None)
+    inferred = limits.stats()["inferred_rpm"]
+    assert inferred == pytest.approx(20 * 60 * lim.INFER_BACKOFF, rel=0.1)
+    assert limits.stats()["concurrency_policy"]["rate_limit_per_s"] == pytest.approx(
+        inferred / 60)  # Little's law sizes the window from it too
+    limits.record_rate_limited(None)  # the same latency window: no second cut
+    assert limits.stats()["inferred_rpm"] == inferred
+    # paced: 10 s of sends at the inferred rate, however short the requests
+    started = clock.now
+    sent = 0
+    while clock.now - started < 10.0:
+        await limits.acquire()
+        limits.release()
+        sent += 1
+    assert sent == pytest.approx(10 * inferred / 60 * lim.RATE_HEADROOM, rel=0.1)
+    clock.now += 10.0
+    limits.record_success(stage="classify", latency_s=0.4)
+    assert limits.stats()["inferred_rpm"] == inferred  # no sends lately: it did not bind
+    for _ in range(200):  # 10 s of sends at the pace it allows: it binds, so it grows
+        await limits.acquire()
+        limits.release()
+        limits.record_success(stage="classify", latency_s=0.4)
+    grown = limits.stats()["inferred_rpm"]
+    assert grown > inferred * 1.3  # x1.65 once it has bound 10 s without a 429
+    limits.observe(httpx.Headers({"x-ratelimit-limit-requests": "1200"}))
+    assert limits.stats()["inferred_rpm"] is None and limits.rpm == 1200  # a known limit wins
 
 
 async def test_cooldown_pauses_new_sends_with_the_clock_not_the_loop() -> None:

@@ -1,0 +1,91 @@
+"""A pool of endpoints (`[[endpoints]]`): requests routed over two simulators; one killed
+mid-run, the run goes on over the other and ends at its target; counted at the simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from asyncgen.llm.endpoints import EndpointSpec, configs_for
+from asyncgen.llm.providers import ProviderConfig
+from tests.conftest import report_json, sim_process
+
+TARGET = 60
+
+
+def _answered(url: str) -> int:
+    with urllib.request.urlopen(f"{url.removesuffix('/v1')}/sim/stats", timeout=10) as answer:
+        counts: dict[str, int] = json.loads(answer.read())["counts"]
+    return counts.get("ok", 0)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def test_a_killed_endpoint_is_taken_out_and_the_run_ends_at_its_target(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    with sim_process("--seed", "1", "--latency-ms", "150") as a:
+        with sim_process("--seed", "2", "--latency-ms", "150") as b:
+            config.write_text(
+                'model = "ref-1"\n'
+                f'[[endpoints]]\nname = "a"\nbase_url = "{a}"\nrpm = 6000\n'
+                f'[[endpoints]]\nname = "b"\nbase_url = "{b}"\napi_key_env = "B_KEY_FOR_TEST"\n'
+            )
+            run = subprocess.Popen(
+                [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config",
+                 str(config), "--target-instructions", str(TARGET), "--max-attempts", "2",
+                 "--log-format", "none", "--progress-interval", "1"],
+                env={**os.environ, "B_KEY_FOR_TEST": "sk-secret-b-123"},
+                stderr=subprocess.PIPE, text=True,
+            )
+            deadline = time.monotonic() + 30
+            while _lines(out / "tasks.jsonl") < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert run.poll() is None, "the run ended before b was killed"
+            answered_b = _answered(b)
+        # b is gone (its process stopped): the run goes on over a
+        _, stderr = run.communicate(timeout=50)
+        assert run.returncode == 0, stderr
+        answered_a = _answered(a)
+    assert answered_b > 0 and answered_a > 0
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) >= TARGET
+    assert len({task["instruction"] for task in tasks}) == len(tasks)
+    assert all(task["instances"] for task in tasks)
+    events = (out / "events.jsonl").read_text()
+    assert "sk-secret-b-123" not in events  # the key never reaches a file
+    finished: dict[str, Any] = json.loads(events.splitlines()[-1])
+    assert finished["event"] == "run.finished" and finished["reason"] == "target"
+    pool = finished["limiter"]["endpoints"]
+    assert pool["b"]["taken_out"] >= 1 and pool["b"]["rerouted"] >= 1
+    assert pool["a"]["requests"] > 0 and pool["a"]["in_service"]
+    assert json.loads((out / "asyncgen.json").read_text())["runs"][-1]["settings"]
+    reported = report_json(out)["runs"]["list"][-1]["endpoints"]
+    assert reported["b"]["taken_out"] >= 1 and reported["a"]["requests"] == pool["a"]["requests"]
+    text = subprocess.run([sys.executable, "-m", "asyncgen", "report", str(out)],
+                          capture_output=True, text=True, timeout=50, check=True).stdout
+    assert "run 1, endpoints:" in text
+
+
+def test_endpoint_configs_take_the_key_from_the_variable_named() -> None:
+    base = ProviderConfig(provider="openai-compatible", base_url="http://x.test/v1",
+                          model="ref-1")
+    specs = [EndpointSpec(name="a", base_url="http://a.test/v1", api_key_env="KEY_A", rpm=60),
+             EndpointSpec(name="b", provider="openai", api_key_env="KEY_B", models=("m",))]
+    a, b = configs_for(specs, base, environ={"KEY_A": "ka", "KEY_B": "kb"})
+    assert (a.api_key, a.rpm, a.base_url, a.transport) == ("ka", 60, "http://a.test/v1", "aiohttp")
+    assert (b.api_key, b.provider, b.base_url) == ("kb", "openai", "https://api.openai.com/v1")
+    try:
+        configs_for(specs, base, environ={"KEY_A": "ka"})
+    except ValueError as exc:
+        assert "KEY_B is not set" in str(exc)
+    else:
+        raise AssertionError("a missing key variable must be refused")
