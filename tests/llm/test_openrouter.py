@@ -53,11 +53,13 @@ def _config(tmp_path: Path, text: str) -> config.RunConfig:
     return config.build_config(parser.parse_args(["--config", str(path)]))
 
 
-async def test_routing_and_fallback_models_reach_the_request_body(tmp_path: Path) -> None:
+async def test_routing_and_fallback_models_reach_the_request_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from asyncgen.commands.run import provider_config
 
     cfg = _config(tmp_path, ROUTING_TOML)
-    os.environ.setdefault("OPENROUTER_API_KEY", "sk-or-test")
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")  # this test's only
     provider = provider_config(cfg)
     bodies: list[dict[str, Any]] = []
 
