@@ -21,12 +21,13 @@ from typing import Any
 
 import orjson
 
-from asyncgen.commands import report
+from asyncgen.commands import report, report_text
 from asyncgen.commands.charts import bars, esc, histogram, line_chart
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import atomic_write
 from asyncgen.novelty.pool import Task
 from asyncgen.observe import events
+from asyncgen.rundir import tally
 from asyncgen.rundir.layout import EVENTS_FILE
 from asyncgen.rundir.record import read_record
 
@@ -65,7 +66,7 @@ svg text{font:13px system-ui,sans-serif;fill:#333}
 
 def committed_over_time(tasks: Sequence[Task]) -> list[tuple[datetime, float]]:
     """Tasks committed so far at each task's `created_at` (tasks without one left out)."""
-    times = sorted(t for t in (report._parse_time(task.created_at) for task in tasks) if t)
+    times = sorted(t for t in (tally._parse_time(task.created_at) for task in tasks) if t)
     return [(at, float(n)) for n, at in enumerate(times, start=1)]
 
 
@@ -100,13 +101,13 @@ class EventScan:
                                                    Counter())
                     usage["requests"] += 1
                     for key in ("prompt_tokens", "completion_tokens"):
-                        usage[key] += int(report._number(event.get(key)))
-                    usage["cost_nano_usd"] += round(report._number(event.get("cost_usd"))
-                                                    * report.NANO)
+                        usage[key] += int(tally._number(event.get(key)))
+                    usage["cost_nano_usd"] += round(tally._number(event.get("cost_usd"))
+                                                    * tally.NANO)
                     continue
                 if name == events.RUN_STARTED and endpoints is not None:
                     endpoint = endpoints.get(str(event.get("run_id")), "-")
-                at = report._parse_time(event.get("timestamp"))
+                at = tally._parse_time(event.get("timestamp"))
                 usd = event.get("prior_cost_usd", event.get("cost_usd_all_runs"))
                 if at is not None and isinstance(usd, int | float):
                     self.spend.append((at, float(usd)))
@@ -139,16 +140,17 @@ def _figure(svg: str, caption: str) -> str:
 
 def _table1(t1: Mapping[str, Any]) -> str:
     rows = [
-        ("# of instructions", report._int(t1["instructions"])),
-        ("- # of classification instructions", report._int(t1["classification_instructions"])),
+        ("# of instructions", report_text.as_int(t1["instructions"])),
+        ("- # of classification instructions",
+         report_text.as_int(t1["classification_instructions"])),
         ("- # of non-classification instructions",
-         report._int(t1["non_classification_instructions"])),
-        ("# of instances", report._int(t1["instances"])),
-        ("- # of instances with empty input", report._int(t1["instances_with_empty_input"])),
-        ("ave. instruction length (in words)", report._float(t1["avg_instruction_words"])),
+         report_text.as_int(t1["non_classification_instructions"])),
+        ("# of instances", report_text.as_int(t1["instances"])),
+        ("- # of instances with empty input", report_text.as_int(t1["instances_with_empty_input"])),
+        ("ave. instruction length (in words)", report_text.as_float(t1["avg_instruction_words"])),
         ("ave. non-empty input length (in words)",
-         report._float(t1["avg_nonempty_input_words"])),
-        ("ave. output length (in words)", report._float(t1["avg_output_words"])),
+         report_text.as_float(t1["avg_nonempty_input_words"])),
+        ("ave. output length (in words)", report_text.as_float(t1["avg_output_words"])),
     ]
     return _section("Table 1: statistics of the generated data", _table(("", "value"), rows),
                     id_="table1")
@@ -161,21 +163,21 @@ def _runs(data: Mapping[str, Any], settings: Mapping[str, Mapping[str, Any]]) ->
         rows.append((n, run["run_id"] or "-", run["started_at"] or "-",
                      s.get("provider", "-"), s.get("model", "-"), s.get("endpoint", "-"),
                      run["reason"] if run["finished"] else "(no run.finished)",
-                     report._float(run["elapsed_s"]), report._int(run["committed"]),
-                     report._int(run["requests"]), report._usd(run["cost_usd"])))
+                     report_text.as_float(run["elapsed_s"]), report_text.as_int(run["committed"]),
+                     report_text.as_int(run["requests"]), report_text.as_usd(run["cost_usd"])))
     head = ("#", "run", "started", "provider", "model", "endpoint", "stop", "elapsed s",
             "committed", "requests", "cost")
     return _section(f"Runs: {data['runs']['count']}", _table(head, rows))
 
 
 def _funnel(f: Mapping[str, Any]) -> str:
-    steps = [(step.replace("_", " "), float(f[step])) for step in report.FUNNEL_STEPS]
+    steps = [(step.replace("_", " "), float(f[step])) for step in tally.FUNNEL_STEPS]
     reasons = [(reason, float(n)) for reason, n in f["rejected"].items()]
     rate = f["acceptance_rate"]
-    note = (f'<p class="muted">{report._int(f["committed"])} of '
-            f'{report._int(f["candidates_parsed"])} parsed candidates committed'
+    note = (f'<p class="muted">{report_text.as_int(f["committed"])} of '
+            f'{report_text.as_int(f["candidates_parsed"])} parsed candidates committed'
             + (f" ({100 * rate:.1f}%)" if rate is not None else "")
-            + f'; {report._int(f["in_flight_at_stop"])} in flight at the stop.</p>')
+            + f'; {report_text.as_int(f["in_flight_at_stop"])} in flight at the stop.</p>')
     return _section(
         "Funnel and rejection reasons", note,
         '<div class="grid">',
@@ -186,17 +188,18 @@ def _funnel(f: Mapping[str, Any]) -> str:
 
 def _requests(data: Mapping[str, Any], models: Mapping[str, Counter[str]]) -> str:
     req = data["requests"]
-    rows = [(stage, report._int(r["requests"]), report._int(r["prompt_tokens"]),
-             report._int(r["completion_tokens"]), report._usd(r["cost_usd"]))
+    rows = [(stage, report_text.as_int(r["requests"]), report_text.as_int(r["prompt_tokens"]),
+             report_text.as_int(r["completion_tokens"]), report_text.as_usd(r["cost_usd"]))
             for stage, r in [*req["by_stage"].items(), ("total", req["total"])]]
     head = ("stage", "requests", "prompt tokens", "completion tokens", "cost")
     parts = [_table(head, rows),
-             f'<p class="muted">spent, all runs: {report._usd(data["cost_usd"], 6)} (from '
+             f'<p class="muted">spent, all runs: {report_text.as_usd(data["cost_usd"], 6)} (from '
              f'{esc(data["cost_source"])}); per instruction: '
-             f'{report._usd(data["cost_per_instruction_usd"], 6)}</p>']
+             f'{report_text.as_usd(data["cost_per_instruction_usd"], 6)}</p>']
     if len(models) > 1:
-        rows = [(model, report._int(c["requests"]), report._int(c["prompt_tokens"]),
-                 report._int(c["completion_tokens"]), report._usd(c["cost_nano_usd"] / report.NANO))
+        text = report_text
+        rows = [(model, text.as_int(c["requests"]), text.as_int(c["prompt_tokens"]),
+                 text.as_int(c["completion_tokens"]), text.as_usd(c["cost_nano_usd"] / tally.NANO))
                 for model, c in sorted(models.items())]
         parts.append(_table(("endpoint / model", *head[1:]), rows))
     cost = [(stage, r["cost_usd"]) for stage, r in req["by_stage"].items()]
@@ -214,20 +217,20 @@ def _over_time(tasks: Sequence[Task], spend: Sequence[tuple[datetime, float]]) -
 
 
 def _latency(latency: Mapping[str, Any]) -> str:
-    rows = [(stage, report._int(r["count"]),
-             *(report._float(r[f"p{q}"]) for q in report.PERCENTILES))
+    rows = [(stage, report_text.as_int(r["count"]),
+             *(report_text.as_float(r[f"p{q}"]) for q in tally.PERCENTILES))
             for stage, r in latency.items()]
     p95 = [(stage, r["p95"]) for stage, r in latency.items() if r["p95"] is not None]
     return _section("Latency (ms)",
-                    _table(("stage", "n", *(f"p{q}" for q in report.PERCENTILES)), rows),
+                    _table(("stage", "n", *(f"p{q}" for q in tally.PERCENTILES)), rows),
                     _figure(bars(p95, label="p95 latency"), "p95 latency per stage (ms)"),
                     id_="latency")
 
 
 def _cache(cache: Mapping[str, Any]) -> str:
-    rows = [(stage, report._int(r["prompt_tokens"]), report._int(r["cached_tokens"]),
-             report._pct(r["cached_tokens"], r["prompt_tokens"]),
-             report._usd(r["saved_usd"], 6))
+    rows = [(stage, report_text.as_int(r["prompt_tokens"]), report_text.as_int(r["cached_tokens"]),
+             report_text.as_pct(r["cached_tokens"], r["prompt_tokens"]),
+             report_text.as_usd(r["saved_usd"], 6))
             for stage, r in [*cache["by_stage"].items(), ("total", cache["total"])]]
     return _section("Prompt cache",
                     _table(("stage", "prompt tokens", "cached", "share", "saved"), rows),
@@ -242,7 +245,7 @@ def _figures(tasks: Sequence[Task]) -> str:
                      f"similar seed instruction (n={len(scores):,})")]
     names = {"instruction": "instructions", "input": "non-empty inputs", "output": "outputs"}
     for key, values in report.length_distributions(tasks).items():
-        top = max(1, math.ceil(report.percentile(values, 99) or 1))  # the tail in one bin
+        top = max(1, math.ceil(tally.percentile(values, 99) or 1))  # the tail in one bin
         edges = [float(v) for v in range(0, top + 2)]
         svg = histogram([min(v, top) for v in values], edges, label=f"Figure 5 {key}",
                         x_label=f"# of words (≥{top} in the last bin)",

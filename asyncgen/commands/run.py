@@ -22,7 +22,7 @@ import anyio
 
 from asyncgen import __version__
 from asyncgen.batch.mode import batch_workers, batching
-from asyncgen.commands import console, report
+from asyncgen.commands import console
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
@@ -55,6 +55,7 @@ from asyncgen.rundir.record import (
     write_record,
 )
 from asyncgen.rundir.spend import Recovered
+from asyncgen.rundir.tally import fold_events, tally_state
 from asyncgen.selfinstruct.demos import Demonstrations, load_demos
 from asyncgen.selfinstruct.prompts import split_fixed
 from asyncgen.sim.embedded import SimulatorFailed, simulator
@@ -463,8 +464,8 @@ def settle(out: Path, checkpointer: Checkpointer | None = None) -> None:
         tasks = summary.fold_tasks(out, before)
         parts = {"tasks": tasks.part(tasks.fold.state())}
         if (out / layout.EVENTS_FILE).is_file():
-            tally = report.fold_events(out, before)
-            parts["events"] = tally.part(report.tally_state(tally.fold))
+            folded = fold_events(out, before)
+            parts["events"] = folded.part(tally_state(folded.fold))
         summary.write_summary(out, parts)
         path = out / layout.JOURNAL_FILE
         if path.is_file():

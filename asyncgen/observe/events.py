@@ -54,12 +54,13 @@ QUIET_ON_CONSOLE = frozenset(
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
 # --event-detail lean: the per-candidate and per-request events without what `report` never
-# reads (the texts, the model, status and attempt of an answered request, the level: info)
+# reads (the texts, the status and attempt of an answered request, the level: info; the model
+# stays, for the cost per model per stage)
 TEXT_FIELDS = ("instruction", "nearest", "score", "pool")
 LEAN_DROPS: dict[str, frozenset[str]] = {
     TASK_ADMITTED: frozenset({*TEXT_FIELDS, "level"}),
     TASK_REJECTED: frozenset({*TEXT_FIELDS, "level"}),
-    REQUEST_COMPLETED: frozenset({"model", "status", "attempt", "level"}),
+    REQUEST_COMPLETED: frozenset({"status", "attempt", "level"}),
     TASK_COMMITTED: frozenset({"level"}),
     CANDIDATES_PARSED: frozenset({"level"}),
 }

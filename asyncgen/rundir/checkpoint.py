@@ -27,14 +27,13 @@ from typing import Any
 
 import anyio
 
-from asyncgen.commands import report
-from asyncgen.commands.report import EventTally
 from asyncgen.errors import UsageError
 from asyncgen.observe import events
 from asyncgen.rundir import journal as worklog
-from asyncgen.rundir import layout, summary
+from asyncgen.rundir import layout, summary, tally
 from asyncgen.rundir import spend as spending
 from asyncgen.rundir.summary import Folded, TaskFold
+from asyncgen.rundir.tally import EventTally
 
 log = events.get_logger()
 
@@ -161,14 +160,14 @@ class Checkpointer:
         if self.events is None:
             if path.is_file():
                 self.events = summary.fold_file(
-                    path, self._events_part, EventTally, report.tally_from_state,
-                    paced(report.fold_event), live=True, limit=limit)
+                    path, self._events_part, EventTally, tally.tally_from_state,
+                    paced(tally.fold_event), live=True, limit=limit)
         else:
-            self._advance(path, self.events, paced(report.fold_event), limit)
+            self._advance(path, self.events, paced(tally.fold_event), limit)
         self._advance(out / layout.JOURNAL_FILE, self.journal, paced(worklog.add), limit)
         parts: dict[str, Any] = {"tasks": self.tasks.part(self.tasks.fold.state())}
         if self.events is not None:
-            parts["events"] = self.events.part(report.tally_state(self.events.fold))
+            parts["events"] = self.events.part(tally.tally_state(self.events.fold))
         if journal_part:
             parts["journal"] = self.journal.part(self.journal.fold.state())
         summary.write_summary(out, parts)

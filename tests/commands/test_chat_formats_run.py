@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from asyncgen.cli import main
-from asyncgen.commands import report
+from asyncgen.commands import report, report_text
 from asyncgen.sim.books import read_books
 from tests.conftest import report_json, sim_process
 
@@ -72,7 +72,7 @@ def test_report_folds_the_formats_of_generation_answers() -> None:
                       "bullets+titles": {"answers": 1, "share": 0.25}},
         "with_chat_remarks": 2, "chat_share": 0.5,
     }
-    text = report.render_text(built)
+    text = report_text.render_text(built)
     assert re.search(r"^  numbered +2 +50\.0%$", text, re.M)
     assert "with a chat preamble or closing remark: 2 (50.0%)" in text
-    assert "list format" not in report.render_text(report.build_report([], [older]))
+    assert "list format" not in report_text.render_text(report.build_report([], [older]))

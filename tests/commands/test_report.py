@@ -16,6 +16,7 @@ from asyncgen.commands import report
 from asyncgen.errors import UsageError
 from asyncgen.jsonl import JsonlFile
 from asyncgen.novelty.pool import Task
+from asyncgen.rundir import tally
 from asyncgen.rundir.tasks import load_tasks
 
 # Four tasks; word counts are in the comments, expected figures are computed by hand below.
@@ -316,7 +317,7 @@ def test_latency_percentiles_per_stage() -> None:
     ],
 )
 def test_percentile(values: list[float], q: float, expected: float | None) -> None:
-    result = report.percentile(values, q)
+    result = tally.percentile(values, q)
     assert result == (pytest.approx(expected) if expected is not None else None)
 
 
@@ -534,9 +535,9 @@ def test_latency_counts_give_the_percentiles_of_the_values() -> None:
     for size in (1, 2, 3, 10, 257):
         values = [round(rng.choice([rng.uniform(1, 5), rng.uniform(1, 900)]), 1)
                   for _ in range(size)]
-        counted = report.Latencies()
+        counted = tally.Latencies()
         for value in values:
             counted.add(value)
         for q in (0, 1, 50, 95, 99, 100):
-            assert counted.percentile(q) == report.percentile(values, q)
-    assert report.Latencies().percentile(50) is None
+            assert counted.percentile(q) == tally.percentile(values, q)
+    assert tally.Latencies().percentile(50) is None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from asyncgen.commands import report
+from asyncgen.commands import report, report_text
 from asyncgen.observe.cache_usage import CacheUsage
 
 EVENTS: list[dict[str, Any]] = [
@@ -55,6 +55,6 @@ def test_report_has_the_cache_per_stage_in_json_and_text() -> None:
     assert cache["by_stage"]["instances"]["cached_tokens"] == 1408
     assert cache["total"]["cached_tokens"] == 2432
     assert cache["total"]["prompt_tokens"] == 3900
-    text = report.render_text({**result, "dir": "x"})
+    text = report_text.render_text({**result, "dir": "x"})
     section = text.split("Prompt cache", 1)[1].split("\n\n", 1)[0]
     assert "classify" in section and "46.5%" in section and "2,432" in section

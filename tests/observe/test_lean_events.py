@@ -42,6 +42,6 @@ def test_a_lean_run_writes_no_candidate_text(tmp_path: Path) -> None:
     assert per_candidate and not any(set(events.TEXT_FIELDS) & set(e) for e in per_candidate)
     assert any("reason" in e for e in per_candidate if e["event"] == events.TASK_REJECTED)
     answered = [e for e in logged if e["event"] == events.REQUEST_COMPLETED]
-    assert answered and not any({"model", "status", "level"} & set(e) for e in answered)
+    assert answered and not any({"status", "attempt", "level"} & set(e) for e in answered)
     assert all("latency_ms" in e and "cost_usd" in e for e in answered)
     assert report_json(out)["funnel"]["committed"] >= 20

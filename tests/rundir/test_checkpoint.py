@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from asyncgen.cli import main
-from asyncgen.commands import report, run
-from asyncgen.rundir import checkpoint, layout, summary
+from asyncgen.commands import run
+from asyncgen.rundir import checkpoint, layout, summary, tally
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir.checkpoint import Checkpointer
 from tests.conftest import report_json, sim_process
@@ -79,7 +79,7 @@ def test_steps_fold_only_whole_lines_and_readers_trust_what_they_cover(
     assert b"Write poem" not in (out / summary.SUMMARY_FILE).read_bytes()
     assert summary.fold_tasks(out).fold.instructions == [_task(n)["instruction"]
                                                          for n in range(5)]
-    assert report.fold_events(out).from_summary == events.stat().st_size
+    assert tally.fold_events(out).from_summary == events.stat().st_size
     assert worklog.fold(journal, summary.read_summary(out)["journal"]).from_summary == \
         journal.stat().st_size
     kept = report_json(out)
@@ -125,7 +125,7 @@ def test_a_killed_run_leaves_a_checkpoint_the_next_reads_start_from(
     assert {"tasks", "events", "journal"} <= set(parts)
     tasks = summary.fold_tasks(out, parts)
     assert 0 < tasks.from_summary <= tasks.length  # the checkpoint matched the file
-    assert report.fold_events(out, parts).from_summary > 0
+    assert tally.fold_events(out, parts).from_summary > 0
     assert worklog.fold(out / layout.JOURNAL_FILE, parts["journal"]).from_summary > 0
     fast = report_json(out)
     (out / layout.SUMMARY_FILE).unlink()

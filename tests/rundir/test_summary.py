@@ -19,7 +19,7 @@ from asyncgen.cli import main
 from asyncgen.commands import report
 from asyncgen.jsonl import JsonlFile
 from asyncgen.novelty.pool import Task, TaskStore
-from asyncgen.rundir import summary
+from asyncgen.rundir import summary, tally
 from asyncgen.rundir.tasks import load_tasks
 from tests.conftest import report_json, sim_process
 
@@ -119,7 +119,7 @@ def test_a_summary_that_no_longer_matches_is_ignored(tmp_path: Path, sim: str) -
     other = orjson.loads(kept)
     other["events"]["fold"]["layout"] = [0]
     (out / "summary.json").write_bytes(orjson.dumps(other))
-    assert report.fold_events(out).from_summary == 0
+    assert tally.fold_events(out).from_summary == 0
     assert report_json(out) == edited
 
 
