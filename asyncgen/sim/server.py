@@ -181,7 +181,8 @@ class SimServer:
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
         bill = self.books.bill(Bill(
             f"{prefix}-sim{next(self._ids)}", f"batch:{parsed.endpoint}", parsed.model,
-            prompt_tokens, completion_tokens, cost, extra=ids,
+            prompt_tokens, completion_tokens, cost,
+            extra={**ids, "kind": prompt_kind(parsed.prompt).value},
         ))
         self.books.close_bill(bill, 200, "answered")
         billed = usage(self.config, prompt_tokens, completion_tokens, 0, cost)
@@ -312,7 +313,7 @@ class SimServer:
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
             completion_tokens,
             cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
-            cached_tokens=cached_tokens,
+            cached_tokens=cached_tokens, extra={"kind": prompt_kind(parsed.prompt).value},
         )
         if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
             return await self._deliver(request, parsed, generated, bill, kind, headers)
