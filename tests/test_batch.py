@@ -395,3 +395,40 @@ def test_kill_9_during_batches_then_resume_pays_no_body_twice(tmp_path: Path) ->
     assert spend.recover(out / spend.SPEND_FILE).figure_usd >= billed - 1e-9  # held counted
     events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
     assert any(e["event"] == "batch.reattached" for e in events)
+
+
+def test_generation_answers_of_a_reattached_batch_nobody_asks_for_again_are_used(
+        tmp_path: Path) -> None:
+    """Issue 20: kill -9 while a generation batch is in progress, after tasks are committed
+    (so that the resumed run samples other prompts and asks none of its bodies again); its
+    answers come back after the resume and are parsed, not dropped: every generation line the
+    simulator billed has its candidate.parsed event, and no body is billed twice."""
+    books = tmp_path / "books.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
+    with sim_process("--batch-delay-s", "1.5", "--books", str(books)) as url:
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, "-m", "asyncgen", *_run_args(out, url, 60)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # a generation batch submitted, not collected
+            path, tasks = out / "batches.jsonl", out / "tasks.jsonl"
+            records = [orjson.loads(x) for x in path.read_bytes().splitlines()] \
+                if path.exists() else []
+            generation = {r["seq"] for r in records if r.get("stage") == "instructions"}
+            open_seqs = {r["seq"] for r in records if r["r"] == "submitted"} - {
+                r["seq"] for r in records if r["r"] == "collected"}
+            if generation & open_seqs and tasks.exists() and tasks.stat().st_size:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert main(_run_args(out, url, 60)) == 0
+        fetch_totals(url)
+    lines = list(read_books(books))
+    digests = [line["body_digest"] for line in lines if "body_digest" in line]
+    assert digests and len(digests) == len(set(digests))  # no body billed twice
+    generated = sum(1 for line in lines if line["kind"] == "instructions")
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    parsed = [e for e in events if e["event"] == "candidate.parsed"]
+    assert any(e.get("adopted") for e in parsed), "no orphan was left: the test proves nothing"
+    assert len(parsed) >= generated, (len(parsed), generated)

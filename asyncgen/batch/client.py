@@ -244,9 +244,18 @@ class BatchClient:
 
     def take_orphans(self) -> list[tuple[int, Completion]]:
         """Generation answers from re-attached batches that no worker asked for again, each
-        with the number its prompt ended on (to parse it); taken once."""
+        with the number its prompt ended on (to parse it); taken once (by
+        asyncgen.workers.instructions.adopt)."""
         out, self._orphans = self._orphans, []
         return out
+
+    def expecting_orphans(self) -> bool:
+        """Whether a re-attached generation line nobody asked for again is still unanswered
+        (or answered and not taken yet)."""
+        return bool(self._orphans) or any(
+            request.orphan and not request.done.is_set()
+            for flight in self._flights.values() if flight.stage == "instructions"
+            for request in flight.requests.values())
 
     def stats(self) -> dict[str, Any]:
         """Batches by status, requests queued / in batches / answered, money held and settled,
