@@ -32,8 +32,8 @@ from asyncgen.prompts import (
     output_first_prompt,
 )
 
-__all__ = ["CostModel", "Measured", "Transport", "prior_usd", "set_priors",
-           "unknown_cost_bound"]
+__all__ = ["Choice", "CostModel", "Measured", "Transport", "choose_transport", "prior_usd",
+           "set_priors", "unknown_cost_bound"]
 
 Transport = Literal["live", "batch"]
 TRANSPORTS: tuple[Transport, ...] = ("live", "batch")
@@ -177,3 +177,37 @@ def set_priors(costs: CostModel, demos: Demonstrations, instructions: Sequence[s
     instance = max(input_first_prompt(demos.input_first, longest),
                    output_first_prompt(demos.output_first, longest), key=len)
     costs.prior("instances", prior_usd(price, instance, params["instances"].max_tokens))
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Which transport a stage's next request takes, and why."""
+
+    via: Transport
+    why: str
+    live_usd: float | None = None  # expected per request, when both are measured
+    batch_usd: float | None = None
+
+
+def choose_transport(costs: CostModel, stage: Stage, *, batch_probes: int,
+                     forced: bool = False) -> Choice:
+    """Live or batch for a request of `stage`, by expected cost per request (`--batch`).
+
+    Forced (`--batch-stages all`): batch. Otherwise each transport is measured first: the
+    first MEASURED_AFTER requests of a stage go through a batch (`batch_probes`: how many
+    already did) and the others live until both means are known, so that the cached share
+    each transport actually gets decides, not the discount alone. Then the cheaper one."""
+    if forced:
+        return Choice("batch", "forced (--batch-stages all)")
+    if not costs.known(stage, "batch") and batch_probes < MEASURED_AFTER:
+        return Choice("batch", "measuring the batch cost")
+    if not (costs.known(stage, "live") and costs.known(stage, "batch")):
+        return Choice("live", "measuring the live cost" if costs.known(stage, "batch")
+                      else "waiting for the batch cost")
+    live, batch = costs.expected_usd(stage, "live"), costs.expected_usd(stage, "batch")
+    if batch < live:
+        return Choice("batch", "cheaper per request", live, batch)
+    return Choice("live", "cheaper per request (the prompt cache serves live requests)"
+                  if costs.measured(stage, "live").cached_share
+                  > costs.measured(stage, "batch").cached_share else "cheaper per request",
+                  live, batch)

@@ -342,7 +342,8 @@ async def test_resume_finds_a_batch_created_but_not_journaled(tmp_path: Path) ->
 
 def _run_args(out: Path, url: str, target: int, *extra: str) -> list[str]:
     return ["run", "--out", str(out), "--provider", "sim", "--base-url", url,
-            "--target-instructions", str(target), "--batch", "--batch-max-wait", "0.2",
+            "--target-instructions", str(target), "--batch", "--batch-stages", "all",
+            "--batch-max-wait", "0.2",
             "--batch-poll-interval", "0.05", *QUIET, *extra]
 
 
@@ -432,3 +433,23 @@ def test_generation_answers_of_a_reattached_batch_nobody_asks_for_again_are_used
     parsed = [e for e in events if e["event"] == "candidate.parsed"]
     assert any(e.get("adopted") for e in parsed), "no orphan was left: the test proves nothing"
     assert len(parsed) >= generated, (len(parsed), generated)
+
+
+def test_batch_sends_each_stage_where_it_costs_less(tmp_path: Path) -> None:
+    """Issue 20: batch lines not cached (OpenAI's way), so the prompt cache makes the
+    classification and instance prompts cheaper live; generation (no fixed prefix) is cheaper
+    in batches. run.finished says per stage which transport and why."""
+    books = tmp_path / "books.jsonl"
+    with sim_process("--batch-delay-s", "0.2", "--books", str(books)) as url:
+        out = tmp_path / "out"
+        args = [a for a in _run_args(out, url, 40) if a not in ("--batch-stages", "all")]
+        assert main(args) == 0
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    finished = [e for e in events if e["event"] == "run.finished"][-1]
+    transports = finished["batches"]["transports"]
+    assert transports["instructions"]["via"] == "batch", transports
+    assert transports["classify"]["via"] == "live", transports
+    assert transports["instances"]["via"] == "live", transports
+    kinds = {(line["kind"], str(line["endpoint"]).startswith("batch:"))
+             for line in read_books(books)}
+    assert ("instructions", True) in kinds and ("classify", False) in kinds

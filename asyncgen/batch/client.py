@@ -33,6 +33,7 @@ from asyncgen import events
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
 from asyncgen.batch.lines import ENDPOINT_PATHS, LineNotRun, LineResult, input_file, read_file
+from asyncgen.costs import TRANSPORTS, Choice, CostModel, choose_transport
 from asyncgen.llm.client import Completion, LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
@@ -163,7 +164,8 @@ class BatchClient:
 
     __slots__ = ("live", "api", "journal", "settings", "price", "_budget", "_clock", "_run_id",
                  "_url", "_queues", "_by_key", "_answers", "_flights", "_orphans", "_seq",
-                 "_tg", "totals", "settled_usd", "_statuses", "_held")
+                 "_tg", "totals", "settled_usd", "_statuses", "_held", "costs", "all_stages",
+                 "_probes", "_routes")
 
     def __init__(
         self,
@@ -175,8 +177,16 @@ class BatchClient:
         run_id: str,
         budget: Budget | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        costs: CostModel | None = None,
+        all_stages: bool = True,
     ) -> None:
         self.live = live
+        # with a cost model, each stage goes live or in a batch by its expected cost per
+        # request (`choose_transport`); without one, or with `all_stages`, every stage batches
+        self.costs = costs
+        self.all_stages = all_stages or costs is None
+        self._probes: Counter[str] = Counter()  # requests sent in batches to measure them
+        self._routes: dict[Stage, Choice] = {}  # the last choice per stage
         self.api = api
         self.journal = journal
         self.settings = settings
@@ -217,6 +227,9 @@ class BatchClient:
             if answer is not None:  # answered in an earlier run's batch: not paid again
                 self.totals["reused"] += 1
                 return self._completion(stage, answer, attempts=1, started=self._now())
+            if self._route(stage).via == "live":
+                self.totals["requests_routed_live"] += 1
+                return await self.live.complete(stage, prompt, params)
             request = _Request(stage, key, prompt, params, _next_number(prompt)
                                if stage == "instructions" else None, self._now())
             self._by_key[key] = request
@@ -230,6 +243,33 @@ class BatchClient:
             raise request.error
         assert request.completion is not None
         return request.completion
+
+    def _route(self, stage: Stage) -> Choice:
+        """Where a new request of `stage` goes (kept for `stats`)."""
+        if self.costs is None or self.all_stages:
+            choice = Choice("batch", "forced (--batch-stages all)" if self.all_stages
+                            else "no cost model")
+        else:
+            choice = choose_transport(self.costs, stage, batch_probes=self._probes[stage])
+            if choice.via == "batch" and choice.why.startswith("measuring"):
+                self._probes[stage] += 1
+        self._routes[stage] = choice
+        return choice
+
+    def transports(self) -> dict[str, dict[str, Any]]:
+        """Per stage: the transport its requests take now, why, and the measured cost per
+        request on each (run.progress, run.finished)."""
+        out: dict[str, dict[str, Any]] = {}
+        for stage, choice in self._routes.items():
+            row: dict[str, Any] = {"via": choice.via, "why": choice.why}
+            if self.costs is not None:
+                for transport in TRANSPORTS:
+                    measured = self.costs.measured(stage, transport)
+                    if measured.responses:
+                        row[f"{transport}_usd_per_request"] = round(measured.mean_usd(), 9)
+                        row[f"{transport}_cached_share"] = round(measured.cached_share, 3)
+            out[stage] = row
+        return out
 
     def hold(self, stage: Stage) -> None:
         """Send no more requests of `stage`: queued ones (not yet in a batch) and later ones
@@ -276,6 +316,7 @@ class BatchClient:
             **self.totals,
             "eta_s": eta,
             "eta_unknown": why,
+            "transports": self.transports(),
         }
 
     def _eta(self) -> tuple[float | None, str | None]:
@@ -477,6 +518,8 @@ class BatchClient:
             completion = self._completion(request.stage, result, attempts=request.attempts,
                                           started=request.asked_at)
             usage = completion.usage
+            if self.costs is not None:
+                self.costs.observe(request.stage, usage, "batch")
             self.totals["requests_answered"] += 1
             log.info(events.REQUEST_COMPLETED, stage=request.stage, model=completion.model,
                      status=200, attempt=request.attempts,
