@@ -17,9 +17,10 @@ time. Single event loop: no locks. Writers: the clients (`observe`), the run (`p
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from asyncgen.demos import Demonstrations
@@ -38,6 +39,9 @@ __all__ = ["Choice", "CostModel", "Measured", "Transport", "choose_transport", "
 Transport = Literal["live", "batch"]
 TRANSPORTS: tuple[Transport, ...] = ("live", "batch")
 
+WAITING = "waiting for the batch cost"  # probes sent, not measured yet (batch mode waits)
+RECENT_KEPT = 32  # recent costs per stage and transport (their median chooses a transport)
+BATCH_PROBES = 5  # requests of a stage sent in a batch to measure it (two prompt prefixes)
 MEASURED_AFTER = 3  # responses of a stage on a transport before its mean replaces the prior
 MARGIN = 1.3  # what the plan holds per expected request, in means
 WORST_KEPT = 8  # recent reservations per stage that bound the next one's
@@ -45,15 +49,22 @@ WORST_KEPT = 8  # recent reservations per stage that bound the next one's
 
 @dataclass(slots=True)
 class Measured:
-    """Sums over the billed responses of one stage on one transport."""
+    """Sums over the billed responses of one stage on one transport, and the recent costs."""
 
     responses: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_KEPT))
+
+    def typical_usd(self) -> float:
+        """The median of the recent costs: a prefix's first request, which the provider has
+        not cached yet, does not decide a transport."""
+        return statistics.median(self.recent) if self.recent else 0.0
 
     def add(self, usage: Usage) -> None:
+        self.recent.append(usage.cost_usd or 0.0)
         self.responses += 1
         self.prompt_tokens += usage.prompt_tokens
         self.cached_tokens += usage.cached_tokens
@@ -194,17 +205,20 @@ def choose_transport(costs: CostModel, stage: Stage, *, batch_probes: int,
     """Live or batch for a request of `stage`, by expected cost per request (`--batch`).
 
     Forced (`--batch-stages all`): batch. Otherwise each transport is measured first: the
-    first MEASURED_AFTER requests of a stage go through a batch (`batch_probes`: how many
+    first BATCH_PROBES requests of a stage go through a batch (`batch_probes`: how many
     already did) and the others live until both means are known, so that the cached share
-    each transport actually gets decides, not the discount alone. Then the cheaper one."""
+    each transport actually gets decides, not the discount alone (the batch client makes the
+    others wait for the probes: in batch mode a request waits for a batch anyway). Then the
+    cheaper one, by the median of its recent costs per request."""
     if forced:
         return Choice("batch", "forced (--batch-stages all)")
-    if not costs.known(stage, "batch") and batch_probes < MEASURED_AFTER:
+    if not costs.known(stage, "batch") and batch_probes < BATCH_PROBES:
         return Choice("batch", "measuring the batch cost")
     if not (costs.known(stage, "live") and costs.known(stage, "batch")):
         return Choice("live", "measuring the live cost" if costs.known(stage, "batch")
-                      else "waiting for the batch cost")
-    live, batch = costs.expected_usd(stage, "live"), costs.expected_usd(stage, "batch")
+                      else WAITING)
+    live = costs.measured(stage, "live").typical_usd()
+    batch = costs.measured(stage, "batch").typical_usd()
     if batch < live:
         return Choice("batch", "cheaper per request", live, batch)
     return Choice("live", "cheaper per request (the prompt cache serves live requests)"

@@ -192,11 +192,11 @@ async def test_a_hung_attempt_settles_at_the_cached_aware_bound_never_below_the_
 
 
 def test_each_stage_takes_the_transport_that_costs_it_less() -> None:
-    from asyncgen.costs import choose_transport
+    from asyncgen.costs import BATCH_PROBES, choose_transport
 
     costs = CostModel(PRICE)
     assert choose_transport(costs, "classify", batch_probes=0).via == "batch"  # to measure it
-    assert choose_transport(costs, "classify", batch_probes=MEASURED_AFTER).via == "live"
+    assert choose_transport(costs, "classify", batch_probes=BATCH_PROBES).via == "live"
     assert choose_transport(costs, "classify", batch_probes=0, forced=True).why.startswith(
         "forced")
     for _ in range(MEASURED_AFTER):
@@ -205,14 +205,14 @@ def test_each_stage_takes_the_transport_that_costs_it_less() -> None:
         # batch lines at half the price, not cached (OpenAI does not promise it)
         costs.observe("classify", Usage(1200, 1, PRICE.cost(1200, 1) / 2), "batch")
         costs.observe("instructions", Usage(150, 160, PRICE.cost(150, 160) / 2), "batch")
-    choice = choose_transport(costs, "classify", batch_probes=MEASURED_AFTER)
+    choice = choose_transport(costs, "classify", batch_probes=BATCH_PROBES)
     assert choice.via == "live" and "prompt cache" in choice.why
     assert choice.batch_usd is not None and choice.live_usd is not None
     assert choice.live_usd < choice.batch_usd
-    assert choose_transport(costs, "instructions", batch_probes=MEASURED_AFTER).via == "batch"
+    assert choose_transport(costs, "instructions", batch_probes=BATCH_PROBES).via == "batch"
     cached = CostModel(PRICE)  # a provider that caches batch lines too: batch wins
     for _ in range(MEASURED_AFTER):
         cached.observe("classify", _usage(1200, 1100, 1))
         cached.observe("classify", Usage(1200, 1, PRICE.cost(1200, 1, 1100) / 2,
                                          cached_tokens=1100), "batch")
-    assert choose_transport(cached, "classify", batch_probes=MEASURED_AFTER).via == "batch"
+    assert choose_transport(cached, "classify", batch_probes=BATCH_PROBES).via == "batch"

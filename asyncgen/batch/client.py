@@ -33,7 +33,7 @@ from asyncgen import events
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
 from asyncgen.batch.lines import ENDPOINT_PATHS, LineNotRun, LineResult, input_file, read_file
-from asyncgen.costs import TRANSPORTS, Choice, CostModel, choose_transport
+from asyncgen.costs import TRANSPORTS, WAITING, Choice, CostModel, choose_transport
 from asyncgen.llm.client import Completion, LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
@@ -165,7 +165,7 @@ class BatchClient:
     __slots__ = ("live", "api", "journal", "settings", "price", "_budget", "_clock", "_run_id",
                  "_url", "_queues", "_by_key", "_answers", "_flights", "_orphans", "_seq",
                  "_tg", "totals", "settled_usd", "_statuses", "_held", "costs", "all_stages",
-                 "_probes", "_routes")
+                 "_probes", "_routes", "_probed")
 
     def __init__(
         self,
@@ -187,6 +187,8 @@ class BatchClient:
         self.all_stages = all_stages or costs is None
         self._probes: Counter[str] = Counter()  # requests sent in batches to measure them
         self._routes: dict[Stage, Choice] = {}  # the last choice per stage
+        # set once a stage's batch probes are measured (or failed, or the stage is held)
+        self._probed: dict[Stage, anyio.Event] = {stage: anyio.Event() for stage in STAGES}
         self.api = api
         self.journal = journal
         self.settings = settings
@@ -227,7 +229,11 @@ class BatchClient:
             if answer is not None:  # answered in an earlier run's batch: not paid again
                 self.totals["reused"] += 1
                 return self._completion(stage, answer, attempts=1, started=self._now())
-            if self._route(stage).via == "live":
+            choice = self._route(stage)
+            if choice.why == WAITING:  # batch mode waits anyway: for the probes' cost here
+                await self._probed[stage].wait()
+                choice = self._route(stage)
+            if choice.via == "live":
                 self.totals["requests_routed_live"] += 1
                 return await self.live.complete(stage, prompt, params)
             request = _Request(stage, key, prompt, params, _next_number(prompt)
@@ -275,6 +281,7 @@ class BatchClient:
         """Send no more requests of `stage`: queued ones (not yet in a batch) and later ones
         raise SendingStopped; batches already submitted are still followed and collected."""
         self._held.add(stage)
+        self._probed[stage].set()
         self.live.hold(stage)
         queue = self._queues[stage]
         for request in queue:
@@ -520,6 +527,8 @@ class BatchClient:
             usage = completion.usage
             if self.costs is not None:
                 self.costs.observe(request.stage, usage, "batch")
+                if self.costs.known(request.stage, "batch"):
+                    self._probed[request.stage].set()
             self.totals["requests_answered"] += 1
             log.info(events.REQUEST_COMPLETED, stage=request.stage, model=completion.model,
                      status=200, attempt=request.attempts,
@@ -556,6 +565,7 @@ class BatchClient:
                   batch_id=flight.batch_id, **cost)
         request.error = final
         request.done.set()
+        self._probed[request.stage].set()  # a probe may have failed: do not wait for it
 
     async def _ask_live(self, request: _Request) -> None:
         """A retry sent live (`retry="live"`)."""
