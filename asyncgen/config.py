@@ -448,8 +448,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
-    Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
-           "API (about half the price; OUT/batches.jsonl journals them)"),
+    Option("batch", Flag(), False, "send a stage's requests through the provider's Batch API "
+           "where they cost less there than live, measured with the cached share each gets "
+           "(see --batch-stages; OUT/batches.jsonl journals them)"),
+    Option("batch_stages", Choice(("auto", "all")), "auto",
+           "batch mode: auto (each stage by its measured cost per request) or all (every "
+           "stage through the Batch API)"),
     Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),
     Option("batch_max_wait", Float(0.0, 1e9), 10.0,
            "batch mode: seconds a request may wait for its batch to fill before it is sent"),
@@ -568,6 +572,7 @@ class RunConfig:
     batch_poll_interval: float = 5.0
     batch_discount: float | None = None
     batch_retry: str = "batch"
+    batch_stages: str = "auto"
     fallback_models: tuple[str, ...] = ()
     routing: Mapping[str, Any] = field(default_factory=dict)
     allow_changes: bool = False

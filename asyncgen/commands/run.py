@@ -22,13 +22,15 @@ import anyio
 import httpx
 
 from asyncgen import __version__
+from asyncgen.batch.client import DEFAULT_DISCOUNT
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.commands import report
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
-from asyncgen.llm.budget import Budget
+from asyncgen.llm.budget import Budget, Plan
 from asyncgen.llm.client import billed_usd, provider_price
+from asyncgen.llm.costs import CostModel, set_priors
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import price_for
 from asyncgen.llm.providers import (
@@ -315,6 +317,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
     assert sink is not None
     sink.on_fault = partial(_output_failed, control)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
+    costs = _cost_model(p)
+    plan = None if budget.limit_usd is None else Plan(budget, costs)
     work = worklog.Journal(c.out / worklog.JOURNAL_FILE)
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
@@ -332,7 +336,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
         async with _connected(p) as provider:
             transport, store = _courier(p, provider, run_id, rescued)
             async with LLMClient(provider, budget=budget, transport=transport,
-                                 rescue=store) as client, \
+                                 rescue=store, costs=costs) as client, \
                     batching(c, provider, client, budget, run_id) as batcher:
                 asking: Completer = client if batcher is None else batcher
                 if provider.provider == "openrouter":
@@ -343,7 +347,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 if batcher is not None:
                     progress.batches = batcher.stats
                 progress.start_committed = len(p.committed)
-                graph = _graph(p, control, asking, progress, run_id, work, checkpointer)
+                graph = _graph(p, control, asking, progress, run_id, work, checkpointer, plan)
                 if control.committed >= control.target:
                     control.stop("target")
                 elif not control.stopping.is_set():
@@ -379,7 +383,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
         totals = progress.snapshot(control) if progress is not None else {}
         totals["cost_usd_all_runs"] = budget.spend_usd  # what report reads from spend.jsonl
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
-                 error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
+                 error=control.fatal_message, note=_finish_note(p, control, tally, plan), **totals)
         events.close(sink)
         cut_short = control.scope is not None and control.scope.cancel_called
         if control.reason != "io_error" and not cut_short:
@@ -388,6 +392,17 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if control.fatal_message is not None:
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def _cost_model(p: Prepared) -> CostModel:
+    """The run's cost model, its priors from the run's own prompts (asyncgen.llm.costs)."""
+    c = p.config
+    discount = c.batch_discount
+    costs = CostModel(provider_price(p.provider), batch_discount=(
+        DEFAULT_DISCOUNT.get(p.provider.provider, 0.5) if discount is None else discount))
+    shown = [seed.instruction for seed in p.seeds[:c.human_per_prompt + c.machine_per_prompt]]
+    set_priors(costs, p.demos, shown, c.params)
+    return costs
 
 
 def _summarise_tasks(p: Prepared) -> None:
@@ -473,8 +488,12 @@ def _warn_if_unpriced(p: Prepared) -> None:
                     "give --price-in and --price-out")
 
 
-def _finish_note(p: Prepared, control: Control, tally: Tally) -> str | None:
+def _finish_note(p: Prepared, control: Control, tally: Tally,
+                 plan: Plan | None = None) -> str | None:
     """A word for the user when the stop reason alone would puzzle them."""
+    if control.reason == "budget" and tally.requests == 0 and plan is not None and (
+            plan.budget.fits(plan.floor_usd())):
+        return plan.stop_note()  # a request would fit, not a job
     if control.reason == "budget" and tally.requests == 0:
         return (f"--budget-usd {p.config.budget_usd:g} cannot fit even one request's worst "
                 "case (its prompt and max_tokens at the model's prices); raise it")
@@ -502,7 +521,8 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
-           run_id: str, work: worklog.Journal, checkpointer: Checkpointer) -> Graph:
+           run_id: str, work: worklog.Journal, checkpointer: Checkpointer,
+           plan: Plan | None = None) -> Graph:
     c = batch_workers(p.config)
     pool = Pool(p.seeds, threshold=c.similarity_threshold)
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
@@ -513,11 +533,13 @@ def _graph(p: Prepared, control: Control, client: Completer, progress: Progress,
         pool=pool,
         demos=p.demos,
         control=control,
-        ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
+        ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures,
+                  plan=plan),
         filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
-                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after),
+                      run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after,
+                      plan=plan),
         outlook=outlook,
         progress=progress,
         rng=random.Random(f"{c.seed}:{len(p.committed)}"),

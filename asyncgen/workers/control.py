@@ -16,6 +16,7 @@ from typing import Protocol
 import anyio
 
 from asyncgen.llm import Completion
+from asyncgen.llm.budget import Hold, Plan
 from asyncgen.llm.errors import BudgetExhausted, FatalError, ItemError, SendingStopped
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.novelty.neighbours import Pending
@@ -50,6 +51,7 @@ class Candidates:
     """Parsed instructions from one generation request (maybe none), on their way to admission."""
 
     instructions: tuple[str, ...]
+    hold: Hold | None = None  # what the plan holds for the request and its jobs (`--budget-usd`)
 
 
 @dataclass(slots=True)
@@ -59,6 +61,7 @@ class Job:
     instruction: str
     neighbours: Pending  # its similarity fields, being computed off the event loop
     is_classification: bool = False
+    hold: Hold | None = None  # what the plan holds to finish it (`--budget-usd`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +160,7 @@ class Asker:
     success between them (a wrong URL or an outage would otherwise retry forever, unwatched).
     """
 
-    __slots__ = ("client", "control", "params", "max_failures", "_failures_in_a_row")
+    __slots__ = ("client", "control", "params", "max_failures", "plan", "_failures_in_a_row")
 
     def __init__(
         self,
@@ -166,12 +169,19 @@ class Asker:
         params: Mapping[Stage, RequestParams],
         *,
         max_failures: int = 0,
+        plan: Plan | None = None,
     ) -> None:
         self.client = client
         self.control = control
         self.params = params
         self.max_failures = max_failures  # 0: never give up
+        self.plan = plan  # a capped budget's plan (asyncgen.llm.budget.Plan), else None
         self._failures_in_a_row = 0
+
+    def release(self, hold: Hold | None, part: str | None = None) -> None:
+        """Give back (a part of) what the plan holds for a job or a request, once settled."""
+        if hold is not None and self.plan is not None:
+            self.plan.release(hold, part)
 
     async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
         if self.control.stopping.is_set() and not may_send(stage, self.control.reason):

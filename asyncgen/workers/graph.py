@@ -30,6 +30,7 @@ from functools import partial
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asyncgen.batch.client import BatchClient
 from asyncgen.config import RunConfig
 from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Pool
@@ -46,7 +47,7 @@ from asyncgen.workers.control import (
 )
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instances import generate_instances
-from asyncgen.workers.instructions import Outlook, generate, sample
+from asyncgen.workers.instructions import Outlook, adopt, generate, sample
 from asyncgen.workers.progress import Progress
 
 
@@ -122,12 +123,17 @@ class Graph:
                 tg.start_soon(partial(
                     sample, prompts_send, pool=self.pool, control=self.control,
                     outlook=self.outlook, rng=self.rng, human=cfg.human_per_prompt,
-                    machine=cfg.machine_per_prompt,
+                    machine=cfg.machine_per_prompt, plan=self.ask.plan,
                 ))
                 for _ in range(cfg.instruction_workers):
                     tg.start_soon(partial(
                         generate, prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
                         outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
+                    ))
+                if isinstance(self.ask.client, BatchClient):  # paid answers nobody asks for
+                    tg.start_soon(partial(
+                        adopt, self.ask.client, inbox_send.clone(), outlook=self.outlook,
+                        slots=slots, blacklist=cfg.blacklist,
                     ))
             await inbox_send.send(CandidatesClosed())
 
