@@ -161,8 +161,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("event_detail", Choice(("full", "lean")), "full",
            "events.jsonl: full, or lean: per-candidate and per-request events without what "
            "report never reads (texts, model, status; the same report figures, fewer bytes)"),
-    Option("batch", Flag(), False, "send every stage's requests through the provider's Batch "
-           "API (about half the price; OUT/batches.jsonl journals them)"),
+    Option("batch", Flag(), False, "send a stage's requests through the provider's Batch API "
+           "where they cost less there than live, measured with the cached share each gets "
+           "(see --batch-stages; OUT/batches.jsonl journals them)"),
+    Option("batch_stages", Choice(("auto", "all")), "auto",
+           "batch mode: auto (each stage by its measured cost per request) or all (every "
+           "stage through the Batch API)"),
     Option("batch_size", Int(1, 50_000), 1000, "batch mode: requests per batch at most"),
     Option("batch_max_wait", Float(0.0, 1e9), 10.0,
            "batch mode: seconds a request may wait for its batch to fill before it is sent"),
@@ -300,6 +304,7 @@ class RunConfig:
     batch_poll_interval: float = 5.0
     batch_discount: float | None = None
     batch_retry: str = "batch"
+    batch_stages: str = "auto"
     fallback_models: tuple[str, ...] = ()
     routing: Mapping[str, Any] = field(default_factory=dict)
     endpoints: tuple[EndpointSpec, ...] = ()  # TOML [[endpoints]]: a pool of endpoints

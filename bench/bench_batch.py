@@ -1,11 +1,14 @@
 """Live vs batch: the bill per committed task, counted by the simulator's own books.
 
-Runs `asyncgen run --target-instructions N` twice against `asyncgen sim --books` (one
-simulator per run, same seed): live, then `--batch` (the simulator's Batch API bills each line
-at 50% of the live price). Then a third batch run is killed with SIGKILL while one of its
-batches is submitted and not collected, and resumed with the same command. Prints, from the
-books: bill, bill per committed task, the batch/live ratio, the share of requests that went
-through batches, and for the killed run the request bodies billed more than once.
+For both kinds of provider — batch lines not served from the prompt cache (OpenAI's way) and
+served from it (`asyncgen sim --batch-cache`, Anthropic's way) — runs `asyncgen run
+--target-instructions N` against `asyncgen sim --books` (one simulator per run, same seed):
+live, `--batch` (each stage by its measured cost per request) and `--batch --batch-stages all`
+(the simulator's Batch API bills each line at 50% of the live price). Then a `--batch` run is
+killed with SIGKILL while one of its batches is submitted and not collected, and resumed with
+the same command. Prints, from the books, side by side: bill, bill per committed task, its
+ratio to live, the share of requests that went through batches, and the request bodies billed
+more than once.
 
     python bench/bench_batch.py --tasks 200
 """
@@ -100,25 +103,31 @@ def main() -> int:
     parser.add_argument("--batch-delay-s", type=float, default=1.0)
     parser.add_argument("--batch-max-wait", type=float, default=1.0)
     args = parser.parse_args()
-    sim = ["--batch-delay-s", str(args.batch_delay_s)]
     batch = ["--batch", "--batch-max-wait", str(args.batch_max_wait),
              "--batch-poll-interval", "0.2"]
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        live = _run(tmp, "live", args.tasks, args.seed, sim, [])
-        batched = _run(tmp, "batch", args.tasks, args.seed, sim, batch)
-        killed = _killed(tmp, args.tasks, args.seed, sim, batch)
-    ratio = batched["usd_per_task"] / live["usd_per_task"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f};"
           f" tasks {args.tasks}, seed {args.seed}, batch delay {args.batch_delay_s}s")
-    print(f"{'run':<8} {'tasks':>5} {'requests':>8} {'batch%':>7} {'billed $':>10} "
-          f"{'$/task':>11} {'twice':>5} {'wall s':>6}")
-    for name, row in (("live", live), ("batch", batched), ("killed", killed)):
-        print(f"{name:<8} {row['committed']:>5} {row['requests_billed']:>8} "
-              f"{100 * row['batch_share']:>6.1f}% {row['billed_usd']:>10.6f} "
-              f"{row['usd_per_task']:>11.8f} {row['bodies_billed_twice']:>5} {row['wall_s']:>6}")
-    print(f"batch / live bill per task: {ratio:.3f}; killed run had "
-          f"{killed['batches_in_flight_at_kill']} batch(es) in flight at the kill")
+    print(f"{'provider':<16} {'run':<10} {'tasks':>5} {'requests':>8} {'batch%':>7} "
+          f"{'billed $':>10} {'$/task':>11} {'x live':>6} {'twice':>5} {'wall s':>6}")
+    for kind, cache in (("batch not cached", []), ("batch cached", ["--batch-cache"])):
+        sim = ["--batch-delay-s", str(args.batch_delay_s), *cache]
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            rows = {
+                "live": _run(tmp, "live", args.tasks, args.seed, sim, []),
+                "--batch": _run(tmp, "batch", args.tasks, args.seed, sim, batch),
+                "all-batch": _run(tmp, "all", args.tasks, args.seed, sim,
+                                  [*batch, "--batch-stages", "all"]),
+                "killed": _killed(tmp, args.tasks, args.seed, sim, batch),
+            }
+        live = rows["live"]["usd_per_task"]
+        for name, row in rows.items():
+            print(f"{kind:<16} {name:<10} {row['committed']:>5} {row['requests_billed']:>8} "
+                  f"{100 * row['batch_share']:>6.1f}% {row['billed_usd']:>10.6f} "
+                  f"{row['usd_per_task']:>11.8f} {row['usd_per_task'] / live:>6.3f} "
+                  f"{row['bodies_billed_twice']:>5} {row['wall_s']:>6}")
+        print(f"{kind}: the killed run had {rows['killed']['batches_in_flight_at_kill']} "
+              "batch(es) in flight at the kill")
     return 0
 
 

@@ -34,6 +34,7 @@ from asyncgen.batch.journal import BatchJournal, JournaledBatch
 from asyncgen.batch.lines import ENDPOINT_PATHS, LineResult, input_file, read_file
 from asyncgen.llm.client import Completion, LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.costs import TRANSPORTS, WAITING, Choice, CostModel, choose_transport
 from asyncgen.llm.errors import (
     BudgetExhausted,
     FatalError,
@@ -159,7 +160,8 @@ class BatchClient:
 
     __slots__ = ("live", "api", "journal", "settings", "price", "_budget", "_clock", "_run_id",
                  "_url", "_queues", "_by_key", "_answers", "_flights", "_orphans", "_seq",
-                 "_tg", "totals", "settled_usd", "_statuses", "_held")
+                 "_tg", "totals", "settled_usd", "_statuses", "_held", "costs", "all_stages",
+                 "_probes", "_routes", "_probed")
 
     def __init__(
         self,
@@ -171,8 +173,18 @@ class BatchClient:
         run_id: str,
         budget: Budget | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        costs: CostModel | None = None,
+        all_stages: bool = True,
     ) -> None:
         self.live = live
+        # with a cost model, each stage goes live or in a batch by its expected cost per
+        # request (`choose_transport`); without one, or with `all_stages`, every stage batches
+        self.costs = costs
+        self.all_stages = all_stages or costs is None
+        self._probes: Counter[str] = Counter()  # requests sent in batches to measure them
+        self._routes: dict[Stage, Choice] = {}  # the last choice per stage
+        # set once a stage's batch probes are measured (or failed, or the stage is held)
+        self._probed: dict[Stage, anyio.Event] = {stage: anyio.Event() for stage in STAGES}
         self.api = api
         self.journal = journal
         self.settings = settings
@@ -213,6 +225,13 @@ class BatchClient:
             if answer is not None:  # answered in an earlier run's batch: not paid again
                 self.totals["reused"] += 1
                 return self._completion(stage, answer, attempts=1, started=self._now())
+            choice = self._route(stage)
+            if choice.why == WAITING:  # batch mode waits anyway: for the probes' cost here
+                await self._probed[stage].wait()
+                choice = self._route(stage)
+            if choice.via == "live":
+                self.totals["requests_routed_live"] += 1
+                return await self.live.complete(stage, prompt, params)
             request = _Request(stage, key, prompt, params, _next_number(prompt)
                                if stage == "instructions" else None, self._now())
             self._by_key[key] = request
@@ -230,10 +249,38 @@ class BatchClient:
     async def room(self, stage: Stage) -> None:
         """A batch takes every request at once: no wait (the stage's ceiling bounds them)."""
 
+    def _route(self, stage: Stage) -> Choice:
+        """Where a new request of `stage` goes (kept for `stats`)."""
+        if self.costs is None or self.all_stages:
+            choice = Choice("batch", "forced (--batch-stages all)" if self.all_stages
+                            else "no cost model")
+        else:
+            choice = choose_transport(self.costs, stage, batch_probes=self._probes[stage])
+            if choice.via == "batch" and choice.why.startswith("measuring"):
+                self._probes[stage] += 1
+        self._routes[stage] = choice
+        return choice
+
+    def transports(self) -> dict[str, dict[str, Any]]:
+        """Per stage: the transport its requests take now, why, and the measured cost per
+        request on each (run.progress, run.finished)."""
+        out: dict[str, dict[str, Any]] = {}
+        for stage, choice in self._routes.items():
+            row: dict[str, Any] = {"via": choice.via, "why": choice.why}
+            if self.costs is not None:
+                for transport in TRANSPORTS:
+                    measured = self.costs.measured(stage, transport)
+                    if measured.responses:
+                        row[f"{transport}_usd_per_request"] = round(measured.mean_usd(), 9)
+                        row[f"{transport}_cached_share"] = round(measured.cached_share, 3)
+            out[stage] = row
+        return out
+
     def hold(self, stage: Stage) -> None:
         """Send no more requests of `stage`: queued ones (not yet in a batch) and later ones
         raise SendingStopped; batches already submitted are still followed and collected."""
         self._held.add(stage)
+        self._probed[stage].set()
         self.live.hold(stage)
         queue = self._queues[stage]
         for request in queue:
@@ -243,9 +290,18 @@ class BatchClient:
 
     def take_orphans(self) -> list[tuple[int, Completion]]:
         """Generation answers from re-attached batches that no worker asked for again, each
-        with the number its prompt ended on (to parse it); taken once."""
+        with the number its prompt ended on (to parse it); taken once (by
+        asyncgen.workers.instructions.adopt)."""
         out, self._orphans = self._orphans, []
         return out
+
+    def expecting_orphans(self) -> bool:
+        """Whether a re-attached generation line nobody asked for again is still unanswered
+        (or answered and not taken yet)."""
+        return bool(self._orphans) or any(
+            request.orphan and not request.done.is_set()
+            for flight in self._flights.values() if flight.stage == "instructions"
+            for request in flight.requests.values())
 
     def stats(self) -> dict[str, Any]:
         """Batches by status, requests queued / in batches / answered, money held and settled,
@@ -266,6 +322,7 @@ class BatchClient:
             **self.totals,
             "eta_s": eta,
             "eta_unknown": why,
+            "transports": self.transports(),
         }
 
     def _eta(self) -> tuple[float | None, str | None]:
@@ -468,6 +525,10 @@ class BatchClient:
             completion = self._completion(request.stage, result, attempts=request.attempts,
                                           started=request.asked_at)
             usage = completion.usage
+            if self.costs is not None:
+                self.costs.observe(request.stage, usage, "batch")
+                if self.costs.known(request.stage, "batch"):
+                    self._probed[request.stage].set()
             self.totals["requests_answered"] += 1
             log.info(events.REQUEST_COMPLETED, stage=request.stage, model=completion.model,
                      status=200, attempt=request.attempts,
@@ -504,6 +565,7 @@ class BatchClient:
                   batch_id=flight.batch_id, **cost)
         request.error = final
         request.done.set()
+        self._probed[request.stage].set()  # a probe may have failed: do not wait for it
 
     async def _ask_live(self, request: _Request) -> None:
         """A retry sent live (`retry="live"`)."""

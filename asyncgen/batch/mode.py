@@ -62,7 +62,8 @@ async def batching(
     )
     async with BatchAPI(provider) as api, anyio.create_task_group() as tg:
         client = BatchClient(live, api, BatchJournal(config.out / BATCHES_FILE), settings,
-                             run_id=run_id, budget=budget)
+                             run_id=run_id, budget=budget, costs=live.costs,
+                             all_stages=config.batch_stages == "all")
         await tg.start(client.run)
         yield client
         tg.cancel_scope.cancel()

@@ -21,13 +21,15 @@ from typing import Any, cast
 import anyio
 
 from asyncgen import __version__
+from asyncgen.batch.client import DEFAULT_DISCOUNT
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.commands import console
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
-from asyncgen.llm.budget import Budget
+from asyncgen.llm.budget import Budget, Plan
 from asyncgen.llm.client import billed_usd, provider_price
+from asyncgen.llm.costs import CostModel, set_priors
 from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.pricing import DIGITS, price_for
@@ -337,6 +339,8 @@ async def _execute(p: Prepared, run_id: str) -> int:
     assert sink is not None
     sink.on_fault = partial(_output_failed, control)
     budget = Budget(c.budget_usd or None, spent_usd=prior_usd, journal=journal)
+    costs = _cost_model(p)
+    plan = None if budget.limit_usd is None else Plan(budget, costs)
     work = worklog.Journal(c.out / layout.JOURNAL_FILE)
     worklog.rewrite(work.path, p.backlog)  # only what is still open, and the failures
     work.open()
@@ -357,24 +361,24 @@ async def _execute(p: Prepared, run_id: str) -> int:
                               spend=budget, prior_cost_usd=prior_usd,
                               start_committed=len(p.committed))
         if p.endpoints:
-            async with open_pool(c.endpoints, p.endpoints, budget=budget,
-                                 split=split_fixed) as pool:
+            async with open_pool(c.endpoints, p.endpoints, budget=budget, split=split_fixed,
+                                 costs=costs) as pool:
                 graph = _graph(p, control, pool, run_id, work, checkpointer,
-                               partial(progress_of, limiter_state=pool.stats))
+                               partial(progress_of, limiter_state=pool.stats), plan)
                 progress = graph.progress
                 await _run_graph(graph, control)
         else:
             async with _connected(p) as provider:
                 files, store = _courier(p, provider, run_id, rescued)
                 async with LLMClient(provider, budget=budget, courier=files, split=split_fixed,
-                                     rescue=store) as client, \
+                                     rescue=store, costs=costs) as client, \
                         batching(c, provider, client, budget, run_id) as batcher:
                     asking: Completer = client if batcher is None else batcher
                     if provider.provider == "openrouter":
                         await _check_key(client, c.budget_usd - prior_usd if c.budget_usd else 0.0)
                     graph = _graph(p, control, asking, run_id, work, checkpointer, partial(
                         progress_of, limiter_state=client.stats,
-                        batches=None if batcher is None else batcher.stats))
+                        batches=None if batcher is None else batcher.stats), plan)
                     progress = graph.progress
                     await _run_graph(graph, control)
         if control.reason in FAILING_REASONS:
@@ -413,7 +417,7 @@ async def _execute(p: Prepared, run_id: str) -> int:
         totals["fields_missing"] = fields_missing  # tasks whose similarity fields the next
         # run writes (asyncgen.rundir.fields)
         log.info(events.RUN_FINISHED, run_id=run_id, reason=control.reason or "unknown",
-                 error=control.fatal_message, note=_finish_note(p, control, tally), **totals)
+                 error=control.fatal_message, note=_finish_note(p, control, tally, plan), **totals)
         events.close(sink)
         cut_short = control.scope is not None and control.scope.cancel_called
         if control.reason != "io_error" and not cut_short:
@@ -422,6 +426,17 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if control.fatal_message is not None and c.log_format != "human":  # human: in its summary
             print(f"asyncgen run: stopped: {control.fatal_message}", file=sys.stderr)
     return exit_code
+
+
+def _cost_model(p: Prepared) -> CostModel:
+    """The run's cost model, its priors from the run's own prompts (asyncgen.llm.costs)."""
+    c = p.config
+    discount = c.batch_discount
+    costs = CostModel(provider_price(p.provider), batch_discount=(
+        DEFAULT_DISCOUNT.get(p.provider.provider, 0.5) if discount is None else discount))
+    shown = [seed.instruction for seed in p.seeds[:c.human_per_prompt + c.machine_per_prompt]]
+    set_priors(costs, p.demos, shown, c.params)
+    return costs
 
 
 def _summarise_tasks(p: Prepared) -> None:
@@ -503,8 +518,12 @@ def _warn_if_unpriced(p: Prepared) -> None:
                     "give --price-in and --price-out")
 
 
-def _finish_note(p: Prepared, control: Control, tally: Tally) -> str | None:
+def _finish_note(p: Prepared, control: Control, tally: Tally,
+                 plan: Plan | None = None) -> str | None:
     """A word for the user when the stop reason alone would puzzle them."""
+    if control.reason == "budget" and tally.requests == 0 and plan is not None and (
+            plan.budget.fits(plan.floor_usd())):
+        return plan.stop_note()  # a request would fit, not a job
     if control.reason == "budget" and tally.requests == 0:
         return (f"--budget-usd {p.config.budget_usd:g} cannot fit even one request's worst "
                 "case (its prompt and max_tokens at the model's prices); raise it")
@@ -543,7 +562,7 @@ async def _run_graph(graph: Graph, control: Control) -> None:
 
 def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
            work: worklog.Journal, checkpointer: Checkpointer,
-           progress: Callable[..., Progress]) -> Graph:
+           progress: Callable[..., Progress], plan: Plan | None = None) -> Graph:
     """The graph and what it owns; `progress` is completed with the graph's own sources."""
     c = batch_workers(p.config)
     streams = Streams(c.queue_size)
@@ -557,12 +576,13 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
         pool=pool,
         demos=p.demos,
         control=control,
-        ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures),
+        ask=Asker(client, control, c.params, max_failures=c.max_consecutive_failures,
+                  plan=plan),
         filter=Filter(pool=pool, store=p.store, journal=work, backlog=p.backlog,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
                       run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after,
-                      fields=fields),
+                      fields=fields, plan=plan),
         outlook=outlook,
         progress=progress(queues=streams.depths, neighbours=pool.scores.stats,
                           fields_pending=lambda: fields.outstanding),

@@ -14,10 +14,14 @@ has reported the prompt tokens of a prompt with the same fixed few-shot prefix, 
 reserves `prefix_bound` instead when lower: the fewest tokens reported after that prefix, plus
 one per byte of the rest and PROMPT_OVERHEAD_TOKENS, uncached (asyncgen.llm.client; one model
 only). Completion tokens are capped by max_tokens. An attempt whose cost cannot be read
-(timeout or dropped connection after sending, truncated body) is settled at its full
-reservation: the provider may have billed it. OpenRouter's reported `usage.cost` is trusted
-as the actual cost; should it exceed the reservation (a price table older than the provider's
-prices), `overrun_usd` records it.
+(timeout or dropped connection after sending, truncated body) is settled at a cached-aware
+upper bound once the provider has been caching its prefix (`LLMClient._unknown_usd`), else at
+its full reservation: the provider may have billed it.
+
+OpenRouter's reported `usage.cost` is trusted as the actual cost; should it exceed the
+reservation (a price table older than the provider's prices), `overrun_usd` records it.
+
+`Plan` decides what work to start, so that what the budget starts it can finish: see there.
 
 Every reservation and settlement is written to the spend journal (asyncgen.rundir.spend) before it
 takes effect outside the process: the reservation before the request is sent. A journal that
@@ -30,17 +34,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
 from asyncgen.llm.errors import BudgetExhausted, JournalFailed
 from asyncgen.llm.pricing import PROMPT_OVERHEAD_TOKENS, figure, worst_case_cost
 
+if TYPE_CHECKING:
+    from asyncgen.llm.costs import CostModel
+
 __all__ = [
     "PROMPT_OVERHEAD_TOKENS",
     "Budget",
     "BudgetExhausted",
+    "Hold",
+    "Plan",
     "Reservation",
     "worst_case_cost",
 ]
@@ -196,3 +205,136 @@ class Budget:
             "open_reservations": self._open,
             "overrun_usd": self.overrun_usd,
         }
+
+
+@dataclass(slots=True, eq=False)
+class Hold:
+    """Money a Plan keeps for work under way, by part ("classify", "instances", ...); each
+    part is given back once (`Plan.release`)."""
+
+    parts: dict[str, float]
+
+    @property
+    def usd(self) -> float:
+        return sum(self.parts.values())
+
+
+class Plan:
+    """A budget that finishes what it starts (`--budget-usd`).
+
+    The Budget's reservations bound each attempt at its worst case, so that the provider never
+    bills past the cap. The Plan decides which work to start: each admitted job holds what
+    finishing it is expected to cost (its classification and instance requests at the cost
+    model's expected cost with its margin, asyncgen.llm.costs), each generation request its own
+    cost and that of the jobs it is expected to bring. Work starts only when its hold fits
+    beside the money spent, reserved and held for others, with room left for one more
+    worst-case attempt (`floor_usd`: the largest reservation of a job's stage, so that the
+    last open jobs can still send theirs one at a time). Near the cap, nothing new fits: what
+    is left finishes the open jobs. Holds are given back as their requests settle.
+
+    One owner of the held money: this object; the stages call `job`, `generation`, `release`.
+    Without a cap every hold is granted (and holds nothing).
+    """
+
+    __slots__ = ("budget", "costs", "_held")
+
+    def __init__(self, budget: Budget, costs: CostModel) -> None:
+        self.budget = budget
+        self.costs = costs
+        self._held = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Plan held=${self._held:.6f} free=${self.free_usd():.6f} {self.budget!r}>"
+
+    @property
+    def held_usd(self) -> float:
+        """USD held for work under way (beyond the attempts' reservations)."""
+        return max(0.0, self._held)
+
+    def floor_usd(self) -> float:
+        """Room kept for one more attempt of a job's stage at its worst case."""
+        return max(self.costs.worst_usd("classify"), self.costs.worst_usd("instances"))
+
+    def free_usd(self) -> float:
+        """USD neither spent, reserved, held, nor kept as the floor (infinite with no cap)."""
+        budget = self.budget
+        if budget.limit_usd is None:
+            return math.inf
+        return (budget.limit_usd - budget.spent_usd - budget.reserved_usd - self.held_usd
+                - self.floor_usd())
+
+    def job_usd(self) -> float:
+        """What finishing one job is expected to cost (with the margin)."""
+        return self.costs.planned_usd("classify") + self.costs.planned_usd("instances")
+
+    def job(self) -> Hold | None:
+        """Hold what finishing a new job costs; None when it does not fit."""
+        return self._take({"classify": self.costs.planned_usd("classify"),
+                           "instances": self.costs.planned_usd("instances")})
+
+    def labelled_job(self) -> Hold:
+        """Hold the instance request of a job labelled by an earlier run, fit or not: its
+        classification is paid for (the Budget's cap still refuses what does not fit)."""
+        hold = Hold({"instances": self.costs.planned_usd("instances")})
+        if self.budget.limit_usd is not None:
+            self._held += hold.usd
+        return hold
+
+    def generation(self, per_request: float) -> Hold | None:
+        """Hold a generation request and the jobs of the `per_request` candidates it is
+        expected to admit (one while a job's cost is not measured: its prior is a guess), or
+        of as many as fit, at least one; None when not even that fits. Near the cap a
+        generation request whose candidates are only partly finished still buys tasks."""
+        parts = self._generation(per_request)
+        if self.budget.limit_usd is not None:
+            room = self.free_usd() - parts["instructions"]
+            parts["jobs"] = min(parts["jobs"], max(room, 0.0))
+            if parts["jobs"] < self.job_usd():
+                return None
+        return self._take(parts)
+
+    def fits_generation(self, per_request: float) -> bool:
+        """Whether `generation` would hold now."""
+        return self.budget.limit_usd is None or (
+            self.costs.planned_usd("instructions") + self.job_usd() <= self.free_usd())
+
+    def fits_job(self) -> bool:
+        """Whether `job` would hold now."""
+        return self.budget.limit_usd is None or self.job_usd() <= self.free_usd()
+
+    def _generation(self, per_request: float) -> dict[str, float]:
+        costs = self.costs
+        jobs = max(per_request, 1.0) if costs.known("classify") and costs.known("instances") \
+            else 1.0
+        return {"instructions": costs.planned_usd("instructions"), "jobs": jobs * self.job_usd()}
+
+    def _take(self, parts: dict[str, float]) -> Hold | None:
+        hold = Hold(parts)
+        if self.budget.limit_usd is None:
+            return hold
+        if hold.usd > self.free_usd():
+            return None
+        self._held += hold.usd
+        return hold
+
+    def release(self, hold: Hold, part: str | None = None) -> None:
+        """Give back one part of a hold (its request has settled), or all that is left."""
+        names = list(hold.parts) if part is None else [part]
+        for name in names:
+            usd = hold.parts.pop(name, 0.0)
+            if self.budget.limit_usd is not None:
+                self._held -= usd
+        if self._held < 1e-12:
+            self._held = 0.0
+
+    def stop_note(self) -> str:
+        """Why a run stops for its budget before the Budget refuses anything."""
+        budget = self.budget
+        return (f"spent ${budget.spend_usd:.6f} of ${budget.limit_usd or 0:.4f}; what is left "
+                f"cannot finish one more job (about ${self.job_usd():.6f} each)")
+
+    def stats(self) -> dict[str, float | None]:
+        """Held and free money, for progress events."""
+        free = self.free_usd()
+        return {"held_usd": round(self.held_usd, 9), "job_usd": round(self.job_usd(), 9),
+                "free_usd": None if math.isinf(free) else round(max(free, 0.0), 9)}

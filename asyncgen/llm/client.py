@@ -53,11 +53,13 @@ from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.pricing import (
     CACHE_WRITE_FACTOR,
+    PROMPT_OVERHEAD_TOKENS,
     Price,
     Usage,
     estimate_tokens,
     prefix_bound,
     price_for,
+    unknown_cost_bound,
     usage_from,
     worst_case_cost,
 )
@@ -68,6 +70,7 @@ from asyncgen.observe import events
 
 if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.llm.budget import Budget, Reservation
+    from asyncgen.llm.costs import CostModel
     from asyncgen.llm.transport.rescue import Answer, Rescue
 
 
@@ -76,6 +79,8 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
+CACHED_KEPT = 3
+"""Responses after a few-shot prefix whose cached tokens bound an unknown-cost attempt's."""
 _MS = 1000.0
 
 
@@ -243,7 +248,9 @@ class LLMClient:
         "_rescue",
         "_learns",
         "_prefix_tokens",
+        "_prefix_cached",
         "_write_factor",
+        "costs",
     )
 
     def __init__(
@@ -257,6 +264,7 @@ class LLMClient:
         rescue: Rescue | None = None,
         courier: CourierFiles | None = None,
         split: SplitPrompt = whole_prompt,
+        costs: CostModel | None = None,
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -325,6 +333,10 @@ class LLMClient:
         # (`prefix_bound`) than the prompt's bytes, when one model (one tokenizer) answers
         self._learns = len(config.answering_models) == 1
         self._prefix_tokens: dict[str, int] = {}
+        # the cached prompt tokens of the last responses after each prefix: what the provider
+        # has been serving from its cache (`_unknown_usd`)
+        self._prefix_cached: dict[str, tuple[int, ...]] = {}
+        self.costs = costs  # told every billed response (asyncgen.llm.costs), when given
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
 
     def __repr__(self) -> str:
@@ -466,6 +478,23 @@ class LLMClient:
         seen = self._prefix_tokens.get(fixed)
         if seen is None or usage.prompt_tokens < seen:
             self._prefix_tokens[fixed] = usage.prompt_tokens
+        recent = self._prefix_cached.get(fixed, ())
+        self._prefix_cached[fixed] = (*recent[-(CACHED_KEPT - 1):], usage.cached_tokens)
+
+    def _unknown_usd(self, worst: _WorstCase, reserved_usd: float) -> float:
+        """What an attempt of unknown cost (timeout, hang, reset) settles at: its reservation,
+        or less once the provider has been caching its prefix (`unknown_cost_bound`: the
+        prefix's reported prompt tokens plus a token per byte of the rest, the fewest cached
+        tokens of the last CACHED_KEPT responses after it at the cached price); never less
+        than the provider can bill. Not where cache writes may cost extra (OpenRouter)."""
+        price = self.price
+        seen = self._prefix_tokens.get(worst.fixed) if worst.fixed else None
+        cached = self._prefix_cached.get(worst.fixed, ()) if worst.fixed else ()
+        if price is None or seen is None or len(cached) < CACHED_KEPT or self._write_factor > 1:
+            return reserved_usd
+        tokens = seen + len(worst.rest.encode("utf-8")) + PROMPT_OVERHEAD_TOKENS
+        bound = unknown_cost_bound(price, tokens, min(cached), worst.max_tokens)
+        return min(reserved_usd, bound)
 
     async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
         """This request answered by an earlier run's rescued answer (None: send it). The answer
@@ -641,6 +670,8 @@ class LLMClient:
             if self._budget is not None:
                 budget = self._budget
                 usd = self._worst_usd(worst)
+                if self.costs is not None:
+                    self.costs.reserving(stage, usd)
                 if budget.fits(usd):
                     reservation = budget.reserve(usd)
                 else:
@@ -655,7 +686,7 @@ class LLMClient:
                     stage, reservation.number, reservation.amount_usd)
                 body, status = await self._send_once(content, attempt, limit_s, receipt)
             except ProviderError as err:
-                self._account_failure(err, reservation)
+                self._account_failure(err, reservation, worst)
                 raise
             latency_ms = (clock.monotonic() - sent_at) * _MS
             completion = self._completion(stage, body, attempt, latency_ms, started, estimate)
@@ -667,17 +698,22 @@ class LLMClient:
                 # cancelled mid-attempt: a sent request may have been billed
                 self._budget.settle(reservation, reservation.amount_usd if sent else 0.0)
 
-    def _account_failure(self, err: ProviderError, reservation: Reservation | None) -> None:
-        """Count a failed attempt, price it if it was billed, settle it; slow down on a 429
-        that is a rate limit (not on a sporadic one), hold everyone on an in-flight budget."""
+    def _account_failure(
+        self, err: ProviderError, reservation: Reservation | None, worst: _WorstCase = _NO_COST
+    ) -> None:
+        """Count a failed attempt, price it if it was billed, settle it (an unknown cost at
+        `_unknown_usd`); slow down on a 429 that is a rate limit (not on a sporadic one),
+        hold everyone on an in-flight budget."""
         self._errors[err.kind] += 1
         if err.usage is not None:
             err.billed = usage_from(err.usage, self.price)
             self._count_usage(err.billed)
         if reservation is not None:
-            self._settle(
-                reservation, None if err.billed is None else err.billed.cost_usd, err.maybe_billed
-            )
+            cost = None if err.billed is None else err.billed.cost_usd
+            if err.billed is None and err.maybe_billed:  # unknown: at its cached-aware bound
+                self._settle(reservation, self._unknown_usd(worst, reservation.amount_usd), False)
+            else:
+                self._settle(reservation, cost, err.maybe_billed)
         if isinstance(err, SporadicRateLimit):
             self._limits.record_noise()
         elif isinstance(err, RateLimited):
@@ -692,6 +728,8 @@ class LLMClient:
         usage = completion.usage
         if reservation is not None:
             self._settle(reservation, usage.cost_usd, usage.estimated)
+        if self.costs is not None:
+            self.costs.observe(completion.stage, usage)
         limits = self._limits
         limits.record_success(
             stage=completion.stage,

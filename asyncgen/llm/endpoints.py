@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from asyncgen.llm.client import LLMClient, SplitPrompt, whole_prompt
+from asyncgen.llm.costs import CostModel
 from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
@@ -96,14 +97,14 @@ def configs_for(specs: Sequence[EndpointSpec], base: ProviderConfig, *,
 @asynccontextmanager
 async def open_pool(specs: Sequence[EndpointSpec], configs: Sequence[ProviderConfig], *,
                     budget: Budget | None, split: SplitPrompt = whole_prompt,
-                    ) -> AsyncIterator[EndpointPool]:
+                    costs: CostModel | None = None) -> AsyncIterator[EndpointPool]:
     """The endpoints' clients, open, in a pool sharing the run's budget."""
     model = configs[0].model or ""
     async with AsyncExitStack() as stack:
         endpoints = []
         for spec, config in zip(specs, configs, strict=True):
-            client = await stack.enter_async_context(LLMClient(config, budget=budget,
-                                                               split=split))
+            client = await stack.enter_async_context(
+                LLMClient(config, budget=budget, split=split, costs=costs))
             endpoints.append(Endpoint(spec.name, client, spec.models or (model,)))
         yield EndpointPool(endpoints, model=model)
 

@@ -138,6 +138,16 @@ def worst_case_cost(price: Price, prompt: str, max_tokens: int) -> float:
     return price.cost(prompt_bound, max_tokens)
 
 
+def unknown_cost_bound(price: Price, prompt_tokens: int, cached_tokens: int,
+                       max_tokens: int) -> float:
+    """What an attempt whose answer never came back (timeout, hang, reset) can have been
+    billed at most, once the provider has been serving `cached_tokens` of such a prompt from
+    its cache: the rest of its `prompt_tokens` (an upper bound) at the input price, the cached
+    part at the cached price, `max_tokens` at the output price."""
+    cached = max(0, min(cached_tokens, prompt_tokens))
+    return price.cost(prompt_tokens, max_tokens, cached)
+
+
 CACHE_WRITE_FACTOR = 1.25
 """What a prompt token may cost at most, in input prices, where the provider bills writes to
 its prompt cache: Anthropic's (5-minute) cache writes through OpenRouter bill 1.25x the input

@@ -83,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Batch API: seconds from validating to completed")
     parser.add_argument("--batch-discount", type=float, default=BATCH_DISCOUNT,
                         help="Batch API: lines cost the live price times (1 - this)")
+    parser.add_argument("--batch-cache", action="store_true",
+                        help="Batch API: serve lines' prompt prefixes from the prompt cache "
+                        "(at the cached price, discounted), as Anthropic does; off: OpenAI's "
+                        "way, which does not promise it")
     parser.add_argument("--batch-fail", type=float, default=0.0,
                         help=f"Batch API: a batch fails validation, {_PROBABILITY}")
     parser.add_argument("--batch-expire", type=float, default=0.0,
@@ -138,6 +142,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             prompt_cache=args.prompt_cache, prompt_cache_ttl_s=args.prompt_cache_ttl,
             usage_cost=args.usage_cost,
             batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
+            batch_cache=args.batch_cache,
             batch_fail=args.batch_fail, batch_expire=args.batch_expire,
             batch_line_error=args.batch_line_error, stuck=args.stuck,
             chat_format=args.chat_format,

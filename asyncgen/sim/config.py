@@ -66,6 +66,7 @@ class SimConfig:
     usage_cost: bool = True  # send OpenRouter's usage.cost (False: tokens only, as OpenAI does)
     batch_delay_s: float = BATCH_DELAY_S  # Batch API: validating to completed, in all
     batch_discount: float = BATCH_DISCOUNT  # batch lines cost the live price times (1 - this)
+    batch_cache: bool = False  # batch lines' prompts are served from the prompt cache too
     batch_fail: float = 0.0  # probability that a batch fails validation
     batch_expire: float = 0.0  # probability that a batch expires half done
     batch_line_error: float = 0.0  # probability that one batch line ends in a 500

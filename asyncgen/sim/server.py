@@ -179,15 +179,17 @@ class SimServer:
             return LineAnswer(400, body, 0.0, billed=False)
         generated = self._generate(parsed)
         completion_tokens = count_tokens(generated.text)
-        cost = round(cost_usd(self.config, prompt_tokens, completion_tokens)
+        cached_tokens = self._cached_tokens(parsed) if self.config.batch_cache else 0
+        cost = round(cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens)
                      * (1.0 - self.config.batch_discount), 12)
         prefix = "chatcmpl" if parsed.endpoint == "chat" else "cmpl"
         bill = self.books.bill(Bill(
             f"{prefix}-sim{next(self._ids)}", f"batch:{parsed.endpoint}", parsed.model,
-            prompt_tokens, completion_tokens, cost, extra=ids,
+            prompt_tokens, completion_tokens, cost, cached_tokens=cached_tokens,
+            extra={**ids, "kind": prompt_kind(parsed.prompt).value},
         ))
         self.books.close_bill(bill, 200, "answered")
-        billed = usage(self.config, prompt_tokens, completion_tokens, 0, cost)
+        billed = usage(self.config, prompt_tokens, completion_tokens, cached_tokens, cost)
         body = completion_body(parsed, generated.text, generated.finish_reason, billed,
                                ident=bill.id, created=int(self._wall()))
         self.counts["batch_line"] += 1
@@ -317,7 +319,7 @@ class SimServer:
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
             completion_tokens,
             cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
-            cached_tokens=cached_tokens,
+            cached_tokens=cached_tokens, extra={"kind": prompt_kind(parsed.prompt).value},
         )
         if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
             return await self._deliver(request, parsed, generated, bill, kind, headers)

@@ -42,6 +42,8 @@ async def classify(
         except StopRequested:
             await results.send(Finished(job, reason="stopped"))
             return
+        finally:
+            ask.release(job.hold, "classify")  # settled: the rest holds its instances
         if answer is None:
             await results.send(Finished(job, reason="classify_failed"))
             return

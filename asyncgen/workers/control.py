@@ -16,6 +16,7 @@ from typing import Protocol
 import anyio
 
 from asyncgen.llm import Completion
+from asyncgen.llm.budget import Hold, Plan
 from asyncgen.llm.errors import (
     BudgetExhausted,
     ItemError,
@@ -59,6 +60,7 @@ class Candidates:
 
     instructions: tuple[str, ...]
     model: str = ""  # the model that wrote them (as the provider named it)
+    hold: Hold | None = None  # what the plan holds for the request and its jobs (`--budget-usd`)
 
 
 @dataclass(slots=True)
@@ -70,6 +72,7 @@ class Job:
     is_classification: bool = False
     models: dict[str, str] = field(default_factory=dict)
     """Stage -> the model that answered it for this job (its task records them)."""
+    hold: Hold | None = None  # what the plan holds to finish it (`--budget-usd`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +203,7 @@ class Asker:
     success between them (a wrong URL or an outage would otherwise retry forever, unwatched).
     """
 
-    __slots__ = ("client", "control", "params", "max_failures", "_failures_in_a_row")
+    __slots__ = ("client", "control", "params", "max_failures", "plan", "_failures_in_a_row")
 
     def __init__(
         self,
@@ -209,12 +212,19 @@ class Asker:
         params: Mapping[Stage, RequestParams],
         *,
         max_failures: int = 0,
+        plan: Plan | None = None,
     ) -> None:
         self.client = client
         self.control = control
         self.params = params
         self.max_failures = max_failures  # 0: never give up
+        self.plan = plan  # a capped budget's plan (asyncgen.llm.budget.Plan), else None
         self._failures_in_a_row = 0
+
+    def release(self, hold: Hold | None, part: str | None = None) -> None:
+        """Give back (a part of) what the plan holds for a job or a request, once settled."""
+        if hold is not None and self.plan is not None:
+            self.plan.release(hold, part)
 
     async def __call__(self, stage: Stage, prompt: str) -> Completion | None:
         if self.control.stopping.is_set() and not may_send(stage, self.control.reason):

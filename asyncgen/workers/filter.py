@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -46,9 +47,13 @@ from asyncgen.workers.control import (
 )
 from asyncgen.workers.instructions import Outlook
 
+if TYPE_CHECKING:
+    from asyncgen.llm.budget import Plan
+
 log = events.get_logger()
 
 STUCK_AFTER = 200  # generation responses in a row that admit nothing: the provider is stuck
+DEFERRED_POLL_S = 0.05  # how often a batch waiting for money looks again, at most
 SLICE_S = 0.01  # the longest the filter works without letting the loop run others
 _clock = time.perf_counter
 
@@ -62,7 +67,7 @@ class Filter:
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
         "stuck_after", "fields", "_next_id", "_barren", "_waiting", "_candidates_open",
-        "_batches", "_slice",
+        "_batches", "_slice", "plan", "_deferred",
     )
 
     def __init__(
@@ -80,6 +85,7 @@ class Filter:
         fields: FieldsPass,
         backlog: Backlog | None = None,
         stuck_after: int = STUCK_AFTER,
+        plan: Plan | None = None,
     ) -> None:
         self.pool = pool
         self.store = store
@@ -98,6 +104,9 @@ class Filter:
         self._candidates_open = True  # until CandidatesClosed
         self._batches = 0  # generation responses received (their journal ids)
         self._slice = _clock()  # since when the filter holds the loop, about
+        self.plan = plan  # a capped budget's plan: no job is sent on that it cannot finish
+        # the rest of a batch whose jobs the budget cannot hold yet (its batch id, its texts)
+        self._deferred: tuple[str, tuple[str, ...], str] | None = None  # batch, texts, model
 
     async def run(
         self,
@@ -114,8 +123,15 @@ class Filter:
         batches: deque[tuple[str, Candidates]] = deque()
         async with inbox, jobs, labelled:
             await self._restore_backlog(jobs, labelled)
-            while self._candidates_open or batches or self.control.open_jobs:
-                if not batches:
+            while (self._candidates_open or batches or self.control.open_jobs
+                   or self._deferred is not None):
+                if self._deferred is not None:
+                    await self._judge_deferred(jobs)
+                if self._deferred is not None:
+                    # it looks again now and then: money may have been given back by a request
+                    # that brought no message (a receive is not cut short: it may lose one)
+                    await anyio.sleep(DEFERRED_POLL_S)
+                elif not batches:
                     message = await inbox.receive()
                     self._slice = _clock()
                     await self._take(message, batches, labelled)
@@ -126,7 +142,7 @@ class Filter:
                     except anyio.WouldBlock:
                         break
                     await self._take(message, batches, labelled)
-                if batches:
+                if batches and self._deferred is None:
                     await self._judge(*batches.popleft(), jobs)
                 if self._waiting:
                     await self._feed(jobs)
@@ -138,6 +154,10 @@ class Filter:
         labelled: ObjectSendStream[Job],
     ) -> None:
         if isinstance(message, Candidates):
+            if self.plan is not None and message.hold is not None:
+                # its candidates hold their own jobs' money as they are admitted (a hold kept
+                # until the batch is judged would starve a deferred batch ahead of it)
+                self.plan.release(message.hold)
             self._batches += 1
             batch = f"{self.run_id}-{self._batches}"
             if message.instructions:
@@ -168,6 +188,7 @@ class Filter:
                 self._waiting.append(job)
             elif not self.control.stopping.is_set():
                 job.is_classification = record.is_classification
+                job.hold = None if self.plan is None else self.plan.labelled_job()
                 self.control.open_job()
                 await labelled.send(job)
         self.outlook.restoring(sum(len(texts) for texts in backlog.candidates.values()))
@@ -192,8 +213,15 @@ class Filter:
             )
             if expected >= control.target:
                 return
+            job = self._waiting[0]
+            if self.plan is not None:
+                job.hold = self.plan.job()
+                if job.hold is None:  # the budget cannot finish it (yet)
+                    self._out_of_money()
+                    return
+            self._waiting.popleft()
             control.open_job()
-            await jobs.send(self._waiting.popleft())
+            await jobs.send(job)
         control.backlog_sent.set()
 
     async def _admit_later(self, texts: Sequence[str]) -> None:
@@ -207,12 +235,55 @@ class Filter:
     async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
         """One generation response: admitted or rejected; left journaled if the run is stopping."""
         self.slots.release()
-        self.outlook.judge()
         if self.control.stopping.is_set():
+            self.outlook.judge()
             return
-        admitted = await self._admit(candidates.instructions, jobs, candidates.model)
+        admitted, rest = await self._admit(candidates.instructions, jobs, candidates.model)
+        self.outlook.judge()  # not before: it is under way until admitted or deferred
+        if rest:  # the budget cannot finish more jobs now: the rest waits for money
+            self._defer(batch, rest, candidates.model)
+            return
         if candidates.instructions:
             self.journal.write(journal.judged(batch))
+        self._count_barren(admitted)
+
+    def _defer(self, batch: str, rest: tuple[str, ...], model: str) -> None:
+        """Keep the rest of a batch until open work gives money back (or the run stops)."""
+        self._deferred = (batch, rest, model)
+        self.outlook.defer(len(rest))
+        self._out_of_money()
+
+    async def _judge_deferred(self, jobs: ObjectSendStream[Job]) -> None:
+        """Judge the rest of a deferred batch as far as the budget now holds; left unjudged
+        in the journal (for the next run) when the run stops."""
+        assert self._deferred is not None
+        batch, texts, model = self._deferred
+        if self.control.stopping.is_set():
+            self._deferred = None
+            self.outlook.defer(0)
+            return
+        if self.plan is not None and not self.plan.fits_job():
+            self._out_of_money()
+            return
+        admitted, rest = await self._admit(texts, jobs, model)  # counted as deferred meanwhile
+        if rest:
+            self._defer(batch, rest, model)
+            return
+        self._deferred = None
+        self.outlook.defer(0)
+        self.journal.write(journal.judged(batch))
+        self._count_barren(admitted)
+
+    def _out_of_money(self) -> None:
+        """Stop for the budget when it cannot hold one more job and nothing under way (no
+        open job, no generation request) could give money back."""
+        if self.outlook.in_flight or self.control.open_jobs:
+            return
+        assert self.plan is not None
+        self.control.stop("budget", note=self.plan.stop_note())
+
+    def _count_barren(self, admitted: int) -> None:
+        """Count generation responses in a row that admitted nothing; stop when stuck."""
         if admitted:
             self._barren = 0
             return
@@ -223,21 +294,33 @@ class Filter:
                 f"no new instruction (--stuck-after {self.stuck_after})"
             ))
 
-    async def _admit(self, texts: Sequence[str], jobs: ObjectSendStream[Job], model: str) -> int:
-        """Admit the novel texts (`model` wrote them) and send them on; how many were
-        admitted."""
+    async def _admit(
+        self, texts: Sequence[str], jobs: ObjectSendStream[Job], model: str = ""
+    ) -> tuple[int, tuple[str, ...]]:
+        """Admit the novel texts (`model` wrote them) and send them on, as long as the budget
+        can hold what finishing each costs; how many were admitted, and the texts not judged
+        for want of money."""
         count = 0
-        for text in texts:
+        for n, text in enumerate(texts):
             await self._share_the_loop()
+            hold = None
+            if self.plan is not None:
+                hold = self.plan.job()
+                if hold is None:
+                    return count, tuple(texts[n:])
             verdict = self._verdict(text)
-            if verdict is not None:
-                count += 1
-                self.control.open_job()
-                job = self._job(text, verdict.query)
-                if model:
-                    job.models["instructions"] = model
-                await jobs.send(job)
-        return count
+            if verdict is None:
+                if self.plan is not None and hold is not None:
+                    self.plan.release(hold)
+                continue
+            count += 1
+            self.control.open_job()
+            job = self._job(text, verdict.query)
+            job.hold = hold
+            if model:
+                job.models["instructions"] = model
+            await jobs.send(job)
+        return count, ()
 
     async def _share_the_loop(self) -> None:
         """Let the loop run other tasks once the filter has held it for `SLICE_S`.
@@ -273,6 +356,8 @@ class Filter:
     def _finish(self, done: Finished) -> None:
         self.control.close_job()
         job = done.job
+        if self.plan is not None and job.hold is not None:
+            self.plan.release(job.hold)  # whatever its requests have not given back
         if done.reason == "stopped":
             return  # not asked: the journal has it open, for the next run
         if not done.instances:

@@ -46,6 +46,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asyncgen.batch.client import BatchClient
 from asyncgen.config import RunConfig
 from asyncgen.llm.params import STAGES
 from asyncgen.novelty.pool import Pool
@@ -65,7 +66,7 @@ from asyncgen.workers.control import (
 )
 from asyncgen.workers.filter import Filter
 from asyncgen.workers.instances import generate_instances
-from asyncgen.workers.instructions import Outlook, generate, sample
+from asyncgen.workers.instructions import Outlook, adopt, generate, sample
 from asyncgen.workers.progress import Progress
 
 log = events.get_logger()
@@ -209,13 +210,18 @@ class Graph:
                 tg.start_soon(partial(
                     sample, prompts_send, pool=self.pool, control=self.control,
                     outlook=self.outlook, rng=self.rng, human=cfg.human_per_prompt,
-                    machine=cfg.machine_per_prompt,
+                    machine=cfg.machine_per_prompt, plan=self.ask.plan,
                 ))
                 tg.start_soon(partial(
                     generate, prompts_recv.clone(), inbox_send.clone(), ask=self.ask,
                     outlook=self.outlook, slots=slots, blacklist=cfg.blacklist,
                     most=stage_ceiling(cfg.instruction_workers, cfg),
                 ))
+                if isinstance(self.ask.client, BatchClient):  # paid answers nobody asks for
+                    tg.start_soon(partial(
+                        adopt, self.ask.client, inbox_send.clone(), outlook=self.outlook,
+                        slots=slots, blacklist=cfg.blacklist,
+                    ))
             await inbox_send.send(CandidatesClosed())
 
     async def _stop_after(self, seconds: float) -> None:

@@ -35,6 +35,8 @@ async def generate_instances(
         except StopRequested:
             await results.send(Finished(job, reason="stopped"))
             return
+        finally:
+            ask.release(job.hold)  # its last request has settled
         if completion is None:
             await results.send(Finished(job, reason="item_error"))
             return

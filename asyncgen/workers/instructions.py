@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from functools import partial
+from typing import Protocol
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asyncgen.llm import Completion
+from asyncgen.llm.budget import Hold, Plan
 from asyncgen.novelty.pool import Pool
 from asyncgen.observe import events
 from asyncgen.selfinstruct.parsing import parse_instruction_answer
@@ -26,6 +29,7 @@ INITIAL_YIELD = 7.0
 INITIAL_COMMIT_SHARE = 1.0
 MEASURED_AFTER = 20
 SAMPLER_POLL_S = 0.05
+ORPHAN_POLL_S = 0.1  # how often answers of re-attached generation batches are looked for
 
 
 class Outlook:
@@ -33,12 +37,12 @@ class Outlook:
 
     Without it, every prompt sent after the target is in sight is money spent on tasks that are
     cut at the end. Two writers, each of its own fields and through its own methods: the
-    generation stage (`sending`, `answered`, `unanswered`) and the filter (`judged`,
+    generation stage (`sending`, `answered`, `unanswered`) and the filter (`judge`, `defer`,
     `restoring`, `admit`, `commit`, `fail`). The sampler reads.
     """
 
-    __slots__ = ("in_flight", "handed", "dropped", "judged", "backlog", "admitted", "committed",
-                 "failed")
+    __slots__ = ("in_flight", "handed", "dropped", "judged", "backlog", "deferred", "admitted",
+                 "committed", "failed")
 
     def __init__(self) -> None:
         # the generation stage's
@@ -48,6 +52,7 @@ class Outlook:
         # the filter's
         self.judged = 0  # candidate batches the filter has judged
         self.backlog = 0  # candidates journaled by earlier runs, not judged yet
+        self.deferred = 0  # candidates received, waiting for the budget to fit their jobs
         self.admitted = 0  # candidates admitted by this run
         self.committed = 0  # tasks committed by this run
         self.failed = 0  # admitted jobs that ended with no instance
@@ -79,6 +84,10 @@ class Outlook:
     def judge(self) -> None:
         self.judged += 1
 
+    def defer(self, candidates: int) -> None:
+        """Candidates received and waiting for the budget to fit their jobs (0: none)."""
+        self.deferred = candidates
+
     def restoring(self, candidates: int) -> None:
         """Earlier runs' journaled candidates still to judge (0 once judged)."""
         self.backlog = candidates
@@ -105,7 +114,13 @@ class Outlook:
     def expected(self, *, committed: int, open_jobs: int, queued_prompts: int) -> float:
         """Tasks committed once everything under way (and queued) has run its course."""
         upstream = (self.in_flight + self.pending + queued_prompts) * self.per_request()
-        return committed + (open_jobs + self.backlog + upstream) * self.commit_share()
+        return committed + (open_jobs + self.backlog + self.deferred + upstream) * (
+            self.commit_share())
+
+    def idle(self, open_jobs: int) -> bool:
+        """Nothing under way that could still give money back: no generation request, no
+        candidate waiting, no open job."""
+        return not (open_jobs or self.in_flight or self.pending or self.deferred)
 
 
 async def sample(
@@ -117,8 +132,11 @@ async def sample(
     rng: random.Random,
     human: int,
     machine: int,
+    plan: Plan | None = None,
 ) -> None:
-    """Send prompts while the tasks already under way are not expected to reach the target.
+    """Send prompts while the tasks already under way are not expected to reach the target,
+    and, with a budget, while the plan can hold a generation request and its jobs; the run
+    stops for the budget once it cannot and nothing under way could give money back.
 
     Nothing is sampled before the filter has sent the previous runs' open work on."""
     async with send:
@@ -134,6 +152,12 @@ async def sample(
             )
             if expected >= control.target:
                 await anyio.sleep(SAMPLER_POLL_S)  # enough under way
+                continue
+            if plan is not None and not plan.fits_generation(outlook.per_request()):
+                if outlook.idle(control.open_jobs) and not send.statistics().current_buffer_used:
+                    control.stop("budget", note=plan.stop_note())
+                    return
+                await anyio.sleep(SAMPLER_POLL_S)  # open work may give money back
                 continue
             try:
                 await send.send(pool.sample_prompt(rng, human=human, machine=machine))
@@ -171,32 +195,85 @@ async def generate(
         )
         if expected >= control.target:
             return  # sampled before the outlook knew better: dropped, it cost nothing
+        hold = None if ask.plan is None else ask.plan.generation(outlook.per_request())
+        if ask.plan is not None and hold is None:
+            return  # the budget cannot hold it now: dropped, it cost nothing
         outlook.sending(+1)
         try:
             completion = await ask("instructions", instruction_prompt(shown))
         except StopRequested:
+            ask.release(hold)
             return  # the run stopped before this request was sent
         finally:
             outlook.sending(-1)
         if completion is None:
+            ask.release(hold)
             outlook.unanswered()
             return
-        answer = parse_instruction_answer(
-            completion.text,
-            finish_reason=completion.finish_reason,
-            first_number=len(shown) + 1,
-            blacklist=blacklist,
-        )
-        kept = answer.kept
-        log.info(events.CANDIDATES_PARSED, count=len(kept) + len(answer.rejected),
-                 kept=len(kept), format=answer.format, chat=answer.chat)
-        for item in answer.rejected:
-            log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
-        # sent also when empty: the filter sees every response (a stuck provider is noticed)
-        await slots.acquire()
-        outlook.answered()  # counted as a request once the filter has judged it
-        await send.send(Candidates(tuple(kept), completion.model))
+        await _hand_over(completion, len(shown) + 1, send, outlook=outlook, slots=slots,
+                         blacklist=blacklist, hold=hold)
 
     async with send:
         await fan_out(receive, one, most=most, go_on=lambda: not control.stopping.is_set(),
                       ready=partial(ask.client.room, "instructions"))
+
+
+async def _hand_over(
+    completion: Completion,
+    first_number: int,
+    send: MemoryObjectSendStream[FilterMessage],
+    *,
+    outlook: Outlook,
+    slots: anyio.Semaphore,
+    blacklist: Sequence[str],
+    hold: Hold | None = None,
+    adopted: bool = False,
+) -> None:
+    """Parse one generation response and send its candidates to the filter."""
+    answer = parse_instruction_answer(
+        completion.text,
+        finish_reason=completion.finish_reason,
+        first_number=first_number,
+        blacklist=blacklist,
+    )
+    kept = answer.kept
+    log.info(events.CANDIDATES_PARSED, count=len(kept) + len(answer.rejected), kept=len(kept),
+             format=answer.format, chat=answer.chat, **({"adopted": True} if adopted else {}))
+    for item in answer.rejected:
+        log.info(events.TASK_REJECTED, reason=item.reason, instruction=item.text)
+    # sent also when empty: the filter sees every response (a stuck provider is noticed)
+    outlook.answered()  # pending from the moment it is no longer in flight (no gap); counted
+    await slots.acquire()  # as a request once the filter has judged it
+    # the filter releases the hold
+    await send.send(Candidates(tuple(kept), model=completion.model, hold=hold))
+
+
+class Orphans(Protocol):
+    """Where generation answers nobody asks for come from (asyncgen.batch.BatchClient)."""
+
+    def take_orphans(self) -> list[tuple[int, Completion]]: ...
+
+    def expecting_orphans(self) -> bool: ...
+
+
+async def adopt(
+    orphans: Orphans,
+    send: MemoryObjectSendStream[FilterMessage],
+    *,
+    outlook: Outlook,
+    slots: anyio.Semaphore,
+    blacklist: Sequence[str],
+) -> None:
+    """Generation answers of batches an earlier run left in flight, that no worker of this run
+    asks for again (their prompts were sampled at random): paid for, so parsed and sent to the
+    filter as any others, which journals their candidates as they arrive (judged now, or by
+    the next run when this one is stopping). Ends when no such answer is still expected."""
+    async with send:
+        while True:
+            for number, completion in orphans.take_orphans():
+                await _hand_over(completion, number, send, outlook=outlook, slots=slots,
+                                 blacklist=blacklist, adopted=True)
+            if not orphans.expecting_orphans():
+                return
+            await anyio.sleep(ORPHAN_POLL_S)
+

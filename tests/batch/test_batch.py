@@ -342,7 +342,8 @@ async def test_resume_finds_a_batch_created_but_not_journaled(tmp_path: Path) ->
 
 def _run_args(out: Path, url: str, target: int, *extra: str) -> list[str]:
     return ["run", "--out", str(out), "--provider", "sim", "--base-url", url,
-            "--target-instructions", str(target), "--batch", "--batch-max-wait", "0.2",
+            "--target-instructions", str(target), "--batch", "--batch-stages", "all",
+            "--batch-max-wait", "0.2",
             "--batch-poll-interval", "0.05", *QUIET, *extra]
 
 
@@ -395,3 +396,60 @@ def test_kill_9_during_batches_then_resume_pays_no_body_twice(tmp_path: Path) ->
     assert spend.recover(out / layout.SPEND_FILE).figure_usd >= billed - 1e-9  # held counted
     events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
     assert any(e["event"] == "batch.reattached" for e in events)
+
+
+def test_generation_answers_of_a_reattached_batch_nobody_asks_for_again_are_used(
+        tmp_path: Path) -> None:
+    """Issue 20: kill -9 while a generation batch is in progress, after tasks are committed
+    (so that the resumed run samples other prompts and asks none of its bodies again); its
+    answers come back after the resume and are parsed, not dropped: every generation line the
+    simulator billed has its candidate.parsed event, and no body is billed twice."""
+    books = tmp_path / "books.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
+    with sim_process("--batch-delay-s", "1.5", "--books", str(books)) as url:
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, "-m", "asyncgen", *_run_args(out, url, 60)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # a generation batch submitted, not collected
+            path, tasks = out / "batches.jsonl", out / "tasks.jsonl"
+            records = [orjson.loads(x) for x in path.read_bytes().splitlines()] \
+                if path.exists() else []
+            generation = {r["seq"] for r in records if r.get("stage") == "instructions"}
+            open_seqs = {r["seq"] for r in records if r["r"] == "submitted"} - {
+                r["seq"] for r in records if r["r"] == "collected"}
+            if generation & open_seqs and tasks.exists() and tasks.stat().st_size:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert main(_run_args(out, url, 60)) == 0
+        fetch_totals(url)
+    lines = list(read_books(books))
+    digests = [line["body_digest"] for line in lines if "body_digest" in line]
+    assert digests and len(digests) == len(set(digests))  # no body billed twice
+    generated = sum(1 for line in lines if line["kind"] == "instructions")
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    parsed = [e for e in events if e["event"] == "candidate.parsed"]
+    assert any(e.get("adopted") for e in parsed), "no orphan was left: the test proves nothing"
+    assert len(parsed) >= generated, (len(parsed), generated)
+
+
+def test_batch_sends_each_stage_where_it_costs_less(tmp_path: Path) -> None:
+    """Issue 20: batch lines not cached (OpenAI's way), so the prompt cache makes the
+    classification and instance prompts cheaper live; generation (no fixed prefix) is cheaper
+    in batches. run.finished says per stage which transport and why."""
+    books = tmp_path / "books.jsonl"
+    with sim_process("--batch-delay-s", "0.2", "--books", str(books)) as url:
+        out = tmp_path / "out"
+        args = [a for a in _run_args(out, url, 40) if a not in ("--batch-stages", "all")]
+        assert main(args) == 0
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    finished = [e for e in events if e["event"] == "run.finished"][-1]
+    transports = finished["batches"]["transports"]
+    assert transports["instructions"]["via"] == "batch", transports
+    assert transports["classify"]["via"] == "live", transports
+    assert transports["instances"]["via"] == "live", transports
+    kinds = {(line["kind"], str(line["endpoint"]).startswith("batch:"))
+             for line in read_books(books)}
+    assert ("instructions", True) in kinds and ("classify", False) in kinds
