@@ -25,7 +25,7 @@ from asyncgen.llm.budget import Budget, Plan
 from asyncgen.llm.costs import MARGIN, MEASURED_AFTER, CostModel, unknown_cost_bound
 from asyncgen.llm.pricing import Price, Usage
 from asyncgen.selfinstruct.demos import load_demos
-from asyncgen.selfinstruct.prompts import classify_prompt
+from asyncgen.selfinstruct.prompts import classify_prompt, split_fixed
 from asyncgen.sim.books import Books, fetch_totals, read_books
 from tests.conftest import sim_process
 
@@ -169,9 +169,10 @@ async def test_a_hung_attempt_settles_at_the_cached_aware_bound_never_below_the_
     books = Books()
     config = sim.SimConfig(seed=4, fail_hang=0.2)
     async with sim.serve(config, books=books) as url:
-        provider = ProviderConfig(provider="sim", base_url=url, max_concurrency=4,
+        provider = ProviderConfig(provider="sim", base_url=url, max_concurrency=4, transport="aiohttp",
                                   max_attempts=1, timeout_s=0.3)
-        async with LLMClient(provider, budget=budget, costs=CostModel(PRICE)) as client:
+        async with LLMClient(provider, budget=budget, costs=CostModel(PRICE),
+                             split=split_fixed) as client:
             await _classify_until(client, random.Random(1), 5)  # the prefix gets cached
             with anyio.fail_after(50):
                 async with anyio.create_task_group() as tg:
