@@ -169,7 +169,8 @@ async def test_a_hung_attempt_settles_at_the_cached_aware_bound_never_below_the_
     books = Books()
     config = sim.SimConfig(seed=4, fail_hang=0.2)
     async with sim.serve(config, books=books) as url:
-        provider = ProviderConfig(provider="sim", base_url=url, max_concurrency=4, transport="aiohttp",
+        provider = ProviderConfig(provider="sim", base_url=url, max_concurrency=4,
+                                  transport="aiohttp",
                                   max_attempts=1, timeout_s=0.3)
         async with LLMClient(provider, budget=budget, costs=CostModel(PRICE),
                              split=split_fixed) as client:
