@@ -32,7 +32,7 @@ import anyio.abc
 from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
 from asyncgen.batch.lines import ENDPOINT_PATHS, LineResult, input_file, read_file
-from asyncgen.llm.client import Completion, LLMClient
+from asyncgen.llm.client import LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.costs import TRANSPORTS, WAITING, Choice, CostModel, choose_transport
 from asyncgen.llm.errors import (
@@ -46,6 +46,7 @@ from asyncgen.llm.errors import (
 )
 from asyncgen.llm.params import STAGES, RequestParams, Stage
 from asyncgen.llm.pricing import Price, Usage, worst_case_cost
+from asyncgen.llm.wire import Completion
 from asyncgen.observe import events
 
 if TYPE_CHECKING:

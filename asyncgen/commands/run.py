@@ -27,8 +27,8 @@ from asyncgen.commands import console
 from asyncgen.config import DEFAULT_MODEL, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
+from asyncgen.llm.billing import billed_usd, provider_price
 from asyncgen.llm.budget import Budget, Plan
-from asyncgen.llm.client import billed_usd, provider_price
 from asyncgen.llm.costs import CostModel, set_priors
 from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits

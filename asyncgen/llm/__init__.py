@@ -1,6 +1,6 @@
 """The provider layer: client, typed errors, retry policy, shared limits, prices."""
 
-from asyncgen.llm.client import Completion, LLMClient
+from asyncgen.llm.client import LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
     BudgetExhausted,
@@ -13,6 +13,7 @@ from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import DEFAULT_PARAMS, STAGES, RequestParams, Stage
 from asyncgen.llm.pricing import DEFAULT_PRICES, Price, Usage, price_for
 from asyncgen.llm.providers import ProviderConfig
+from asyncgen.llm.wire import Completion
 
 __all__ = [
     "DEFAULT_PARAMS",

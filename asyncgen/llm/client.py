@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -32,18 +30,22 @@ from multidict import CIMultiDict
 
 from asyncgen.errors import UsageError
 from asyncgen.llm import retry
+from asyncgen.llm.billing import (
+    _NO_COST,
+    Accounting,
+    _billing,
+    _WorstCase,
+    provider_price,
+)
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
     ConnectionFailed,
     DeadlineExceeded,
     EndpointUnreachable,
-    InFlightBudget,
     ItemError,
     ProviderError,
-    RateLimited,
     RetriesExhausted,
     SendingStopped,
-    SporadicRateLimit,
     check_response,
     error_for_status,
     map_transport_errors,
@@ -53,25 +55,27 @@ from asyncgen.llm.limits import ProviderLimits
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.pricing import (
     CACHE_WRITE_FACTOR,
-    PROMPT_OVERHEAD_TOKENS,
     Price,
-    Usage,
     estimate_tokens,
-    prefix_bound,
     price_for,
-    unknown_cost_bound,
-    usage_from,
     worst_case_cost,
 )
 from asyncgen.llm.providers import ProviderConfig
 from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
 from asyncgen.llm.transport.couriered import CourierFiles, CourierTransport
+from asyncgen.llm.wire import (
+    MS_PER_S,
+    Completion,
+    SplitPrompt,
+    Wire,
+    whole_prompt,
+)
 from asyncgen.observe import events
 
 if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle at run time
     from asyncgen.llm.budget import Budget, Reservation
     from asyncgen.llm.costs import CostModel
-    from asyncgen.llm.transport.rescue import Answer, Rescue
+    from asyncgen.llm.transport.rescue import Rescue
 
 
 CONNECT_TIMEOUT_S = 10.0
@@ -79,24 +83,7 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
-CACHED_KEPT = 3
 """Responses after a few-shot prefix whose cached tokens bound an unknown-cost attempt's."""
-_MS = 1000.0
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """One successful completion. `latency_ms` is the successful attempt's round trip,
-    `elapsed_ms` the whole `complete` call (queueing and retries included)."""
-
-    text: str
-    finish_reason: str
-    usage: Usage
-    latency_ms: float
-    elapsed_ms: float
-    attempts: int
-    model: str
-    stage: Stage
 
 
 class _Deadline:
@@ -108,113 +95,7 @@ class _Deadline:
         self.at = at
 
 
-@dataclass(frozen=True, slots=True)
-class _WorstCase:
-    """What bounds one request's attempts: the cost its prompt's bytes bound, and its fixed
-    few-shot prefix ("" when none), the rest and max_tokens for the bound learnt per prefix."""
-
-    bytes_usd: float
-    fixed: str
-    rest: str
-    max_tokens: int
-
-
-_NO_COST = _WorstCase(0.0, "", "", 0)
-
-
-def _billing(err: ProviderError) -> dict[str, Any]:
-    """Usage fields for an event about a failed attempt that was billed (else none)."""
-    usage = err.billed
-    if usage is None:
-        return {}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cost_usd": usage.cost_usd,
-    }
-
-
-def _dearest(prices: list[Price | None]) -> Price | None:
-    """The price to reserve for when any of these models may answer (None if one is unknown):
-    with fallback models the budget holds the dearest one's worst case."""
-    if not prices or any(price is None for price in prices):
-        return None
-    known = [price for price in prices if price is not None]
-    if len(known) == 1:
-        return known[0]
-    cached = [price.cached_per_m for price in known]
-    return Price(
-        max(price.input_per_m for price in known),
-        max(price.output_per_m for price in known),
-        None if None in cached else max(c for c in cached if c is not None),
-    )
-
-
-def provider_price(config: ProviderConfig) -> Price | None:
-    """The price the client reserves and prices at: the dearest of the models that may answer
-    (None when one of them has no known price)."""
-    return _dearest([
-        price_for(model, price_in=config.price_in, price_out=config.price_out,
-                  price_cached=config.price_cached)
-        for model in config.answering_models
-    ])
-
-
-def settled_amount(reserved_usd: float, cost: float | None, unsure: bool) -> float:
-    """What an attempt's reservation settles at: the billed cost; the whole reservation when
-    the cost is unknown and it may have been billed (`unsure`), at least that when unsure."""
-    if cost is None:
-        return reserved_usd if unsure else 0.0
-    return max(cost, reserved_usd) if unsure else cost
-
-
-def billed_usd(answer: Answer, price: Price | None) -> float:
-    """What the provider billed for a rescued answer, read as the client reads a response it
-    receives (`_account_success` / `_account_failure`): the same settlement rule."""
-    try:
-        body = check_response(answer.status, answer.headers, answer.body, attempt=1,
-                              now=SYSTEM_CLOCK.wall(), secret=None)
-    except ProviderError as err:
-        cost = None if err.usage is None else usage_from(err.usage, price).cost_usd
-        return settled_amount(answer.reserved_usd, cost, err.maybe_billed)
-    raw = body.get("usage")
-    if not isinstance(raw, dict):  # the client estimates such a response: unsure
-        return answer.reserved_usd
-    return settled_amount(answer.reserved_usd, usage_from(raw, price).cost_usd, False)
-
-
-def _text_of(choice: Mapping[str, Any], chat: bool) -> str:
-    """The generated text of a chat or completions choice ("" when the model sent none)."""
-    if chat:
-        message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-    else:
-        content = choice.get("text")
-    return content if isinstance(content, str) else ""
-
-
-SplitPrompt = Callable[[str], tuple[str, str]]
-
-
-def whole_prompt(prompt: str) -> tuple[str, str]:
-    """No fixed prefix known: the prompt is all candidate part."""
-    return "", prompt
-
-
-def _cache_marked(fixed: str, variable: str) -> str | list[dict[str, Any]]:
-    """The message content with the fixed prefix as its own text part, marked as a prompt-cache
-    breakpoint (`cache_control`, for Anthropic models through OpenRouter); the prompt itself
-    when it has no fixed part."""
-    if not fixed:
-        return variable
-    return [
-        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
-        {"type": "text", "text": variable},
-    ]
-
-
-class LLMClient:
+class LLMClient(Accounting, Wire):
     """Completions from one provider, shared by every worker of a run."""
 
     __slots__ = (
@@ -455,47 +336,6 @@ class LLMClient:
             self._learn(fixed, completion.usage)
         return completion
 
-    def _worst_usd(self, worst: _WorstCase) -> float:
-        """What an attempt reserves, at the time it reserves: the prompt's byte bound, or the
-        bound its few-shot prefix's reported tokens give when that is lower."""
-        seen = self._prefix_tokens.get(worst.fixed) if worst.fixed else None
-        if seen is None or self.price is None:
-            return worst.bytes_usd
-        return min(worst.bytes_usd, prefix_bound(self.price, seen, worst.rest, worst.max_tokens,
-                                                 self._write_factor))
-
-    def _learn(self, fixed: str, usage: Usage) -> None:
-        """Keep the fewest prompt tokens the provider reported for a prompt after this fixed
-        prefix (`prefix_bound`), if its bill is the price table's for them (tokens that
-        understate the bill, or a usage the client estimated, teach nothing)."""
-        price = self.price
-        if usage.estimated or usage.prompt_tokens <= 0 or price is None:
-            return
-        if usage.cost_usd is None or usage.cost_usd > (
-            price.cost(usage.prompt_tokens, usage.completion_tokens) * (1 + 1e-9) + 1e-12
-        ):
-            return
-        seen = self._prefix_tokens.get(fixed)
-        if seen is None or usage.prompt_tokens < seen:
-            self._prefix_tokens[fixed] = usage.prompt_tokens
-        recent = self._prefix_cached.get(fixed, ())
-        self._prefix_cached[fixed] = (*recent[-(CACHED_KEPT - 1):], usage.cached_tokens)
-
-    def _unknown_usd(self, worst: _WorstCase, reserved_usd: float) -> float:
-        """What an attempt of unknown cost (timeout, hang, reset) settles at: its reservation,
-        or less once the provider has been caching its prefix (`unknown_cost_bound`: the
-        prefix's reported prompt tokens plus a token per byte of the rest, the fewest cached
-        tokens of the last CACHED_KEPT responses after it at the cached price); never less
-        than the provider can bill. Not where cache writes may cost extra (OpenRouter)."""
-        price = self.price
-        seen = self._prefix_tokens.get(worst.fixed) if worst.fixed else None
-        cached = self._prefix_cached.get(worst.fixed, ()) if worst.fixed else ()
-        if price is None or seen is None or len(cached) < CACHED_KEPT or self._write_factor > 1:
-            return reserved_usd
-        tokens = seen + len(worst.rest.encode("utf-8")) + PROMPT_OVERHEAD_TOKENS
-        bound = unknown_cost_bound(price, tokens, min(cached), worst.max_tokens)
-        return min(reserved_usd, bound)
-
     async def _rescued(self, stage: Stage, content: bytes, estimate: int) -> Completion | None:
         """This request answered by an earlier run's rescued answer (None: send it). The answer
         is marked used (by the courier, acknowledged) before it is used: at most once, across
@@ -519,38 +359,6 @@ class LLMClient:
         self._log.info(events.REQUEST_RESCUED, stage=stage, rescued_from=answer.run,
                        rescue_id=answer.id)
         return completion
-
-    def model_of(self, stage: Stage) -> str:
-        """The model a request of `stage` names: the stage's own, else the run's."""
-        params = self.config.params.get(stage)
-        return (params.model if params is not None else None) or self.config.model or ""
-
-    def body(self, prompt: str, params: RequestParams) -> bytes:
-        """The request body this client sends for `prompt` (the Batch API sends the same)."""
-        return self._encode(prompt, params)
-
-    def _encode(self, prompt: str, params: RequestParams) -> bytes:
-        """The JSON request body: the per-params part is serialised once, the prompt spliced in
-        (`{"model": ..., <params>, "messages": [{"role": "user", "content": <prompt>}]}`)."""
-        parts = self._bodies.get(params)
-        if parts is None:
-            parts = self._bodies[params] = self._body_parts(params)
-        if self.config.marks_cache_prefix:
-            return parts[0] + orjson.dumps(_cache_marked(*self._split(prompt))) + parts[1]
-        return parts[0] + orjson.dumps(prompt) + parts[1]
-
-    def _body_parts(self, params: RequestParams) -> tuple[bytes, bytes]:
-        """The JSON around the prompt for these params (built from a dict, so always valid)."""
-        marker = "\x00prompt\x00"
-        body: dict[str, Any] = {
-            "model": self.config.model, **self.config.routing_body(), **params.body()
-        }
-        if self._chat:
-            body["messages"] = [{"role": "user", "content": marker}]
-        else:
-            body["prompt"] = marker
-        head, tail = orjson.dumps(body).split(orjson.dumps(marker))
-        return head, tail
 
     async def _complete_with_retries(
         self, stage: Stage, content: bytes, estimate: int, worst: _WorstCase
@@ -688,7 +496,7 @@ class LLMClient:
             except ProviderError as err:
                 self._account_failure(err, reservation, worst)
                 raise
-            latency_ms = (clock.monotonic() - sent_at) * _MS
+            latency_ms = (clock.monotonic() - sent_at) * MS_PER_S
             completion = self._completion(stage, body, attempt, latency_ms, started, estimate)
             self._account_success(completion, status, estimate, reservation)
             return completion
@@ -697,61 +505,6 @@ class LLMClient:
             if reservation is not None and not reservation.settled and self._budget is not None:
                 # cancelled mid-attempt: a sent request may have been billed
                 self._budget.settle(reservation, reservation.amount_usd if sent else 0.0)
-
-    def _account_failure(
-        self, err: ProviderError, reservation: Reservation | None, worst: _WorstCase = _NO_COST
-    ) -> None:
-        """Count a failed attempt, price it if it was billed, settle it (an unknown cost at
-        `_unknown_usd`); slow down on a 429 that is a rate limit (not on a sporadic one),
-        hold everyone on an in-flight budget."""
-        self._errors[err.kind] += 1
-        if err.usage is not None:
-            err.billed = usage_from(err.usage, self.price)
-            self._count_usage(err.billed)
-        if reservation is not None:
-            cost = None if err.billed is None else err.billed.cost_usd
-            if err.billed is None and err.maybe_billed:  # unknown: at its cached-aware bound
-                self._settle(reservation, self._unknown_usd(worst, reservation.amount_usd), False)
-            else:
-                self._settle(reservation, cost, err.maybe_billed)
-        if isinstance(err, SporadicRateLimit):
-            self._limits.record_noise()
-        elif isinstance(err, RateLimited):
-            self._limits.record_rate_limited(err.retry_after_s)
-        elif isinstance(err, InFlightBudget) and err.retry_after_s is not None:
-            self._limits.pause(err.retry_after_s)
-
-    def _account_success(
-        self, completion: Completion, status: int, estimate: int, reservation: Reservation | None
-    ) -> None:
-        """Settle, reconcile the token estimate, count and log a successful attempt."""
-        usage = completion.usage
-        if reservation is not None:
-            self._settle(reservation, usage.cost_usd, usage.estimated)
-        if self.costs is not None:
-            self.costs.observe(completion.stage, usage)
-        limits = self._limits
-        limits.record_success(
-            stage=completion.stage,
-            latency_s=completion.latency_ms / _MS,
-            token_charge=limits.token_charge(estimate),
-            actual_tokens=usage.prompt_tokens + usage.completion_tokens,
-        )
-        self._count_usage(usage)
-        self._totals["completed"] += 1
-        self._log.info(
-            events.REQUEST_COMPLETED,
-            stage=completion.stage,
-            model=completion.model,
-            status=status,
-            attempt=completion.attempts,
-            latency_ms=round(completion.latency_ms, 1),
-            prompt_tokens=usage.prompt_tokens,
-            cached_tokens=usage.cached_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost_usd=usage.cost_usd,
-            **self._cache_fields(usage),
-        )
 
     async def _send_once(
         self, content: bytes, attempt: int, limit_s: float, receipt: Receipt | None = None
@@ -800,58 +553,5 @@ class LLMClient:
                 await response.aclose()
         return response.status_code, response.headers, data
 
-    def _completion(
-        self,
-        stage: Stage,
-        body: dict[str, Any],
-        attempt: int,
-        latency_ms: float,
-        started: float,
-        estimate: int,
-    ) -> Completion:
-        """A Completion from a checked response body."""
-        choice = body["choices"][0]
-        text = _text_of(choice, self._chat)
-        raw_usage = body.get("usage")
-        if isinstance(raw_usage, dict):
-            usage = usage_from(raw_usage, self.price)
-        else:  # no usage sent (some compatible servers): count as the simulator does
-            completion_tokens = estimate_tokens(text)
-            prompt_tokens = max(0, estimate - completion_tokens)
-            cost = None if self.price is None else self.price.cost(prompt_tokens, completion_tokens)
-            usage = Usage(prompt_tokens, completion_tokens, cost, estimated=True)
-        finish = choice.get("finish_reason")
-        return Completion(
-            text=text,
-            finish_reason=finish if isinstance(finish, str) else "unknown",
-            usage=usage,
-            latency_ms=latency_ms,
-            elapsed_ms=(self._clock.monotonic() - started) * _MS,
-            attempts=attempt,
-            model=self.model_of(stage),
-            stage=stage,
-        )
 
-    def _count_usage(self, usage: Usage) -> None:
-        """Add a billed response to the totals."""
-        totals = self._totals
-        totals["prompt_tokens"] += usage.prompt_tokens
-        totals["cached_tokens"] += usage.cached_tokens
-        totals["completion_tokens"] += usage.completion_tokens
-        if usage.cost_usd is not None:
-            totals["cost_usd"] += usage.cost_usd
 
-    def _cache_fields(self, usage: Usage) -> dict[str, Any]:
-        """What the prompt cache saved on a response (when the price is known), and the tokens
-        it wrote (when the provider says)."""
-        fields: dict[str, Any] = {}
-        if usage.cached_tokens and self.price is not None:
-            fields["cache_saved_usd"] = self.price.cache_saving(usage.cached_tokens)
-        if usage.cache_write_tokens:
-            fields["cache_write_tokens"] = usage.cache_write_tokens
-        return fields
-
-    def _settle(self, reservation: Reservation, cost: float | None, unsure: bool) -> None:
-        """Settle with the billed cost; unknown or uncertain cost settles the whole hold."""
-        assert self._budget is not None
-        self._budget.settle(reservation, settled_amount(reservation.amount_usd, cost, unsure))

@@ -25,11 +25,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
-from asyncgen.llm.client import LLMClient, SplitPrompt, whole_prompt
+from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
 from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
+from asyncgen.llm.wire import SplitPrompt, whole_prompt
 
 if TYPE_CHECKING:
     from asyncgen.llm.budget import Budget

@@ -418,7 +418,7 @@ async def test_a_prefix_whose_tokens_were_reported_reserves_their_bound(
     an attempt reserves (and, its cost unknown, settles at) that count plus the candidate's
     bytes, not the whole prompt's bytes (x1.25 through OpenRouter: cache writes); not when the
     bill was above the price table's, nor when another model may answer."""
-    from asyncgen.llm.client import provider_price
+    from asyncgen.llm.billing import provider_price
     from asyncgen.llm.pricing import prefix_bound, worst_case_cost
     from asyncgen.selfinstruct.prompts import split_fixed
 
