@@ -7,7 +7,8 @@
                  age, polled, collected, retried; budget reserved per batch
 """
 
-from asyncgen.batch.client import BatchClient, BatchSettings
+from asyncgen.batch.client import BatchClient
+from asyncgen.batch.flights import BatchSettings
 from asyncgen.batch.journal import BatchJournal
 
 __all__ = ["BatchClient", "BatchJournal", "BatchSettings"]

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from asyncgen.batch.api import BatchAPI
-from asyncgen.batch.client import BatchClient, settings_for
+from asyncgen.batch.client import BatchClient
+from asyncgen.batch.flights import settings_for
 from asyncgen.batch.journal import BatchJournal
 from asyncgen.config import RunConfig
 from asyncgen.llm.client import LLMClient

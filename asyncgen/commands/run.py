@@ -11,7 +11,7 @@ import os
 import random
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -21,7 +21,7 @@ from typing import Any, cast
 import anyio
 
 from asyncgen import __version__
-from asyncgen.batch.client import DEFAULT_DISCOUNT
+from asyncgen.batch.flights import DEFAULT_DISCOUNT
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.commands import console
 from asyncgen.config import DEFAULT_MODEL, RunConfig
@@ -29,9 +29,10 @@ from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
 from asyncgen.llm.billing import billed_usd, provider_price
 from asyncgen.llm.budget import Budget, Plan
-from asyncgen.llm.costs import CostModel, set_priors
+from asyncgen.llm.costs import CostModel, prior_usd
 from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits
+from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import DIGITS, price_for
 from asyncgen.llm.providers import (
     KEY_VARIABLES,
@@ -47,6 +48,7 @@ from asyncgen.rundir import fields as side
 from asyncgen.rundir import journal as worklog
 from asyncgen.rundir import layout, spend, summary
 from asyncgen.rundir.checkpoint import Checkpointer
+from asyncgen.rundir.closing import settle
 from asyncgen.rundir.record import (
     DirectoryLock,
     Record,
@@ -57,9 +59,14 @@ from asyncgen.rundir.record import (
     write_record,
 )
 from asyncgen.rundir.spend import Recovered
-from asyncgen.rundir.tally import fold_events, tally_state
 from asyncgen.selfinstruct.demos import Demonstrations, load_demos
-from asyncgen.selfinstruct.prompts import split_fixed
+from asyncgen.selfinstruct.prompts import (
+    classify_prompt,
+    input_first_prompt,
+    instruction_prompt,
+    output_first_prompt,
+    split_fixed,
+)
 from asyncgen.sim.embedded import SimulatorFailed, simulator
 from asyncgen.workers.control import FAILING_REASONS, Asker, Completer, Control
 from asyncgen.workers.filter import Filter
@@ -462,33 +469,6 @@ def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
     return files, rescue.Rescue(rescued.answers)
 
 
-def settle(out: Path, checkpointer: Checkpointer | None = None) -> None:
-    """Leave the directory quick to resume and report: fold what this run appended into
-    OUT/summary.json and compact the work journal to what is still open (what the next run
-    would do first). Both are the files' own folds, so nothing is lost when this is skipped
-    (a kill -9, a stop at once) or fails: the next reader folds the rest itself. The run's
-    checkpointer, when its folds are whole, has folded most of it already."""
-    try:
-        if checkpointer is not None and checkpointer.usable:
-            backlog = checkpointer.final()
-            backlog.settle(set(checkpointer.tasks.fold.instructions))
-            if (out / layout.JOURNAL_FILE).is_file():
-                worklog.rewrite(out / layout.JOURNAL_FILE, backlog)
-            return
-        before = summary.read_summary(out)
-        tasks = summary.fold_tasks(out, before)
-        parts = {"tasks": tasks.part(tasks.fold.state())}
-        if (out / layout.EVENTS_FILE).is_file():
-            folded = fold_events(out, before)
-            parts["events"] = folded.part(tally_state(folded.fold))
-        summary.write_summary(out, parts)
-        path = out / layout.JOURNAL_FILE
-        if path.is_file():
-            worklog.rewrite(path, worklog.read(path, set(tasks.fold.instructions)))
-    except (UsageError, OSError, ValueError):
-        pass  # the files stand as they are; the next run or report folds them in full
-
-
 def _cannot_write(exc: BaseException, where: Path) -> str:
     """One line for a failed write: which file (or directory), what the system said."""
     if not isinstance(exc, OSError) or isinstance(exc, ConnectionError):
@@ -591,3 +571,20 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
         checkpointer=checkpointer,
         fields=fields,
     )
+
+
+def set_priors(costs: CostModel, demos: Demonstrations, instructions: Sequence[str],
+               params: Mapping[Stage, RequestParams]) -> None:
+    """Priors from the run's own prompts: a generation prompt showing these seed
+    `instructions`, and the classification and (dearer) instance prompt of the longest."""
+    price = costs.price
+    if price is None or not instructions:
+        return
+    longest = max(instructions, key=len)
+    costs.prior("instructions", prior_usd(price, instruction_prompt(instructions),
+                                          params["instructions"].max_tokens))
+    costs.prior("classify", prior_usd(price, classify_prompt(demos.classify, longest),
+                                      params["classify"].max_tokens))
+    instance = max(input_first_prompt(demos.input_first, longest),
+                   output_first_prompt(demos.output_first, longest), key=len)
+    costs.prior("instances", prior_usd(price, instance, params["instances"].max_tokens))

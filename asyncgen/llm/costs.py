@@ -19,22 +19,14 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from asyncgen.llm.params import STAGES, RequestParams, Stage
+from asyncgen.llm.params import STAGES, Stage
 from asyncgen.llm.pricing import Price, Usage, estimate_tokens, unknown_cost_bound
-from asyncgen.selfinstruct.demos import Demonstrations
-from asyncgen.selfinstruct.prompts import (
-    classify_prompt,
-    input_first_prompt,
-    instruction_prompt,
-    output_first_prompt,
-)
 
 __all__ = ["Choice", "CostModel", "Measured", "Transport", "choose_transport", "prior_usd",
-           "set_priors", "unknown_cost_bound"]
+           "unknown_cost_bound"]
 
 Transport = Literal["live", "batch"]
 TRANSPORTS: tuple[Transport, ...] = ("live", "batch")
@@ -171,23 +163,6 @@ def prior_usd(price: Price, prompt: str, max_tokens: int) -> float:
     """A prior for a request of this prompt: its tokens estimated at chars/4, none cached,
     and max_tokens of completion."""
     return price.cost(estimate_tokens(prompt), max_tokens)
-
-
-def set_priors(costs: CostModel, demos: Demonstrations, instructions: Sequence[str],
-               params: Mapping[Stage, RequestParams]) -> None:
-    """Priors from the run's own prompts: a generation prompt showing these seed
-    `instructions`, and the classification and (dearer) instance prompt of the longest."""
-    price = costs.price
-    if price is None or not instructions:
-        return
-    longest = max(instructions, key=len)
-    costs.prior("instructions", prior_usd(price, instruction_prompt(instructions),
-                                          params["instructions"].max_tokens))
-    costs.prior("classify", prior_usd(price, classify_prompt(demos.classify, longest),
-                                      params["classify"].max_tokens))
-    instance = max(input_first_prompt(demos.input_first, longest),
-                   output_first_prompt(demos.output_first, longest), key=len)
-    costs.prior("instances", prior_usd(price, instance, params["instances"].max_tokens))
 
 
 @dataclass(frozen=True, slots=True)

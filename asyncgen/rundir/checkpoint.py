@@ -1,6 +1,6 @@
 """The run's checkpointer: OUT/summary.json kept current while the run writes.
 
-A kill -9 leaves no clean end (`run.settle`) to fold the run's lines into the summary; without
+A kill -9 leaves no clean end (`closing.settle`) to fold the run's lines into the summary; without
 checkpoints the next resume and every `report` would fold the killed run's whole tasks.jsonl,
 events.jsonl and journal.jsonl again. Every `INTERVAL_S` (longer when a step took long: the
 checkpointer spends at most 1/`SHARE` of the run's time), in a worker thread, it folds the

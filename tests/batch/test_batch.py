@@ -25,7 +25,7 @@ import pytest
 
 from asyncgen.batch import BatchClient, BatchJournal, BatchSettings
 from asyncgen.batch.api import BatchAPI
-from asyncgen.batch.client import batch_price
+from asyncgen.batch.flights import batch_price
 from asyncgen.batch.lines import input_file
 from asyncgen.cli import main
 from asyncgen.commands.report import build_report
