@@ -503,7 +503,7 @@ class BatchClient:
         waited = (self._now() - started) * _MS
         return Completion(text=result.text, finish_reason=result.finish_reason, usage=usage,
                           latency_ms=waited, elapsed_ms=waited, attempts=attempts,
-                          model=self.live.config.model or "", stage=stage)
+                          model=self.live.model_of(stage), stage=stage)
 
     # resume -----------------------------------------------------------------------------
 

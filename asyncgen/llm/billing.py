@@ -39,11 +39,8 @@ if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle a
     from asyncgen.llm.transport.rescue import Answer
 
 
-
-
-from typing import TYPE_CHECKING
-
 CACHED_KEPT = 3
+"""Responses after a few-shot prefix whose cached tokens bound an unknown-cost attempt's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,6 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
-"""Responses after a few-shot prefix whose cached tokens bound an unknown-cost attempt's."""
 
 
 class _Deadline:

@@ -201,7 +201,8 @@ class EndpointPool:
 
     async def room(self, stage: Stage) -> None:
         """Return once the endpoint with most room has no send of `stage` waiting."""
-        endpoint = self._choose(self.model, set()) or self.endpoints[0]
+        model = self.endpoints[0].client.model_of(stage) if self.endpoints else self.model
+        endpoint = self._choose(model, set()) or self.endpoints[0]
         await endpoint.client.limits.room_for(PRIORITY.get(stage, 0))
 
     def hold(self, stage: Stage) -> None:

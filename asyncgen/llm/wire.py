@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # asyncgen.llm.budget imports asyncgen.llm: no import cycle a
 
 
 
-from typing import TYPE_CHECKING
 
 MS_PER_S = 1000.0
 
