@@ -3,24 +3,33 @@
 One boundary: transport exceptions and error statuses become the typed errors of
 `asyncgen.llm.errors` here. These calls are few (a handful per batch), so each is retried on a
 retryable error with the client's backoff, up to ATTEMPTS times, then raised.
+
+A BatchClient speaks to a provider through three calls whose wire form is the dialect's:
+`submit` (the lines to a batch at the provider), `find` (a batch submitted whose answer was
+lost) and `results` (a terminal batch's lines). This class is OpenAI's dialect (an uploaded
+JSONL file, output and error files); `asyncgen.batch.openrouter` is OpenRouter's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 
+from asyncgen.batch.lines import LineResult, input_file, read_file
 from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
+    FatalError,
     MalformedResponse,
     ProviderError,
     error_for_status,
     map_transport_errors,
 )
+from asyncgen.llm.pricing import Price
 from asyncgen.llm.providers import ProviderConfig
 
 ATTEMPTS = 6
@@ -66,6 +75,38 @@ class BatchAPI:
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
+
+    # the dialect: what a BatchClient calls ---------------------------------------------------
+
+    async def submit(self, seq: str, endpoint: str, model: str,
+                     lines: Iterable[tuple[str, bytes]],
+                     uploaded: Callable[[str], None]) -> dict[str, Any]:
+        """Upload the input file (`uploaded(file_id)` is called, to journal it, before the
+        batch is created from it), create the batch; the batch object. A create that failed
+        may have been done: the batch made from that file is searched for first."""
+        file_id = await self.upload(input_file(endpoint, lines), f"{seq}.jsonl")
+        uploaded(file_id)
+        try:
+            return await self.create(file_id, endpoint, {"asyncgen_batch": seq})
+        except ProviderError as err:
+            if isinstance(err, FatalError):
+                raise
+            found = await self.find(file_id)
+            if found is None:
+                raise
+            return found
+
+    async def results(self, batch: dict[str, Any], price: Price | None, *,
+                      now: float) -> dict[str, LineResult]:
+        """custom_id -> outcome of a terminal batch: its output and error files."""
+        out: dict[str, LineResult] = {}
+        for name in ("output_file_id", "error_file_id"):
+            file_id = batch.get(name)
+            if file_id:
+                out.update(read_file(await self.content(str(file_id)), price, now=now))
+        return out
+
+    # OpenAI's endpoints -----------------------------------------------------------------------
 
     async def upload(self, data: bytes, filename: str) -> str:
         """POST /files (purpose=batch); the file id."""
@@ -116,7 +157,8 @@ class BatchAPI:
                                     status=response.status_code)
         return body
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, method: str, path: str, *, attempts: int = ATTEMPTS,
+                    **kwargs: Any) -> httpx.Response:
         """One call, retried on retryable errors; the typed error after the last attempt."""
         http = self._http
         if http is None:
@@ -134,7 +176,7 @@ class BatchAPI:
                     )
                 return response
             except ProviderError as err:
-                if not err.retryable or attempt >= ATTEMPTS:
+                if not err.retryable or attempt >= attempts:
                     raise
                 await self._clock.sleep(
                     retry.retry_wait(err.retry_after_s, attempt, 0.5)

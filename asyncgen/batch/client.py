@@ -6,7 +6,10 @@ BatchClient. A request is queued per stage; a stage's queue becomes a batch when
 
     reserve its worst case at the batch price → journal `planned` → upload the input file →
     journal `uploaded` → create the batch → journal `submitted` → poll until terminal →
-    download the output and error files → journal `collected` → settle → answer each request
+    read the lines' results → journal `collected` → settle → answer each request
+
+(uploading, creating and reading results are the provider's dialect: `BatchAPI.submit` and
+`results`, OpenAI's or OpenRouter's, `asyncgen.batch.openrouter`)
 
 so several batches (of any stage) are in flight at once. A request whose body (its digest)
 is already queued, in flight or answered is never sent again: it waits for, or gets, that
@@ -39,7 +42,7 @@ from asyncgen.batch.flights import (
     batch_price,
 )
 from asyncgen.batch.journal import BatchJournal, JournaledBatch
-from asyncgen.batch.lines import ENDPOINT_PATHS, LineResult, input_file, read_file
+from asyncgen.batch.lines import ENDPOINT_PATHS, LineResult
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.costs import TRANSPORTS, WAITING, Choice, CostModel, choose_transport
@@ -311,21 +314,10 @@ class BatchClient:
                              [(cid, r.key, r.next_number) for cid, r in flight.requests.items()])
         self._flights[seq] = flight
         try:
-            data = input_file(self._url, (
+            batch = await self.api.submit(seq, self._url, self.live.model_of(stage), (
                 (cid, self.live.body(r.prompt or "", r.params or self.live.config.params[stage]))
                 for cid, r in flight.requests.items()
-            ))
-            file_id = await self.api.upload(data, f"{seq}.jsonl")
-            self.journal.uploaded(seq, file_id)
-            try:
-                batch = await self.api.create(file_id, self._url, {"asyncgen_batch": seq})
-            except ProviderError as err:
-                if isinstance(err, FatalError):
-                    raise
-                found = await self.api.find(file_id)  # the create may have been done
-                if found is None:
-                    raise
-                batch = found
+            ), lambda file_id: self.journal.uploaded(seq, file_id))
         except FatalError:
             raise
         except ProviderError as err:
@@ -398,14 +390,8 @@ class BatchClient:
                      total=flight.total, completed=flight.completed, failed=flight.failed)
 
     async def _collect(self, flight: _Flight, batch: dict[str, Any]) -> None:
-        """Download the output and error files; journal, settle, answer every request."""
-        results: dict[str, LineResult] = {}
-        now = self._clock.wall()
-        for name in ("output_file_id", "error_file_id"):
-            file_id = batch.get(name)
-            if file_id:
-                results.update(read_file(await self.api.content(str(file_id)), self.price,
-                                         now=now))
+        """Read the lines' results (the dialect's way); journal, settle, answer every request."""
+        results = await self.api.results(batch, self.price, now=self._clock.wall())
         cost = sum(r.usage.cost_usd for r in results.values()
                    if r.usage is not None and r.usage.cost_usd is not None)
         self.journal.collected(flight.seq, flight.batch_id, flight.status, cost,
@@ -509,7 +495,8 @@ class BatchClient:
 
     async def _resume(self) -> None:
         """Take up what earlier runs left: answers to reuse, batches to follow."""
-        for old in self.journal.load():
+        # batches known by id first: a lost submission is then not mistaken for one of them
+        for old in sorted(self.journal.load(), key=lambda b: b.batch_id is None):
             if old.status is not None:
                 for cid, key, _ in old.lines:
                     record = old.results.get(cid)

@@ -21,7 +21,8 @@ from asyncgen.llm.wire import Completion
 if TYPE_CHECKING:
     from asyncgen.llm.budget import Reservation
 
-DEFAULT_DISCOUNT: dict[str, float] = {"openai": 0.5, "sim": 0.5, "openai-compatible": 0.5}
+DEFAULT_DISCOUNT: dict[str, float] = {"openai": 0.5, "sim": 0.5, "openai-compatible": 0.5,
+                                      "openrouter": 0.5}  # OpenRouter: "typically 50%"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

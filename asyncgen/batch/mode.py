@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from asyncgen.batch.api import BatchAPI
 from asyncgen.batch.client import BatchClient
 from asyncgen.batch.flights import settings_for
 from asyncgen.batch.journal import BatchJournal
+from asyncgen.batch.openrouter import batch_api
 from asyncgen.config import RunConfig
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.providers import ProviderConfig
@@ -61,7 +61,7 @@ async def batching(
         poll_interval_s=config.batch_poll_interval, discount=config.batch_discount,
         retry=config.batch_retry,
     )
-    async with BatchAPI(provider) as api, anyio.create_task_group() as tg:
+    async with batch_api(provider) as api, anyio.create_task_group() as tg:
         client = BatchClient(live, api, BatchJournal(config.out / BATCHES_FILE), settings,
                              run_id=run_id, budget=budget, costs=live.costs,
                              all_stages=config.batch_stages == "all")

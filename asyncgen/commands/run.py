@@ -153,9 +153,10 @@ def prepare(config: RunConfig) -> Prepared:
     demos = load_demos(config.demos)
     provider = provider_config(config)
     assert provider.model is not None
-    if config.batch and provider.provider == "openrouter":
-        raise UsageError("--batch: OpenRouter's batch API is not supported (use --provider "
-                         "openai, openai-compatible with an OpenAI-style Batch API, or sim)")
+    if config.batch and provider.provider == "openrouter" and (
+            provider.endpoint != "chat" or provider.fallback_models):
+        raise UsageError("--batch with OpenRouter: its Batch API takes chat completions for one "
+                         "model per batch (--endpoint chat, no fallback models)")
     if config.budget_usd and config.price_in is None and price_for(provider.model) is None:
         raise UsageError(
             f"--budget-usd needs prices for model {provider.model!r}: give --price-in and "

@@ -15,6 +15,9 @@ file with code batch_expired), `batch_line_error` per line (a 500 in the error f
 billed). A cancelled batch keeps the lines answered so far; the rest go to the error file
 with code batch_cancelled. Input lines are validated as OpenAI does: JSON, unique
 `custom_id`, method POST, `url` equal to the batch's endpoint, at most 50,000 lines.
+
+OpenRouter's dialect is served by the same routes (a POST whose body holds inline `requests`),
+plus GET batches/{id}/results, paged: `asyncgen.sim.openrouter_batches`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from asyncgen.sim import openrouter_batches as openrouter
 from asyncgen.sim.protocol import JSON, Endpoint
 
 ENDPOINTS: dict[str, Endpoint] = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
@@ -88,8 +92,15 @@ class _Batch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     cancel: bool = False
+    dialect: str = "openai"
+    model: str | None = None
+    results: list[JSON] = field(default_factory=list)  # OpenRouter's, once terminal
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
-    def public(self) -> JSON:
+    def public(self, page_size: int = 100) -> JSON:
+        if self.dialect == openrouter.DIALECT:
+            return openrouter.public(self, self.status in TERMINAL, page_size)
         out: JSON = {
             "id": self.id, "object": "batch", "endpoint": self.endpoint,
             "errors": None if self.errors is None else {"object": "list", "data": self.errors},
@@ -116,6 +127,7 @@ class BatchFaults:
     expire: float = 0.0
     line_error: float = 0.0
     seed: int = 0
+    page_size: int = 100  # OpenRouter's results: lines per page, and inline in the object
 
 
 class BatchService:
@@ -146,6 +158,7 @@ class BatchService:
         app.router.add_post(f"{prefix}/batches", self._create)
         app.router.add_get(f"{prefix}/batches", self._list)
         app.router.add_get(f"{prefix}/batches/{{batch_id}}", self._get)
+        app.router.add_get(f"{prefix}/batches/{{batch_id}}/results", self._results)
         app.router.add_post(f"{prefix}/batches/{{batch_id}}/cancel", self._cancel)
 
     def stats(self) -> JSON:
@@ -208,6 +221,8 @@ class BatchService:
             return _error(400, "request body is not valid JSON", None)
         if not isinstance(body, dict):
             return _error(400, "request body must be a JSON object", None)
+        if openrouter.is_inline(body):
+            return self._create_inline(body)
         endpoint, window = body.get("endpoint"), body.get("completion_window")
         source = self._files.get(str(body.get("input_file_id")))
         if source is None or source.purpose != "batch":
@@ -220,12 +235,26 @@ class BatchService:
         metadata = body.get("metadata")
         batch = _Batch(self._new_id("batch_sim"), source.id, str(endpoint),
                        metadata if isinstance(metadata, dict) else None, self._now())
+        return _json(200, self._start(batch, source.data))
+
+    def _create_inline(self, body: dict[str, Any]) -> web.Response:
+        """OpenRouter's submission: 202, the batch validating."""
+        try:
+            endpoint, model, data, total = openrouter.input_lines(body, tuple(ENDPOINTS),
+                                                                  MAX_LINES)
+        except openrouter.Refused as exc:
+            return _error(400, exc.message, exc.param)
+        batch = _Batch(self._new_id("batch_sim"), "", endpoint, None, self._now(),
+                       total=total, dialect=openrouter.DIALECT, model=model)
+        return _json(202, self._start(batch, data))
+
+    def _start(self, batch: _Batch, data: bytes) -> JSON:
         self._batches[batch.id] = batch
         self.counts["batches_created"] += 1
-        task = asyncio.get_running_loop().create_task(self._process(batch, source.data))
+        task = asyncio.get_running_loop().create_task(self._process(batch, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return _json(200, batch.public())
+        return batch.public(self.faults.page_size)
 
     async def _list(self, request: web.Request) -> web.Response:
         try:
@@ -239,7 +268,8 @@ class BatchService:
             newest = newest[ids.index(after) + 1:] if after in ids else []
         page = newest[:limit]
         return _json(200, {
-            "object": "list", "data": [b.public() for b in page],
+            "object": "list", "data": [{**b.public(), "results": None} if b.dialect != "openai"
+                                       else b.public() for b in page],
             "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None,
             "has_more": len(newest) > limit,
         })
@@ -248,7 +278,23 @@ class BatchService:
         batch = self._batches.get(request.match_info["batch_id"])
         if batch is None:
             return _error(404, "No such batch", "batch_id")
-        return _json(200, batch.public())
+        return _json(200, batch.public(self.faults.page_size))
+
+    async def _results(self, request: web.Request) -> web.Response:
+        """OpenRouter's paged results of a finished batch (`cursor`, `limit`)."""
+        batch = self._batches.get(request.match_info["batch_id"])
+        if batch is None or batch.dialect != openrouter.DIALECT:
+            return _error(404, "No such batch", "batch_id")
+        if batch.status not in TERMINAL:
+            return _error(409, f"batch is {batch.status}: results come once it is finished",
+                          None)
+        try:
+            limit = min(max(int(request.query.get("limit", "100")), 1), self.faults.page_size)
+        except ValueError:
+            return _error(400, "limit must be an integer", "limit")
+        self.counts["result_pages"] += 1
+        return _json(200, openrouter.results_page(batch.results, request.query.get("cursor"),
+                                                  limit))
 
     async def _cancel(self, request: web.Request) -> web.Response:
         batch = self._batches.get(request.match_info["batch_id"])
@@ -259,7 +305,7 @@ class BatchService:
         batch.cancel = True
         batch.status = "cancelling"
         batch.times["cancelling"] = self._now()
-        return _json(200, batch.public())
+        return _json(200, batch.public(self.faults.page_size))
 
     async def _process(self, batch: _Batch, data: bytes) -> None:
         """validating → in_progress → finalizing → a terminal status."""
@@ -312,6 +358,10 @@ class BatchService:
             if 200 <= answer.status < 300:
                 answered.append(out)
                 batch.completed += 1
+                used = answer.body.get("usage") if isinstance(answer.body, dict) else None
+                if isinstance(used, dict):
+                    batch.prompt_tokens += int(used.get("prompt_tokens") or 0)
+                    batch.completion_tokens += int(used.get("completion_tokens") or 0)
             else:
                 failed.append(out)
                 batch.failed += 1
@@ -321,8 +371,11 @@ class BatchService:
             batch.status = "finalizing"
             batch.times["finalizing"] = self._now()
             await asyncio.sleep(delay * 0.1)
-        batch.output_file_id = self._store(answered, "batch_output")
-        batch.error_file_id = self._store(failed, "batch_output")
+        if batch.dialect == openrouter.DIALECT:
+            batch.results = [openrouter.result_line(line) for line in answered + failed]
+        else:
+            batch.output_file_id = self._store(answered, "batch_output")
+            batch.error_file_id = self._store(failed, "batch_output")
         self._end(batch, status, None)
 
     def _bill(self, cost_usd: float, digest: str) -> None:

@@ -93,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Batch API: a batch expires half done, {_PROBABILITY}")
     parser.add_argument("--batch-line-error", type=float, default=0.0,
                         help=f"Batch API: a line ends in a 500 (error file), {_PROBABILITY}")
+    parser.add_argument("--batch-page-size", type=int, default=100,
+                        help="OpenRouter's Batch API: results per page of GET "
+                        "batches/{id}/results; a batch with more lines has no inline results "
+                        "(default: %(default)s)")
     parser.add_argument("--price-in", type=float, default=PRICE_IN_PER_M,
                         help="USD per 1M uncached prompt tokens billed (default: %(default)s)")
     parser.add_argument("--price-out", type=float, default=PRICE_OUT_PER_M,
@@ -144,7 +148,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             batch_delay_s=args.batch_delay_s, batch_discount=args.batch_discount,
             batch_cache=args.batch_cache,
             batch_fail=args.batch_fail, batch_expire=args.batch_expire,
-            batch_line_error=args.batch_line_error, stuck=args.stuck,
+            batch_line_error=args.batch_line_error, batch_page_size=args.batch_page_size,
+            stuck=args.stuck,
             chat_format=args.chat_format,
         )
     except ValueError as exc:

@@ -70,6 +70,7 @@ class SimConfig:
     batch_fail: float = 0.0  # probability that a batch fails validation
     batch_expire: float = 0.0  # probability that a batch expires half done
     batch_line_error: float = 0.0  # probability that one batch line ends in a 500
+    batch_page_size: int = 100  # OpenRouter's batch results: lines per page (and inline at most)
     stuck: bool = False  # the same two instructions, always; instances that always fail
     chat_format: str = PLAIN  # generation answers as chat models write lists (asyncgen.sim.chat)
 
@@ -99,6 +100,8 @@ class SimConfig:
             raise ValueError(
                 f"prompt_cache_ttl_s must be a finite number > 0, got {self.prompt_cache_ttl_s}"
             )
+        if not 1 <= self.batch_page_size <= 10_000:
+            raise ValueError(f"batch_page_size must be in 1..10000, got {self.batch_page_size}")
         if not (self.hang_s > 0 and self.context_length > 0):
             raise ValueError("hang_s and context_length must be > 0")
         for name in (*FAULT_FIELDS, *BATCH_FAULT_FIELDS, "batch_discount"):

@@ -103,7 +103,7 @@ class SimServer:
         self.batches = BatchService(
             BatchFaults(delay_s=config.batch_delay_s, fail=config.batch_fail,
                         expire=config.batch_expire, line_error=config.batch_line_error,
-                        seed=config.seed),
+                        seed=config.seed, page_size=config.batch_page_size),
             self._answer_line, wall,
         )
 

@@ -1,0 +1,168 @@
+"""OpenRouter's Batch API: the second dialect of `BatchAPI` (https://openrouter.ai/docs/batch-quickstart).
+
+    POST {base}/batches            {"endpoint", "model", "completion_window", "requests":
+                                   [{"custom_id", "body"}]} (endpoint and model before
+                                   requests: OpenRouter stream-parses the body); 202, the batch
+                                   object with status "validating". No file is uploaded.
+    GET  {base}/batches/{id}       the batch: status, request_counts, usage; `results` once
+                                   terminal (one model and one endpoint per batch)
+    GET  {base}/batches/{id}/results?cursor=   the results of a finished batch, a page at a
+                                   time: {"data", "has_more", "next_cursor"}
+    GET  {base}/batches            the key's batches (`results` always null there)
+
+A result line is `{"id", "custom_id", "response": {"status_code", "body", "request_id"} |
+null, "error": {"message", "type", "param"} | null}`: exactly one of response and error. The
+statuses are OpenAI's (validating, in_progress, finalizing, completed, failed, expired,
+cancelling, cancelled). A submission carries no metadata and takes no idempotency key, so a
+POST whose answer was lost (a kill, a timeout) is found again in the list by what we know of
+it: model, endpoint, number of requests, created at or after the moment it was sent, and not
+a batch this client already follows (`find`). The POST itself is sent once, never retried
+blindly: a retry could create a second batch and pay every line twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+import orjson
+
+from asyncgen.batch.api import COMPLETION_WINDOW, LIST_PAGES, BatchAPI
+from asyncgen.batch.lines import LineResult, read_line
+from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
+from asyncgen.llm.errors import FatalError, MalformedResponse, ProviderError
+from asyncgen.llm.pricing import Price
+from asyncgen.llm.providers import ProviderConfig
+
+TOKEN = "openrouter-post"
+"""The journal's `uploaded` record holds, for OpenRouter, `TOKEN:since:total:endpoint:model`:
+what `find` needs to recognise the batch a lost POST created."""
+SKEW_S = 2  # created_at is whole seconds at the provider
+RESULT_PAGES = 10_000  # pages of results read at most for one batch
+
+
+class OpenRouterBatchAPI(BatchAPI):
+    """OpenRouter's batches endpoints; the files endpoints are not used."""
+
+    __slots__ = ("_known",)
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(config, clock=clock, transport=transport)
+        self._known: set[str] = set()  # batch ids this client submitted, retrieved or found
+
+    def __repr__(self) -> str:
+        return f"<OpenRouterBatchAPI {self.config.base_url}>"
+
+    async def submit(self, seq: str, endpoint: str, model: str,
+                     lines: Iterable[tuple[str, bytes]],
+                     uploaded: Callable[[str], None]) -> dict[str, Any]:
+        """POST the inline batch, once. `uploaded(token)` journals what finds it again."""
+        requests = [b'{"custom_id":' + orjson.dumps(cid) + b',"body":' + body + b"}"
+                    for cid, body in lines]
+        head = orjson.dumps({"endpoint": endpoint, "model": model,
+                             "completion_window": COMPLETION_WINDOW})
+        data = head[:-1] + b',"requests":[' + b",".join(requests) + b"]}"
+        token = ":".join((TOKEN, str(int(self._clock.wall())), str(len(requests)), endpoint,
+                          model))
+        uploaded(token)
+        try:
+            batch = await self._json("POST", "/batches", content=data, attempts=1,
+                                     headers={"Content-Type": "application/json"})
+        except ProviderError as err:
+            if isinstance(err, FatalError):
+                raise
+            found = await self.find(token)  # the POST may have been done
+            if found is None:
+                raise
+            return found
+        self._known.add(str(batch.get("id")))
+        return batch
+
+    async def retrieve(self, batch_id: str) -> dict[str, Any]:
+        batch = await super().retrieve(batch_id)
+        self._known.add(batch_id)
+        return batch
+
+    async def find(self, file_id: str) -> dict[str, Any] | None:
+        """The batch a lost POST created (`file_id`: the token `submit` journaled), if any:
+        the oldest of the key's batches with its model, endpoint and size, created since it
+        was sent, that this client does not already follow."""
+        parts = file_id.split(":", 4)
+        if len(parts) != 5 or parts[0] != TOKEN:
+            return None
+        since, total, endpoint, model = int(parts[1]), int(parts[2]), parts[3], parts[4]
+        best: dict[str, Any] | None = None
+        params: dict[str, str] = {"limit": "100"}
+        for _ in range(LIST_PAGES):
+            page = await self._json("GET", "/batches", params=params)
+            for batch in page.get("data") or []:
+                if not isinstance(batch, dict) or str(batch.get("id")) in self._known:
+                    continue
+                counts = batch.get("request_counts") or {}
+                created = batch.get("created_at")
+                if (batch.get("model") == model and batch.get("endpoint") == endpoint
+                        and counts.get("total") == total and isinstance(created, int)
+                        and created >= since - SKEW_S
+                        and (best is None or created < int(best["created_at"]))):
+                    best = batch
+            cursor = page.get("next_cursor") or (page.get("last_id") if page.get("has_more")
+                                                 else None)
+            if not cursor:
+                break
+            params = {"limit": "100", ("cursor" if page.get("next_cursor") else "after"):
+                      str(cursor)}
+        if best is None:
+            return None
+        self._known.add(str(best["id"]))
+        return await super().retrieve(str(best["id"]))  # the whole object, not a list item
+
+    async def results(self, batch: dict[str, Any], price: Price | None, *,
+                      now: float) -> dict[str, LineResult]:
+        """custom_id -> outcome: from the batch object's `results` when it holds a line for
+        every request, else from the paged results endpoint."""
+        counts = batch.get("request_counts") or {}
+        total = counts.get("total") if isinstance(counts.get("total"), int) else None
+        inline = batch.get("results")
+        if isinstance(inline, list) and total is not None and len(inline) >= total:
+            return read_results(inline, price, now=now)
+        out: dict[str, LineResult] = {}
+        params: dict[str, str] = {}
+        for _ in range(RESULT_PAGES):
+            page = await self._json("GET", f"/batches/{batch['id']}/results", params=params)
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise MalformedResponse(f"batch {batch['id']} results: no data list")
+            out.update(read_results(data, price, now=now))
+            cursor = page.get("next_cursor")
+            if not cursor or page.get("has_more") is False:
+                break
+            params = {"cursor": str(cursor)}
+        return out
+
+
+def read_results(items: list[Any], price: Price | None, *, now: float
+                 ) -> dict[str, LineResult]:
+    """custom_id -> outcome of OpenRouter result lines (an error's `type` read as its code)."""
+    out: dict[str, LineResult] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
+            continue  # a garbled line: retried as never answered
+        error = item.get("error")
+        if isinstance(error, dict) and not error.get("code") and error.get("type"):
+            item = {**item, "error": {**error, "code": error["type"]}}
+        out[item["custom_id"]] = read_line(item, price, now=now)
+    return out
+
+
+def batch_api(config: ProviderConfig, *, clock: Clock = SYSTEM_CLOCK,
+              transport: httpx.AsyncBaseTransport | None = None) -> BatchAPI:
+    """The provider's dialect of the Batch API."""
+    kind = OpenRouterBatchAPI if config.provider == "openrouter" else BatchAPI
+    return kind(config, clock=clock, transport=transport)

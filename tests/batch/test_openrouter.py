@@ -1,0 +1,240 @@
+"""OpenRouter's Batch API (issue 20, item 4): the product's dialect against the simulator's,
+over real HTTP on loopback; money read from the simulator's books."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+import pytest
+
+from asyncgen.batch import BatchClient, BatchJournal, BatchSettings
+from asyncgen.batch.openrouter import TOKEN, OpenRouterBatchAPI, batch_api
+from asyncgen.cli import main
+from asyncgen.llm import LLMClient, ProviderConfig
+from asyncgen.rundir import layout, spend
+from asyncgen.sim import SimConfig, serve
+from asyncgen.sim.books import Books, fetch_totals, read_books
+from tests.batch.test_batch import KEY_VARS, QUIET, classify, gather, journal
+from tests.conftest import sim_process
+
+pytestmark = pytest.mark.anyio
+KEY = "sk-or-v1-test-not-a-secret"
+ENDPOINT = "/v1/chat/completions"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _only_openrouter_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
+
+
+def openrouter_url(sim_url: str) -> str:
+    """The simulator's OpenRouter-style base path (…/api/v1)."""
+    return sim_url.replace("/v1", "/api/v1")
+
+
+async def sim_stats(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        reply = await http.get(url.replace("/api/v1", "/sim/stats").replace("/v1", "/sim/stats"))
+    body: dict[str, Any] = reply.json()["batches"]
+    return body
+
+
+@asynccontextmanager
+async def stack(tmp: Path, sim: SimConfig, books: Books, *, size: int, run_id: str = "r1"
+                ) -> AsyncIterator[tuple[BatchClient, str]]:
+    """A simulator, an OpenRouter live client and a running batch client journaling into tmp."""
+    async with serve(sim, books=books) as url:
+        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                base_url=openrouter_url(url), model="vendor/model-1")
+        api = batch_api(config)
+        assert isinstance(api, OpenRouterBatchAPI)
+        async with LLMClient(config) as live, api, anyio.create_task_group() as tg:
+            client = BatchClient(
+                live, api, BatchJournal(tmp / "batches.jsonl"),
+                BatchSettings(size=size, max_wait_s=0.05, poll_interval_s=0.02), run_id=run_id)
+            await tg.start(client.run)
+            yield client, url
+            tg.cancel_scope.cancel()
+
+
+# --- the simulator speaks OpenRouter's dialect ----------------------------------------------
+
+
+async def test_simulator_takes_an_inline_batch_and_pages_its_results() -> None:
+    sim = SimConfig(batch_delay_s=0.1, batch_page_size=2, style="openrouter")
+    async with serve(sim) as url:
+        base = openrouter_url(url)
+        body = {"requests": [], "endpoint": ENDPOINT, "model": "m"}
+        async with httpx.AsyncClient(base_url=base) as http:
+            late = await http.post("/batches", content=orjson.dumps(body))
+            assert late.status_code == 400 and "before requests" in late.text
+            requests = [{"custom_id": f"c{i}", "body": {"messages": [
+                {"role": "user", "content": f"Say {i}"}], "max_tokens": 5}} for i in range(5)]
+            made = await http.post("/batches", content=orjson.dumps(
+                {"endpoint": ENDPOINT, "model": "m", "requests": requests}))
+            assert made.status_code == 202 and made.json()["status"] == "validating"
+            batch_id = made.json()["id"]
+            for _ in range(200):
+                batch = (await http.get(f"/batches/{batch_id}")).json()
+                if batch["status"] == "completed":
+                    break
+                await anyio.sleep(0.02)
+            assert batch["results"] is None  # 5 lines > a page of 2: read from the pages
+            assert batch["usage"]["prompt_tokens"] > 0
+            seen, cursor = [], None
+            while True:
+                page = (await http.get(f"/batches/{batch_id}/results",
+                                       params={"cursor": cursor} if cursor else {})).json()
+                seen += [line["custom_id"] for line in page["data"]]
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+    assert seen == [f"c{i}" for i in range(5)]
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+async def test_batches_are_answered_from_the_pages_and_from_the_object(tmp_path: Path) -> None:
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.1, batch_page_size=2, style="openrouter", batch_cache=True)
+    async with stack(tmp_path, sim, books, size=5) as (client, url):
+        paged = await gather([lambda i=i: client.complete("classify", classify(i))
+                              for i in range(5)])
+        after_paged = (await sim_stats(url)).get("result_pages", 0)
+        inline = await gather([lambda i=i: client.complete("classify", classify(i))
+                               for i in range(10, 12)])  # 2 lines: inline in the object
+        after_inline = (await sim_stats(url)).get("result_pages", 0)
+    assert all(not isinstance(r, Exception) for r in paged + inline)
+    assert after_paged >= 3 and after_inline == after_paged
+    totals = books.totals()
+    assert totals["requests"] == 7 and totals["pending"] == 0
+    spent = sum(r.usage.cost_usd for r in paged + inline)
+    assert spent == pytest.approx(totals["billed_usd"], rel=1e-6)
+    assert [r["r"] for r in journal(tmp_path)].count("collected") == 2
+
+
+async def test_a_lost_submission_is_found_not_sent_again(tmp_path: Path) -> None:
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.1, style="openrouter")
+    async with serve(sim, books=books) as url:
+        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                base_url=openrouter_url(url), model="vendor/model-1")
+        async with LLMClient(config) as live, batch_api(config) as api:
+            log = BatchJournal(tmp_path / "batches.jsonl")
+            params = live.config.params["classify"]
+            bodies = [live.body(classify(i), params) for i in range(2)]
+            keys = [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+            log.planned("old-1", "classify", ENDPOINT, 0.0,
+                        [("old-1-0", keys[0], None), ("old-1-1", keys[1], None)])
+            since = int(time.time())
+            log.uploaded("old-1", f"{TOKEN}:{since}:2:{ENDPOINT}:vendor/model-1")
+            async with httpx.AsyncClient(base_url=openrouter_url(url)) as http:
+                made = await http.post("/batches", content=orjson.dumps({
+                    "endpoint": ENDPOINT, "model": "vendor/model-1",
+                    "requests": [{"custom_id": f"old-1-{i}", "body": orjson.loads(b)}
+                                 for i, b in enumerate(bodies)]}))
+                assert made.status_code == 202  # "killed" before its answer was journaled
+            log.close()
+            async with anyio.create_task_group() as tg:
+                client = BatchClient(live, api, log, BatchSettings(
+                    size=2, max_wait_s=0.01, poll_interval_s=0.02), run_id="r2")
+                await tg.start(client.run)
+                assert client.totals["batches_reattached"] == 1
+                results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                        for i in range(2)])
+                tg.cancel_scope.cancel()
+    assert all(not isinstance(r, Exception) for r in results)
+    assert books.totals()["requests"] == 2  # found and followed, not sent again
+    states = {(r["r"], r["seq"]) for r in journal(tmp_path)}
+    assert ("submitted", "old-1") in states and ("collected", "old-1") in states
+
+
+async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
+    books = Books(tmp_path / "books.jsonl")
+    sim = SimConfig(batch_delay_s=0.1, batch_expire=1.0, batch_page_size=3, style="openrouter")
+    async with stack(tmp_path, sim, books, size=4) as (client, _):
+        results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                for i in range(4)])
+    books.close()
+    # every batch expires half done: 2 answered, then 1, then the last gives up (3 batches)
+    answered = [r for r in results if not isinstance(r, Exception)]
+    assert len(answered) == 3 and client.totals["lines_retried"] >= 2
+    digests = [line["body_digest"] for line in read_books(tmp_path / "books.jsonl")]
+    assert len(digests) == 3 == len(set(digests))
+
+
+# --- asyncgen run --provider openrouter --batch -------------------------------------------
+
+
+def _run_args(out: Path, url: str, target: int, *extra: str) -> list[str]:
+    return ["run", "--out", str(out), "--provider", "openrouter", "--base-url",
+            openrouter_url(url), "--target-instructions", str(target), "--batch",
+            "--batch-stages", "all", "--batch-max-wait", "0.2", "--batch-poll-interval", "0.05",
+            *QUIET, *extra]
+
+
+def test_openrouter_batch_endpoint_must_be_chat(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main(_run_args(out, "http://127.0.0.1:9/v1", 5, "--endpoint", "completions"))
+    assert code == 2 and not out.exists()
+    assert "chat completions" in capsys.readouterr().err
+
+
+def test_kill_9_mid_batch_then_resume_reaches_the_target_and_pays_no_body_twice(
+        tmp_path: Path) -> None:
+    books = tmp_path / "books.jsonl"
+    env = {**{k: v for k, v in os.environ.items() if k not in KEY_VARS},
+           "OPENROUTER_API_KEY": KEY}
+    with sim_process("--style", "openrouter", "--batch-delay-s", "1.0", "--batch-cache",
+                     "--batch-page-size", "7", "--books", str(books)) as url:
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, "-m", "asyncgen", *_run_args(out, url, 40)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # kill once a batch is submitted, not collected
+            path = out / "batches.jsonl"
+            kinds = [orjson.loads(x)["r"] for x in path.read_bytes().splitlines()] \
+                if path.exists() else []
+            if kinds.count("submitted") > kinds.count("collected") and "collected" in kinds:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert main(_run_args(out, url, 40)) == 0
+        fetch_totals(url)
+        with httpx.Client() as http:
+            stats = http.get(url.replace("/v1", "/sim/stats")).json()["batches"]
+    tasks = (out / "tasks.jsonl").read_bytes().splitlines()
+    assert len(tasks) >= 40
+    lines = list(read_books(books))
+    batched = [line for line in lines if str(line["endpoint"]).startswith("batch:")]
+    assert len(batched) >= 0.95 * len(lines)
+    digests = [line["body_digest"] for line in batched]
+    assert digests and len(digests) == len(set(digests))  # no request body billed twice
+    assert stats["result_pages"] > 0  # results read from the pages
+    billed = sum(float(line["cost_usd"]) for line in lines)
+    assert spend.recover(out / layout.SPEND_FILE).figure_usd >= billed - 1e-9
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    assert any(e["event"] == "batch.reattached" for e in events)
+    assert KEY not in (out / "events.jsonl").read_text()
