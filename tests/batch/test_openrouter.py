@@ -100,15 +100,15 @@ async def test_simulator_takes_an_inline_batch_and_pages_its_results() -> None:
                 await anyio.sleep(0.02)
             assert batch["results"] is None  # 5 lines > a page of 2: read from the pages
             assert batch["usage"]["prompt_tokens"] > 0
-            seen, cursor = [], None
+            pages, cursor = [], None
             while True:
                 page = (await http.get(f"/batches/{batch_id}/results",
                                        params={"cursor": cursor} if cursor else {})).json()
-                seen += [line["custom_id"] for line in page["data"]]
+                pages.append([line["custom_id"] for line in page["data"]])
                 cursor = page["next_cursor"]
                 if not cursor:
                     break
-    assert seen == [f"c{i}" for i in range(5)]
+    assert pages == [["c0", "c1"], ["c2", "c3"], ["c4"]]
 
 
 # --- the client --------------------------------------------------------------------------
@@ -199,6 +199,23 @@ def test_openrouter_batch_endpoint_must_be_chat(tmp_path: Path,
     code = main(_run_args(out, "http://127.0.0.1:9/v1", 5, "--endpoint", "completions"))
     assert code == 2 and not out.exists()
     assert "chat completions" in capsys.readouterr().err
+
+
+def test_run_reaches_the_target_through_openrouter_batches(tmp_path: Path) -> None:
+    books = tmp_path / "books.jsonl"
+    with sim_process("--style", "openrouter", "--batch-delay-s", "0.2", "--batch-page-size", "4",
+                     "--books", str(books)) as url:
+        out = tmp_path / "out"
+        assert main(_run_args(out, url, 20)) == 0
+        totals = fetch_totals(url)
+    tasks = (out / "tasks.jsonl").read_bytes().splitlines()
+    assert 20 <= len(tasks) <= 20 + 15
+    lines = list(read_books(books))
+    assert sum(1 for line in lines if str(line["endpoint"]).startswith("batch:")) \
+        >= 0.95 * len(lines)
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    spent = sum(e.get("cost_usd") or 0 for e in events if str(e["event"]).startswith("request."))
+    assert spent == pytest.approx(totals["billed_usd"], rel=1e-6)  # usage.cost of each line
 
 
 def test_kill_9_mid_batch_then_resume_reaches_the_target_and_pays_no_body_twice(
