@@ -4,7 +4,8 @@ One record per step, each a whole JSON line (`asyncgen.jsonl.LineAppender`):
 
     planned    seq, stage, endpoint, worst_usd, lines [[custom_id, key, next_number]]
                (before the file is uploaded; `key` is the request body's digest)
-    uploaded   seq, file_id              (before the batch is created from it)
+    uploaded   seq, file_id              (before the batch is created from it; for OpenRouter,
+                                         which takes no file, what finds a lost submission)
     submitted  seq, batch_id             (as soon as the provider has answered the create)
     collected  seq, batch_id, status, cost_usd, results {custom_id: result}
     abandoned  seq, reason               (never submitted, nothing billed)
