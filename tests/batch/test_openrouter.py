@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx
@@ -59,7 +59,8 @@ async def sim_stats(url: str) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def stack(tmp: Path, sim: SimConfig, books: Books, *, size: int, run_id: str = "r1"
+async def stack(tmp: Path, sim: SimConfig, books: Books, *, size: int, run_id: str = "r1",
+                retry: Literal["batch", "live"] = "batch"
                 ) -> AsyncIterator[tuple[BatchClient, str]]:
     """A simulator, an OpenRouter live client and a running batch client journaling into tmp."""
     async with serve(sim, books=books) as url:
@@ -70,7 +71,8 @@ async def stack(tmp: Path, sim: SimConfig, books: Books, *, size: int, run_id: s
         async with LLMClient(config) as live, api, anyio.create_task_group() as tg:
             client = BatchClient(
                 live, api, BatchJournal(tmp / "batches.jsonl"),
-                BatchSettings(size=size, max_wait_s=0.05, poll_interval_s=0.02), run_id=run_id)
+                BatchSettings(size=size, max_wait_s=0.05, poll_interval_s=0.02, retry=retry),
+                run_id=run_id)
             await tg.start(client.run)
             yield client, url
             tg.cancel_scope.cancel()
@@ -146,6 +148,17 @@ async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> N
     assert len(answered) == 3 and client.totals["lines_retried"] >= 2
     digests = [line["body_digest"] for line in read_books(tmp_path / "books.jsonl")]
     assert len(digests) == 3 == len(set(digests))
+
+
+async def test_a_failed_batch_is_retried_live_and_billed_once(tmp_path: Path) -> None:
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.1, batch_fail=1.0, style="openrouter")
+    async with stack(tmp_path, sim, books, size=3, retry="live") as (client, _):
+        results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                for i in range(3)])
+    assert all(not isinstance(r, Exception) for r in results)
+    assert client.totals["requests_live"] == 3 and books.totals()["requests"] == 3
+    assert [r.get("status") for r in journal(tmp_path) if r["r"] == "collected"] == ["failed"]
 
 
 # --- asyncgen run --provider openrouter --batch -------------------------------------------
