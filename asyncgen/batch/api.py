@@ -12,7 +12,7 @@ JSONL file, output and error files); `asyncgen.batch.openrouter` is OpenRouter's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -127,9 +127,11 @@ class BatchAPI:
     async def cancel(self, batch_id: str) -> dict[str, Any]:
         return await self._json("POST", f"/batches/{batch_id}/cancel")
 
-    async def find(self, file_id: str) -> dict[str, Any] | None:
+    async def find(self, file_id: str, *, taken: Collection[str] = frozenset()
+                   ) -> dict[str, Any] | None:
         """The batch created from `file_id`, newest first, if any (a create whose answer was
-        lost to a crash is found here, not created again)."""
+        lost to a crash is found here, not created again). A file makes one batch: `taken`
+        (batches the journal already names) matters only to dialects that match by shape."""
         after: str | None = None
         for _ in range(LIST_PAGES):
             params = {"limit": "100", **({"after": after} if after else {})}

@@ -495,8 +495,11 @@ class BatchClient:
 
     async def _resume(self) -> None:
         """Take up what earlier runs left: answers to reuse, batches to follow."""
-        # batches known by id first: a lost submission is then not mistaken for one of them
-        for old in sorted(self.journal.load(), key=lambda b: b.batch_id is None):
+        # batches known by id first, and none the journal names (collected ones too) is
+        # taken for a lost submission: OpenRouter's are found by shape, not by input file
+        olds = self.journal.load()
+        taken = frozenset(b.batch_id for b in olds if b.batch_id is not None)
+        for old in sorted(olds, key=lambda b: b.batch_id is None):
             if old.status is not None:
                 for cid, key, _ in old.lines:
                     record = old.results.get(cid)
@@ -504,12 +507,12 @@ class BatchClient:
                     if answer is not None:
                         self._answers[key] = answer
                 continue
-            batch = await self._find(old)
+            batch = await self._find(old, taken)
             if batch is None:
                 continue
             self._reattach(old, batch)
 
-    async def _find(self, old: JournaledBatch) -> dict[str, Any] | None:
+    async def _find(self, old: JournaledBatch, taken: frozenset[str]) -> dict[str, Any] | None:
         """The provider's batch for a journaled one, or None (then it is abandoned)."""
         if old.batch_id is not None:
             try:
@@ -519,7 +522,7 @@ class BatchClient:
                     raise
                 reason = "not found at the provider"
         elif old.file_id is not None:
-            found = await self.api.find(old.file_id)
+            found = await self.api.find(old.file_id, taken=taken)
             if found is not None:
                 self.journal.submitted(old.seq, str(found["id"]))
                 return found

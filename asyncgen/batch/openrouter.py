@@ -22,7 +22,7 @@ blindly: a retry could create a second batch and pay every line twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import httpx
@@ -90,10 +90,12 @@ class OpenRouterBatchAPI(BatchAPI):
         self._known.add(batch_id)
         return batch
 
-    async def find(self, file_id: str) -> dict[str, Any] | None:
+    async def find(self, file_id: str, *, taken: Collection[str] = frozenset()
+                   ) -> dict[str, Any] | None:
         """The batch a lost POST created (`file_id`: the token `submit` journaled), if any:
         the oldest of the key's batches with its model, endpoint and size, created since it
-        was sent, that this client does not already follow."""
+        was sent, that this client does not already follow and that is not `taken` (a batch
+        the journal already names: collected ones too)."""
         parts = file_id.split(":", 4)
         if len(parts) != 5 or parts[0] != TOKEN:
             return None
@@ -103,7 +105,8 @@ class OpenRouterBatchAPI(BatchAPI):
         for _ in range(LIST_PAGES):
             page = await self._json("GET", "/batches", params=params)
             for batch in page.get("data") or []:
-                if not isinstance(batch, dict) or str(batch.get("id")) in self._known:
+                if not isinstance(batch, dict) or str(batch.get("id")) in self._known \
+                        or str(batch.get("id")) in taken:
                     continue
                 counts = batch.get("request_counts") or {}
                 created = batch.get("created_at")

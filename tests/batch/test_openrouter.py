@@ -136,6 +136,87 @@ async def test_a_lost_submission_is_found_not_sent_again(tmp_path: Path) -> None
     assert ("submitted", "old-1") in states and ("collected", "old-1") in states
 
 
+async def _post_inline(url: str, seq: str, bodies: list[bytes], first: int) -> str:
+    """POST an OpenRouter batch of `bodies` as `seq` would have (a submission whose answer
+    was lost); its id."""
+    async with httpx.AsyncClient(base_url=openrouter_url(url)) as http:
+        made = await http.post("/batches", content=orjson.dumps({
+            "endpoint": ENDPOINT, "model": "vendor/model-1",
+            "requests": [{"custom_id": f"{seq}-{i}", "body": orjson.loads(b)}
+                         for i, b in enumerate(bodies[first:first + 2])]}))
+    assert made.status_code == 202
+    return str(made.json()["id"])
+
+
+def _plan_lost(log: BatchJournal, seq: str, keys: list[str], first: int, since: int) -> None:
+    """Journal `seq` as a kill -9 leaves a POST whose answer never came: planned, token."""
+    log.planned(seq, "classify", ENDPOINT, 0.0,
+                [(f"{seq}-{i}", keys[first + i], None) for i in range(2)])
+    log.uploaded(seq, f"{TOKEN}:{since}:2:{ENDPOINT}:vendor/model-1")
+
+
+async def _settled(url: str) -> dict[str, Any]:
+    """The simulator's batch books once no batch is still running (bounded wait)."""
+    for _ in range(200):
+        stats = await sim_stats(url)
+        if set(stats["by_status"]) <= {"completed", "failed", "expired", "cancelled"}:
+            return stats
+        await anyio.sleep(0.02)
+    raise AssertionError(f"batches still running: {stats}")
+
+
+async def _resume_and_ask(live: LLMClient, api: Any, log: BatchJournal, n: int) -> list[Any]:
+    async with anyio.create_task_group() as tg:
+        client = BatchClient(live, api, log, BatchSettings(
+            size=2, max_wait_s=0.01, poll_interval_s=0.02), run_id="r2")
+        await tg.start(client.run)
+        results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                for i in range(n)])
+        tg.cancel_scope.cancel()
+    return results
+
+
+async def _next_second() -> None:
+    """Sleep to just after a whole second (the provider's created_at is whole seconds)."""
+    await anyio.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
+async def test_a_lost_submission_is_not_matched_to_a_batch_already_collected(
+        tmp_path: Path) -> None:
+    """A collected batch of the same shape, made just before the lost POST, is not the lost
+    one: the lost batch is followed and its bodies are not paid again."""
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
+    async with serve(sim, books=books) as url:
+        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                base_url=openrouter_url(url), model="vendor/model-1")
+        async with LLMClient(config) as live, batch_api(config) as api:
+            params = live.config.params["classify"]
+            bodies = [live.body(classify(i), params) for i in range(4)]
+            keys = [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+            log = BatchJournal(tmp_path / "batches.jsonl")
+            await _next_second()
+            since = int(time.time())
+            log.planned("old-1", "classify", ENDPOINT, 0.0,
+                        [(f"old-1-{i}", keys[i], None) for i in range(2)])
+            log.uploaded("old-1", f"{TOKEN}:{since}:2:{ENDPOINT}:vendor/model-1")
+            collected = await _post_inline(url, "old-1", bodies, 0)
+            log.submitted("old-1", collected)
+            done = await _resume_and_ask(live, api, log, 2)  # old-1 followed and collected
+            assert all(not isinstance(r, Exception) for r in done)
+            await _next_second()  # the lost POST's batch is created a second later
+            _plan_lost(log, "old-2", keys, 2, since)
+            await _post_inline(url, "old-2", bodies, 2)
+            log.close()
+        async with LLMClient(config) as live, batch_api(config) as api:
+            results = await _resume_and_ask(live, api, BatchJournal(log.path), 4)
+        stats = await _settled(url)
+    assert all(not isinstance(r, Exception) for r in results)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
+    submitted = {r["seq"]: r["batch_id"] for r in journal(tmp_path) if r["r"] == "submitted"}
+    assert submitted["old-2"] != collected
+
+
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
     books = Books(tmp_path / "books.jsonl")
     sim = SimConfig(batch_delay_s=0.1, batch_expire=1.0, batch_page_size=3, style="openrouter")
