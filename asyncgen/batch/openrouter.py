@@ -95,7 +95,9 @@ class OpenRouterBatchAPI(BatchAPI):
         """The batch a lost POST created (`file_id`: the token `submit` journaled), if any:
         the oldest of the key's batches with its model, endpoint and size, created since it
         was sent, that this client does not already follow and that is not `taken` (a batch
-        the journal already names: collected ones too)."""
+        the journal already names: collected ones too). The oldest in the list's own order
+        (newest first) when created_at ties: several POSTs of one shape sent in one second
+        are matched in the order they were sent (the journal's)."""
         parts = file_id.split(":", 4)
         if len(parts) != 5 or parts[0] != TOKEN:
             return None
@@ -113,7 +115,7 @@ class OpenRouterBatchAPI(BatchAPI):
                 if (batch.get("model") == model and batch.get("endpoint") == endpoint
                         and counts.get("total") == total and isinstance(created, int)
                         and created >= since - SKEW_S
-                        and (best is None or created < int(best["created_at"]))):
+                        and (best is None or created <= int(best["created_at"]))):
                     best = batch
             cursor = page.get("next_cursor") or (page.get("last_id") if page.get("has_more")
                                                  else None)

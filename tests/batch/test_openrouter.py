@@ -217,6 +217,35 @@ async def test_a_lost_submission_is_not_matched_to_a_batch_already_collected(
     assert submitted["old-2"] != collected
 
 
+async def test_two_lost_submissions_of_one_second_each_follow_their_own_batch(
+        tmp_path: Path) -> None:
+    """Two POSTs of the same shape, both lost to a kill -9 and created in the same second,
+    are matched in the order they were sent: nothing is paid twice."""
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
+    async with serve(sim, books=books) as url:
+        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                base_url=openrouter_url(url), model="vendor/model-1")
+        async with LLMClient(config) as live, batch_api(config) as api:
+            params = live.config.params["classify"]
+            bodies = [live.body(classify(i), params) for i in range(4)]
+            keys = [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+            log = BatchJournal(tmp_path / "batches.jsonl")
+            await _next_second()
+            since = int(time.time())
+            _plan_lost(log, "old-1", keys, 0, since)
+            _plan_lost(log, "old-2", keys, 2, since)
+            first = await _post_inline(url, "old-1", bodies, 0)
+            second = await _post_inline(url, "old-2", bodies, 2)
+            log.close()
+            results = await _resume_and_ask(live, api, log, 4)
+        stats = await _settled(url)
+    assert all(not isinstance(r, Exception) for r in results)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
+    submitted = {r["seq"]: r["batch_id"] for r in journal(tmp_path) if r["r"] == "submitted"}
+    assert submitted == {"old-1": first, "old-2": second}
+
+
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
     books = Books(tmp_path / "books.jsonl")
     sim = SimConfig(batch_delay_s=0.1, batch_expire=1.0, batch_page_size=3, style="openrouter")
