@@ -17,7 +17,9 @@ cancelling, cancelled). A submission carries no metadata and takes no idempotenc
 POST whose answer was lost (a kill, a timeout) is found again in the list by what we know of
 it: model, endpoint, number of requests, created at or after the moment it was sent, and not
 a batch this client already follows (`find`). The POST itself is sent once, never retried
-blindly: a retry could create a second batch and pay every line twice.
+blindly: a retry could create a second batch and pay every line twice. When its answer is lost
+(a timeout, a reset, a 5xx) the list is searched a few times, with backoff, before the batch
+is called never made: it may be persisted after the client gave up on the answer.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import orjson
 
 from asyncgen.batch.api import COMPLETION_WINDOW, LIST_PAGES, BatchAPI
 from asyncgen.batch.lines import LineResult, read_line
+from asyncgen.llm import retry
 from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
-from asyncgen.llm.errors import FatalError, MalformedResponse, ProviderError
+from asyncgen.llm.errors import ConnectionFailed, FatalError, MalformedResponse, ProviderError
 from asyncgen.llm.pricing import Price
 from asyncgen.llm.providers import ProviderConfig
 
@@ -40,6 +43,7 @@ TOKEN = "openrouter-post"
 what `find` needs to recognise the batch a lost POST created."""
 SKEW_S = 2  # created_at is whole seconds at the provider
 RESULT_PAGES = 10_000  # pages of results read at most for one batch
+FIND_ATTEMPTS = 6  # looks for the batch of a POST whose answer was lost (backoff between)
 
 
 class OpenRouterBatchAPI(BatchAPI):
@@ -76,12 +80,18 @@ class OpenRouterBatchAPI(BatchAPI):
             batch = await self._json("POST", "/batches", content=data, attempts=1,
                                      headers={"Content-Type": "application/json"})
         except ProviderError as err:
-            if isinstance(err, FatalError):
+            if isinstance(err, FatalError) or not _maybe_made(err):
                 raise
-            found = await self.find(token)  # the POST may have been done
-            if found is None:
-                raise
-            return found
+            # the POST may have been done, and its batch persisted only after the answer was
+            # given up on (a large inline body is parsed as it streams): look again, with
+            # backoff, before it is called never made and its lines are sent again
+            for attempt in range(1, FIND_ATTEMPTS + 1):
+                found = await self.find(token)
+                if found is not None:
+                    return found
+                if attempt < FIND_ATTEMPTS:
+                    await self._clock.sleep(retry.backoff(attempt, 1.0))
+            raise
         self._known.add(str(batch.get("id")))
         return batch
 
@@ -150,6 +160,14 @@ class OpenRouterBatchAPI(BatchAPI):
                 break
             params = {"cursor": str(cursor)}
         return out
+
+
+def _maybe_made(err: ProviderError) -> bool:
+    """Whether a failed POST may still have made its batch: not when the provider answered
+    with a client error (4xx: refused, nothing made) or nothing listened (refused)."""
+    if err.status is not None and 400 <= err.status < 500:
+        return False
+    return not (isinstance(err, ConnectionFailed) and err.refused)
 
 
 def read_results(items: list[Any], price: Price | None, *, now: float

@@ -3,6 +3,7 @@ over real HTTP on loopback; money read from the simulator's books."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
@@ -244,6 +245,63 @@ async def test_two_lost_submissions_of_one_second_each_follow_their_own_batch(
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
     submitted = {r["seq"]: r["batch_id"] for r in journal(tmp_path) if r["r"] == "submitted"}
     assert submitted == {"old-1": first, "old-2": second}
+
+
+class _LateCreate(httpx.AsyncBaseTransport):
+    """Real HTTP on loopback, except that the first POST /batches reaches the simulator only
+    after `late_s` while the client has already given up on it (a read timeout): the batch is
+    made after the client's first look for it."""
+
+    def __init__(self, late_s: float) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.late_s = late_s
+        self.late: list[Any] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/batches") \
+                and not self.late:
+            body = await request.aread()
+            copy = httpx.Request("POST", request.url, headers=request.headers, content=body)
+
+            async def deliver() -> None:
+                await anyio.sleep(self.late_s)
+                reply = await self.inner.handle_async_request(copy)
+                await reply.aread()
+
+            self.late.append(asyncio.get_running_loop().create_task(deliver()))
+            raise httpx.ReadTimeout("no answer in time", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for task in self.late:
+            await task
+        await self.inner.aclose()
+
+
+async def test_a_post_that_timed_out_is_looked_for_until_it_shows_not_sent_again(
+        tmp_path: Path) -> None:
+    """A POST whose answer timed out may be persisted after the first look in the list: it is
+    looked for again (with backoff) before the batch is called never created, so its lines
+    are not sent and paid a second time."""
+    books = Books()
+    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
+    async with serve(sim, books=books) as url:
+        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                base_url=openrouter_url(url), model="vendor/model-1")
+        late = _LateCreate(0.3)
+        async with LLMClient(config) as live, batch_api(config, transport=late) as api, \
+                anyio.create_task_group() as tg:
+            client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
+                                 BatchSettings(size=2, max_wait_s=0.01, poll_interval_s=0.02),
+                                 run_id="r1")
+            await tg.start(client.run)
+            results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                    for i in range(2)])
+            tg.cancel_scope.cancel()
+        stats = await _settled(url)
+    assert all(not isinstance(r, Exception) for r in results)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 2
+    assert "abandoned" not in [r["r"] for r in journal(tmp_path)]
 
 
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
