@@ -177,6 +177,20 @@ async def _resume_and_ask(live: LLMClient, api: Any, log: BatchJournal, n: int) 
     return results
 
 
+@asynccontextmanager
+async def _sim(books: Books) -> AsyncIterator[tuple[str, ProviderConfig]]:
+    """An OpenRouter-style simulator and the provider config that speaks to it."""
+    async with serve(SimConfig(batch_delay_s=0.05, style="openrouter"), books=books) as url:
+        yield url, ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
+                                  base_url=openrouter_url(url), model="vendor/model-1")
+
+
+def _bodies(live: LLMClient, n: int) -> tuple[list[bytes], list[str]]:
+    """The first n classification bodies and their digests (the journal's keys)."""
+    bodies = [live.body(classify(i), live.config.params["classify"]) for i in range(n)]
+    return bodies, [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+
+
 async def _next_second() -> None:
     """Sleep to just after a whole second (the provider's created_at is whole seconds)."""
     await anyio.sleep(1.0 - time.time() % 1.0 + 0.01)
@@ -187,20 +201,13 @@ async def test_a_lost_submission_is_not_matched_to_a_batch_already_collected(
     """A collected batch of the same shape, made just before the lost POST, is not the lost
     one: the lost batch is followed and its bodies are not paid again."""
     books = Books()
-    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
-    async with serve(sim, books=books) as url:
-        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
-                                base_url=openrouter_url(url), model="vendor/model-1")
+    async with _sim(books) as (url, config):
         async with LLMClient(config) as live, batch_api(config) as api:
-            params = live.config.params["classify"]
-            bodies = [live.body(classify(i), params) for i in range(4)]
-            keys = [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+            bodies, keys = _bodies(live, 4)
             log = BatchJournal(tmp_path / "batches.jsonl")
             await _next_second()
             since = int(time.time())
-            log.planned("old-1", "classify", ENDPOINT, 0.0,
-                        [(f"old-1-{i}", keys[i], None) for i in range(2)])
-            log.uploaded("old-1", f"{TOKEN}:{since}:2:{ENDPOINT}:vendor/model-1")
+            _plan_lost(log, "old-1", keys, 0, since)
             collected = await _post_inline(url, "old-1", bodies, 0)
             log.submitted("old-1", collected)
             done = await _resume_and_ask(live, api, log, 2)  # old-1 followed and collected
@@ -223,14 +230,9 @@ async def test_two_lost_submissions_of_one_second_each_follow_their_own_batch(
     """Two POSTs of the same shape, both lost to a kill -9 and created in the same second,
     are matched in the order they were sent: nothing is paid twice."""
     books = Books()
-    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
-    async with serve(sim, books=books) as url:
-        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
-                                base_url=openrouter_url(url), model="vendor/model-1")
+    async with _sim(books) as (url, config):
         async with LLMClient(config) as live, batch_api(config) as api:
-            params = live.config.params["classify"]
-            bodies = [live.body(classify(i), params) for i in range(4)]
-            keys = [hashlib.blake2b(b, digest_size=16).hexdigest() for b in bodies]
+            bodies, keys = _bodies(live, 4)
             log = BatchJournal(tmp_path / "batches.jsonl")
             await _next_second()
             since = int(time.time())
@@ -284,10 +286,7 @@ async def test_a_post_that_timed_out_is_looked_for_until_it_shows_not_sent_again
     looked for again (with backoff) before the batch is called never created, so its lines
     are not sent and paid a second time."""
     books = Books()
-    sim = SimConfig(batch_delay_s=0.05, style="openrouter")
-    async with serve(sim, books=books) as url:
-        config = ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
-                                base_url=openrouter_url(url), model="vendor/model-1")
+    async with _sim(books) as (url, config):
         late = _LateCreate(0.3)
         async with LLMClient(config) as live, batch_api(config, transport=late) as api, \
                 anyio.create_task_group() as tg:
