@@ -19,7 +19,9 @@ it: model, endpoint, number of requests, created at or after the moment it was s
 a batch this client already follows (`find`). The POST itself is sent once, never retried
 blindly: a retry could create a second batch and pay every line twice. When its answer is lost
 (a timeout, a reset, a 5xx) the list is searched a few times, with backoff, before the batch
-is called never made: it may be persisted after the client gave up on the answer.
+is called never made: it may be persisted after the client gave up on the answer. POSTs of
+one shape (endpoint, model, size) are sent one at a time, each answered before the next, so a
+lost one is never taken for another whose answer is on its way.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 
@@ -49,7 +52,7 @@ FIND_ATTEMPTS = 6  # looks for the batch of a POST whose answer was lost (backof
 class OpenRouterBatchAPI(BatchAPI):
     """OpenRouter's batches endpoints; the files endpoints are not used."""
 
-    __slots__ = ("_known",)
+    __slots__ = ("_known", "_posting")
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class OpenRouterBatchAPI(BatchAPI):
     ) -> None:
         super().__init__(config, clock=clock, transport=transport)
         self._known: set[str] = set()  # batch ids this client submitted, retrieved or found
+        self._posting: dict[tuple[str, str, int], anyio.Lock] = {}  # per shape (see submit)
 
     def __repr__(self) -> str:
         return f"<OpenRouterBatchAPI {self.config.base_url}>"
@@ -73,9 +77,18 @@ class OpenRouterBatchAPI(BatchAPI):
         head = orjson.dumps({"endpoint": endpoint, "model": model,
                              "completion_window": COMPLETION_WINDOW})
         data = head[:-1] + b',"requests":[' + b",".join(requests) + b"]}"
-        token = ":".join((TOKEN, str(int(self._clock.wall())), str(len(requests)), endpoint,
-                          model))
-        uploaded(token)
+        # one POST of a shape at a time, each answered (and its batch id journaled: the
+        # caller does it before its next await) before the next is sent: a lost answer is
+        # then never matched to the batch of another POST whose answer is on its way, and a
+        # kill -9 leaves at most one POST of each shape unanswered
+        async with self._posting.setdefault((endpoint, model, len(requests)), anyio.Lock()):
+            token = ":".join((TOKEN, str(int(self._clock.wall())), str(len(requests)),
+                              endpoint, model))
+            uploaded(token)
+            return await self._post(data, token)
+
+    async def _post(self, data: bytes, token: str) -> dict[str, Any]:
+        """The POST, sent once; if its answer is lost, the batch it may have made."""
         try:
             batch = await self._json("POST", "/batches", content=data, attempts=1,
                                      headers={"Content-Type": "application/json"})

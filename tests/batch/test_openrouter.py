@@ -252,16 +252,20 @@ async def test_two_lost_submissions_of_one_second_each_follow_their_own_batch(
 class _LateCreate(httpx.AsyncBaseTransport):
     """Real HTTP on loopback, except that the first POST /batches reaches the simulator only
     after `late_s` while the client has already given up on it (a read timeout): the batch is
-    made after the client's first look for it."""
+    made after the client's first look for it. Later POSTs are answered `slow_s` after the
+    simulator made their batch."""
 
-    def __init__(self, late_s: float) -> None:
+    def __init__(self, late_s: float, slow_s: float = 0.0) -> None:
         self.inner = httpx.AsyncHTTPTransport()
-        self.late_s = late_s
+        self.late_s, self.slow_s = late_s, slow_s
         self.late: list[Any] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/batches") \
-                and not self.late:
+        if request.method == "POST" and request.url.path.endswith("/batches") and self.late:
+            reply = await self.inner.handle_async_request(request)
+            await anyio.sleep(self.slow_s)
+            return reply
+        if request.method == "POST" and request.url.path.endswith("/batches"):
             body = await request.aread()
             copy = httpx.Request("POST", request.url, headers=request.headers, content=body)
 
@@ -301,6 +305,30 @@ async def test_a_post_that_timed_out_is_looked_for_until_it_shows_not_sent_again
     assert all(not isinstance(r, Exception) for r in results)
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 2
     assert "abandoned" not in [r["r"] for r in journal(tmp_path)]
+
+
+async def test_a_lost_post_is_not_matched_to_a_batch_whose_answer_is_on_its_way(
+        tmp_path: Path) -> None:
+    """Two batches of one shape submitted at once: the first POST's answer is lost (its batch
+    made late), the second's batch is made at once and its answer is slow. The first is not
+    taken for the second's batch: both are followed, nothing is paid twice."""
+    books = Books()
+    async with _sim(books) as (url, config):
+        late = _LateCreate(1.0, slow_s=2.0)
+        async with LLMClient(config) as live, batch_api(config, transport=late) as api, \
+                anyio.create_task_group() as tg:
+            client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
+                                 BatchSettings(size=2, max_wait_s=5, poll_interval_s=0.02),
+                                 run_id="r1")
+            await tg.start(client.run)
+            results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                    for i in range(4)])
+            tg.cancel_scope.cancel()
+        stats = await _settled(url)
+    assert all(not isinstance(r, Exception) for r in results)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
+    submitted = [r["batch_id"] for r in journal(tmp_path) if r["r"] == "submitted"]
+    assert len(submitted) == 2 == len(set(submitted))
 
 
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
