@@ -117,21 +117,22 @@ class OpenRouterBatchAPI(BatchAPI):
                    ) -> dict[str, Any] | None:
         """The batch a lost POST created (`file_id`: the token `submit` journaled), if any:
         the oldest of the key's batches with its model, endpoint and size, created since it
-        was sent, that this client does not already follow and that is not `taken` (a batch
-        the journal already names: collected ones too). The oldest in the list's own order
+        was sent, that this client does not already follow nor is `taken` (batches the
+        journal already names, collected ones too; remembered for this client's later
+        searches). The oldest in the list's own order
         (newest first) when created_at ties: several POSTs of one shape sent in one second
         are matched in the order they were sent (the journal's)."""
         parts = file_id.split(":", 4)
         if len(parts) != 5 or parts[0] != TOKEN:
             return None
         since, total, endpoint, model = int(parts[1]), int(parts[2]), parts[3], parts[4]
+        self._known.update(taken)  # and for the lost POSTs of this run, later
         best: dict[str, Any] | None = None
         params: dict[str, str] = {"limit": "100"}
         for _ in range(LIST_PAGES):
             page = await self._json("GET", "/batches", params=params)
             for batch in page.get("data") or []:
-                if not isinstance(batch, dict) or str(batch.get("id")) in self._known \
-                        or str(batch.get("id")) in taken:
+                if not isinstance(batch, dict) or str(batch.get("id")) in self._known:
                     continue
                 counts = batch.get("request_counts") or {}
                 created = batch.get("created_at")
