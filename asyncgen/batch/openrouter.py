@@ -170,10 +170,12 @@ class OpenRouterBatchAPI(BatchAPI):
                 raise MalformedResponse(f"batch {batch['id']} results: no data list")
             out.update(read_results(data, price, now=now))
             cursor = page.get("next_cursor")
-            if not cursor or page.get("has_more") is False:
-                break
+            if page.get("has_more") is False or (not cursor and not page.get("has_more")):
+                return out
+            if not cursor:  # more lines, maybe answered and billed: not taken for "not run"
+                raise MalformedResponse(f"batch {batch['id']} results: more, but no cursor")
             params = {"cursor": str(cursor)}
-        return out
+        raise MalformedResponse(f"batch {batch['id']} results: more than {RESULT_PAGES} pages")
 
 
 def _maybe_made(err: ProviderError) -> bool:

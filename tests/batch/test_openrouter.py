@@ -24,6 +24,7 @@ from asyncgen.batch import BatchClient, BatchJournal, BatchSettings
 from asyncgen.batch.openrouter import TOKEN, OpenRouterBatchAPI, batch_api
 from asyncgen.cli import main
 from asyncgen.llm import LLMClient, ProviderConfig
+from asyncgen.llm.errors import MalformedResponse
 from asyncgen.rundir import layout, spend
 from asyncgen.sim import SimConfig, serve
 from asyncgen.sim.books import Books, fetch_totals, read_books
@@ -178,9 +179,11 @@ async def _resume_and_ask(live: LLMClient, api: Any, log: BatchJournal, n: int) 
 
 
 @asynccontextmanager
-async def _sim(books: Books) -> AsyncIterator[tuple[str, ProviderConfig]]:
+async def _sim(books: Books, page_size: int = 100
+               ) -> AsyncIterator[tuple[str, ProviderConfig]]:
     """An OpenRouter-style simulator and the provider config that speaks to it."""
-    async with serve(SimConfig(batch_delay_s=0.05, style="openrouter"), books=books) as url:
+    sim = SimConfig(batch_delay_s=0.05, style="openrouter", batch_page_size=page_size)
+    async with serve(sim, books=books) as url:
         yield url, ProviderConfig(transport="aiohttp", provider="openrouter", api_key=KEY,
                                   base_url=openrouter_url(url), model="vendor/model-1")
 
@@ -329,6 +332,48 @@ async def test_a_lost_post_is_not_matched_to_a_batch_whose_answer_is_on_its_way(
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
     submitted = [r["batch_id"] for r in journal(tmp_path) if r["r"] == "submitted"]
     assert len(submitted) == 2 == len(set(submitted))
+
+
+class _NoCursor(httpx.AsyncBaseTransport):
+    """Real HTTP on loopback; result pages lose their `next_cursor` (still `has_more`)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reply = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/results"):
+            return reply
+        page = orjson.loads(await reply.aread())
+        page["next_cursor"] = None
+        return httpx.Response(reply.status_code, content=orjson.dumps(page))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_pages_that_cannot_be_followed_are_not_taken_for_lines_not_run(
+        tmp_path: Path) -> None:
+    """A results page that says there is more but gives no cursor: the lines not read yet
+    may have been answered (and billed), so they are not sent again as never run; the batch
+    is left to the next run to collect."""
+    books = Books()
+    async with _sim(books, page_size=2) as (url, config):
+        with pytest.raises(ExceptionGroup) as caught:
+            async with LLMClient(config) as live, \
+                    batch_api(config, transport=_NoCursor()) as api, \
+                    anyio.create_task_group() as tg:
+                client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
+                                     BatchSettings(size=4, max_wait_s=0.01,
+                                                   poll_interval_s=0.02), run_id="r1")
+                await tg.start(client.run)
+                await gather([lambda i=i: client.complete("classify", classify(i))
+                              for i in range(4)])
+                tg.cancel_scope.cancel()
+        stats = await _settled(url)
+    assert caught.group_contains(MalformedResponse)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
+    assert "collected" not in [r["r"] for r in journal(tmp_path)]
 
 
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
