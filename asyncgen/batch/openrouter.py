@@ -119,9 +119,8 @@ class OpenRouterBatchAPI(BatchAPI):
         the oldest of the key's batches with its model, endpoint and size, created since it
         was sent, that this client does not already follow nor is `taken` (batches the
         journal already names, collected ones too; remembered for this client's later
-        searches). The oldest in the list's own order
-        (newest first) when created_at ties: several POSTs of one shape sent in one second
-        are matched in the order they were sent (the journal's)."""
+        searches). When created_at ties, the oldest in the list's own order (newest first):
+        POSTs of one shape sent in one second are matched in the order they were sent."""
         parts = file_id.split(":", 4)
         if len(parts) != 5 or parts[0] != TOKEN:
             return None
@@ -169,8 +168,8 @@ class OpenRouterBatchAPI(BatchAPI):
             if not isinstance(data, list):
                 raise MalformedResponse(f"batch {batch['id']} results: no data list")
             out.update(read_results(data, price, now=now))
-            cursor = page.get("next_cursor")
-            if page.get("has_more") is False or (not cursor and not page.get("has_more")):
+            cursor, more = page.get("next_cursor"), page.get("has_more")
+            if more is False or (more is None and not cursor):
                 return out
             if not cursor:  # more lines, maybe answered and billed: not taken for "not run"
                 raise MalformedResponse(f"batch {batch['id']} results: more, but no cursor")
