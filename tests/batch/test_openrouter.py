@@ -287,6 +287,21 @@ class _LateCreate(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+async def _ask_through(tmp: Path, config: ProviderConfig, transport: httpx.AsyncBaseTransport,
+                       n: int, *, max_wait_s: float = 0.01, size: int = 2) -> list[Any]:
+    """A batch client whose Batch API calls go through `transport`, asked n classifications."""
+    async with LLMClient(config) as live, batch_api(config, transport=transport) as api, \
+            anyio.create_task_group() as tg:
+        client = BatchClient(live, api, BatchJournal(tmp / "batches.jsonl"),
+                             BatchSettings(size=size, max_wait_s=max_wait_s,
+                                           poll_interval_s=0.02), run_id="r1")
+        await tg.start(client.run)
+        results = await gather([lambda i=i: client.complete("classify", classify(i))
+                                for i in range(n)])
+        tg.cancel_scope.cancel()
+    return results
+
+
 async def test_a_post_that_timed_out_is_looked_for_until_it_shows_not_sent_again(
         tmp_path: Path) -> None:
     """A POST whose answer timed out may be persisted after the first look in the list: it is
@@ -294,16 +309,7 @@ async def test_a_post_that_timed_out_is_looked_for_until_it_shows_not_sent_again
     are not sent and paid a second time."""
     books = Books()
     async with _sim(books) as (url, config):
-        late = _LateCreate(0.3)
-        async with LLMClient(config) as live, batch_api(config, transport=late) as api, \
-                anyio.create_task_group() as tg:
-            client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
-                                 BatchSettings(size=2, max_wait_s=0.01, poll_interval_s=0.02),
-                                 run_id="r1")
-            await tg.start(client.run)
-            results = await gather([lambda i=i: client.complete("classify", classify(i))
-                                    for i in range(2)])
-            tg.cancel_scope.cancel()
+        results = await _ask_through(tmp_path, config, _LateCreate(0.3), 2)
         stats = await _settled(url)
     assert all(not isinstance(r, Exception) for r in results)
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 2
@@ -317,16 +323,8 @@ async def test_a_lost_post_is_not_matched_to_a_batch_whose_answer_is_on_its_way(
     taken for the second's batch: both are followed, nothing is paid twice."""
     books = Books()
     async with _sim(books) as (url, config):
-        late = _LateCreate(1.0, slow_s=2.0)
-        async with LLMClient(config) as live, batch_api(config, transport=late) as api, \
-                anyio.create_task_group() as tg:
-            client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
-                                 BatchSettings(size=2, max_wait_s=5, poll_interval_s=0.02),
-                                 run_id="r1")
-            await tg.start(client.run)
-            results = await gather([lambda i=i: client.complete("classify", classify(i))
-                                    for i in range(4)])
-            tg.cancel_scope.cancel()
+        results = await _ask_through(tmp_path, config, _LateCreate(1.0, slow_s=2.0), 4,
+                                     max_wait_s=5)
         stats = await _settled(url)
     assert all(not isinstance(r, Exception) for r in results)
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
@@ -360,16 +358,7 @@ async def test_pages_that_cannot_be_followed_are_not_taken_for_lines_not_run(
     books = Books()
     async with _sim(books, page_size=2) as (url, config):
         with pytest.raises(ExceptionGroup) as caught:
-            async with LLMClient(config) as live, \
-                    batch_api(config, transport=_NoCursor()) as api, \
-                    anyio.create_task_group() as tg:
-                client = BatchClient(live, api, BatchJournal(tmp_path / "batches.jsonl"),
-                                     BatchSettings(size=4, max_wait_s=0.01,
-                                                   poll_interval_s=0.02), run_id="r1")
-                await tg.start(client.run)
-                await gather([lambda i=i: client.complete("classify", classify(i))
-                              for i in range(4)])
-                tg.cancel_scope.cancel()
+            await _ask_through(tmp_path, config, _NoCursor(), 4, size=4)
         stats = await _settled(url)
     assert caught.group_contains(MalformedResponse)
     assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 4
