@@ -365,6 +365,36 @@ async def test_pages_that_cannot_be_followed_are_not_taken_for_lines_not_run(
     assert "collected" not in [r["r"] for r in journal(tmp_path)]
 
 
+class _PageFailsOnce(httpx.AsyncBaseTransport):
+    """Real HTTP on loopback; the first read of a results page after the first answers 502."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.failed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/results") and "cursor" in request.url.params \
+                and not self.failed:
+            self.failed += 1
+            return httpx.Response(502, content=b'{"error": {"message": "bad gateway"}}')
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_results_page_that_fails_midway_is_read_again_not_settled_as_not_run(
+        tmp_path: Path) -> None:
+    books = Books()
+    async with _sim(books, page_size=2) as (url, config):
+        flaky = _PageFailsOnce()
+        results = await _ask_through(tmp_path, config, flaky, 5, size=5)
+        stats = await _settled(url)
+    assert flaky.failed == 1 and all(not isinstance(r, Exception) for r in results)
+    assert stats["duplicate_bodies"] == 0 and books.totals()["requests"] == 5
+    assert [r["r"] for r in journal(tmp_path)].count("collected") == 1
+
+
 async def test_expired_lines_are_sent_again_and_billed_once(tmp_path: Path) -> None:
     books = Books(tmp_path / "books.jsonl")
     sim = SimConfig(batch_delay_s=0.1, batch_expire=1.0, batch_page_size=3, style="openrouter")
