@@ -132,6 +132,8 @@ class Filter:
                     # that brought no message (a receive is not cut short: it may lose one)
                     await anyio.sleep(DEFERRED_POLL_S)
                 elif not batches:
+                    if not (self._candidates_open or self.control.open_jobs):
+                        continue  # a deferred batch let go (the run stops): nothing to wait for
                     message = await inbox.receive()
                     self._slice = _clock()
                     await self._take(message, batches, labelled)
@@ -154,6 +156,7 @@ class Filter:
         labelled: ObjectSendStream[Job],
     ) -> None:
         if isinstance(message, Candidates):
+            self.outlook.receive()
             if self.plan is not None and message.hold is not None:
                 # its candidates hold their own jobs' money as they are admitted (a hold kept
                 # until the batch is judged would starve a deferred batch ahead of it)
@@ -276,8 +279,15 @@ class Filter:
 
     def _out_of_money(self) -> None:
         """Stop for the budget when it cannot hold one more job and nothing under way (no
-        open job, no generation request) could give money back."""
-        if self.outlook.in_flight or self.control.open_jobs:
+        open job, no generation request, no response in the inbox with its hold) could give
+        money back.
+
+        A response between "in flight" and the inbox (waiting for its slot, `slots`) does not
+        count: the slots are given back only as batches are judged, and none is judged while
+        a batch waits for money; once the run stops they are, and its candidates are journaled
+        for the next run."""
+        outlook = self.outlook
+        if outlook.in_flight or outlook.arriving or self.control.open_jobs:
             return
         assert self.plan is not None
         self.control.stop("budget", note=self.plan.stop_note())

@@ -41,15 +41,17 @@ class Outlook:
     `restoring`, `admit`, `commit`, `fail`). The sampler reads.
     """
 
-    __slots__ = ("in_flight", "handed", "dropped", "judged", "backlog", "deferred", "admitted",
-                 "committed", "failed")
+    __slots__ = ("in_flight", "handed", "sent", "dropped", "received", "judged", "backlog",
+                 "deferred", "admitted", "committed", "failed")
 
     def __init__(self) -> None:
         # the generation stage's
         self.in_flight = 0  # generation requests under way
         self.handed = 0  # candidate batches handed to the filter
+        self.sent = 0  # of those, sent into the filter's inbox (past their slot)
         self.dropped = 0  # generation requests that failed (no candidates to judge)
         # the filter's
+        self.received = 0  # candidate batches taken from the inbox
         self.judged = 0  # candidate batches the filter has judged
         self.backlog = 0  # candidates journaled by earlier runs, not judged yet
         self.deferred = 0  # candidates received, waiting for the budget to fit their jobs
@@ -61,6 +63,12 @@ class Outlook:
     def pending(self) -> int:
         """Candidate batches waiting for the filter."""
         return self.handed - self.judged
+
+    @property
+    def arriving(self) -> int:
+        """Candidate batches in the filter's inbox, not taken yet: their holds are still held
+        (the filter gives them back as it takes each)."""
+        return self.sent - self.received
 
     @property
     def requests(self) -> int:
@@ -76,11 +84,19 @@ class Outlook:
         """A response's candidates were handed to the filter."""
         self.handed += 1
 
+    def sending_batch(self) -> None:
+        """A response's candidates go into the filter's inbox (their slot taken)."""
+        self.sent += 1
+
     def unanswered(self) -> None:
         """A generation request failed: nothing to judge."""
         self.dropped += 1
 
     # --- the filter ---
+    def receive(self) -> None:
+        """A candidate batch was taken from the inbox."""
+        self.received += 1
+
     def judge(self) -> None:
         self.judged += 1
 
@@ -244,7 +260,8 @@ async def _hand_over(
     # sent also when empty: the filter sees every response (a stuck provider is noticed)
     outlook.answered()  # pending from the moment it is no longer in flight (no gap); counted
     await slots.acquire()  # as a request once the filter has judged it
-    # the filter releases the hold
+    # the filter releases the hold; it counts the batch as arriving until it takes it
+    outlook.sending_batch()
     await send.send(Candidates(tuple(kept), model=completion.model, hold=hold))
 
 
