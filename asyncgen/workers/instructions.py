@@ -272,6 +272,8 @@ class Orphans(Protocol):
 
     def expecting_orphans(self) -> bool: ...
 
+    def leave_orphans(self) -> None: ...
+
 
 async def adopt(
     orphans: Orphans,
@@ -280,17 +282,27 @@ async def adopt(
     outlook: Outlook,
     slots: anyio.Semaphore,
     blacklist: Sequence[str],
+    control: Control | None = None,
 ) -> None:
     """Generation answers of batches an earlier run left in flight, that no worker of this run
     asks for again (their prompts were sampled at random): paid for, so parsed and sent to the
     filter as any others, which journals their candidates as they arrive (judged now, or by
-    the next run when this one is stopping). Ends when no such answer is still expected."""
+    the next run when this one is stopping). Ends when no such answer is still expected.
+
+    Once the run stops, it does not wait for batches still in progress (that would hold the
+    run to its drain deadline): they are left to the next run (`leave_orphans`), which
+    re-attaches to them; the answers already here are handed over first."""
     async with send:
         while True:
+            if control is not None and control.stopping.is_set():
+                orphans.leave_orphans()
             for number, completion in orphans.take_orphans():
                 await _hand_over(completion, number, send, outlook=outlook, slots=slots,
                                  blacklist=blacklist, adopted=True)
             if not orphans.expecting_orphans():
                 return
-            await anyio.sleep(ORPHAN_POLL_S)
-
+            if control is None:
+                await anyio.sleep(ORPHAN_POLL_S)
+                continue
+            with anyio.move_on_after(ORPHAN_POLL_S):
+                await control.stopping.wait()
