@@ -164,11 +164,13 @@ class Filter:
             self._batches += 1
             batch = f"{self.run_id}-{self._batches}"
             if message.instructions:
-                self.journal.write(journal.candidates(batch, message.instructions))
+                self.journal.write(journal.candidates(batch, message.instructions,
+                                                      message.model))
             batches.append((batch, message))
         elif isinstance(message, Labelled):
             job = message.job
-            self.journal.write(journal.labelled(job.instruction, job.is_classification))
+            self.journal.write(journal.labelled(job.instruction, job.is_classification,
+                                                job.models.get("classify", "")))
             await labelled.send(job)
         elif isinstance(message, Finished):
             self._finish(message)
@@ -185,7 +187,8 @@ class Filter:
         the restored instructions (`Pool.ready`), after the open jobs join it."""
         backlog, self.backlog = self.backlog, Backlog()
         # their similarity fields are asked once they join the pool (none reads them before)
-        opened = [(record, Job(record.instruction, Pending())) for record in backlog.jobs.values()]
+        opened = [(record, Job(record.instruction, Pending(), models=dict(record.models)))
+                  for record in backlog.jobs.values()]
         for record, job in opened:
             if record.is_classification is None:
                 self._waiting.append(job)
@@ -200,7 +203,7 @@ class Filter:
         for _, job in opened:  # into the pool before anything is judged; fields asked now
             job.neighbours = self.pool.scores.submit(self.pool.keep(job.instruction))
         for batch, texts in backlog.candidates.items():
-            await self._admit_later(texts)
+            await self._admit_later(texts, backlog.models.get(batch, ""))
             self.journal.write(journal.judged(batch))
         self.outlook.restoring(0)
         await self._feed(jobs)
@@ -227,13 +230,16 @@ class Filter:
             await jobs.send(job)
         control.backlog_sent.set()
 
-    async def _admit_later(self, texts: Sequence[str]) -> None:
-        """Judge journaled candidates; the admitted ones wait to be fed."""
+    async def _admit_later(self, texts: Sequence[str], model: str = "") -> None:
+        """Judge journaled candidates (`model` wrote them); the admitted ones wait to be fed."""
         for text in texts:
             await self._share_the_loop()
-            verdict = self._verdict(text)
+            verdict = self._verdict(text, model)
             if verdict is not None:
-                self._waiting.append(self._job(text, verdict.query))
+                job = self._job(text, verdict.query)
+                if model:
+                    job.models["instructions"] = model
+                self._waiting.append(job)
 
     async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
         """One generation response: admitted or rejected; left journaled if the run is stopping."""
@@ -318,7 +324,7 @@ class Filter:
                 hold = self.plan.job()
                 if hold is None:
                     return count, tuple(texts[n:])
-            verdict = self._verdict(text)
+            verdict = self._verdict(text, model)
             if verdict is None:
                 if self.plan is not None and hold is not None:
                     self.plan.release(hold)
@@ -346,8 +352,8 @@ class Filter:
         """A job whose similarity fields are being computed (off the event loop)."""
         return Job(text, self.pool.scores.submit(query))
 
-    def _verdict(self, text: str) -> Admitted | None:
-        """Admit one candidate into the pool (journaled), or log why not."""
+    def _verdict(self, text: str, model: str = "") -> Admitted | None:
+        """Admit one candidate (`model` wrote it) into the pool (journaled), or log why not."""
         verdict = self.pool.admit(text)
         if not isinstance(verdict, Admitted):
             log.info(
@@ -358,7 +364,7 @@ class Filter:
                 nearest=verdict.nearest,
             )
             return None
-        self.journal.write(journal.admitted(text))
+        self.journal.write(journal.admitted(text, model))
         self.outlook.admit()
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict

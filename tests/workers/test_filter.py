@@ -13,9 +13,16 @@ from asyncgen.llm.costs import MEASURED_AFTER, CostModel
 from asyncgen.llm.pricing import Price, Usage
 from asyncgen.novelty.pool import Pool, TaskStore, load_seeds
 from asyncgen.rundir.fields import FieldsPass
-from asyncgen.rundir.journal import Journal
+from asyncgen.rundir.journal import Backlog, Journal, OpenJob
 from asyncgen.workers import filter as filter_module
-from asyncgen.workers.control import Candidates, CandidatesClosed, Control, FilterMessage, Job
+from asyncgen.workers.control import (
+    Candidates,
+    CandidatesClosed,
+    Control,
+    FilterMessage,
+    Finished,
+    Job,
+)
 from asyncgen.workers.filter import DEFERRED_POLL_S, Filter
 from asyncgen.workers.instructions import Outlook
 from tests.conftest import OUR_SEEDS
@@ -148,3 +155,41 @@ def test_a_run_stopped_for_money_ends_when_the_last_message_came_before_the_stop
     had taken the instruction side's last message meanwhile. It ends at once, not at the
     drain deadline (it waited for a message that no one would send)."""
     assert anyio.run(_the_last_message_came_while_a_batch_waited, tmp_path) == "budget"
+
+
+async def _restored_jobs(tmp_path: Path) -> list[Job]:
+    backlog = Backlog()
+    backlog.candidates["earlier-1"] = ["Write a limerick about a lighthouse keeper who collects "
+                                       "teapots."]
+    backlog.models["earlier-1"] = "writer-a"
+    text = "Describe the smell of a bakery at dawn to someone who has never been in one."
+    backlog.jobs[text] = OpenJob(text, models={"instructions": "writer-b"})
+    pool = Pool(load_seeds(OUR_SEEDS))
+    control = Control(target=100)
+    judge = Filter(pool=pool, store=TaskStore(tmp_path / "tasks.jsonl"),
+                   journal=Journal(tmp_path / "journal.jsonl"), control=control,
+                   outlook=Outlook(), slots=anyio.Semaphore(1), model="m", run_id="r",
+                   next_id=1, fields=FieldsPass(tmp_path / "fields.jsonl", pool),
+                   backlog=backlog)
+    judge.journal.open()
+    inbox_send, inbox = anyio.create_memory_object_stream[FilterMessage](10)
+    jobs_send, jobs = anyio.create_memory_object_stream[Job](10)
+    labelled_send, labelled = anyio.create_memory_object_stream[Job](10)
+    got: list[Job] = []
+    async with inbox_send, jobs, labelled:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(judge.run, inbox, jobs_send, labelled_send)
+                got += [await jobs.receive(), await jobs.receive()]
+                await inbox_send.send(CandidatesClosed())
+                for job in got:
+                    await inbox_send.send(Finished(job, reason="stopped"))
+    judge.journal.close()
+    return got
+
+
+def test_jobs_restored_from_the_journal_keep_the_model_that_wrote_them(tmp_path: Path) -> None:
+    """A journaled job, and a journaled candidate judged by the next run, carry the model
+    that wrote them into their task (`models["instructions"]`)."""
+    jobs = anyio.run(_restored_jobs, tmp_path)
+    assert sorted(job.models["instructions"] for job in jobs) == ["writer-a", "writer-b"]
