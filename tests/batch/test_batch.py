@@ -29,6 +29,7 @@ from asyncgen.batch.flights import batch_price
 from asyncgen.batch.lines import input_file
 from asyncgen.cli import main
 from asyncgen.commands.report import build_report
+from asyncgen.commands.report_text import render_text
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.errors import BudgetExhausted, ContextLengthExceeded, RetriesExhausted
@@ -453,6 +454,17 @@ def test_batch_sends_each_stage_where_it_costs_less(tmp_path: Path) -> None:
     kinds = {(line["kind"], str(line["endpoint"]).startswith("batch:"))
              for line in read_books(books)}
     assert ("instructions", True) in kinds and ("classify", False) in kinds
+    # `report` says it too, with the cost per request measured on each transport
+    report = build_report([], events)
+    rows = report["requests"]["transports"]
+    assert {stage: row["via"] for stage, row in rows.items()} == {
+        "instructions": "batch", "classify": "live", "instances": "live"}, rows
+    classify = rows["classify"]
+    assert classify["why"] == transports["classify"]["why"]
+    assert classify["batch_requests"] and classify["live_requests"], classify
+    assert classify["live_usd_per_request"] < classify["batch_usd_per_request"], classify
+    text = render_text(report)
+    assert "transport per stage" in text and transports["classify"]["why"] in text
 
 
 def test_a_stopping_run_leaves_reattached_generation_batches_to_the_next_run(
