@@ -76,7 +76,7 @@ class BatchClient:
     __slots__ = ("live", "api", "journal", "settings", "price", "_budget", "_clock", "_run_id",
                  "_url", "_queues", "_by_key", "_answers", "_flights", "_orphans", "_seq",
                  "_tg", "totals", "settled_usd", "_statuses", "_held", "costs", "all_stages",
-                 "_probes", "_routes", "_probed")
+                 "_probes", "_routes", "_probed", "_leaving", "_collecting")
 
     def __init__(
         self,
@@ -119,6 +119,8 @@ class BatchClient:
         self.settled_usd = 0.0  # billed by collected batches, this run
         self._statuses: Counter[str] = Counter()  # terminal statuses of collected batches
         self._held: set[Stage] = set()
+        self._leaving = False  # `leave_orphans`: batches only of orphans are left uncollected
+        self._collecting: set[str] = set()  # flights whose results are being downloaded
 
     def __repr__(self) -> str:
         return f"<BatchClient {self.api!r} flights={len(self._flights)} {dict(self.totals)}>"
@@ -212,11 +214,28 @@ class BatchClient:
 
     def expecting_orphans(self) -> bool:
         """Whether a re-attached generation line nobody asked for again is still unanswered
-        (or answered and not taken yet)."""
-        return bool(self._orphans) or any(
-            request.orphan and not request.done.is_set()
-            for flight in self._flights.values() if flight.stage == "instructions"
-            for request in flight.requests.values())
+        (or answered and not taken yet); once `leave_orphans`, only those of batches being
+        collected now, or that someone else waits for (they are collected all the same)."""
+        if self._orphans:
+            return True
+        for flight in self._flights.values():
+            if flight.stage != "instructions" or not any(
+                    request.orphan and not request.done.is_set()
+                    for request in flight.requests.values()):
+                continue
+            if not self._left(flight) or flight.seq in self._collecting:
+                return True
+        return False
+
+    def leave_orphans(self) -> None:
+        """The run is stopping: a re-attached generation batch whose lines nobody in this run
+        asks for is no longer collected; it stays `submitted` in the batches journal, and the
+        next run re-attaches to it and adopts its answers (paid for, never dropped)."""
+        self._leaving = True
+
+    def _left(self, flight: _Flight) -> bool:
+        return self._leaving and flight.stage == "instructions" and all(
+            request.orphan for request in flight.requests.values())
 
     def stats(self) -> dict[str, Any]:
         """Batches by status, requests queued / in batches / answered, money held and settled,
@@ -363,6 +382,8 @@ class BatchClient:
         """Poll until the batch is done, then collect it."""
         while True:
             self._observe(flight, batch)
+            if self._left(flight):
+                return  # left to the next run (`leave_orphans`)
             if flight.status in TERMINAL:
                 break
             await self._clock.sleep(self.settings.poll_interval_s)
@@ -391,7 +412,11 @@ class BatchClient:
 
     async def _collect(self, flight: _Flight, batch: dict[str, Any]) -> None:
         """Read the lines' results (the dialect's way); journal, settle, answer every request."""
-        results = await self.api.results(batch, self.price, now=self._clock.wall())
+        self._collecting.add(flight.seq)
+        try:
+            results = await self.api.results(batch, self.price, now=self._clock.wall())
+        finally:
+            self._collecting.discard(flight.seq)
         cost = sum(r.usage.cost_usd for r in results.values()
                    if r.usage is not None and r.usage.cost_usd is not None)
         self.journal.collected(flight.seq, flight.batch_id, flight.status, cost,

@@ -142,7 +142,27 @@ def requests_by_stage(tally: EventTally) -> dict[str, Any]:
     by_model = {model: {stage: _usage_row(tally.by_model[model][stage])
                         for stage in _stage_order(tally.by_model[model])}
                 for model in sorted(tally.by_model)}
-    return {"by_stage": rows, "total": _usage_row(total), "via": via, "by_model": by_model}
+    return {"by_stage": rows, "total": _usage_row(total), "via": via, "by_model": by_model,
+            "transports": transports(tally)}
+
+
+def transports(tally: EventTally) -> dict[str, Any]:
+    """`--batch`: per stage, the transport its requests took at the end of the last run and
+    why (its run.finished), and the measured cost per request on each transport over every
+    run (request.completed); empty when no request went through a batch."""
+    if "batch" not in tally.via:
+        return {}
+    out: dict[str, Any] = {}
+    for stage in _stage_order(set(tally.stage_via) | set(tally.transports)):
+        chosen = tally.transports.get(stage, {})
+        row: dict[str, Any] = {"via": chosen.get("via"), "why": chosen.get("why")}
+        for name in ("live", "batch"):
+            usage = tally.stage_via.get(stage, {}).get(name, Counter())
+            row[f"{name}_requests"] = usage["requests"]
+            row[f"{name}_usd_per_request"] = (usage["cost_nano_usd"] / NANO / usage["requests"]
+                                              if usage["requests"] else None)
+        out[stage] = row
+    return out
 
 
 def _usage_row(usage: Counter[str]) -> dict[str, Any]:

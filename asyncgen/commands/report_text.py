@@ -117,8 +117,20 @@ def _requests_lines(report: Mapping[str, Any]) -> list[str]:
         table += [[model, stage, as_int(row["requests"]), as_usd(row["cost_usd"])]
                   for model, stages in models.items() for stage, row in stages.items()]
         by_model = ["  by model:", *table_lines(table, left=2)]
-    return ["Requests (request.completed)", *table_lines(rows), *via, *by_model, spent,
+    return ["Requests (request.completed)", *table_lines(rows), *via,
+            *_transport_lines(req.get("transports", {})), *by_model, spent,
             f"  cost per instruction: {per}"]
+
+
+def _transport_lines(chosen: Mapping[str, Any]) -> list[str]:
+    """`--batch`: per stage, live or batch and why, and the cost per request on each."""
+    if not chosen:
+        return []
+    table = [["stage", "via", "live $/request", "batch $/request", "why"]]
+    table += [[stage, str(row.get("via") or "-"), as_usd(row.get("live_usd_per_request"), 8),
+               as_usd(row.get("batch_usd_per_request"), 8), str(row.get("why") or "-")]
+              for stage, row in chosen.items()]
+    return ["  transport per stage (--batch):", *table_lines(table, left=2)]
 
 
 def _cache_lines(cache: Mapping[str, Any]) -> list[str]:

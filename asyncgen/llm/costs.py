@@ -141,6 +141,15 @@ class CostModel:
         return self.price.cost(round(measured.prompt_tokens / n),
                                round(measured.completion_tokens / n))
 
+    def live_floor_usd(self, stage: Stage) -> float | None:
+        """The least a live request like the stage's batch lines can cost: their mean tokens
+        with the whole prompt served from the cache (None without prices or batch lines)."""
+        lines = self._measured[stage, "batch"]
+        if self.price is None or not lines.responses:
+            return None
+        prompt = round(lines.prompt_tokens / lines.responses)
+        return self.price.cost(prompt, round(lines.completion_tokens / lines.responses), prompt)
+
     def planned_usd(self, stage: Stage, transport: Transport = "live") -> float:
         """What the plan holds for one request of `stage`: its expected cost with MARGIN."""
         return self.expected_usd(stage, transport) * MARGIN
@@ -184,11 +193,20 @@ def choose_transport(costs: CostModel, stage: Stage, *, batch_probes: int,
     already did) and the others live until both means are known, so that the cached share
     each transport actually gets decides, not the discount alone (the batch client makes the
     others wait for the probes: in batch mode a request waits for a batch anyway). Then the
-    cheaper one, by the median of its recent costs per request."""
+    cheaper one, by the median of its recent costs per request. Batch lines that cost less
+    than a live request could even with its whole prompt cached (`live_floor_usd`: a provider
+    that caches batch lines) decide for batch at once: live is not measured, and the requests
+    that would have gone live to measure it do not pay the live price."""
     if forced:
         return Choice("batch", "forced (--batch-stages all)")
     if not costs.known(stage, "batch") and batch_probes < BATCH_PROBES:
         return Choice("batch", "measuring the batch cost")
+    if costs.known(stage, "batch") and not costs.known(stage, "live"):
+        floor = costs.live_floor_usd(stage)
+        batch_usd = costs.measured(stage, "batch").typical_usd()
+        if floor is not None and batch_usd < floor:
+            return Choice("batch", "cheaper per request than live with its whole prompt cached",
+                          floor, batch_usd)
     if not (costs.known(stage, "live") and costs.known(stage, "batch")):
         return Choice("live", "measuring the live cost" if costs.known(stage, "batch")
                       else WAITING)

@@ -4,11 +4,15 @@
 kill -9 loses no generated candidate, admitted job or classification label. One JSON object per
 line, each whole or absent (written with `asyncgen.jsonl.LineAppender`, by the filter only):
 
-    {"op": "candidates", "batch": id, "instructions": [...]}   one generation response, received
+    {"op": "candidates", "batch": id, "instructions": [...], "model": m}   one generation
+                                                   response, received ("model": who wrote it)
     {"op": "judged", "batch": id}                  its candidates were admitted or rejected
-    {"op": "admitted", "instruction": s}
-    {"op": "labelled", "instruction": s, "is_classification": b}
+    {"op": "admitted", "instruction": s, "model": m}
+    {"op": "labelled", "instruction": s, "is_classification": b, "model": m}
     {"op": "failed", "instruction": s, "reason": r}   no valid instance: stays in the pool
+
+"model" (the model that answered that stage, for the task's `models`) is left out when not
+known, and lines written before it existed have none.
 
 An instruction is its own key: the pool admits no text twice. Folding the lines (`read`), with
 the instructions of `tasks.jsonl` marked done, gives the `Backlog`: batches to judge, open jobs
@@ -52,6 +56,7 @@ class OpenJob:
 
     instruction: str
     is_classification: bool | None = None
+    models: dict[str, str] = field(default_factory=dict)  # stage -> model, as the task's
 
 
 @dataclass(slots=True)
@@ -61,6 +66,7 @@ class Backlog:
     candidates: dict[str, list[str]] = field(default_factory=dict)  # batch id -> not judged
     jobs: dict[str, OpenJob] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # instruction -> reason
+    models: dict[str, str] = field(default_factory=dict)  # batch id -> the model that wrote it
 
     def __bool__(self) -> bool:
         return bool(self.candidates or self.jobs or self.failed)
@@ -68,17 +74,23 @@ class Backlog:
     def apply(self, record: Mapping[str, Any]) -> None:
         """Fold one journal record in (records come in file order)."""
         op = record["op"]
+        model = record.get("model")
         if op == "candidates":
             self.candidates[record["batch"]] = list(record["instructions"])
+            if model:
+                self.models[record["batch"]] = model
         elif op == "judged":
             self.candidates.pop(record["batch"], None)
+            self.models.pop(record["batch"], None)
         elif op == "admitted":
             text = record["instruction"]
-            self.jobs[text] = OpenJob(text)
+            self.jobs[text] = OpenJob(text, models={"instructions": model} if model else {})
         elif op == "labelled":
             job = self.jobs.get(record["instruction"])
             if job is not None:
                 job.is_classification = record["is_classification"]
+                if model:
+                    job.models["classify"] = model
         elif op == "failed":
             text = record["instruction"]
             self.jobs.pop(text, None)
@@ -96,12 +108,16 @@ class Backlog:
             if fresh:
                 batches[batch] = fresh
         self.candidates = batches
+        self.models = {batch: model for batch, model in self.models.items() if batch in batches}
 
     def state(self) -> dict[str, Any]:
         """The fold (before `settle`), for the summary."""
         return {"candidates": self.candidates,
                 "jobs": {text: job.is_classification for text, job in self.jobs.items()},
-                "failed": self.failed}
+                "failed": self.failed,
+                "models": {"batches": self.models,
+                           "jobs": {text: job.models for text, job in self.jobs.items()
+                                    if job.models}}}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Backlog:
@@ -110,39 +126,53 @@ class Backlog:
         if not (isinstance(candidates, dict) and isinstance(jobs, dict)
                 and isinstance(failed, dict)):
             raise ValueError("not a journal fold")
+        models = state.get("models") or {}  # none in summaries written before it existed
+        if not isinstance(models, dict):
+            raise ValueError("not a journal fold")
+        by_job = models.get("jobs") or {}
         return cls(candidates={str(b): list(t) for b, t in candidates.items()},
-                   jobs={text: OpenJob(text, label) for text, label in jobs.items()},
-                   failed=dict(failed))
+                   jobs={text: OpenJob(text, label, dict(by_job.get(text) or {}))
+                         for text, label in jobs.items()},
+                   failed=dict(failed), models=dict(models.get("batches") or {}))
 
     def records(self) -> Iterable[dict[str, Any]]:
         """The journal lines that rebuild this backlog."""
         for text, reason in self.failed.items():
             yield failed(text, reason)
         for job in self.jobs.values():
-            yield admitted(job.instruction)
+            yield admitted(job.instruction, job.models.get("instructions", ""))
             if job.is_classification is not None:
-                yield labelled(job.instruction, job.is_classification)
+                yield labelled(job.instruction, job.is_classification,
+                               job.models.get("classify", ""))
         for batch, texts in self.candidates.items():
-            yield candidates(batch, texts)
+            yield candidates(batch, texts, self.models.get(batch, ""))
 
 
 # --- records -----------------------------------------------------------------------------------
 
 
-def candidates(batch: str, instructions: Iterable[str]) -> dict[str, Any]:
-    return {"op": "candidates", "batch": batch, "instructions": list(instructions)}
+def candidates(batch: str, instructions: Iterable[str], model: str = "") -> dict[str, Any]:
+    return _with_model({"op": "candidates", "batch": batch, "instructions": list(instructions)},
+                       model)
 
 
 def judged(batch: str) -> dict[str, Any]:
     return {"op": "judged", "batch": batch}
 
 
-def admitted(instruction: str) -> dict[str, Any]:
-    return {"op": "admitted", "instruction": instruction}
+def admitted(instruction: str, model: str = "") -> dict[str, Any]:
+    return _with_model({"op": "admitted", "instruction": instruction}, model)
 
 
-def labelled(instruction: str, is_classification: bool) -> dict[str, Any]:
-    return {"op": "labelled", "instruction": instruction, "is_classification": is_classification}
+def labelled(instruction: str, is_classification: bool, model: str = "") -> dict[str, Any]:
+    return _with_model({"op": "labelled", "instruction": instruction,
+                        "is_classification": is_classification}, model)
+
+
+def _with_model(record: dict[str, Any], model: str) -> dict[str, Any]:
+    if model:
+        record["model"] = model
+    return record
 
 
 def failed(instruction: str, reason: str) -> dict[str, Any]:
@@ -165,6 +195,8 @@ def _check(record: Mapping[str, Any], where: str) -> None:
     for name, kind in fields:
         if not isinstance(record.get(name), kind):
             raise UsageError(f"{where}: field {name!r} must be {getattr(kind, '__name__', kind)}")
+    if not isinstance(record.get("model", ""), str):
+        raise UsageError(f"{where}: field 'model' must be str")
     if record["op"] == "candidates" and not all(isinstance(t, str) for t in record["instructions"]):
         raise UsageError(f"{where}: field 'instructions' must be a list of strings")
 

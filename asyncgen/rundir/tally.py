@@ -148,7 +148,8 @@ class EventTally:
 
     __slots__ = ("events", "runs", "parsed", "admitted", "committed", "rejected", "lost",
                  "usage", "latency", "retries", "failed", "failed_final", "unparseable",
-                 "billed_nano_usd", "cache", "via", "formats", "chat_answers", "by_model")
+                 "billed_nano_usd", "cache", "via", "formats", "chat_answers", "by_model",
+                 "stage_via", "transports")
 
     def __init__(self) -> None:
         self.events = 0
@@ -170,6 +171,9 @@ class EventTally:
         self.formats: Counter[str] = Counter()  # list format of each generation answer
         self.chat_answers = 0  # generation answers with a chat preamble or remark dropped
         self.by_model: dict[str, dict[str, Counter[str]]] = {}  # model -> stage -> usage
+        self.stage_via: dict[str, dict[str, Counter[str]]] = {}  # stage -> live/batch -> usage
+        # stage -> its transport as the last run.finished gave it (`--batch`: via, why, ...)
+        self.transports: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return (f"<EventTally events={self.events} runs={len(self.runs)} "
@@ -212,6 +216,11 @@ class EventTally:
             if isinstance(pool, dict):
                 run.endpoints = {str(name): dict(figures) for name, figures in pool.items()
                                  if isinstance(figures, dict)}
+            batches = event.get("batches")
+            chosen = batches.get("transports") if isinstance(batches, dict) else None
+            if isinstance(chosen, dict):
+                self.transports = {str(stage): dict(row) for stage, row in chosen.items()
+                                   if isinstance(row, dict)}
         elif name == events.REQUEST_COMPLETED:
             usage = self.usage.setdefault(stage, Counter())
             usage["requests"] += 1
@@ -220,9 +229,13 @@ class EventTally:
             cost = round(_number(event.get("cost_usd")) * NANO)  # integers: sums are exact
             usage["cost_nano_usd"] += cost
             self.latency.setdefault(stage, Latencies()).add(_number(event.get("latency_ms")))
-            via = self.via.setdefault("batch" if event.get("batch_id") else "live", Counter())
+            transport = "batch" if event.get("batch_id") else "live"
+            via = self.via.setdefault(transport, Counter())
             via["requests"] += 1
             via["cost_nano_usd"] += cost
+            on = self.stage_via.setdefault(stage, {}).setdefault(transport, Counter())
+            on["requests"] += 1
+            on["cost_nano_usd"] += cost
             model = str(event.get("model") or "unknown")
             of_model = self.by_model.setdefault(model, {}).setdefault(stage, Counter())
             of_model["requests"] += 1

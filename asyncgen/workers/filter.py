@@ -132,6 +132,8 @@ class Filter:
                     # that brought no message (a receive is not cut short: it may lose one)
                     await anyio.sleep(DEFERRED_POLL_S)
                 elif not batches:
+                    if not (self._candidates_open or self.control.open_jobs):
+                        continue  # a deferred batch let go (the run stops): nothing to wait for
                     message = await inbox.receive()
                     self._slice = _clock()
                     await self._take(message, batches, labelled)
@@ -154,6 +156,7 @@ class Filter:
         labelled: ObjectSendStream[Job],
     ) -> None:
         if isinstance(message, Candidates):
+            self.outlook.receive()
             if self.plan is not None and message.hold is not None:
                 # its candidates hold their own jobs' money as they are admitted (a hold kept
                 # until the batch is judged would starve a deferred batch ahead of it)
@@ -161,11 +164,13 @@ class Filter:
             self._batches += 1
             batch = f"{self.run_id}-{self._batches}"
             if message.instructions:
-                self.journal.write(journal.candidates(batch, message.instructions))
+                self.journal.write(journal.candidates(batch, message.instructions,
+                                                      message.model))
             batches.append((batch, message))
         elif isinstance(message, Labelled):
             job = message.job
-            self.journal.write(journal.labelled(job.instruction, job.is_classification))
+            self.journal.write(journal.labelled(job.instruction, job.is_classification,
+                                                job.models.get("classify", "")))
             await labelled.send(job)
         elif isinstance(message, Finished):
             self._finish(message)
@@ -182,7 +187,8 @@ class Filter:
         the restored instructions (`Pool.ready`), after the open jobs join it."""
         backlog, self.backlog = self.backlog, Backlog()
         # their similarity fields are asked once they join the pool (none reads them before)
-        opened = [(record, Job(record.instruction, Pending())) for record in backlog.jobs.values()]
+        opened = [(record, Job(record.instruction, Pending(), models=dict(record.models)))
+                  for record in backlog.jobs.values()]
         for record, job in opened:
             if record.is_classification is None:
                 self._waiting.append(job)
@@ -197,7 +203,7 @@ class Filter:
         for _, job in opened:  # into the pool before anything is judged; fields asked now
             job.neighbours = self.pool.scores.submit(self.pool.keep(job.instruction))
         for batch, texts in backlog.candidates.items():
-            await self._admit_later(texts)
+            await self._admit_later(texts, backlog.models.get(batch, ""))
             self.journal.write(journal.judged(batch))
         self.outlook.restoring(0)
         await self._feed(jobs)
@@ -224,13 +230,16 @@ class Filter:
             await jobs.send(job)
         control.backlog_sent.set()
 
-    async def _admit_later(self, texts: Sequence[str]) -> None:
-        """Judge journaled candidates; the admitted ones wait to be fed."""
+    async def _admit_later(self, texts: Sequence[str], model: str = "") -> None:
+        """Judge journaled candidates (`model` wrote them); the admitted ones wait to be fed."""
         for text in texts:
             await self._share_the_loop()
-            verdict = self._verdict(text)
+            verdict = self._verdict(text, model)
             if verdict is not None:
-                self._waiting.append(self._job(text, verdict.query))
+                job = self._job(text, verdict.query)
+                if model:
+                    job.models["instructions"] = model
+                self._waiting.append(job)
 
     async def _judge(self, batch: str, candidates: Candidates, jobs: ObjectSendStream[Job]) -> None:
         """One generation response: admitted or rejected; left journaled if the run is stopping."""
@@ -276,8 +285,15 @@ class Filter:
 
     def _out_of_money(self) -> None:
         """Stop for the budget when it cannot hold one more job and nothing under way (no
-        open job, no generation request) could give money back."""
-        if self.outlook.in_flight or self.control.open_jobs:
+        open job, no generation request, no response in the inbox with its hold) could give
+        money back.
+
+        A response between "in flight" and the inbox (waiting for its slot, `slots`) does not
+        count: the slots are given back only as batches are judged, and none is judged while
+        a batch waits for money; once the run stops they are, and its candidates are journaled
+        for the next run."""
+        outlook = self.outlook
+        if outlook.in_flight or outlook.arriving or self.control.open_jobs:
             return
         assert self.plan is not None
         self.control.stop("budget", note=self.plan.stop_note())
@@ -308,7 +324,7 @@ class Filter:
                 hold = self.plan.job()
                 if hold is None:
                     return count, tuple(texts[n:])
-            verdict = self._verdict(text)
+            verdict = self._verdict(text, model)
             if verdict is None:
                 if self.plan is not None and hold is not None:
                     self.plan.release(hold)
@@ -336,8 +352,8 @@ class Filter:
         """A job whose similarity fields are being computed (off the event loop)."""
         return Job(text, self.pool.scores.submit(query))
 
-    def _verdict(self, text: str) -> Admitted | None:
-        """Admit one candidate into the pool (journaled), or log why not."""
+    def _verdict(self, text: str, model: str = "") -> Admitted | None:
+        """Admit one candidate (`model` wrote it) into the pool (journaled), or log why not."""
         verdict = self.pool.admit(text)
         if not isinstance(verdict, Admitted):
             log.info(
@@ -348,7 +364,7 @@ class Filter:
                 nearest=verdict.nearest,
             )
             return None
-        self.journal.write(journal.admitted(text))
+        self.journal.write(journal.admitted(text, model))
         self.outlook.admit()
         log.info(events.TASK_ADMITTED, instruction=text, pool=len(self.pool))
         return verdict

@@ -220,7 +220,7 @@ class Graph:
                 if isinstance(self.ask.client, BatchClient):  # paid answers nobody asks for
                     tg.start_soon(partial(
                         adopt, self.ask.client, inbox_send.clone(), outlook=self.outlook,
-                        slots=slots, blacklist=cfg.blacklist,
+                        slots=slots, blacklist=cfg.blacklist, control=self.control,
                     ))
             await inbox_send.send(CandidatesClosed())
 

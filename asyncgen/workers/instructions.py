@@ -41,15 +41,17 @@ class Outlook:
     `restoring`, `admit`, `commit`, `fail`). The sampler reads.
     """
 
-    __slots__ = ("in_flight", "handed", "dropped", "judged", "backlog", "deferred", "admitted",
-                 "committed", "failed")
+    __slots__ = ("in_flight", "handed", "sent", "dropped", "received", "judged", "backlog",
+                 "deferred", "admitted", "committed", "failed")
 
     def __init__(self) -> None:
         # the generation stage's
         self.in_flight = 0  # generation requests under way
         self.handed = 0  # candidate batches handed to the filter
+        self.sent = 0  # of those, sent into the filter's inbox (past their slot)
         self.dropped = 0  # generation requests that failed (no candidates to judge)
         # the filter's
+        self.received = 0  # candidate batches taken from the inbox
         self.judged = 0  # candidate batches the filter has judged
         self.backlog = 0  # candidates journaled by earlier runs, not judged yet
         self.deferred = 0  # candidates received, waiting for the budget to fit their jobs
@@ -61,6 +63,12 @@ class Outlook:
     def pending(self) -> int:
         """Candidate batches waiting for the filter."""
         return self.handed - self.judged
+
+    @property
+    def arriving(self) -> int:
+        """Candidate batches in the filter's inbox, not taken yet: their holds are still held
+        (the filter gives them back as it takes each)."""
+        return self.sent - self.received
 
     @property
     def requests(self) -> int:
@@ -76,11 +84,19 @@ class Outlook:
         """A response's candidates were handed to the filter."""
         self.handed += 1
 
+    def sending_batch(self) -> None:
+        """A response's candidates go into the filter's inbox (their slot taken)."""
+        self.sent += 1
+
     def unanswered(self) -> None:
         """A generation request failed: nothing to judge."""
         self.dropped += 1
 
     # --- the filter ---
+    def receive(self) -> None:
+        """A candidate batch was taken from the inbox."""
+        self.received += 1
+
     def judge(self) -> None:
         self.judged += 1
 
@@ -244,7 +260,8 @@ async def _hand_over(
     # sent also when empty: the filter sees every response (a stuck provider is noticed)
     outlook.answered()  # pending from the moment it is no longer in flight (no gap); counted
     await slots.acquire()  # as a request once the filter has judged it
-    # the filter releases the hold
+    # the filter releases the hold; it counts the batch as arriving until it takes it
+    outlook.sending_batch()
     await send.send(Candidates(tuple(kept), model=completion.model, hold=hold))
 
 
@@ -255,6 +272,8 @@ class Orphans(Protocol):
 
     def expecting_orphans(self) -> bool: ...
 
+    def leave_orphans(self) -> None: ...
+
 
 async def adopt(
     orphans: Orphans,
@@ -263,17 +282,27 @@ async def adopt(
     outlook: Outlook,
     slots: anyio.Semaphore,
     blacklist: Sequence[str],
+    control: Control | None = None,
 ) -> None:
     """Generation answers of batches an earlier run left in flight, that no worker of this run
     asks for again (their prompts were sampled at random): paid for, so parsed and sent to the
     filter as any others, which journals their candidates as they arrive (judged now, or by
-    the next run when this one is stopping). Ends when no such answer is still expected."""
+    the next run when this one is stopping). Ends when no such answer is still expected.
+
+    Once the run stops, it does not wait for batches still in progress (that would hold the
+    run to its drain deadline): they are left to the next run (`leave_orphans`), which
+    re-attaches to them; the answers already here are handed over first."""
     async with send:
         while True:
+            if control is not None and control.stopping.is_set():
+                orphans.leave_orphans()
             for number, completion in orphans.take_orphans():
                 await _hand_over(completion, number, send, outlook=outlook, slots=slots,
                                  blacklist=blacklist, adopted=True)
             if not orphans.expecting_orphans():
                 return
-            await anyio.sleep(ORPHAN_POLL_S)
-
+            if control is None:
+                await anyio.sleep(ORPHAN_POLL_S)
+                continue
+            with anyio.move_on_after(ORPHAN_POLL_S):
+                await control.stopping.wait()

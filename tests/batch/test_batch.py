@@ -29,6 +29,7 @@ from asyncgen.batch.flights import batch_price
 from asyncgen.batch.lines import input_file
 from asyncgen.cli import main
 from asyncgen.commands.report import build_report
+from asyncgen.commands.report_text import render_text
 from asyncgen.llm import LLMClient, ProviderConfig
 from asyncgen.llm.budget import Budget
 from asyncgen.llm.errors import BudgetExhausted, ContextLengthExceeded, RetriesExhausted
@@ -453,3 +454,77 @@ def test_batch_sends_each_stage_where_it_costs_less(tmp_path: Path) -> None:
     kinds = {(line["kind"], str(line["endpoint"]).startswith("batch:"))
              for line in read_books(books)}
     assert ("instructions", True) in kinds and ("classify", False) in kinds
+    # `report` says it too, with the cost per request measured on each transport
+    report = build_report([], events)
+    rows = report["requests"]["transports"]
+    assert {stage: row["via"] for stage, row in rows.items()} == {
+        "instructions": "batch", "classify": "live", "instances": "live"}, rows
+    classify = rows["classify"]
+    assert classify["why"] == transports["classify"]["why"]
+    assert classify["batch_requests"] and classify["live_requests"], classify
+    assert classify["live_usd_per_request"] < classify["batch_usd_per_request"], classify
+    text = render_text(report)
+    assert "transport per stage" in text and transports["classify"]["why"] in text
+
+
+def test_a_stopping_run_leaves_reattached_generation_batches_to_the_next_run(
+        tmp_path: Path) -> None:
+    """Issue 20: a resumed run that stops (here for its budget, at once) while a generation
+    batch the killed run left is still in progress ends promptly and cleanly: it does not
+    wait for that batch to its drain deadline, which would cut the run short. The batch stays
+    in the batches journal, not collected; the next run re-attaches to it and uses its
+    answers (a candidate.parsed for every generation line billed), and no body is billed
+    twice."""
+    books = tmp_path / "books.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
+    out = tmp_path / "out"
+    path = out / "batches.jsonl"
+
+    def records() -> list[dict[str, Any]]:
+        return [orjson.loads(x) for x in path.read_bytes().splitlines()] if path.exists() else []
+
+    def open_generation() -> set[str]:
+        done = records()
+        return {r["seq"] for r in done if r.get("stage") == "instructions"} & (
+            {r["seq"] for r in done if r["r"] == "submitted"}
+            - {r["seq"] for r in done if r["r"] == "collected"})
+
+    with sim_process("--batch-delay-s", "8", "--books", str(books)) as url:
+        proc = subprocess.Popen([sys.executable, "-m", "asyncgen", *_run_args(out, url, 60)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not open_generation():
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        left = open_generation()
+        assert left, "no generation batch in progress at the kill: the test proves nothing"
+        # what it spent (its batch's hold included) is past this budget: it stops at once
+        assert main(_run_args(out, url, 60, "--budget-usd", "0.0001", "--drain-timeout",
+                              "20")) == 0
+        events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+        start = max(i for i, e in enumerate(events) if e["event"] == "run.started")
+        second = events[start:]
+        stopping = next(e for e in second if e["event"] == "run.stopping")
+        finished = next(e for e in second if e["event"] == "run.finished")
+        assert stopping["reason"] == finished["reason"] == "budget"
+        assert any(e["event"] == "batch.reattached" for e in second)
+        waited = _seconds(finished["timestamp"]) - _seconds(stopping["timestamp"])
+        assert waited < 3, waited  # not the batch's remaining seconds, nor the drain's 20
+        assert open_generation() >= left, "the batch was collected: the test proves nothing"
+        assert main(_run_args(out, url, 1)) == 0
+        fetch_totals(url)
+    assert not open_generation()
+    lines = list(read_books(books))
+    digests = [line["body_digest"] for line in lines if "body_digest" in line]
+    assert digests and len(digests) == len(set(digests))  # no body billed twice
+    generated = sum(1 for line in lines if line["kind"] == "instructions")
+    events = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    parsed = [e for e in events if e["event"] == "candidate.parsed"]
+    assert len(parsed) >= generated, (len(parsed), generated)
+
+
+def _seconds(timestamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()

@@ -217,3 +217,21 @@ def test_each_stage_takes_the_transport_that_costs_it_less() -> None:
         cached.observe("classify", Usage(1200, 1, PRICE.cost(1200, 1, 1100) / 2,
                                          cached_tokens=1100), "batch")
     assert choose_transport(cached, "classify", batch_probes=BATCH_PROBES).via == "batch"
+
+
+def test_batch_lines_cheaper_than_any_live_request_decide_before_live_is_measured() -> None:
+    """Batch lines served from the cache, at the discount, cost less than a live request of
+    the same tokens could even with its whole prompt cached: batch at once, no live request
+    sent to measure live. Lines not cached do not: live is measured first."""
+    from asyncgen.llm.costs import BATCH_PROBES, choose_transport
+
+    cached, uncached = CostModel(PRICE), CostModel(PRICE)
+    for _ in range(MEASURED_AFTER):
+        cached.observe("classify", Usage(1200, 1, PRICE.cost(1200, 1, 1100) / 2,
+                                         cached_tokens=1100), "batch")
+        uncached.observe("classify", Usage(1200, 1, PRICE.cost(1200, 1) / 2), "batch")
+    choice = choose_transport(cached, "classify", batch_probes=BATCH_PROBES)
+    assert choice.via == "batch" and "whole prompt cached" in choice.why, choice
+    assert choice.live_usd == pytest.approx(PRICE.cost(1200, 1, 1200))
+    choice = choose_transport(uncached, "classify", batch_probes=BATCH_PROBES)
+    assert choice.via == "live" and choice.why == "measuring the live cost", choice

@@ -188,3 +188,27 @@ def test_sigint_stops_the_spending_and_the_resume_continues_the_journal(
     if len(backlog.jobs) >= 2 * 10:  # the backlog alone reaches the target: nothing new sampled
         assert total["instructions"] == after["instructions"]
     assert total["classify"] <= 1.10 * len(tasks) + 5
+
+
+def test_the_model_of_each_stage_is_journaled_and_folded_back() -> None:
+    """A candidate batch keeps the model that wrote it, an open job the models that wrote and
+    labelled it: through the fold, the summary's state and the rewritten lines."""
+    backlog = Backlog()
+    for record in (journal.candidates("b1", ["A new one.", "Another."], "writer-a"),
+                   journal.candidates("b2", ["Old line."]),
+                   journal.judged("b2"),
+                   journal.admitted("A job.", "writer-b"),
+                   journal.labelled("A job.", True, "labeller")):
+        journal.add(backlog, orjson.loads(orjson.dumps(record)), "test")
+    assert backlog.models == {"b1": "writer-a"}
+    assert backlog.jobs["A job."].models == {"instructions": "writer-b", "classify": "labeller"}
+    copied = Backlog.from_state(orjson.loads(orjson.dumps(backlog.state())))
+    rewritten = Backlog()
+    for record in backlog.records():
+        journal.add(rewritten, record, "test")
+    for again in (copied, rewritten):
+        assert again.models == backlog.models and again.jobs == backlog.jobs
+    older = {"candidates": {"b": ["x"]}, "jobs": {"A job.": None}, "failed": {}}  # no models
+    assert Backlog.from_state(older).jobs["A job."].models == {}
+    with pytest.raises(UsageError):
+        journal.add(Backlog(), {"op": "admitted", "instruction": "x", "model": 3}, "test")
