@@ -249,12 +249,13 @@ class EventTally:
             run.committed += 1
         elif name == events.TASK_REJECTED:
             reason = str(event.get("reason") or "unknown")
-            self.rejected[reason] += 1
+            count = int(_number(event.get("count")) or 1)  # lean: unpaid ones counted per reason
+            self.rejected[reason] += count
             step = REJECTION_STEP.get(reason)
             if reason == "item_error" and event.get("stage") == "classify":
                 step = "classified"
             if step is not None:
-                self.lost[step] += 1
+                self.lost[step] += count
         elif name == events.CLASSIFY_UNPARSEABLE:
             self.unparseable += 1
 
