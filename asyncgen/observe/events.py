@@ -62,9 +62,10 @@ LEAN_DROPS: dict[str, frozenset[str]] = {
     TASK_ADMITTED: frozenset({*TEXT_FIELDS, "level"}),
     TASK_REJECTED: frozenset({"level"}),  # a paid-for job's failure keeps its instruction
     REQUEST_COMPLETED: frozenset({"status", "attempt", "level"}),
-    TASK_COMMITTED: frozenset({"level"}),
-    CANDIDATES_PARSED: frozenset({"level"}),
+    TASK_COMMITTED: frozenset({"instances", "is_classification", "level"}),  # in tasks.jsonl
+    CANDIDATES_PARSED: frozenset({"kept", "level"}),  # and `chat` when false
 }
+HOLD_S = 1.0  # the longest the lean log holds the counts of unpaid rejections
 LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})  # the ones with candidate texts
 # task.rejected reasons of candidates no request was sent for: the post-processing of a
 # generation answer (selfinstruct.parsing.REJECT_REASONS) and the ROUGE-L filter (novelty.pool)
@@ -182,9 +183,12 @@ class EventFile:
 
 def lean(event_dict: EventDict) -> EventDict:
     """One event without `LEAN_DROPS`' fields (a copy), as --event-detail lean writes it."""
-    drops = LEAN_DROPS.get(event_dict.get("event"))  # type: ignore[arg-type]
+    name = event_dict.get("event")
+    drops = LEAN_DROPS.get(name)  # type: ignore[arg-type]
     if drops is None:
         return event_dict
+    if name == CANDIDATES_PARSED and event_dict.get("chat") is False:
+        drops = drops | {"chat"}  # report counts the answers with chat: true
     return {key: value for key, value in event_dict.items() if key not in drops}
 
 
@@ -192,31 +196,38 @@ class Lean:
     """--event-detail lean, event by event: what to write for each event logged.
 
     Candidates rejected for an `UNPAID_REASONS` reason are counted, not written one by one:
-    their count per reason is held until an event other than a task.admitted or such a
-    task.rejected comes (the filter judges a generation answer's candidates with nothing else
-    in between), and written then as one `task.rejected` per reason with `count` and the
-    timestamp of the last of them (`flush`: at the end of the file too). A kill -9 loses the
-    held counts (as it may tear the last line). The rest is `lean`."""
+    their count per reason is held, across the other per-item events (`QUIET_ON_CONSOLE`),
+    for `HOLD_S` at most, and written then as one `task.rejected` per reason with `count` and
+    the timestamp of the last of them; an event of any other kind (run.progress, a stop, the
+    end) writes them first, and `flush` at the end of the file. A kill -9 loses the counts
+    held (at most `HOLD_S` of rejections), as it may tear the last line. The rest is `lean`."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held", "_since", "_clock")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._held: dict[str, EventDict] = {}
+        self._since = 0.0  # when the first of the counts held was taken
+        self._clock = clock
 
     def __call__(self, event_dict: EventDict) -> list[EventDict]:
         name = event_dict.get("event")
         reason = event_dict.get("reason")
+        written = []
+        if self._held and (name not in QUIET_ON_CONSOLE
+                           or self._clock() - self._since >= HOLD_S):
+            written = self.flush()
         if name == TASK_REJECTED and reason in UNPAID_REASONS:
             held = self._held.get(reason)
             if held is None:
+                if not self._held:
+                    self._since = self._clock()
                 self._held[reason] = {"reason": reason, "count": 1, "event": TASK_REJECTED,
                                       "timestamp": event_dict.get("timestamp")}
             else:
                 held["count"] += 1
                 held["timestamp"] = event_dict.get("timestamp")
-            return []
-        written = [] if name == TASK_ADMITTED else self.flush()
-        written.append(lean(event_dict))
+        else:
+            written.append(lean(event_dict))
         return written
 
     def flush(self) -> list[EventDict]:
@@ -225,9 +236,10 @@ class Lean:
         return held
 
 
-def lean_log(logged: Iterable[EventDict]) -> list[EventDict]:
+def lean_log(logged: Iterable[EventDict],
+             clock: Callable[[], float] = time.monotonic) -> list[EventDict]:
     """A whole log as --event-detail lean writes it."""
-    leaner = Lean()
+    leaner = Lean(clock)
     written = [event for event_dict in logged for event in leaner(event_dict)]
     return written + leaner.flush()
 

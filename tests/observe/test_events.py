@@ -40,6 +40,7 @@ LEAN_FIELDS: dict[str, set[str]] = {
     "request.completed": REQUIRED_FIELDS["request.completed"] - {"status", "attempt"},
     "task.rejected": {"reason"},  # and `count` (unpaid) or `instruction` (paid for)
     "task.admitted": set(),
+    "task.committed": {"id"},  # its instances and label are in tasks.jsonl
 }
 
 

@@ -64,28 +64,44 @@ def test_a_default_run_writes_no_unpaid_candidate_and_counts_every_one(tmp_path:
     assert report_json(out)["funnel"]["rejected"] == finished["rejected"]
 
 
-def test_held_counts_are_written_before_the_next_other_event_and_at_the_end() -> None:
+def test_held_counts_are_written_after_a_second_before_another_kind_and_at_the_end() -> None:
     def rejected(reason: str, at: str, **more: Any) -> dict[str, Any]:
         return {"reason": reason, "instruction": "x", **more, "event": events.TASK_REJECTED,
                 "level": "info", "timestamp": at}
 
-    logged = [
-        rejected("similar", "t1", score=0.8, nearest="y"),
-        {"instruction": "a", "pool": 9, "event": events.TASK_ADMITTED, "timestamp": "t2"},
-        rejected("keyword", "t3"),
-        rejected("similar", "t4"),
-        {"id": "task-1", "event": events.TASK_COMMITTED, "level": "info", "timestamp": "t5"},
-        rejected("no_instances", "t6"),  # paid for: written with its instruction
-        rejected("duplicate", "t7"),
+    logged = [  # (the clock when it is logged, the event)
+        (0.0, rejected("similar", "t1", score=0.8, nearest="y")),
+        (0.1, {"instruction": "a", "pool": 9, "event": events.TASK_ADMITTED, "timestamp": "t2"}),
+        (0.2, rejected("keyword", "t3")),
+        (0.3, {"count": 7, "kept": 6, "format": "numbered", "chat": False,
+               "event": events.CANDIDATES_PARSED, "level": "info", "timestamp": "t4"}),
+        (0.9, rejected("similar", "t5")),
+        (1.0, {"id": "task-1", "instances": 2, "is_classification": False,
+               "event": events.TASK_COMMITTED, "level": "info", "timestamp": "t6"}),
+        (1.1, rejected("no_instances", "t7")),  # paid for: written with its instruction
+        (1.2, rejected("duplicate", "t8")),
+        (1.3, {"committed": 1, "event": events.RUN_PROGRESS, "level": "info", "timestamp": "t9"}),
+        (1.4, rejected("similar", "t10")),
     ]
-    assert events.lean_log(logged) == [
+    now = 0.0
+    leaner = events.Lean(clock=lambda: now)
+    written = []
+    for now, event in logged:  # noqa: B007 (the clock reads it)
+        written += leaner(event)
+    assert written + leaner.flush() == [
         {"event": events.TASK_ADMITTED, "timestamp": "t2"},
-        {"reason": "similar", "count": 2, "event": events.TASK_REJECTED, "timestamp": "t4"},
+        {"count": 7, "format": "numbered", "event": events.CANDIDATES_PARSED, "timestamp": "t4"},
+        # a second after the first of them: written before the next event
+        {"reason": "similar", "count": 2, "event": events.TASK_REJECTED, "timestamp": "t5"},
         {"reason": "keyword", "count": 1, "event": events.TASK_REJECTED, "timestamp": "t3"},
-        {"id": "task-1", "event": events.TASK_COMMITTED, "timestamp": "t5"},
+        {"id": "task-1", "event": events.TASK_COMMITTED, "timestamp": "t6"},
         {"reason": "no_instances", "instruction": "x", "event": events.TASK_REJECTED,
-         "timestamp": "t6"},
-        {"reason": "duplicate", "count": 1, "event": events.TASK_REJECTED, "timestamp": "t7"},
+         "timestamp": "t7"},
+        # before an event of another kind
+        {"reason": "duplicate", "count": 1, "event": events.TASK_REJECTED, "timestamp": "t8"},
+        {"committed": 1, "event": events.RUN_PROGRESS, "level": "info", "timestamp": "t9"},
+        # at the end
+        {"reason": "similar", "count": 1, "event": events.TASK_REJECTED, "timestamp": "t10"},
     ]
 
 
