@@ -158,9 +158,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
-    Option("event_detail", Choice(("full", "lean")), "full",
-           "events.jsonl: full, or lean: per-candidate and per-request events without what "
-           "report never reads (texts, model, status; the same report figures, fewer bytes)"),
+    Option("event_detail", Choice(("lean", "full")), "lean",
+           "events.jsonl: lean (per-request and per-candidate events without what report never "
+           "reads: no candidate texts, rejections before any spend counted per reason; the "
+           "same report figures) or full (every candidate with its text, the nearest pool "
+           "instruction of a rejected one)"),
     Option("batch", Flag(), False, "send a stage's requests through the provider's Batch API "
            "where they cost less there than live, measured with the cached share each gets "
            "(see --batch-stages; OUT/batches.jsonl journals them)"),
@@ -297,7 +299,7 @@ class RunConfig:
     drain_timeout: float
     progress_interval: float
     log_format: str
-    event_detail: str = "full"
+    event_detail: str = "lean"
     batch: bool = False
     batch_size: int = 1000
     batch_max_wait: float = 10.0

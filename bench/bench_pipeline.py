@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,24 +130,41 @@ def main() -> int:
 
 
 def _print_commit_rate(events: list[dict[str, object]], prior: int) -> None:
-    """Tasks committed per second in each tenth of this run's commits, by pool size."""
+    """Tasks committed per second in each tenth of this run's commits, by pool size, with the
+    requests and the candidates judged per committed task there (events in file order)."""
     times = [_timestamp(e) for e in events if e["event"] == "task.committed"]
     if len(times) < 20:
         return
+    tenth = len(times) // 10
+    work: list[Counter[str]] = [Counter() for _ in range(10)]
+    committed = 0
+    for e in events:
+        counts = work[min(committed // tenth, 9)]
+        if e["event"] == "task.committed":
+            committed += 1
+        elif e["event"] in ("request.completed", "request.failed"):
+            counts["requests"] += 1
+        elif e["event"] == "task.admitted":
+            counts["admitted"] += 1
+        elif e["event"] == "task.rejected" and e.get("reason") in ("similar", "duplicate"):
+            counts["similar"] += int(e.get("count", 1))  # type: ignore[call-overload]
     print()
     print(f"commit rate by pool size (this run's task.committed, in tenths; pool = {prior:,} "
-          "+ seeds + committed):")
+          "+ seeds + committed), with requests and ROUGE-L verdicts per committed task:")
     print()
-    print("| committed (this run) | pool at the end | tasks/s over the tenth |")
-    print("|---:|---:|---:|")
-    tenth = len(times) // 10
+    print("| committed (this run) | pool at the end | tasks/s over the tenth | requests / task "
+          "| judged by ROUGE-L / task | of which admitted |")
+    print("|---:|---:|---:|---:|---:|---:|")
     rates = []
     for n in range(10):
         part = times[n * tenth:(n + 1) * tenth + 1]
         rate = (len(part) - 1) / max(part[-1] - part[0], 1e-9)
         rates.append(rate)
         end = (n + 1) * tenth
-        print(f"| {n * tenth:,}-{end:,} | {prior + end + 175:,} | {rate:.0f} |")
+        judged = work[n]["admitted"] + work[n]["similar"]
+        print(f"| {n * tenth:,}-{end:,} | {prior + end + 175:,} | {rate:.0f} | "
+              f"{work[n]['requests'] / tenth:.2f} | {judged / tenth:.2f} | "
+              f"{work[n]['admitted'] / max(judged, 1):.0%} |")
     finished = events[-1]
     print(f"\nlast tenth / second tenth (the first after warm-up): "
           f"{rates[-1] / rates[1]:.2f}; fields_missing at the end: "

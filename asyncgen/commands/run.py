@@ -7,6 +7,7 @@ the order they are needed and closes them in reverse, whatever way the run ends.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sys
@@ -303,6 +304,11 @@ async def execute(p: Prepared) -> int:
     # busy (similarity fields, index merges, checkpoints) each re-acquisition waited up to
     # the interpreter's 5 ms switch interval: a convoy of them was a stall of 50-150 ms
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # what the imports and the preparation made (numba's compiled kernels and the garbage of
+    # their compilation, a resumed run's tasks) frozen now: the run's first full collection
+    # walked it all, a stall of 70-120 ms (numba's type disposals); freezing is O(1), where
+    # collecting first would walk a resumed million-task pool (the garbage kept is a one-off)
+    gc.freeze()
     try:
         # the record first: every journal file beside it is then provably this run's
         try:
@@ -563,7 +569,7 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
                       control=control, outlook=outlook,
                       slots=anyio.Semaphore(c.queue_size), model=str(p.provider.model),
                       run_id=run_id, next_id=len(p.committed) + 1, stuck_after=c.stuck_after,
-                      fields=fields, plan=plan),
+                      fields=fields, plan=plan, detailed=c.event_detail == "full"),
         outlook=outlook,
         progress=progress(queues=streams.depths, neighbours=pool.scores.stats,
                           fields_pending=lambda: fields.outstanding),

@@ -246,7 +246,8 @@ class Accounting:
         it wrote (when the provider says)."""
         fields: dict[str, Any] = {}
         if usage.cached_tokens and self.price is not None:
-            fields["cache_saved_usd"] = self.price.cache_saving(usage.cached_tokens)
+            # to the pico-dollar: the float's noise was a third of the event's bytes
+            fields["cache_saved_usd"] = round(self.price.cache_saving(usage.cached_tokens), 12)
         if usage.cache_write_tokens:
             fields["cache_write_tokens"] = usage.cache_write_tokens
         return fields

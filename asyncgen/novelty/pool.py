@@ -312,9 +312,9 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    reason: str  # "duplicate" | "similar"
-    score: float
-    nearest: str
+    reason: str  # "duplicate" (a verbatim repeat of a pool instruction) | "similar"
+    score: float | None = None  # the best score and its pool instruction, when asked
+    nearest: str | None = None
 
 
 class Pool:
@@ -389,21 +389,24 @@ class Pool:
                 gc.enable()
         self._unfrozen = 0
 
-    def admit(self, instruction: str) -> Admitted | Refused:
+    def admit(self, instruction: str, *, nearest: bool = True) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
 
         `is_novel` stops at the first pool instruction above the threshold, and most rejected
-        candidates are near-duplicates of one. An admitted candidate's query for the
+        candidates are near-duplicates of one. A refusal names the best-scoring pool
+        instruction and its score only when `nearest` asks: a second query, as costly as the
+        first (the default event log writes neither). An admitted candidate's query for the
         similarity fields is taken before it joins the pool.
         """
         if self._restoring:
             raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
         index = self._index
         if not index.is_novel(instruction, self.threshold):
+            reason = "duplicate" if index.holds(instruction) else "similar"
+            if not nearest:
+                return Refused(reason=reason)
             key, score = index.similar(instruction, math.nextafter(self.threshold, 1.0))[0]
-            nearest = index.text(key)
-            reason = "duplicate" if nearest.strip() == instruction.strip() else "similar"
-            return Refused(reason=reason, score=score, nearest=nearest)
+            return Refused(reason=reason, score=score, nearest=index.text(key))
         query = self.scores.query(instruction)
         return Admitted(self._add(instruction), instruction, query)
 

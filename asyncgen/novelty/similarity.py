@@ -259,6 +259,12 @@ class RougeLIndex:
             return False  # a verbatim repeat (after tokenization) scores 1.0
         return next(self._matches(seq, threshold, strict=True, first=True), None) is None
 
+    def holds(self, text: str) -> bool:
+        """True when `text` (surrounding whitespace aside) was added verbatim."""
+        keys = self._keys.get(self._vocabulary.encode(tokenize(text)), ())
+        stripped = text.strip()
+        return any(self._texts[key].strip() == stripped for key in keys)
+
     def similar(self, text: str, floor: float) -> list[tuple[int, float]]:
         """Every pool instruction scoring >= floor, as (key, score): best first, then by key."""
         floor = _check_threshold("floor", floor)

@@ -53,18 +53,24 @@ QUIET_ON_CONSOLE = frozenset(
      TASK_ADMITTED, TASK_COMMITTED, CLASSIFY_UNPARSEABLE}
 )
 BULKY_FIELDS = ("config", "limiter", "queues", "rejected")
-# --event-detail lean: the per-candidate and per-request events without what `report` never
-# reads (the texts, the status and attempt of an answered request, the level: info; the model
-# stays, for the cost per model per stage)
+# --event-detail lean (the default): the per-candidate and per-request events without what
+# `report` never reads (the texts, the status and attempt of an answered request, the level:
+# info; the model stays, for the cost per model per stage), and the candidates rejected before
+# any money was spent on them counted, not listed (`Lean`)
 TEXT_FIELDS = ("instruction", "nearest", "score", "pool")
 LEAN_DROPS: dict[str, frozenset[str]] = {
     TASK_ADMITTED: frozenset({*TEXT_FIELDS, "level"}),
-    TASK_REJECTED: frozenset({*TEXT_FIELDS, "level"}),
+    TASK_REJECTED: frozenset({"level"}),  # a paid-for job's failure keeps its instruction
     REQUEST_COMPLETED: frozenset({"status", "attempt", "level"}),
-    TASK_COMMITTED: frozenset({"level"}),
-    CANDIDATES_PARSED: frozenset({"level"}),
+    TASK_COMMITTED: frozenset({"instances", "is_classification", "level"}),  # in tasks.jsonl
+    CANDIDATES_PARSED: frozenset({"kept", "level"}),  # and `chat` when false
 }
+HOLD_S = 1.0  # the longest the lean log holds the counts of unpaid rejections
 LEAN_EVENTS = frozenset({TASK_ADMITTED, TASK_REJECTED})  # the ones with candidate texts
+# task.rejected reasons of candidates no request was sent for: the post-processing of a
+# generation answer (selfinstruct.parsing.REJECT_REASONS) and the ROUGE-L filter (novelty.pool)
+UNPAID_REASONS = frozenset({"length", "keyword", "bad_start", "program", "truncated", "empty",
+                            "similar", "duplicate"})
 REDACTED = "[redacted]"
 
 
@@ -147,7 +153,7 @@ class EventFile:
 
     def __init__(self, path: Path, *, lean: bool = False) -> None:
         self.path = path
-        self.lean = lean  # --event-detail lean (`lean`)
+        self.lean = Lean() if lean else None  # --event-detail lean (the default)
         self.fault: OSError | None = None
         self.on_fault: Callable[[OSError], None] | None = None
         settle_tail(path)
@@ -155,9 +161,10 @@ class EventFile:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if self.fault is None:
-            written = lean(event_dict) if self.lean else event_dict
+            written = [event_dict] if self.lean is None else self.lean(event_dict)
             try:
-                self._lines.write(orjson.dumps(written, default=_default, option=_LINE))
+                for event in written:
+                    self._lines.write(orjson.dumps(event, default=_default, option=_LINE))
             except OSError as exc:
                 self.fault = exc
                 if self.on_fault is not None:
@@ -166,17 +173,75 @@ class EventFile:
 
     def close(self) -> None:
         try:
+            if self.fault is None and self.lean is not None:
+                for event in self.lean.flush():
+                    self._lines.write(orjson.dumps(event, default=_default, option=_LINE))
             self._lines.close()
         except OSError as exc:  # fsync after a fault: already reported, or now
             self.fault = self.fault or exc
 
 
 def lean(event_dict: EventDict) -> EventDict:
-    """The event as --event-detail lean writes it (a copy without `LEAN_DROPS`' fields)."""
-    drops = LEAN_DROPS.get(event_dict.get("event"))  # type: ignore[arg-type]
+    """One event without `LEAN_DROPS`' fields (a copy), as --event-detail lean writes it."""
+    name = event_dict.get("event")
+    drops = LEAN_DROPS.get(name)  # type: ignore[arg-type]
     if drops is None:
         return event_dict
+    if name == CANDIDATES_PARSED and event_dict.get("chat") is False:
+        drops = drops | {"chat"}  # report counts the answers with chat: true
     return {key: value for key, value in event_dict.items() if key not in drops}
+
+
+class Lean:
+    """--event-detail lean, event by event: what to write for each event logged.
+
+    Candidates rejected for an `UNPAID_REASONS` reason are counted, not written one by one:
+    their count per reason is held, across the other per-item events (`QUIET_ON_CONSOLE`),
+    for `HOLD_S` at most, and written then as one `task.rejected` per reason with `count` and
+    the timestamp of the last of them; an event of any other kind (run.progress, a stop, the
+    end) writes them first, and `flush` at the end of the file. A kill -9 loses the counts
+    held (at most `HOLD_S` of rejections), as it may tear the last line. The rest is `lean`."""
+
+    __slots__ = ("_held", "_since", "_clock")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._held: dict[str, EventDict] = {}
+        self._since = 0.0  # when the first of the counts held was taken
+        self._clock = clock
+
+    def __call__(self, event_dict: EventDict) -> list[EventDict]:
+        name = event_dict.get("event")
+        reason = event_dict.get("reason")
+        written = []
+        if self._held and (name not in QUIET_ON_CONSOLE
+                           or self._clock() - self._since >= HOLD_S):
+            written = self.flush()
+        if name == TASK_REJECTED and reason in UNPAID_REASONS:
+            held = self._held.get(reason)
+            if held is None:
+                if not self._held:
+                    self._since = self._clock()
+                self._held[reason] = {"reason": reason, "count": 1, "event": TASK_REJECTED,
+                                      "timestamp": event_dict.get("timestamp")}
+            else:
+                held["count"] += 1
+                held["timestamp"] = event_dict.get("timestamp")
+        else:
+            written.append(lean(event_dict))
+        return written
+
+    def flush(self) -> list[EventDict]:
+        """The held counts, as events (and none held any more)."""
+        held, self._held = list(self._held.values()), {}
+        return held
+
+
+def lean_log(logged: Iterable[EventDict],
+             clock: Callable[[], float] = time.monotonic) -> list[EventDict]:
+    """A whole log as --event-detail lean writes it."""
+    leaner = Lean(clock)
+    written = [event for event_dict in logged for event in leaner(event_dict)]
+    return written + leaner.flush()
 
 
 class Console:

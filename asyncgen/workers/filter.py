@@ -67,7 +67,7 @@ class Filter:
     __slots__ = (
         "pool", "store", "journal", "backlog", "control", "outlook", "slots", "model", "run_id",
         "stuck_after", "fields", "_next_id", "_barren", "_waiting", "_candidates_open",
-        "_batches", "_slice", "plan", "_deferred",
+        "_batches", "_slice", "plan", "_deferred", "detailed",
     )
 
     def __init__(
@@ -86,6 +86,7 @@ class Filter:
         backlog: Backlog | None = None,
         stuck_after: int = STUCK_AFTER,
         plan: Plan | None = None,
+        detailed: bool = True,
     ) -> None:
         self.pool = pool
         self.store = store
@@ -105,6 +106,8 @@ class Filter:
         self._batches = 0  # generation responses received (their journal ids)
         self._slice = _clock()  # since when the filter holds the loop, about
         self.plan = plan  # a capped budget's plan: no job is sent on that it cannot finish
+        # --event-detail full: a rejected candidate's nearest pool instruction and its score
+        self.detailed = detailed
         # the rest of a batch whose jobs the budget cannot hold yet (its batch id, its texts)
         self._deferred: tuple[str, tuple[str, ...], str] | None = None  # batch, texts, model
 
@@ -354,15 +357,18 @@ class Filter:
 
     def _verdict(self, text: str, model: str = "") -> Admitted | None:
         """Admit one candidate (`model` wrote it) into the pool (journaled), or log why not."""
-        verdict = self.pool.admit(text)
+        verdict = self.pool.admit(text, nearest=self.detailed)
         if not isinstance(verdict, Admitted):
-            log.info(
-                events.TASK_REJECTED,
-                reason=verdict.reason,
-                instruction=text,
-                score=round(verdict.score, 4),
-                nearest=verdict.nearest,
-            )
+            if verdict.score is None:  # the lean log counts it (observe.events.Lean)
+                log.info(events.TASK_REJECTED, reason=verdict.reason, instruction=text)
+            else:
+                log.info(
+                    events.TASK_REJECTED,
+                    reason=verdict.reason,
+                    instruction=text,
+                    score=round(verdict.score, 4),
+                    nearest=verdict.nearest,
+                )
             return None
         self.journal.write(journal.admitted(text, model))
         self.outlook.admit()

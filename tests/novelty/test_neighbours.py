@@ -179,7 +179,7 @@ def test_a_run_records_the_released_fields(tmp_path: Path,
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--target-instructions", "30",
-                 "--log-format", "none"]) == 0
+                 "--log-format", "none", "--event-detail", "full"]) == 0  # admitted texts
     tasks = [task.to_json() for task in load_tasks(out)[0]]  # fields.jsonl's joined
     seeds = [s.instruction for s in load_seeds(OUR_SEEDS)]
     # the pool a task was admitted into: the seeds and every instruction admitted before it

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from asyncgen.cli import main
+from asyncgen.observe import events
 from asyncgen.sim.books import fetch_totals
 from tests.conftest import sim_process
 from tests.workers.test_pipeline import KEY_VARS, QUIET, _events, _tasks
@@ -33,6 +34,14 @@ REQUIRED_FIELDS: dict[str, set[str]] = {
     "task.committed": {"id", "instances", "is_classification"},
     "candidate.parsed": {"count"},
 }
+# --event-detail lean (the default) leaves out what report never reads
+LEAN_FIELDS: dict[str, set[str]] = {
+    **REQUIRED_FIELDS,
+    "request.completed": REQUIRED_FIELDS["request.completed"] - {"status", "attempt"},
+    "task.rejected": {"reason"},  # and `count` (unpaid) or `instruction` (paid for)
+    "task.admitted": set(),
+    "task.committed": {"id"},  # its instances and label are in tasks.jsonl
+}
 
 
 @pytest.fixture(autouse=True)
@@ -49,19 +58,24 @@ def faulty_sim() -> Iterator[str]:
         yield url
 
 
-def test_every_event_line_parses_and_carries_its_fields(tmp_path: Path, faulty_sim: str) -> None:
+@pytest.mark.parametrize("detail", ["lean", "full"])
+def test_every_event_line_parses_and_carries_its_fields(
+    tmp_path: Path, faulty_sim: str, detail: str
+) -> None:
     out = tmp_path / "out"
     code = main(["run", "--out", str(out), "--provider", "sim", "--base-url", faulty_sim,
                  "--target-instructions", "40", "--log-format", "none",
-                 "--progress-interval", "0.05"])
+                 "--progress-interval", "0.05", "--event-detail", detail])
     assert code == 0
+    required = REQUIRED_FIELDS if detail == "full" else LEAN_FIELDS
     seen: set[str] = set()
     for event in _events(out):
-        assert {"event", "timestamp", "level"} <= event.keys()
+        name = str(event["event"])
+        levelled = detail == "full" or name not in events.LEAN_DROPS
+        assert {"event", "timestamp", *(("level",) if levelled else ())} <= event.keys()
         stamp = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
         assert stamp.utcoffset() is not None and stamp.utcoffset().total_seconds() == 0
-        name = str(event["event"])
-        missing = REQUIRED_FIELDS.get(name, set()) - event.keys()
+        missing = required.get(name, set()) - event.keys()
         assert not missing, (name, missing)
         seen.add(name)
     assert {"run.started", "run.finished", "run.progress", "request.completed",

@@ -56,7 +56,8 @@ def test_a_held_fields_pass_holds_back_no_commit(tmp_path: Path,
 
     monkeypatch.setattr(PoolScores, "run", late)
     out = tmp_path / "out"
-    assert main(["run", "--out", str(out), "--target-instructions", "20", *QUIET]) == 0
+    assert main(["run", "--out", str(out), "--target-instructions", "20", *QUIET,
+                 "--event-detail", "full"]) == 0  # task.admitted with its text
     lines = _lines(out / "tasks.jsonl")
     assert len(lines) >= 20
     assert all(line["avg_similarity_score"] is None for line in lines)  # none waited
