@@ -30,7 +30,7 @@ import anyio  # noqa: E402
 from corpus import generate, generate_queries  # noqa: E402
 from rouge_score import rouge_scorer, tokenize  # noqa: E402
 
-from asyncgen import neighbours  # noqa: E402
+from asyncgen.novelty import neighbours  # noqa: E402
 from asyncgen.novelty.neighbours import Neighbours, PoolScores, Query  # noqa: E402
 
 Timed = tuple[float, float, float, list[Neighbours]]
