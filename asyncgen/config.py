@@ -89,6 +89,10 @@ _seconds = Float(0.0, 1e9, open_lo=True)
 _limit_seconds = Float(0.0, 1e9, note="0 = no limit")
 
 
+FIELDS_MODES = ("exact", "sample")  # --fields
+FIELDS_SAMPLE = 5_000  # --fields sample: generated instructions each task is scored against
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("out", OutDir(), None,
            "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
@@ -158,6 +162,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("progress_interval", Float(0.01, 1e9), 10.0, "seconds between run.progress events"),
     Option("log_format", Choice(("human", "json", "none")), "human",
            "console log format (json: one JSON object per line on stdout)"),
+    Option("fields", Choice(FIELDS_MODES), "exact",
+           "similarity fields of each task (most_similar, avg_similarity_score, "
+           "most_similar_seed): exact, against the whole pool, or sample: estimated once the "
+           f"pool holds over {FIELDS_SAMPLE:,} generated instructions, against every seed and "
+           f"{FIELDS_SAMPLE:,} generated ones drawn at random (best seed exact; mean with its "
+           "standard error; top 10 of the sample), marked \"fields\": \"sample\" in the line"),
     Option("event_detail", Choice(("full", "lean")), "full",
            "events.jsonl: full, or lean: per-candidate and per-request events without what "
            "report never reads (texts, model, status; the same report figures, fewer bytes)"),
@@ -298,6 +308,7 @@ class RunConfig:
     progress_interval: float
     log_format: str
     event_detail: str = "full"
+    fields: str = "exact"
     batch: bool = False
     batch_size: int = 1000
     batch_max_wait: float = 10.0

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,6 +69,8 @@ class Neighbours:
     most_similar: dict[str, float] = field(default_factory=dict)
     avg_similarity_score: float = 0.0
     most_similar_seed: dict[str, float] = field(default_factory=dict)
+    sample: int = 0  # estimated (`--fields sample`): generated instructions sampled; 0: exact
+    stderr: float = 0.0  # the estimated mean's standard error (0 when exact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +132,11 @@ class PoolScores:
 
     __slots__ = ("_codes", "_dead", "_discarded", "_lengths", "_longest", "_queue", "_seeds",
                  "_seqs", "_size", "_texts", "_wake", "_closed", "scored", "passes",
-                 "busy_s", "_threads", "_tokens", "_starts", "_top_code")
+                 "busy_s", "_threads", "_tokens", "_starts", "_top_code", "sample", "_end",
+                 "_synced")
 
-    def __init__(self, seeds: Sequence[str] = ()) -> None:
+    def __init__(self, seeds: Sequence[str] = (), *, sample: int = 0) -> None:
+        self.sample = sample  # > 0: estimated fields (`estimate`) once the pool is bigger
         self._codes: dict[str, str] = {}  # token -> its character
         self._seqs: list[str] = []  # key -> token-coded string
         self._texts: list[str] = []  # key -> instruction
@@ -141,7 +146,9 @@ class PoolScores:
         # every instruction's characters as code points, one after the other (`scan`)
         self._tokens: NDArray[np.uint32] = np.zeros(1 << 14, dtype=np.uint32)
         self._starts: NDArray[np.int64] = np.zeros(1024 + 1, dtype=np.int64)  # key -> first
-        self._top_code = 0  # the highest code point in the pool
+        self._top_code = 0  # the highest code point in `_tokens`
+        self._end = 0  # code points of the pool, all told
+        self._synced = 0  # keys whose code points are in `_tokens` (`_sync`)
         self._discarded = 0
         self._size = 0
         self._queue: deque[tuple[Query, Pending]] = deque()  # submitted, not yet scored
@@ -172,16 +179,8 @@ class PoolScores:
             self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
             self._dead = np.concatenate([self._dead, np.zeros_like(self._dead)])
             self._starts = np.concatenate([self._starts, np.zeros_like(self._starts)])
-        start = int(self._starts[key])
-        end = start + len(seq)
-        if end > len(self._tokens):  # the same: a scan reads the array it was given
-            self._tokens = np.concatenate([self._tokens, np.zeros(max(end, len(self._tokens)),
-                                                                  dtype=np.uint32)])
-        if seq:
-            points = np.frombuffer(seq.encode("utf-32-le"), dtype=np.uint32)
-            self._tokens[start:end] = points
-            self._top_code = max(self._top_code, int(points.max()))
-        self._starts[key + 1] = end
+        self._end += len(seq)
+        self._starts[key + 1] = self._end  # its code points: copied in by `_sync`
         self._lengths[key] = len(seq)
         self._longest = max(self._longest, len(seq))
         self._seqs.append(seq)
@@ -262,15 +261,23 @@ class PoolScores:
     async def _scored(self, queries: Sequence[Query]) -> list[Neighbours]:
         """One pass: the candidates the compiled kernel takes (`scan`: at most 64 tokens, no
         discarded entry) KERNEL_BATCH at a time, the others with rapidfuzz."""
-        fits = [query.dead is None and len(query.seq) <= WORD for query in queries]
         results: list[Neighbours | None] = [None] * len(queries)
+        if self.sample:
+            sampled = [n for n, query in enumerate(queries) if self._sampled(query)]
+            if sampled:
+                estimates = await self._in_thread(partial(
+                    self._estimates, [queries[n] for n in sampled]))
+                for n, value in zip(sampled, estimates, strict=True):
+                    results[n] = value
+        fits = [results[n] is None and query.dead is None and len(query.seq) <= WORD
+                for n, query in enumerate(queries)]
         kernel = [n for n, fit in enumerate(fits) if fit]
         for at in range(0, len(kernel), KERNEL_BATCH):
             part = kernel[at:at + KERNEL_BATCH]
             for n, value in zip(part, await self._compiled([queries[n] for n in part]),
                                 strict=True):
                 results[n] = value
-        rest = [n for n, fit in enumerate(fits) if not fit]
+        rest = [n for n, fit in enumerate(fits) if not fit and results[n] is None]
         if rest:
             for n, value in zip(rest, await self._cdist([queries[n] for n in rest]),
                                 strict=True):
@@ -294,8 +301,27 @@ class PoolScores:
                 tg.start_soon(share, n)
         return await self._in_thread(partial(self._merged, parts))
 
+    def _sync(self, size: int) -> None:
+        """Copy the code points of keys up to `size` into the flat array (a scanning thread;
+        one pass at a time: its only writer). A slice of keys at a time: a resumed pool's
+        million are not one long hold of the GIL."""
+        while self._synced < size:
+            first, last = self._synced, min(size, self._synced + CHUNK)
+            points = np.frombuffer("".join(self._seqs[first:last]).encode("utf-32-le"),
+                                   dtype=np.uint32)
+            start = int(self._starts[first])
+            end = start + len(points)
+            if end > len(self._tokens):  # grow by copying, as `add` does
+                self._tokens = np.concatenate([self._tokens, np.zeros(
+                    max(end, len(self._tokens)), dtype=np.uint32)])
+            self._tokens[start:end] = points
+            if len(points):
+                self._top_code = max(self._top_code, int(points.max()))
+            self._synced = last
+
     def _prepare(self, queries: Sequence[Query]) -> _Prepared:
         """The kernel's inputs for a batch: bit masks by code point, F tables, sizes."""
+        self._sync(max(query.size for query in queries))
         rows, width = self._rows(queries, full=True)
         masks = np.zeros((self._top_code + 1, len(queries)), dtype=np.uint64)
         full = np.zeros(len(queries), dtype=np.uint64)
@@ -355,9 +381,55 @@ class PoolScores:
         future: Future[_T] = self._threads.submit(work)
         return await anyio.to_thread.run_sync(future.result)  # waits; the work is elsewhere
 
+    def _sampled(self, query: Query) -> bool:
+        """Whether `query` gets estimated fields: sampling on, more generated instructions
+        than the sample, none discarded."""
+        return 0 < self.sample < query.size - self._seeds and query.dead is None
+
+    def _estimates(self, queries: Sequence[Query]) -> list[Neighbours]:
+        return [self.estimate(query) for query in queries]
+
+    def estimate(self, query: Query) -> Neighbours:
+        """Estimated fields (`--fields sample`): the query against every seed and against
+        `sample` generated instructions drawn at random without replacement (the draw seeded
+        by the candidate and its pool size: the same query, the same draw).
+
+        Exact: `most_similar_seed`, and every score reported (each is a true ROUGE-L F).
+        Estimated: the mean, as the seeds' exact sum plus the generated instructions' count
+        times the sample's mean, over the pool's size, with its standard error (finite
+        population corrected); `most_similar`, the best 10 of the seeds and the sample only.
+        """
+        seeds, size, m = self._seeds, query.size, len(query.seq)
+        generated = size - seeds
+        draw = np.random.default_rng([zlib.crc32(query.seq.encode("utf-32-le")), size])
+        keys = np.sort(draw.choice(generated, self.sample, replace=False)) + seeds
+        keys = np.concatenate([np.arange(seeds, dtype=np.int64), keys.astype(np.int64)])
+        seqs = self._seqs
+        lcs = process.cdist([query.seq], [seqs[key] for key in keys.tolist()],
+                            scorer=_LCS_LENGTH, dtype=np.int32, workers=1)[0]
+        scores = f_measures(lcs.astype(np.float64), m, self._lengths[keys].astype(np.float64))
+        part = scores[seeds:]
+        spread = float(part.std(ddof=1)) if len(part) > 1 else 0.0
+        stderr = (generated / size) * spread / np.sqrt(len(part)) * np.sqrt(
+            1 - len(part) / generated)
+        mean = (float(scores[:seeds].sum()) + generated * float(part.mean())) / size
+        texts = self._texts
+        order = np.lexsort((keys, -scores))[:MOST_SIMILAR_KEPT]
+        most_similar: dict[str, float] = {}
+        for at in order.tolist():
+            most_similar.setdefault(texts[int(keys[at])], float(scores[at]))
+        best_seed: dict[str, float] = {}
+        if seeds:
+            at = int(np.argmax(scores[:seeds]))
+            best_seed = {texts[at]: float(scores[at])}
+        return Neighbours(most_similar, mean, best_seed, sample=len(part),
+                          stderr=float(stderr))
+
     def neighbours(self, query: Query) -> Neighbours:
         """The similarity fields of one query, in this thread (tests, benchmarks), as a pass
         would score it."""
+        if self._sampled(query):
+            return self.estimate(query)
         if query.dead is None and len(query.seq) <= WORD:
             return self._merged([self._scan_keys([query], self._prepare([query]), 0,
                                                  query.size)])[0]

@@ -20,8 +20,10 @@ A fields line names its neighbours rather than quoting them (`Names`): a committ
 place in tasks.jsonl (an integer, 0 for the first line), any other instruction (a seed, one
 admitted whose job failed, one not committed yet) by a short name that an earlier line of the
 file defines once, `{"name": "~3", "text": ...}`. So a line is
-`{"id", "near": [[ref, F], ...], "avg": mean F, "seed": [ref, F] or []}`; `join` expands it to
-the released fields (`most_similar` as instruction -> F, in the same order, the same floats).
+`{"id", "near": [[ref, F], ...], "avg": mean F, "seed": [ref, F] or []}` (and `"sample":
+[instructions sampled, standard error]` when the fields are estimated, `--fields sample`);
+`join` expands it to the released fields (`most_similar` as instruction -> F, in the same
+order, the same floats).
 Lines of the earlier form (the fields written out) are read as well.
 """
 
@@ -102,8 +104,10 @@ class Names:
 
         near = [[ref(text), score] for text, score in neighbours.most_similar.items()]
         seed = [[ref(text), score] for text, score in neighbours.most_similar_seed.items()]
-        body = {"near": near, "avg": neighbours.avg_similarity_score,
-                "seed": seed[0] if seed else []}
+        body: dict[str, Any] = {"near": near, "avg": neighbours.avg_similarity_score,
+                                "seed": seed[0] if seed else []}
+        if neighbours.sample:  # estimated: how many sampled, the mean's standard error
+            body["sample"] = [neighbours.sample, neighbours.stderr]
         return b"".join(definitions), orjson.dumps(body)
 
     def _place(self, text: str) -> int | None:
@@ -255,7 +259,9 @@ def _expanded(obj: Mapping[str, Any], texts: Mapping[str, str], instructions: Se
             most_similar.setdefault(text(ref), float(score))
         seed = obj["seed"]
         best_seed = {text(seed[0]): float(seed[1])} if seed else {}
-        return Neighbours(most_similar, float(obj["avg"]), best_seed)
+        sample, stderr = obj.get("sample") or (0, 0.0)
+        return Neighbours(most_similar, float(obj["avg"]), best_seed, sample=int(sample),
+                          stderr=float(stderr))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         raise UsageError(f"{where}: not a line of similarity fields") from None
 
