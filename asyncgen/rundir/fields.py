@@ -45,6 +45,7 @@ from asyncgen.novelty.neighbours import Neighbours, Pending
 from asyncgen.novelty.pool import Pool, Task
 from asyncgen.rundir.layout import FIELDS_FILE, TASKS_FILE
 
+PLACES_SLICE = 20_000  # committed tasks' places learnt between two looks at the loop (~5 ms)
 SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
 _UNSCORED = b'"avg_similarity_score":null'  # in a task line only as its field (JSON escapes
 # every quote inside a string)
@@ -110,13 +111,18 @@ class Names:
             body["sample"] = [neighbours.sample, neighbours.stderr]
         return b"".join(definitions), orjson.dumps(body)
 
+    def catch_up(self, most: int) -> bool:
+        """Learn the places of up to `most` more committed tasks; whether some are left (a
+        resumed million: a slice per turn of the event loop)."""
+        committed, places = self.committed, self._places
+        stop = min(len(committed), self._known + most)
+        for place in range(self._known, stop):
+            places.setdefault(committed[place], place)
+        self._known = stop
+        return stop < len(committed)
+
     def _place(self, text: str) -> int | None:
-        committed = self.committed
-        if self._known < len(committed):
-            places = self._places
-            for place in range(self._known, len(committed)):
-                places.setdefault(committed[place], place)
-            self._known = len(committed)
+        self.catch_up(len(self.committed))
         return self._places.get(text)
 
 
@@ -372,6 +378,8 @@ class FieldsPass:
             task_id, pending = self._queue[0]
             neighbours = await pending.get()
             assert self._lines is not None and self._names is not None, "FieldsPass.open() first"
+            while self._names.catch_up(PLACES_SLICE):
+                await anyio.lowlevel.checkpoint()
             definitions, body = self._names.refs(neighbours)
             if definitions:  # each whole before the line that names it
                 self._lines.write(definitions)
