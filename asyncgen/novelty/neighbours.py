@@ -89,7 +89,8 @@ class _Prepared:
     tokens: NDArray[np.uint32]
     starts: NDArray[np.int64]
     lengths: NDArray[np.int32]
-    masks: NDArray[np.uint64]  # code point -> one word per candidate, bit i: its i-th token
+    slots: NDArray[np.int32]  # code point -> its row of `masks`; 0: in no candidate
+    masks: NDArray[np.uint64]  # slot -> one word per candidate, bit i: its i-th token
     full: NDArray[np.uint64]  # per candidate: its m low bits set
     sizes: NDArray[np.int64]  # per candidate: the pool keys it is scored against
     tables: NDArray[np.float64]  # per candidate: F by L * width + n
@@ -323,19 +324,29 @@ class PoolScores:
         """The kernel's inputs for a batch: bit masks by code point, F tables, sizes."""
         self._sync(max(query.size for query in queries))
         rows, width = self._rows(queries, full=True)
-        masks = np.zeros((self._top_code + 1, len(queries)), dtype=np.uint64)
+        top = self._top_code
+        slot_of: dict[int, int] = {}  # the batch's pool codes, numbered from 1
+        bits: list[list[int]] = []  # by slot - 1: each candidate's mask
         full = np.zeros(len(queries), dtype=np.uint64)
         tables = np.zeros((len(queries), (WORD + 1) * width))
         for j, (query, row) in enumerate(zip(queries, rows, strict=True)):
             for i, char in enumerate(query.seq):
                 code = ord(char)
-                if code <= self._top_code:  # UNKNOWN and codes handed out later: no match
-                    masks[code, j] |= np.uint64(1 << i)
+                if code <= top:  # UNKNOWN and codes handed out later: no match
+                    slot = slot_of.setdefault(code, len(slot_of) + 1)
+                    if slot > len(bits):
+                        bits.append([0] * len(queries))
+                    bits[slot - 1][j] |= 1 << i
             full[j] = np.uint64((1 << len(query.seq)) - 1)
             assert row.table is not None
             tables[j, :len(row.table)] = row.table
         sizes = np.array([query.size for query in queries], dtype=np.int64)
-        return _Prepared(self._tokens, self._starts, self._lengths, masks, full, sizes,
+        slots = np.zeros(top + 1, dtype=np.int32)
+        slots[list(slot_of)] = list(slot_of.values())
+        masks = np.zeros((len(bits) + 1, len(queries)), dtype=np.uint64)
+        if bits:
+            masks[1:] = np.array(bits, dtype=np.uint64)
+        return _Prepared(self._tokens, self._starts, self._lengths, slots, masks, full, sizes,
                          tables, width)
 
     def _scan_keys(self, queries: Sequence[Query], prepared: _Prepared, lo: int,
@@ -349,8 +360,9 @@ class PoolScores:
         seed_values = np.zeros(batch)
         seed_keys = np.full(batch, -1, dtype=np.int64)
         p = prepared
-        scan(p.tokens, p.starts, p.lengths, p.masks, p.full, p.sizes, p.tables, p.width, lo,
-             hi, self._seeds, totals, top_keys, top_values, counts, seed_values, seed_keys)
+        scan(p.tokens, p.starts, p.lengths, p.slots, p.masks, p.full, p.sizes, p.tables,
+             p.width, lo, hi, self._seeds, totals, top_keys, top_values, counts, seed_values,
+             seed_keys)
         rows = []
         for j, query in enumerate(queries):
             row = _Row(query, None)

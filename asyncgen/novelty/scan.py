@@ -1,14 +1,16 @@
 """The whole-pool scan of a batch of candidates, compiled, without the GIL.
 
-`PoolScores` (asyncgen.novelty.neighbours) keeps every pool instruction as token numbers in one
+`PoolScores` (asyncgen.novelty.neighbours) keeps every pool instruction's token codes in one
 flat array (`starts[key]` where its tokens begin, `lengths[key]` how many). `scan` runs through
 a range of keys once for a whole batch of candidates of at most 64 tokens each, with the
-bit-parallel LCS of Allison–Dix / Hyyrö: a candidate is one 64-bit word, and `masks[token, j]`
-has bit i set when candidate j's i-th token is that token. Each pool token costs a few word
-operations per candidate (the loop over the batch is what the compiler vectorises), and each
-pool instruction then gives each candidate an LCS length L, its F (`tables[j, L * width + n]`:
-rouge-score's floats, see `rouge.f_measures`), added to the candidate's total, ranked in its
-best 10 (ties: the lowest key, as keys come in order) and, for a seed, its best seed.
+bit-parallel LCS of Allison–Dix / Hyyrö: a candidate is one 64-bit word; `slots[code]` numbers
+the batch's distinct tokens from 1 (0: in no candidate, and such a pool token changes nothing),
+and `masks[slot, j]` has bit i set when candidate j's i-th token is that token. Each pool token
+in some candidate costs a few word operations per candidate (the loop over the batch is what
+the compiler vectorises), and each pool instruction then gives each candidate an LCS length
+L, its F (`tables[j, L * width + n]`: rouge-score's floats, see `rouge.f_measures`), added to
+the candidate's total, ranked in its best 10 (ties: the lowest key, as keys come in order)
+and, for a seed, its best seed.
 
 The kernel holds no Python object and releases the GIL (`nogil`): the scanning threads run on
 every core while the event loop keeps its own, and none of it stalls the loop.
@@ -36,11 +38,12 @@ def _popcount(x: np.uint64) -> np.int64:
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@compiled("void(uint32[::1], int64[::1], int32[::1], uint64[:, ::1], uint64[::1], int64[::1], "
-          "float64[:, ::1], int64, int64, int64, int64, float64[::1], int64[:, ::1], "
-          "float64[:, ::1], int64[::1], float64[::1], int64[::1])", nogil=True)
+@compiled("void(uint32[::1], int64[::1], int32[::1], int32[::1], uint64[:, ::1], uint64[::1], "
+          "int64[::1], float64[:, ::1], int64, int64, int64, int64, float64[::1], "
+          "int64[:, ::1], float64[:, ::1], int64[::1], float64[::1], int64[::1])", nogil=True)
 def scan(tokens: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64],
-         lengths: npt.NDArray[np.int32], masks: npt.NDArray[np.uint64],
+         lengths: npt.NDArray[np.int32], slots: npt.NDArray[np.int32],
+         masks: npt.NDArray[np.uint64],
          full: npt.NDArray[np.uint64], sizes: npt.NDArray[np.int64],
          tables: npt.NDArray[np.float64], width: int, lo: int, hi: int, seeds: int,
          totals: npt.NDArray[np.float64], top_keys: npt.NDArray[np.int64],
@@ -55,7 +58,10 @@ def scan(tokens: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64],
         for j in range(batch):
             words[j] = ~np.uint64(0)
         for t in range(starts[key], starts[key] + n):
-            row = masks[tokens[t]]
+            slot = slots[tokens[t]]
+            if slot == 0:  # in no candidate: u = 0 for all, v unchanged
+                continue
+            row = masks[slot]
             for j in range(batch):
                 v = words[j]
                 u = v & row[j]
