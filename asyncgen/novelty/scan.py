@@ -58,10 +58,7 @@ def scan(tokens: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64],
         for j in range(batch):
             words[j] = ~np.uint64(0)
         for t in range(starts[key], starts[key] + n):
-            slot = slots[tokens[t]]
-            if slot == 0:  # in no candidate: u = 0 for all, v unchanged
-                continue
-            row = masks[slot]
+            row = masks[slots[tokens[t]]]  # slot 0, in no candidate: zeros, v unchanged
             for j in range(batch):
                 v = words[j]
                 u = v & row[j]
