@@ -23,8 +23,7 @@ file defines once, `{"name": "~3", "text": ...}`. So a line is
 `{"id", "near": [[ref, F], ...], "avg": mean F, "seed": [ref, F] or []}` (and `"sample":
 [instructions sampled, standard error]` when the fields are estimated, `--fields sample`);
 `join` expands it to the released fields (`most_similar` as instruction -> F, in the same
-order, the same floats).
-Lines of the earlier form (the fields written out) are read as well.
+order, the same floats). Lines of the earlier form (the fields written out) are read as well.
 """
 
 from __future__ import annotations
