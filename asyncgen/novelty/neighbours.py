@@ -58,6 +58,7 @@ CHUNK = 1 << 16  # pool instructions per cdist call (bounds its GIL hold and its
 THREADS = max(1, min(os.cpu_count() or 1, 4))  # scanning threads, each on its own chunks
 SCAN_NICE = 10  # the scanning threads' niceness (Linux: per thread), above the loop's
 _TABLE_MAX = 1 << 18  # (L, n) cells of one candidate's F table; beyond it, F row by row
+_ALL_KEYS: NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # scan: a range of keys, not a list
 _LCS_LENGTH: Any = LCSseq.similarity  # an integer scorer; rapidfuzz's stubs say float
 _T = TypeVar("_T")
 
@@ -100,12 +101,13 @@ class _Prepared:
 class _Row:
     """One candidate's running totals in one scanning thread: F sum, best keys, best seed."""
 
-    __slots__ = ("query", "table", "total", "keys", "values", "seed")
+    __slots__ = ("query", "table", "total", "squares", "keys", "values", "seed")
 
     def __init__(self, query: Query, table: NDArray[np.float64] | None) -> None:
         self.query = query
         self.table = table  # F by L * width + n; None: computed from the formula
         self.total = 0.0  # sum of F over the live entries scanned
+        self.squares = 0.0  # sum of F squared (the kernel's; for `estimate`)
         self.keys: NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # the best 10 so far,
         self.values: NDArray[np.float64] = np.zeros(0)  # ordered by -F, then key
         self.seed: tuple[float, int] | None = None  # best seed so far: F, key
@@ -265,11 +267,17 @@ class PoolScores:
         results: list[Neighbours | None] = [None] * len(queries)
         if self.sample:
             sampled = [n for n, query in enumerate(queries) if self._sampled(query)]
-            if sampled:
+            shares = [sampled[n::THREADS] for n in range(min(THREADS, len(sampled)))]
+
+            async def share(part: list[int]) -> None:
                 estimates = await self._in_thread(partial(
-                    self._estimates, [queries[n] for n in sampled]))
-                for n, value in zip(sampled, estimates, strict=True):
+                    self._estimates, [queries[n] for n in part]))
+                for n, value in zip(part, estimates, strict=True):
                     results[n] = value
+
+            async with anyio.create_task_group() as tg:
+                for part in shares:
+                    tg.start_soon(share, part)
         fits = [results[n] is None and query.dead is None and len(query.seq) <= WORD
                 for n, query in enumerate(queries)]
         kernel = [n for n, fit in enumerate(fits) if fit]
@@ -350,10 +358,12 @@ class PoolScores:
                          tables, width)
 
     def _scan_keys(self, queries: Sequence[Query], prepared: _Prepared, lo: int,
-                   hi: int) -> list[_Row]:
-        """Keys lo..hi-1 against the batch, in a scanning thread (the GIL released)."""
+                   hi: int, chosen: NDArray[np.int64] = _ALL_KEYS) -> list[_Row]:
+        """Keys lo..hi-1 (or chosen[lo..hi-1]) against the batch, in a scanning thread (the
+        GIL released)."""
         batch = len(queries)
         totals = np.zeros(batch)
+        squares = np.zeros(batch)
         top_keys = np.full((batch, MOST_SIMILAR_KEPT), -1, dtype=np.int64)
         top_values = np.zeros((batch, MOST_SIMILAR_KEPT))
         counts = np.zeros(batch, dtype=np.int64)
@@ -361,12 +371,13 @@ class PoolScores:
         seed_keys = np.full(batch, -1, dtype=np.int64)
         p = prepared
         scan(p.tokens, p.starts, p.lengths, p.slots, p.masks, p.full, p.sizes, p.tables,
-             p.width, lo, hi, self._seeds, totals, top_keys, top_values, counts, seed_values,
-             seed_keys)
+             p.width, chosen, lo, hi, self._seeds, totals, squares, top_keys, top_values,
+             counts, seed_values, seed_keys)
         rows = []
         for j, query in enumerate(queries):
             row = _Row(query, None)
             row.total = float(totals[j])
+            row.squares = float(squares[j])
             row.keys = top_keys[j, :counts[j]].copy()
             row.values = top_values[j, :counts[j]].copy()
             if seed_keys[j] >= 0:
@@ -411,31 +422,44 @@ class PoolScores:
         times the sample's mean, over the pool's size, with its standard error (finite
         population corrected); `most_similar`, the best 10 of the seeds and the sample only.
         """
-        seeds, size, m = self._seeds, query.size, len(query.seq)
+        seeds, size = self._seeds, query.size
         generated = size - seeds
         draw = np.random.default_rng([zlib.crc32(query.seq.encode("utf-32-le")), size])
-        keys = np.sort(draw.choice(generated, self.sample, replace=False)) + seeds
-        keys = np.concatenate([np.arange(seeds, dtype=np.int64), keys.astype(np.int64)])
-        seqs = self._seqs
-        lcs = process.cdist([query.seq], [seqs[key] for key in keys.tolist()],
+        chosen = np.sort(draw.choice(generated, self.sample, replace=False)).astype(np.int64)
+        chosen += seeds
+        if len(query.seq) <= WORD:
+            prepared = self._prepare([query])
+            (exact,) = self._scan_keys([query], prepared, 0, seeds)
+            (part,) = self._scan_keys([query], prepared, 0, len(chosen), chosen)
+        else:  # the rapidfuzz path: the seeds and the sample as the pool
+            exact, part = self._estimate_long(query, chosen)
+        count = len(chosen)
+        mean = part.total / count
+        spread = np.sqrt(max(part.squares - count * mean * mean, 0.0) / max(count - 1, 1))
+        stderr = (generated / size) * spread / np.sqrt(count) * np.sqrt(1 - count / generated)
+        exact.total += generated * mean
+        exact.keep(part.keys, part.values)
+        fields = self._fields(exact)
+        return Neighbours(fields.most_similar, fields.avg_similarity_score,
+                          fields.most_similar_seed, sample=count, stderr=float(stderr))
+
+    def _estimate_long(self, query: Query, chosen: NDArray[np.int64]) -> tuple[_Row, _Row]:
+        """`estimate`'s two rows for a candidate over 64 tokens (rapidfuzz)."""
+        seeds, m = self._seeds, len(query.seq)
+        keys = np.concatenate([np.arange(seeds, dtype=np.int64), chosen])
+        lcs = process.cdist([query.seq], [self._seqs[key] for key in keys.tolist()],
                             scorer=_LCS_LENGTH, dtype=np.int32, workers=1)[0]
         scores = f_measures(lcs.astype(np.float64), m, self._lengths[keys].astype(np.float64))
-        part = scores[seeds:]
-        spread = float(part.std(ddof=1)) if len(part) > 1 else 0.0
-        stderr = (generated / size) * spread / np.sqrt(len(part)) * np.sqrt(
-            1 - len(part) / generated)
-        mean = (float(scores[:seeds].sum()) + generated * float(part.mean())) / size
-        texts = self._texts
-        order = np.lexsort((keys, -scores))[:MOST_SIMILAR_KEPT]
-        most_similar: dict[str, float] = {}
-        for at in order.tolist():
-            most_similar.setdefault(texts[int(keys[at])], float(scores[at]))
-        best_seed: dict[str, float] = {}
+        exact, part = _Row(query, None), _Row(query, None)
         if seeds:
-            at = int(np.argmax(scores[:seeds]))
-            best_seed = {texts[at]: float(scores[at])}
-        return Neighbours(most_similar, mean, best_seed, sample=len(part),
-                          stderr=float(stderr))
+            best = int(np.argmax(scores[:seeds]))
+            exact.seed = (float(scores[best]), best)
+        exact.total = float(scores[:seeds].sum())
+        part.total = float(scores[seeds:].sum())
+        part.squares = float((scores[seeds:] ** 2).sum())
+        order = np.lexsort((keys, -scores))[:MOST_SIMILAR_KEPT]
+        exact.keys, exact.values = keys[order], scores[order]
+        return exact, part
 
     def neighbours(self, query: Query) -> Neighbours:
         """The similarity fields of one query, in this thread (tests, benchmarks), as a pass

@@ -39,21 +39,27 @@ def _popcount(x: np.uint64) -> np.int64:
 
 
 @compiled("void(uint32[::1], int64[::1], int32[::1], int32[::1], uint64[:, ::1], uint64[::1], "
-          "int64[::1], float64[:, ::1], int64, int64, int64, int64, float64[::1], "
-          "int64[:, ::1], float64[:, ::1], int64[::1], float64[::1], int64[::1])", nogil=True)
+          "int64[::1], float64[:, ::1], int64, int64[::1], int64, int64, int64, float64[::1], "
+          "float64[::1], int64[:, ::1], float64[:, ::1], int64[::1], float64[::1], int64[::1])",
+          nogil=True)
 def scan(tokens: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64],
          lengths: npt.NDArray[np.int32], slots: npt.NDArray[np.int32],
          masks: npt.NDArray[np.uint64],
          full: npt.NDArray[np.uint64], sizes: npt.NDArray[np.int64],
-         tables: npt.NDArray[np.float64], width: int, lo: int, hi: int, seeds: int,
-         totals: npt.NDArray[np.float64], top_keys: npt.NDArray[np.int64],
+         tables: npt.NDArray[np.float64], width: int, chosen: npt.NDArray[np.int64], lo: int,
+         hi: int, seeds: int, totals: npt.NDArray[np.float64],
+         squares: npt.NDArray[np.float64], top_keys: npt.NDArray[np.int64],
          top_values: npt.NDArray[np.float64], counts: npt.NDArray[np.int64],
          seed_values: npt.NDArray[np.float64], seed_keys: npt.NDArray[np.int64]) -> None:
-    """Score the candidates of `masks` against keys lo..hi-1 (each candidate j only against
-    keys below `sizes[j]`), adding into `totals`, `top_*`/`counts` and `seed_*`."""
+    """Score the candidates of `masks` against keys lo..hi-1, or when `chosen` is not empty
+    against the keys chosen[lo..hi-1] (ascending), each candidate j only against keys below
+    `sizes[j]`; adding into `totals` (and F squared into `squares`), `top_*`/`counts` and
+    `seed_*`."""
     batch = masks.shape[1]
     words = np.empty(batch, dtype=np.uint64)
-    for key in range(lo, hi):
+    listed = len(chosen) > 0
+    for at in range(lo, hi):
+        key = chosen[at] if listed else at
         n = lengths[key]
         for j in range(batch):
             words[j] = ~np.uint64(0)
@@ -69,6 +75,7 @@ def scan(tokens: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64],
             lcs = _popcount(~words[j] & full[j])
             f = tables[j, lcs * width + n]
             totals[j] += f
+            squares[j] += f * f
             if key < seeds and (seed_keys[j] < 0 or f > seed_values[j]):
                 seed_values[j] = f
                 seed_keys[j] = key

@@ -55,6 +55,22 @@ def test_estimated_fields_keep_the_exact_parts_exact() -> None:
     assert within >= 3
 
 
+def test_a_long_candidate_is_estimated_the_same_way() -> None:
+    """Over 64 tokens (rapidfuzz, not the kernel): the same parts exact, the same draw."""
+    scores, pool, seeds = _pool(sample=400)
+    exact = PoolScores(pool[:seeds])
+    for text in pool[seeds:]:
+        exact.add(text)
+    candidate = " ".join(["sort this list of words and write a short poem about the sea"] * 7)
+    assert len(scores.query(candidate).seq) > 64
+    got = scores.neighbours(scores.query(candidate))
+    want = exact.neighbours(exact.query(candidate))
+    truth = dict(zip(pool, reference(candidate, pool), strict=True))
+    assert got.sample == 400 and got.most_similar_seed == want.most_similar_seed
+    assert all(truth[text] == score for text, score in got.most_similar.items())
+    assert abs(got.avg_similarity_score - want.avg_similarity_score) < 6 * got.stderr
+
+
 def test_a_pool_no_bigger_than_the_sample_is_scored_exactly() -> None:
     scores, pool, seeds = _pool(sample=0)
     exact = scores.neighbours(scores.query("write a short poem"))
