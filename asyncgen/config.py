@@ -89,6 +89,10 @@ _seconds = Float(0.0, 1e9, open_lo=True)
 _limit_seconds = Float(0.0, 1e9, note="0 = no limit")
 
 
+FIELDS_MODES = ("exact", "sample")  # --fields
+FIELDS_SAMPLE = 5_000  # --fields sample: generated instructions each task is scored against
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("out", OutDir(), None,
            "output directory (tasks.jsonl, events.jsonl); resumed if it exists"),
@@ -163,6 +167,12 @@ OPTIONS: tuple[Option, ...] = (
            "reads: no candidate texts, rejections before any spend counted per reason; the "
            "same report figures) or full (every candidate with its text, the nearest pool "
            "instruction of a rejected one)"),
+    Option("fields", Choice(FIELDS_MODES), "exact",
+           "similarity fields of each task (most_similar, avg_similarity_score, "
+           "most_similar_seed): exact, against the whole pool, or sample: estimated once the "
+           f"pool holds over {FIELDS_SAMPLE:,} generated instructions, against every seed and "
+           f"{FIELDS_SAMPLE:,} generated ones drawn at random (best seed exact; mean with its "
+           "standard error; top 10 of the sample), marked \"fields\": \"sample\" in the line"),
     Option("batch", Flag(), False, "send a stage's requests through the provider's Batch API "
            "where they cost less there than live, measured with the cached share each gets "
            "(see --batch-stages; OUT/batches.jsonl journals them)"),
@@ -300,6 +310,7 @@ class RunConfig:
     progress_interval: float
     log_format: str
     event_detail: str = "lean"
+    fields: str = "exact"
     batch: bool = False
     batch_size: int = 1000
     batch_max_wait: float = 10.0

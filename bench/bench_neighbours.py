@@ -1,7 +1,7 @@
 """Cost of the full-pool similarity fields per admitted candidate (asyncgen.novelty.neighbours).
 
     python bench/bench_neighbours.py [--pools 100000,300000,1000000] [--queries 128]
-                                     [--batch 64] [--rouge-queries 1]
+                                     [--batch 64] [--rouge-queries 1] [--sample 0]
 
 For each pool size (bench/corpus.py's synthetic instructions): build `PoolScores`, then time
 `query` (on the event loop: encoding and the pool snapshot) and the scoring passes as a run
@@ -30,7 +30,7 @@ import anyio  # noqa: E402
 from corpus import generate, generate_queries  # noqa: E402
 from rouge_score import rouge_scorer, tokenize  # noqa: E402
 
-from asyncgen import neighbours  # noqa: E402
+from asyncgen.novelty import neighbours  # noqa: E402
 from asyncgen.novelty.neighbours import Neighbours, PoolScores, Query  # noqa: E402
 
 Timed = tuple[float, float, float, list[Neighbours]]
@@ -61,11 +61,12 @@ async def _passes(scores: PoolScores, queries: list[Query], batch: int) -> Timed
     return wall, cpu, worst, results
 
 
-def measure(size: int, queries: int, batch: int, rouge_queries: int) -> dict[str, float]:
+def measure(size: int, queries: int, batch: int, rouge_queries: int,
+            sample: int = 0) -> dict[str, float]:
     pool = generate(size, seed=1)
     candidates = generate_queries(pool, queries, seed=2)
     started = time.perf_counter()
-    scores = PoolScores(pool[:175])
+    scores = PoolScores(pool[:175], sample=sample)
     for text in pool[175:]:
         scores.add(text)
     build_s = time.perf_counter() - started
@@ -77,7 +78,7 @@ def measure(size: int, queries: int, batch: int, rouge_queries: int) -> dict[str
     wall, cpu, lag, results = anyio.run(_passes, scores, asked, batch)
     tokens = [tokenize.tokenize(t, None) for t in pool]  # pre-tokenized, as Alpaca's script
     rouge_s = []
-    for text, got in zip(candidates[:rouge_queries], results, strict=False):
+    for text, got in zip(candidates[:0 if sample else rouge_queries], results, strict=False):
         t0 = time.perf_counter()
         target = tokenize.tokenize(text, None)
         ref = [rouge_scorer._score_lcs(target, p).fmeasure for p in tokens]
@@ -100,6 +101,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=128)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rouge-queries", type=int, default=1)
+    parser.add_argument("--sample", type=int, default=0,
+                        help="estimated fields (run --fields sample): generated instructions "
+                        "sampled (no rouge-score check then)")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC {platform.machine()} {os.cpu_count()} cores "
           f"({neighbours.THREADS} scanning threads), Python {platform.python_version()}, "
@@ -109,7 +113,7 @@ def main() -> None:
           "| released loop ms | speed-up (batched wall) | load |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(x) for x in args.pools.split(",")):
-        r = measure(size, args.queries, args.batch, args.rouge_queries)
+        r = measure(size, args.queries, args.batch, args.rouge_queries, args.sample)
         print(f"| {r['pool']:,} | {r['build_s']:.1f} | {r['loop_us']:.0f} | "
               f"{r['one_ms']:.1f} / {r['one_cpu_ms']:.1f} | {r['batch_ms']:.2f} / "
               f"{r['batch_cpu_ms']:.2f} | {1e3 / r['batch_ms']:,.0f} | {r['lag_ms']:.1f} | "

@@ -124,6 +124,7 @@ def main() -> int:
     _print_lag(events, prior, args.preload)
     _print_commit_rate(events, prior)
     _print_sizes(sizes, stored)
+    _print_fields(events, sizes, stored)
     if stalls is not None:
         _print_stalls(stalls)
     return 0
@@ -185,6 +186,35 @@ def _print_sizes(sizes: dict[str, int], tasks: int) -> None:
                  if name not in ("tasks.jsonl", "fields.jsonl"))
     print(f"| (all but tasks.jsonl and fields.jsonl) | {beside:,} | "
           f"{beside / max(tasks, 1):.0f} |")
+
+
+def _print_fields(events: list[dict[str, object]], sizes: dict[str, int], tasks: int) -> None:
+    """The similarity fields: how many tasks still had none at the last commit, how long the
+    run then waited for them, their cost per candidate by pool size, fields.jsonl per task."""
+    commits = [n for n, e in enumerate(events) if e["event"] == "task.committed"]
+    if not commits:
+        return
+    last = commits[-1]
+    progress = [e for e in events[:last] if e["event"] == "run.progress"]
+    pending = progress[-1].get("fields_pending") if progress else None
+    waited = _timestamp(events[-1]) - _timestamp(events[last])
+    print()
+    print(f"similarity fields: fields_pending at the last run.progress before the last commit: "
+          f"{pending}; from the last commit to run.finished: {waited:.1f} s; fields.jsonl "
+          f"{sizes.get('fields.jsonl', 0) / max(tasks, 1):.0f} B per task; the directory "
+          "beside tasks.jsonl (fields.jsonl included): "
+          f"{sum(v for k, v in sizes.items() if k != 'tasks.jsonl') / max(tasks, 1):.0f} B "
+          "per task")
+    print()
+    print("| committed (this run) | ms per candidate (run.progress neighbours, cumulative) "
+          "| queued |")
+    print("|---:|---:|---:|")
+    rows = [e for e in events if e["event"] == "run.progress" and e.get("neighbours")]
+    for e in rows[::max(1, len(rows) // 8)] + rows[-1:]:
+        scores = e["neighbours"]
+        assert isinstance(scores, dict)
+        print(f"| {e['committed']:,} | {scores.get('ms_per_candidate')} | "
+              f"{scores.get('queued')} |")
 
 
 def _preload(out: Path, count: int, base: list[str], env: dict[str, str]) -> int:

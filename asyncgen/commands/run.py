@@ -25,7 +25,7 @@ from asyncgen import __version__
 from asyncgen.batch.flights import DEFAULT_DISCOUNT
 from asyncgen.batch.mode import batch_workers, batching
 from asyncgen.commands import console
-from asyncgen.config import DEFAULT_MODEL, RunConfig
+from asyncgen.config import DEFAULT_MODEL, FIELDS_SAMPLE, RunConfig
 from asyncgen.errors import UsageError
 from asyncgen.llm import LLMClient, ProviderConfig, key
 from asyncgen.llm.billing import billed_usd, provider_price
@@ -553,7 +553,8 @@ def _graph(p: Prepared, control: Control, client: Completer, run_id: str,
     """The graph and what it owns; `progress` is completed with the graph's own sources."""
     c = batch_workers(p.config)
     streams = Streams(c.queue_size)
-    pool = Pool(p.seeds, threshold=c.similarity_threshold)
+    pool = Pool(p.seeds, threshold=c.similarity_threshold,
+                sample=FIELDS_SAMPLE if c.fields == "sample" else 0)
     # built in a worker thread while the run sends; open jobs: the filter keeps them first
     pool.restore(p.committed.instructions, kept=p.backlog.failed)
     outlook = Outlook()

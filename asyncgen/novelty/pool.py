@@ -51,12 +51,17 @@ class SeedTask:
     is_classification: bool
 
 
+ESTIMATED = "sample"  # a task line's "fields" when its similarity fields are estimated
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Task:
     """A generated task as committed to tasks.jsonl.
 
     `scored` is False for a task committed before its similarity fields were ready: its line
-    holds them as null, and they come later as its line in fields.jsonl (`rundir.fields`)."""
+    holds them as null, and they come later as its line in fields.jsonl (`rundir.fields`).
+    `fields_sample` > 0: the fields are estimated (`--fields sample`, see
+    `PoolScores.estimate`); the line says so ("fields": "sample") with the mean's error."""
 
     id: str
     instruction: str
@@ -69,6 +74,8 @@ class Task:
     model: str = ""
     run_id: str = ""
     scored: bool = True
+    fields_sample: int = 0  # estimated fields (`--fields sample`): instructions sampled
+    avg_similarity_stderr: float = 0.0  # ... and the estimated mean's standard error
     models: Mapping[str, str] = field(default_factory=dict)
     """Stage -> the model that wrote its instruction ("instructions"), its label ("classify")
     and its instances ("instances"), as the provider named it; a stage an earlier run answered
@@ -95,13 +102,17 @@ class Task:
             model=str(obj.get("model", "")),
             run_id=str(obj.get("run_id", "")),
             scored=not unscored(obj),
+            fields_sample=int(obj.get("fields_sample") or 0),
+            avg_similarity_stderr=float(obj.get("avg_similarity_stderr") or 0.0),
             models=_models(obj),
         )
 
     def with_neighbours(self, neighbours: Neighbours) -> Task:
         return replace(self, most_similar=neighbours.most_similar,
                        avg_similarity_score=neighbours.avg_similarity_score,
-                       most_similar_seed=neighbours.most_similar_seed, scored=True)
+                       most_similar_seed=neighbours.most_similar_seed, scored=True,
+                       fields_sample=neighbours.sample,
+                       avg_similarity_stderr=neighbours.stderr)
 
     def to_json(self) -> dict[str, Any]:
         scored = self.scored
@@ -113,6 +124,9 @@ class Task:
             "most_similar": self.most_similar if scored else None,
             "avg_similarity_score": self.avg_similarity_score if scored else None,
             "most_similar_seed": self.most_similar_seed if scored else None,
+            **({"fields": ESTIMATED, "fields_sample": self.fields_sample,
+                "avg_similarity_stderr": self.avg_similarity_stderr}
+               if scored and self.fields_sample else {}),
             "created_at": self.created_at,
             "model": self.model,
             "run_id": self.run_id,
@@ -153,6 +167,10 @@ def check_task_line(obj: Mapping[str, Any], where: str) -> None:
     average = obj.get("avg_similarity_score") or 0.0
     if not isinstance(average, int | float) or isinstance(average, bool):
         raise UsageError(f"{where}: field 'avg_similarity_score' must be a number")
+    for name in ("fields_sample", "avg_similarity_stderr"):  # estimated fields only
+        value = obj.get(name) or 0
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise UsageError(f"{where}: field {name!r} must be a number >= 0")
 
 
 def unscored(obj: Mapping[str, Any]) -> bool:
@@ -328,12 +346,13 @@ class Pool:
     __slots__ = ("seeds", "machine", "_index", "scores", "threshold", "_restoring", "_restored",
                  "_unfrozen")
 
-    def __init__(self, seeds: Sequence[SeedTask], *, threshold: float = 0.7) -> None:
+    def __init__(self, seeds: Sequence[SeedTask], *, threshold: float = 0.7,
+                 sample: int = 0) -> None:
         self.seeds = list(seeds)
         self.machine: list[str] = []  # committed generated instructions, read by the sampler
         self.threshold = threshold
         self._index = RougeLIndex(min_threshold=threshold or DEFAULT_MIN_THRESHOLD)
-        self.scores = PoolScores([seed.instruction for seed in self.seeds])
+        self.scores = PoolScores([seed.instruction for seed in self.seeds], sample=sample)
         for seed in self.seeds:
             self._index.add(seed.instruction)
         # given to `restore`, not in the index yet (the lists as given: a big pool's are not

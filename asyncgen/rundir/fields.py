@@ -15,6 +15,15 @@ by a signal, `--max-duration` or a fault: the next run into the directory scores
 before anything else (`missing`), even when its target is already reached. A resumed task is
 scored against the seeds and the tasks before it in tasks.jsonl (its pool as the directory
 records it; live, the pool was every instruction admitted before it, failed ones included).
+
+A fields line names its neighbours rather than quoting them (`Names`): a committed task by its
+place in tasks.jsonl (an integer, 0 for the first line), any other instruction (a seed, one
+admitted whose job failed, one not committed yet) by a short name that an earlier line of the
+file defines once, `{"name": "~3", "text": ...}`. So a line is
+`{"id", "near": [[ref, F], ...], "avg": mean F, "seed": [ref, F] or []}` (and `"sample":
+[instructions sampled, standard error]` when the fields are estimated, `--fields sample`);
+`join` expands it to the released fields (`most_similar` as instruction -> F, in the same
+order, the same floats). Lines of the earlier form (the fields written out) are read as well.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from asyncgen.novelty.neighbours import Neighbours, Pending
 from asyncgen.novelty.pool import Pool, Task
 from asyncgen.rundir.layout import FIELDS_FILE, TASKS_FILE
 
+PLACES_SLICE = 20_000  # committed tasks' places learnt between two looks at the loop (~5 ms)
 SUBMIT_SLICE = 256  # resumed tasks queued between two looks at the event loop (~5 ms)
 _UNSCORED = b'"avg_similarity_score":null'  # in a task line only as its field (JSON escapes
 # every quote inside a string)
@@ -52,11 +62,85 @@ class Unscored:
 
 
 def fields_line(task_id: str, neighbours: Neighbours) -> bytes:
-    """One line of fields.jsonl."""
+    """One line of fields.jsonl in the earlier, written-out form (still read: `join`)."""
     return orjson.dumps({"id": task_id, "most_similar": neighbours.most_similar,
                          "avg_similarity_score": neighbours.avg_similarity_score,
                          "most_similar_seed": neighbours.most_similar_seed},
                         option=orjson.OPT_APPEND_NEWLINE)
+
+
+Ref = int | str  # a place in tasks.jsonl, or a name a definition line gives a text
+NAME_PREFIX = "~"  # a defined name: "~" and a number
+
+
+class Names:
+    """How fields.jsonl names instructions (the writer's side, `FieldsPass`): committed tasks
+    by their place in tasks.jsonl (`committed`: their instructions in file order, growing as
+    the run commits), other texts by the names defined so far (`defined`, read back on
+    resume)."""
+
+    __slots__ = ("committed", "_places", "_known", "defined")
+
+    def __init__(self, committed: Sequence[str], defined: Mapping[str, str]) -> None:
+        self.committed = committed
+        self._places: dict[str, int] = {}
+        self._known = 0  # instructions of `committed` in `_places`
+        self.defined = dict(defined)  # text -> name
+
+    def refs(self, neighbours: Neighbours) -> tuple[bytes, bytes]:
+        """Definition lines for texts named here for the first time, and the fields line."""
+        definitions: list[bytes] = []
+
+        def ref(text: str) -> Ref:
+            place = self._place(text)
+            if place is not None:
+                return place
+            name = self.defined.get(text)
+            if name is None:
+                name = self.defined[text] = f"{NAME_PREFIX}{len(self.defined)}"
+                definitions.append(orjson.dumps({"name": name, "text": text},
+                                                option=orjson.OPT_APPEND_NEWLINE))
+            return name
+
+        near = [[ref(text), score] for text, score in neighbours.most_similar.items()]
+        seed = [[ref(text), score] for text, score in neighbours.most_similar_seed.items()]
+        body: dict[str, Any] = {"near": near, "avg": neighbours.avg_similarity_score,
+                                "seed": seed[0] if seed else []}
+        if neighbours.sample:  # estimated: how many sampled, the mean's standard error
+            body["sample"] = [neighbours.sample, neighbours.stderr]
+        return b"".join(definitions), orjson.dumps(body)
+
+    def catch_up(self, most: int) -> bool:
+        """Learn the places of up to `most` more committed tasks; whether some are left (a
+        resumed million: a slice per turn of the event loop)."""
+        committed, places = self.committed, self._places
+        stop = min(len(committed), self._known + most)
+        for place in range(self._known, stop):
+            places.setdefault(committed[place], place)
+        self._known = stop
+        return stop < len(committed)
+
+    def _place(self, text: str) -> int | None:
+        self.catch_up(len(self.committed))
+        return self._places.get(text)
+
+
+def compact_line(task_id: str, body: bytes) -> bytes:
+    """A fields line from `Names.refs`'s body (the id first: `_line_id` reads it undecoded)."""
+    return b'{"id":' + orjson.dumps(task_id) + b"," + body[1:] + b"\n"
+
+
+def read_names(path: Path) -> dict[str, str]:
+    """The names fields.jsonl defines, text -> name (a torn last line skipped)."""
+    found: dict[str, str] = {}
+    if not path.is_file():
+        return found
+    with path.open("rb") as f:
+        for raw in f:
+            if raw.startswith(b'{"name"') and raw.endswith(b"\n"):
+                obj = orjson.loads(raw)
+                found[str(obj["text"])] = str(obj["name"])
+    return found
 
 
 def _line_id(raw: bytes) -> str | None:
@@ -134,15 +218,23 @@ def missing(out: Path) -> list[Unscored]:
     return found
 
 
-def read_fields(path: Path, wanted: set[str]) -> dict[str, Neighbours]:
-    """The fields fields.jsonl holds for the task ids in `wanted`."""
+def read_fields(path: Path, wanted: set[str],
+                instructions: Sequence[str] = ()) -> dict[str, Neighbours]:
+    """The fields fields.jsonl holds for the task ids in `wanted`; `instructions`: those of
+    tasks.jsonl in file order, which a line names by place."""
     found: dict[str, Neighbours] = {}
     if not path.is_file() or not wanted:
         return found
+    texts: dict[str, str] = {}  # name -> text
     for lineno, obj in JsonlFile(path):
+        if "name" in obj and "id" not in obj:
+            texts[str(obj["name"])] = str(obj.get("text", ""))
+            continue
         task_id = str(obj.get("id", ""))
         if task_id in wanted:
-            found[task_id] = _neighbours(obj, f"{path}, line {lineno}")
+            where = f"{path}, line {lineno}"
+            found[task_id] = (_expanded(obj, texts, instructions, where) if "near" in obj
+                              else _neighbours(obj, where))
     return found
 
 
@@ -155,11 +247,36 @@ def _neighbours(obj: Mapping[str, Any], where: str) -> Neighbours:
         raise UsageError(f"{where}: not a line of similarity fields") from None
 
 
+def _expanded(obj: Mapping[str, Any], texts: Mapping[str, str], instructions: Sequence[str],
+              where: str) -> Neighbours:
+    """A compact line's fields, its names resolved (`Names`)."""
+    def text(ref: Any) -> str:
+        if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(instructions):
+            return instructions[ref]
+        if isinstance(ref, str) and ref in texts:
+            return texts[ref]
+        raise UsageError(f"{where}: names {ref!r}, which neither tasks.jsonl nor an earlier "
+                         "line of fields.jsonl has")
+
+    try:
+        most_similar: dict[str, float] = {}
+        for ref, score in obj["near"]:
+            most_similar.setdefault(text(ref), float(score))
+        seed = obj["seed"]
+        best_seed = {text(seed[0]): float(seed[1])} if seed else {}
+        sample, stderr = obj.get("sample") or (0, 0.0)
+        return Neighbours(most_similar, float(obj["avg"]), best_seed, sample=int(sample),
+                          stderr=float(stderr))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise UsageError(f"{where}: not a line of similarity fields") from None
+
+
 def join(tasks: Sequence[Task], out: Path) -> tuple[list[Task], int]:
-    """`tasks` with the fields fields.jsonl holds for those committed without them, and how
-    many are still without (left `scored` False, their fields empty)."""
+    """`tasks` (all of tasks.jsonl, in file order) with the fields fields.jsonl holds for those
+    committed without them, and how many are still without (left `scored` False, their fields
+    empty)."""
     wanted = {task.id for task in tasks if not task.scored}
-    found = read_fields(out / FIELDS_FILE, wanted)
+    found = read_fields(out / FIELDS_FILE, wanted, [task.instruction for task in tasks])
     joined = [task.with_neighbours(found[task.id]) if not task.scored and task.id in found
               else task for task in tasks]
     return joined, len(wanted - found.keys())
@@ -182,7 +299,7 @@ class FieldsPass:
     are computed there, whether its commit finds them ready or hands them over here."""
 
     __slots__ = ("path", "pool", "written", "_lines", "_queue", "_wake", "_closed", "_resumed",
-                 "_submitted")
+                 "_submitted", "_names")
 
     def __init__(self, path: Path, pool: Pool, resumed: Sequence[Unscored] = ()) -> None:
         self.path = path
@@ -194,6 +311,7 @@ class FieldsPass:
         self._closed = False
         self._resumed = deque(resumed)  # earlier runs' tasks still without fields, not queued
         self._submitted = False  # the resumed ones are queued: the filter's are the last
+        self._names: Names | None = None  # once `open`
 
     def __repr__(self) -> str:
         return (f"<FieldsPass written={self.written} waiting={len(self._queue)} "
@@ -207,6 +325,7 @@ class FieldsPass:
     def open(self) -> None:
         """Open fields.jsonl for appending (a torn tail left by a kill is cut first)."""
         settle_tail(self.path)
+        self._names = Names(self.pool.machine, read_names(self.path))
         self._lines = LineAppender(self.path)
 
     def close(self) -> None:
@@ -257,8 +376,13 @@ class FieldsPass:
                 continue
             task_id, pending = self._queue[0]
             neighbours = await pending.get()
-            assert self._lines is not None, "FieldsPass.open() first"
-            self._lines.write(fields_line(task_id, neighbours))
+            assert self._lines is not None and self._names is not None, "FieldsPass.open() first"
+            while self._names.catch_up(PLACES_SLICE):
+                await anyio.lowlevel.checkpoint()
+            definitions, body = self._names.refs(neighbours)
+            if definitions:  # each whole before the line that names it
+                self._lines.write(definitions)
+            self._lines.write(compact_line(task_id, body))
             self._queue.popleft()
             self.written += 1
 

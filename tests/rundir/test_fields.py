@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from asyncgen.cli import main
+from asyncgen.errors import UsageError
 from asyncgen.novelty.neighbours import Neighbours, PoolScores
 from asyncgen.novelty.pool import Task, load_seeds
 from asyncgen.rundir import fields, layout
@@ -34,6 +35,7 @@ async def held(self):
     await anyio.sleep_forever()
 PoolScores.run = held
 from asyncgen.cli import main
+from asyncgen.errors import UsageError
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -62,7 +64,7 @@ def test_a_held_fields_pass_holds_back_no_commit(tmp_path: Path,
     assert len(lines) >= 20
     assert all(line["avg_similarity_score"] is None for line in lines)  # none waited
     written = _lines(out / layout.FIELDS_FILE)
-    assert [line["id"] for line in written] == [line["id"] for line in lines]
+    assert [line["id"] for line in written if "id" in line] == [line["id"] for line in lines]
     tasks, notes = load_tasks(out)
     assert notes == [] and all(task.scored for task in tasks)
     admitted = [event["instruction"] for event in _lines(out / "events.jsonl")
@@ -71,6 +73,20 @@ def test_a_held_fields_pass_holds_back_no_commit(tmp_path: Path,
     for task in (tasks[0], tasks[9], tasks[-1]):  # the pool it was admitted into
         pool = seeds + [str(text) for text in admitted[:admitted.index(task.instruction)]]
         check(task_neighbours(task), task.instruction, pool, len(seeds))
+    # compact lines: neighbours named (tasks by place, other texts defined once), and joined
+    # into exactly what the task would carry had its fields been ready at its commit
+    compact = [line for line in written if "id" in line]
+    assert all("near" in line and "most_similar" not in line for line in compact)
+    assert any(isinstance(ref, int) for line in compact for ref, _ in line["near"])  # type: ignore[attr-defined]
+    defined = [line["text"] for line in written if "name" in line]
+    assert len(defined) == len(set(defined)) and set(defined) <= set(seeds) | set(admitted)
+    for task in tasks:
+        scores = PoolScores(seeds)
+        for text in admitted[:admitted.index(task.instruction)]:
+            scores.add(str(text))
+        inline = task.with_neighbours(scores.neighbours(scores.query(task.instruction)))
+        assert task.to_json() == inline.to_json()
+        assert list(task.most_similar.items()) == list(inline.most_similar.items())
     finished = _lines(out / "events.jsonl")[-1]
     assert finished["event"] == "run.finished" and finished["fields_missing"] == 0
     assert report_json(out)["fields_missing"] == 0
@@ -125,7 +141,8 @@ def test_a_kill_before_the_fields_is_completed_on_resume(
     assert main(["run", "--out", str(out), "--target-instructions", "12", *QUIET]) == 0
     assert _lines(out / "tasks.jsonl") == lines  # nothing else committed
     written = _lines(out / layout.FIELDS_FILE)
-    assert sorted(str(line["id"]) for line in written) == sorted(str(x["id"]) for x in lines)
+    assert (sorted(str(line["id"]) for line in written if "id" in line)
+            == sorted(str(x["id"]) for x in lines))
     tasks, notes = load_tasks(out)
     assert notes == [] and all(task.scored for task in tasks)
     seeds = [seed.instruction for seed in load_seeds(OUR_SEEDS)]
@@ -153,7 +170,8 @@ def test_a_torn_fields_line_is_cut_and_written_again(tmp_path: Path) -> None:
     assert report_json(out)["fields_missing"] == 1
     assert main(["run", "--out", str(out), "--target-instructions", "6", *QUIET]) == 0
     assert sorted(fields.written_ids(path)) == sorted(str(x["id"]) for x in lines)
-    assert path.read_bytes().endswith(b"\n") and len(_lines(path)) == len(lines)
+    assert path.read_bytes().endswith(b"\n")
+    assert len([line for line in _lines(path) if "id" in line]) == len(lines)
 
 
 def test_a_signal_while_the_run_waits_for_its_fields_leaves_them_to_the_next(
@@ -166,3 +184,49 @@ def test_a_signal_while_the_run_waits_for_its_fields_leaves_them_to_the_next(
     assert finished["fields_missing"] == len(lines) > 0
     assert main(["run", "--out", str(out), "--target-instructions", "8", *QUIET]) == 0
     assert fields.count_missing(out) == 0
+
+
+def test_old_and_compact_fields_lines_are_both_joined(tmp_path: Path) -> None:
+    """A directory whose fields.jsonl holds lines of the earlier (written-out) form and compact
+    ones, names defined by an earlier run and reused by a later one: all joined the same."""
+    seeds = ["write a poem about the sea", "list three prime numbers"]
+    texts = ["write a story about the sea", "name three prime numbers now",
+             "explain why the sky is blue", "a failed job's instruction about colour"]
+    scores = PoolScores(seeds)
+    tasks, expected = [], []
+    committed = [texts[0], texts[1], texts[2]]  # texts[3] was admitted, its job failed
+    for n, text in enumerate(texts[:3]):
+        got = scores.neighbours(scores.query(text))
+        scores.add(text)
+        if n == 1:
+            scores.add(texts[3])
+        expected.append(got)
+        tasks.append(Task(id=f"task-{n + 1:06d}", instruction=text, is_classification=False,
+                          instances=(), scored=False))
+    later = scores.neighbours(scores.query("why is the sea blue and the sky"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / layout.TASKS_FILE).write_bytes(b"".join(
+        orjson.dumps(task.to_json(), option=orjson.OPT_APPEND_NEWLINE) for task in tasks))
+    names = fields.Names(committed[:1], {})
+    lines = [fields.fields_line(tasks[0].id, expected[0])]  # the earlier form
+    for n in (1, 2):
+        definitions, body = names.refs(expected[n])
+        lines += [definitions, fields.compact_line(tasks[n].id, body)]
+    path = out / layout.FIELDS_FILE
+    path.write_bytes(b"".join(lines))
+    resumed = fields.Names(committed, fields.read_names(path))  # a later run's writer
+    definitions, body = resumed.refs(later)
+    assert definitions == b""  # every text it names is a task's or defined already
+    joined, unscored = fields.join(tasks, out)
+    assert unscored == 0
+    for task, want in zip(joined, expected, strict=True):
+        assert task.scored and task_neighbours(task) == want
+        assert list(task.most_similar.items()) == list(want.most_similar.items())
+    assert fields.written_ids(path) == {task.id for task in tasks}
+    path.write_bytes(path.read_bytes() + fields.compact_line("task-000009", b'{"near":[[7,0.5]],'
+                                                              b'"avg":0.1,"seed":[]}'))
+    tasks.append(Task(id="task-000009", instruction="x", is_classification=False,
+                      instances=(), scored=False))
+    with pytest.raises(UsageError, match="names 7"):
+        fields.join(tasks, out)
