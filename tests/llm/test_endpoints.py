@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from asyncgen.llm.endpoints import EndpointSpec, configs_for
+from asyncgen.llm.endpoints import HEALTH_FAILURES, EndpointSpec, configs_for
 from asyncgen.llm.providers import ProviderConfig
 from tests.conftest import report_json, sim_process
 
@@ -89,3 +89,70 @@ def test_endpoint_configs_take_the_key_from_the_variable_named() -> None:
         assert "KEY_B is not set" in str(exc)
     else:
         raise AssertionError("a missing key variable must be refused")
+
+
+def _simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """A simulator process of our own (its pid, to kill it), and its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asyncgen.sim", "--host", "127.0.0.1", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "listening on " in line, line
+    return process, line.split("listening on ", 1)[1].strip()
+
+
+def test_a_killed_endpoint_is_out_at_once_and_its_requests_go_to_the_others(
+        tmp_path: Path) -> None:
+    """Three simulators, one killed (SIGKILL) mid-run with the default retries: its requests
+    are not retried there (one refused connection, or a few dropped ones, take it out), the
+    run ends at its target over the other two, and the killed endpoint's faults are counted."""
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    target = 80
+    sims = [_simulator("--seed", str(n), "--latency-ms", "150") for n in (1, 2, 3)]
+    try:
+        config.write_text('model = "ref-1"\n' + "".join(
+            f'[[endpoints]]\nname = "{name}"\nbase_url = "{url}"\nrpm = 3000\n'
+            for name, (_, url) in zip("abc", sims, strict=True)))
+        run = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config", str(config),
+             "--target-instructions", str(target), "--log-format", "none",
+             "--progress-interval", "1"], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while _lines(out / "tasks.jsonl") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before b was killed"
+        sims[1][0].kill()  # a real kill of b's process, mid-run
+        sims[1][0].wait()
+        _, stderr = run.communicate(timeout=50)
+        assert run.returncode == 0, stderr
+        answered = [_answered(sims[0][1]), _answered(sims[2][1])]
+    finally:
+        for process, _ in sims:
+            process.kill()
+            process.wait()
+            assert process.stdout is not None
+            process.stdout.close()
+    assert all(n > 0 for n in answered)
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) >= target
+    assert len({task["instruction"] for task in tasks}) == len(tasks)
+    assert all(task["instances"] for task in tasks)
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    finished = lines[-1]
+    assert finished["event"] == "run.finished" and finished["reason"] == "target"
+    pool = finished["limiter"]["endpoints"]
+    assert pool["b"]["taken_out"] >= 1 and pool["b"]["faults"] >= 1
+    assert pool["b"]["failures"] >= 1 and pool["b"]["rerouted"] >= 1
+    assert not pool["b"]["in_service"] or pool["b"]["taken_out"] >= 1
+    assert pool["a"]["in_service"] and pool["c"]["in_service"]
+    # not retried on b: at most HEALTH_FAILURES - 1 dropped connections were (the one after
+    # takes b out, and a refused one does at once); with retries there, each of b's requests
+    # in flight would retry up to --max-attempts times
+    retried = [e for e in lines if e["event"] == "request.retry"
+               and e.get("error_kind") in ("connection", "timeout", "server")]
+    assert len(retried) <= HEALTH_FAILURES - 1, retried
+    moved = [e for e in lines if e["event"] == "request.failed"
+             and e.get("error_kind") == "endpoint_out"]
+    assert moved and not any(e.get("final") for e in moved)
