@@ -170,7 +170,7 @@ def prepare(config: RunConfig) -> Prepared:
             endpoints = tuple(configs_for(config.endpoints, provider))
         except ValueError as exc:
             raise UsageError(f"{exc}") from None
-    settings = data_settings(config, provider)
+    settings = data_settings(config, provider, endpoints)
     lock = _own(config.out)
     try:
         waited = _wait_for_courier(config)
@@ -245,8 +245,10 @@ def _take_over_rescued(p: Prepared) -> Rescued:
     return Rescued(answers, len(fresh), round(change, DIGITS))
 
 
-def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]:
-    """The settings that change the data, as asyncgen.json records them."""
+def data_settings(config: RunConfig, provider: ProviderConfig,
+                  endpoints: Sequence[ProviderConfig] = ()) -> dict[str, Any]:
+    """The settings that change the data, as asyncgen.json records them; a pool's providers
+    (sorted, joined by +) and each endpoint's name, provider, base URL and models (no key)."""
     hashes: dict[str, str] = {}
     for flag, path in (("seeds", config.seeds), ("demos", config.demos)):
         try:
@@ -255,13 +257,17 @@ def data_settings(config: RunConfig, provider: ProviderConfig) -> dict[str, Any]
             raise UsageError(f"--{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
     stage_models = {stage: params.model for stage, params in config.params.items()
                     if params.model and params.model != provider.model}
+    pool = [{"name": spec.name, "provider": one.provider, "base_url": one.base_url,
+             "models": list(spec.models or (provider.model,))}
+            for spec, one in zip(config.endpoints, endpoints, strict=True)]
     return {
-        "provider": provider.provider,
+        "provider": "+".join(sorted({e.provider for e in endpoints})) or provider.provider,
         "model": provider.model,
         "stage_models": stage_models,  # [stages.<stage>] model, where not the run's
         "endpoint": config.endpoint,
         "similarity_threshold": config.similarity_threshold,
         **hashes,
+        **({"endpoints": pool} if pool else {}),
     }
 
 
@@ -534,10 +540,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 async def _run_graph(graph: Graph, control: Control) -> None:
     """Run the graph, or only complete the fields earlier runs left when the target is met."""
     graph.fields.open()
-    # what the start made (modules, seeds, demonstrations, clients) lives as long as the run:
-    # frozen, a full collection no longer walks it (one took 77 ms on the loop at 30,000 RPM);
-    # only the young generations are collected first (a full one over a resumed pool is long)
-    gc.collect(1)
+    gc.collect(1)  # what the start made, frozen: a full collection no longer walks it (77 ms)
     gc.freeze()
     if control.committed >= control.target:
         control.stop("target")

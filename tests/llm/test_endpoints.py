@@ -67,7 +67,13 @@ def test_a_killed_endpoint_is_taken_out_and_the_run_ends_at_its_target(tmp_path:
     pool = finished["limiter"]["endpoints"]
     assert pool["b"]["taken_out"] >= 1 and pool["b"]["rerouted"] >= 1
     assert pool["a"]["requests"] > 0 and pool["a"]["in_service"]
-    assert json.loads((out / "asyncgen.json").read_text())["runs"][-1]["settings"]
+    record = (out / "asyncgen.json").read_text()
+    settings = json.loads(record)["runs"][-1]["settings"]
+    assert settings["provider"] == "openai-compatible"  # the pool's, not the default `sim`
+    assert settings["endpoints"] == [
+        {"name": "a", "provider": "openai-compatible", "base_url": a, "models": ["ref-1"]},
+        {"name": "b", "provider": "openai-compatible", "base_url": b, "models": ["ref-1"]}]
+    assert "sk-secret-b-123" not in record
     reported = report_json(out)["runs"]["list"][-1]["endpoints"]
     assert reported["b"]["taken_out"] >= 1 and reported["a"]["requests"] == pool["a"]["requests"]
     text = subprocess.run([sys.executable, "-m", "asyncgen", "report", str(out)],
