@@ -20,6 +20,10 @@ Scenarios:
   silent  1,200 RPM enforced with bare 429s (no headers), 400 ms + 30 tokens/s, no flag
   pool    three simulators (1,200 RPM / 300 ms, 3,000 RPM / 400 ms, 6,000 RPM / 500 ms, limits
           announced in headers) given only as `[[endpoints]]` in a TOML config: share of the sum
+  pool-kill  the same three in a 6,000-task run; the 3,000 RPM one killed (SIGKILL) 30 s in:
+          share of the sum served before the kill (after the warm-up), whether the run reached
+          its target, its exit code, tasks valid and unique, the killed endpoint's books in
+          run.finished (defaults column only)
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "pool": {"rpm": 1200 + 3000 + 6000, "tokens_per_s": 0, "announced": True,
              "pool": ((1200, 300), (3000, 400), (6000, 500))},
 }
+SCENARIOS["pool-kill"] = {**SCENARIOS["pool"], "kill": 1, "kill_at_s": 30.0, "tasks": 6000}
+KILL_RUN_BOUND_S = 600.0  # the killed-pool run's --max-duration (it ends at its target first)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "defaults": (),
     "old defaults": ("--instruction-workers", "16", "--classify-workers", "32",
@@ -208,6 +214,109 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
     }
 
 
+def _own_simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """A simulator process this script can kill (its pid), and its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asyncgen.sim", "--host", "127.0.0.1", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "listening on " not in line:
+        raise RuntimeError(f"the simulator did not start: {line!r}")
+    return process, line.split("listening on ", 1)[1].strip()
+
+
+def run_pool_kill(warmup: float) -> dict[str, Any]:
+    """The pool of three in a 6,000-task run, one endpoint killed `kill_at_s` in (module doc)."""
+    spec = SCENARIOS["pool-kill"]
+    out = Path(tempfile.mkdtemp(prefix="bench-capacity-kill-"))
+    sims = [_own_simulator("--latency-ms", str(latency), "--rpm-limit", str(rpm), "--seed",
+                           str(n)) for n, (rpm, latency) in enumerate(spec["pool"], 3)]
+    urls = [url for _, url in sims]
+    killed = spec["kill"]
+    try:
+        config = out / "pool.toml"
+        config.write_text('model = "sim-1"\n' + "".join(
+            f'[[endpoints]]\nname = "s{n}"\nbase_url = "{url}"\n'
+            for n, url in enumerate(urls, 1)))
+        command = [sys.executable, "-m", "asyncgen", "run", "--out", str(out / "run"),
+                   "--config", str(config), "--target-instructions", str(spec["tasks"]),
+                   "--log-format", "none", "--progress-interval", "2",
+                   "--max-duration", str(KILL_RUN_BOUND_S)]
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   cwd=out, start_new_session=True)
+        try:
+            time.sleep(warmup)
+            before, counted_from, load_before = stats_of(urls), time.monotonic(), load()
+            time.sleep(max(0.0, spec["kill_at_s"] - (time.monotonic() - started)))
+            at_kill, counted = stats_of(urls), time.monotonic() - counted_from
+            sims[killed][0].kill()  # a real kill of the 3,000 RPM server, mid-run
+            sims[killed][0].wait()
+            killed_at = time.monotonic() - started
+            try:
+                process.wait(timeout=KILL_RUN_BOUND_S + 60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            took = time.monotonic() - started
+            load_after = load()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    finally:
+        for sim, _ in sims:
+            sim.kill()
+            sim.wait()
+            if sim.stdout is not None:
+                sim.stdout.close()
+    delta = {k: at_kill.get(k, 0) - before.get(k, 0) for k in at_kill}
+    served = (delta["arrivals"] - sum(delta.get(k, 0) for k in REFUSED)) / counted * 60
+    tasks = [json.loads(line) for line in
+             (out / "run" / "tasks.jsonl").read_text().splitlines()] if (
+        out / "run" / "tasks.jsonl").exists() else []
+    finished: dict[str, Any] = {}
+    for line in (out / "run" / "events.jsonl").read_text().splitlines()[-5:]:
+        event = json.loads(line)
+        if event.get("event") == "run.finished":
+            finished = event
+    shutil.rmtree(out, ignore_errors=True)
+    pool = finished.get("limiter", {}).get("endpoints", {})
+    return {
+        "served_rpm_before_kill": served, "share_before_kill": served / spec["rpm"],
+        "killed_at_s": round(killed_at, 1), "run_s": round(took, 1),
+        "reason": finished.get("reason"), "exit": process.returncode,
+        "tasks": len(tasks), "target": spec["tasks"],
+        "unique": len({task["instruction"] for task in tasks}) == len(tasks),
+        "valid": all(task.get("instruction") and task.get("instances") for task in tasks),
+        "killed_endpoint": {k: pool.get(f"s{killed + 1}", {}).get(k) for k in (
+            "requests", "faults", "failures", "rerouted", "taken_out", "in_service")},
+        "loop_lag_max_ms": finished.get("loop_lag_max_ms"),
+        "stderr_tail": stderr.strip().splitlines()[-1:] if stderr.strip() else [],
+        "load": f"{load_before} → {load_after}",
+    }
+
+
+def print_pool_kill(r: dict[str, Any]) -> None:
+    spec = SCENARIOS["pool-kill"]
+    ok = (r["share_before_kill"] >= POOL_FLOOR and r["reason"] == "target" and r["exit"] == 0
+          and r["tasks"] >= spec["tasks"] and r["unique"] and r["valid"])
+    print(f"\n### Pool of three, the {spec['pool'][spec['kill']][0]:,} RPM server killed "
+          f"{spec['kill_at_s']:g} s into a {spec['tasks']:,}-task run\n")
+    print("| served before the kill | % of the sum | killed at | run ends | reason | exit "
+          "| tasks | unique | valid | killed endpoint (requests/faults/failures/rerouted/"
+          "taken out) | loop_lag_max_ms | floors | load (1/5/15 min) |")
+    print("|---:|---:|---:|---:|---|---:|---:|---|---|---|---:|---|---|")
+    k = r["killed_endpoint"]
+    print(f"| {r['served_rpm_before_kill']:,.0f} RPM | {r['share_before_kill']:.1%} | "
+          f"{r['killed_at_s']:g} s | {r['run_s']:g} s | {r['reason']} | {r['exit']} | "
+          f"{r['tasks']:,} | {r['unique']} | {r['valid']} | {k['requests']}/{k['faults']}/"
+          f"{k['failures']}/{k['rerouted']}/{k['taken_out']} | {r['loop_lag_max_ms']} | "
+          f"{'met' if ok else 'not met'} | {r['load']} |")
+
+
 def verdict(name: str, r: dict[str, Any]) -> str:
     served, refused = FLOORS[SCENARIOS[name]["announced"]]
     if name == "pool":
@@ -232,27 +341,36 @@ def main() -> int:
           f"load average {load()}")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}\n")
     rows = []
+    killed: dict[str, Any] | None = None
     for name in only:
+        if "kill" in SCENARIOS[name]:
+            killed = run_pool_kill(args.warmup)
+            print(f"  {name}: {killed}", file=sys.stderr, flush=True)
+            continue
         for column in columns:
             result = run_scenario(name, column, args.warmup, args.seconds)
             print(f"  {name} / {column}: {result}", file=sys.stderr, flush=True)
             rows.append((name, column, result))
-    print(f"### Served at the simulator ({args.warmup:g} s warm-up, {args.seconds:g} s counted)\n")
-    print("| scenario | run | served RPM | % of limit | answered RPM | attempts | 429 share "
-          "| loop_lag_max_ms | peak RSS MB | floors | load (1/5/15 min) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for name, column, r in rows:
-        spec = SCENARIOS[name]
-        label = (f"{spec['rpm']:,} RPM {'announced' if spec['announced'] else 'silent'}, "
-                 f"{spec['tokens_per_s']} tok/s")
-        if "pool" in spec:
-            label = "pool of 3: " + " + ".join(f"{rpm:,} RPM / {ms} ms"
-                                               for rpm, ms in spec["pool"])
-        lag = "?" if r["loop_lag_max_ms"] is None else f"{r['loop_lag_max_ms']:.1f}"
-        print(f"| {label} | {column} | {r['served_rpm']:,.0f} | {r['share']:.1%} | "
-              f"{r['answered_rpm']:,.0f} | {r['attempts']:,} | {r['refused_share']:.2%} | "
-              f"{lag} | {r['peak_rss_mb']:.0f} | "
-              f"{verdict(name, r) if column == 'defaults' else '-'} | {r['load']} |")
+    if rows:
+        print(f"### Served at the simulator ({args.warmup:g} s warm-up, "
+              f"{args.seconds:g} s counted)\n")
+        print("| scenario | run | served RPM | % of limit | answered RPM | attempts | 429 share "
+              "| loop_lag_max_ms | peak RSS MB | floors | load (1/5/15 min) |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        for name, column, r in rows:
+            spec = SCENARIOS[name]
+            label = (f"{spec['rpm']:,} RPM {'announced' if spec['announced'] else 'silent'}, "
+                     f"{spec['tokens_per_s']} tok/s")
+            if "pool" in spec:
+                label = "pool of 3: " + " + ".join(f"{rpm:,} RPM / {ms} ms"
+                                                   for rpm, ms in spec["pool"])
+            lag = "?" if r["loop_lag_max_ms"] is None else f"{r['loop_lag_max_ms']:.1f}"
+            print(f"| {label} | {column} | {r['served_rpm']:,.0f} | {r['share']:.1%} | "
+                  f"{r['answered_rpm']:,.0f} | {r['attempts']:,} | {r['refused_share']:.2%} | "
+                  f"{lag} | {r['peak_rss_mb']:.0f} | "
+                  f"{verdict(name, r) if column == 'defaults' else '-'} | {r['load']} |")
+    if killed is not None:
+        print_pool_kill(killed)
     return 0
 
 
