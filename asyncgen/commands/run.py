@@ -35,12 +35,7 @@ from asyncgen.llm.endpoints import configs_for, open_pool
 from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import DIGITS, price_for
-from asyncgen.llm.providers import (
-    KEY_VARIABLES,
-    Endpoint,
-    Provider,
-    TransportName,
-)
+from asyncgen.llm.providers import KEY_VARIABLES, Endpoint, Provider, TransportName
 from asyncgen.llm.transport import courier, rescue
 from asyncgen.llm.transport.couriered import CourierFiles
 from asyncgen.novelty.pool import Pool, SeedTask, TaskStore, load_seeds, utc_now
@@ -377,6 +372,9 @@ async def _execute(p: Prepared, run_id: str) -> int:
         if p.endpoints:
             async with open_pool(c.endpoints, p.endpoints, budget=budget, split=split_fixed,
                                  costs=costs) as pool:
+                for one in pool.endpoints:  # each OpenRouter key of the pool, checked
+                    if one.client.config.provider == "openrouter":
+                        await _check_key(one.client, 0.0, one.name)
                 graph = _graph(p, control, pool, run_id, work, checkpointer,
                                partial(progress_of, limiter_state=pool.stats), plan)
                 progress = graph.progress
@@ -517,18 +515,21 @@ def _finish_note(p: Prepared, control: Control, tally: Tally,
     return None
 
 
-async def _check_key(client: LLMClient, budget_usd: float) -> None:
-    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it."""
+async def _check_key(client: LLMClient, budget_usd: float, endpoint: str = "") -> None:
+    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it (an
+    endpoint of a pool: when it has no credit left; the budget is the pool's, not one key's)."""
     info = await client.check_key()
+    where = {"endpoint": endpoint} if endpoint else {}
     if info is None:
-        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key")
+        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key",
+                    **where)
         return
     log.warning(events.RUN_KEY, message=key.describe(info), limit_usd=info.limit_usd,
-                remaining_usd=info.remaining_usd, usage_usd=info.usage_usd,
+                remaining_usd=info.remaining_usd, usage_usd=info.usage_usd, **where,
                 free_tier=info.free_tier, free_daily_requests=info.free_daily_requests)
     why = key.refusal(info, budget_usd=budget_usd, model=client.config.model or "")
     if why is not None:
-        raise InsufficientCredits(why)
+        raise InsufficientCredits(f"[[endpoints]] {endpoint!r}: {why}" if endpoint else why)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

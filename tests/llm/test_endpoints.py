@@ -162,3 +162,27 @@ def test_a_killed_endpoint_is_out_at_once_and_its_requests_go_to_the_others(
     moved = [e for e in lines if e["event"] == "request.failed"
              and e.get("error_kind") == "endpoint_out"]
     assert moved and not any(e.get("final") for e in moved)
+
+
+def test_each_openrouter_key_of_a_pool_is_checked(tmp_path: Path) -> None:
+    """An OpenRouter endpoint whose key has no credit left refuses the run at the start, in one
+    line that names the endpoint; its key never reaches the message."""
+    config = tmp_path / "run.toml"
+    with sim_process("--seed", "1") as a, \
+            sim_process("--seed", "2", "--key-limit-usd", "1", "--key-usage-usd", "1") as b:
+        config.write_text(
+            'model = "sim-1"\n'
+            f'[[endpoints]]\nname = "a"\nbase_url = "{a}"\n'
+            f'[[endpoints]]\nname = "spent"\nprovider = "openrouter"\nbase_url = "{b}"\n'
+            'api_key_env = "OR_KEY_FOR_TEST"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(tmp_path / "out"),
+             "--config", str(config), "--target-instructions", "5", "--log-format", "none"],
+            env={**os.environ, "OR_KEY_FOR_TEST": "sk-or-spent-456"}, capture_output=True,
+            text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'spent'" in lines[0] and "no credit left" in lines[0], lines
+    assert "sk-or-spent-456" not in done.stderr
+    assert not (tmp_path / "out" / "tasks.jsonl").exists() or not (
+        tmp_path / "out" / "tasks.jsonl").read_text()
