@@ -12,6 +12,11 @@ from its events, its CPU share and peak RSS (VmHWM of the run and its courier pr
 
     python bench/bench_capacity.py                          # every scenario, both columns
     python bench/bench_capacity.py --only 30k --seconds 30 --columns defaults
+    python bench/bench_capacity.py --only 30k --columns defaults --stalls   # under stallwatch
+
+`--stalls` runs asyncgen under bench/stallwatch.py and adds the worst stall's loop-thread CPU
+time (`cpu_ms`): near its length the loop was busy in our code; far below it, the loop thread
+was runnable but had no core (a loaded machine).
 
 Scenarios:
   3k      3,000 RPM announced, 400 ms + 30 tokens/s, `--rpm 3000`
@@ -140,7 +145,22 @@ def from_events(events: Path) -> tuple[float | None, dict[str, Any]]:
     return worst, {**busiest, "loop_lag_ms_per_interval": lags}
 
 
-def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[str, Any]:
+def worst_stalls(report: Path) -> dict[str, Any]:
+    """From a stallwatch report: the longest stall and the busiest one (most loop CPU)."""
+    if not report.exists():
+        return {}
+    stalls = json.loads(report.read_text())["stalls"]
+    if not stalls:
+        return {"stalls_over_50ms": 0}
+    longest = max(stalls, key=lambda s: s["ms"])
+    busiest = max(stalls, key=lambda s: s["cpu_ms"])
+    return {"stalls_over_50ms": len(stalls), "longest_ms": longest["ms"],
+            "longest_cpu_ms": longest["cpu_ms"], "busiest_ms": busiest["ms"],
+            "busiest_cpu_ms": busiest["cpu_ms"]}
+
+
+def run_scenario(name: str, column: str, warmup: float, seconds: float,
+                 stalls: bool = False) -> dict[str, Any]:
     from asyncgen.sim.embedded import simulator_process
 
     spec = SCENARIOS[name]
@@ -153,7 +173,9 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
     out = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
     with ExitStack() as stack:
         urls = [stack.enter_context(simulator_process(*sim)) for sim in sims]
-        command = [sys.executable, "-m", "asyncgen", "run", "--out", str(out / "run"),
+        runner = ([str(Path(__file__).parent / "stallwatch.py"), str(out / "stalls.json"), "--"]
+                  if stalls else ["-m", "asyncgen"])
+        command = [sys.executable, *runner, "run", "--out", str(out / "run"),
                    "--target-instructions", "1000000000", "--log-format", "none",
                    "--max-duration", str(warmup + seconds + 2), "--drain-timeout", "5",
                    "--progress-interval", "2", *COLUMNS[column]]
@@ -192,6 +214,7 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
                 process.wait()
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     lag, window = from_events(out / "run" / "events.jsonl")
+    watched = worst_stalls(out / "stalls.json")
     shutil.rmtree(out, ignore_errors=True)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     attempts = delta["arrivals"]
@@ -211,6 +234,7 @@ def run_scenario(name: str, column: str, warmup: float, seconds: float) -> dict[
         "exit": process.returncode,
         "stderr_tail": stderr.strip().splitlines()[-1:] if stderr.strip() else [],
         "load": f"{load_before} → {load_after}",
+        **({"stallwatch": watched} if stalls else {}),
     }
 
 
@@ -333,6 +357,8 @@ def main() -> int:
     parser.add_argument("--columns", choices=COLUMNS, action="append")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--stalls", action="store_true",
+                        help="run asyncgen under bench/stallwatch.py (each stall's loop CPU)")
     args = parser.parse_args()
     only = args.only or list(SCENARIOS)
     columns = args.columns or list(COLUMNS)
@@ -348,7 +374,7 @@ def main() -> int:
             print(f"  {name}: {killed}", file=sys.stderr, flush=True)
             continue
         for column in columns:
-            result = run_scenario(name, column, args.warmup, args.seconds)
+            result = run_scenario(name, column, args.warmup, args.seconds, args.stalls)
             print(f"  {name} / {column}: {result}", file=sys.stderr, flush=True)
             rows.append((name, column, result))
     if rows:
