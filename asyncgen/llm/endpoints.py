@@ -11,13 +11,13 @@ service, the one furthest from its limit (the largest free share of its window).
 is its client's `Health`: every attempt's fault is counted as it happens, not after the
 client's retries. A connection refused takes the endpoint out of service at once, and so do
 HEALTH_FAILURES attempts in a row that failed for a reason that is the endpoint's own (no
-connection, timeouts, 5xx); it stays out for PROBE_AFTER_S, then the next request probes it
-(one answer puts it back). Once it is out, its client sends nothing more there: the attempt
-that failed, the sends queued for its window and the retries waiting end with `EndpointOut`,
-and the pool sends each to another endpoint at once. Such a request was never answered (a
-request answered is never sent again: the answer, or its item error, is the request's); a
-billed attempt's money stays on its endpoint's books and the run's one budget. When no
-endpoint in service serves the model, the last failure is the request's.
+connection, timeouts, 5xx); it stays out for PROBE_AFTER_S, then the next request probes it,
+alone (one answer puts it back; a fault takes it out again). Once it is out, its client sends
+nothing more there: the attempt that failed, the sends queued for its window and the retries
+waiting end with `EndpointOut`, and the pool sends each to another endpoint at once. Such a
+request was never answered (a request answered is never sent again: the answer, or its item
+error, is the request's); a billed attempt's money stays on its endpoint's books and the run's
+one budget. When no endpoint in service serves the model, the last failure is the request's.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ class Endpoint:
     """One endpoint in the pool: its client, the models it serves, its health and counters.
     Written by the pool only."""
 
-    __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "routed",
-                 "rerouted", "taken_out", "faults", "_clock")
+    __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "probing",
+                 "routed", "rerouted", "taken_out", "faults", "_clock")
 
     def __init__(self, name: str, client: Any, models: Sequence[str], *,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -129,7 +129,8 @@ class Endpoint:
         self.client = client
         self.models = frozenset(models)
         self.failures_in_a_row = 0
-        self.out_until = 0.0  # out of service until then (monotonic seconds)
+        self.out_until = 0.0  # out of service until then (monotonic seconds); 0: in service
+        self.probing = False  # taken out, and one request now sent to see if it is back
         self.routed = 0  # requests sent here
         self.rerouted = 0  # requests that failed here and went to another endpoint
         self.taken_out = 0
@@ -152,12 +153,14 @@ class Endpoint:
                 if self.out_until <= now:
                     self.taken_out += 1
                 self.out_until = now + PROBE_AFTER_S
+                self.probing = False
         return self.out
 
     def answered(self) -> None:
         """An attempt was answered (`Health`): in service again, if it was out."""
         self.failures_in_a_row = 0
         self.out_until = 0.0
+        self.probing = False
 
     def __repr__(self) -> str:
         return (f"<Endpoint {self.name} models={sorted(self.models)} "
@@ -193,9 +196,11 @@ class EndpointPool:
         return [e for e in self.endpoints if model in e.models]
 
     def _choose(self, model: str, tried: set[str]) -> Endpoint | None:
-        """In service (or due for a probe), serving `model`, not tried yet: most room first."""
+        """In service (or due for a probe nobody sends yet), serving `model`, not tried yet:
+        most room first."""
         now = self._clock()
-        ready = [e for e in self.serving(model) if e.name not in tried and e.out_until <= now]
+        ready = [e for e in self.serving(model)
+                 if e.name not in tried and e.out_until <= now and not e.probing]
         return max(ready, key=Endpoint.room, default=None)
 
     async def complete(self, stage: Stage, prompt: str,
@@ -207,6 +212,9 @@ class EndpointPool:
         while (endpoint := self._choose(model, tried)) is not None:
             tried.add(endpoint.name)
             endpoint.routed += 1
+            # taken out and due: this request alone probes it (a hung server is not sent a
+            # window of requests to time out again); the others wait for its answer
+            probe = endpoint.probing = endpoint.out_until > 0
             try:
                 completion = await endpoint.client.complete(stage, prompt, params)
             except (GaveUp, EndpointUnreachable) as exc:
@@ -218,6 +226,9 @@ class EndpointPool:
                 endpoint.rerouted += 1
                 last = exc
                 continue
+            finally:
+                if probe and endpoint.probing:  # ended neither answered nor taken out again
+                    endpoint.probing = False
             endpoint.answered()
             return completion
         if last is not None:

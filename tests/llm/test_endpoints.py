@@ -12,7 +12,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from asyncgen.llm.endpoints import HEALTH_FAILURES, EndpointSpec, configs_for
+import anyio
+import pytest
+
+from asyncgen.llm.endpoints import (
+    HEALTH_FAILURES,
+    PROBE_AFTER_S,
+    Endpoint,
+    EndpointPool,
+    EndpointSpec,
+    configs_for,
+)
+from asyncgen.llm.errors import RetriesExhausted
 from asyncgen.llm.providers import ProviderConfig
 from tests.conftest import report_json, sim_process
 
@@ -186,3 +197,66 @@ def test_each_openrouter_key_of_a_pool_is_checked(tmp_path: Path) -> None:
     assert "sk-or-spent-456" not in done.stderr
     assert not (tmp_path / "out" / "tasks.jsonl").exists() or not (
         tmp_path / "out" / "tasks.jsonl").read_text()
+
+
+class _Limits:
+    concurrency, in_flight, queued = 8, 0, 0
+
+
+class _Fake:
+    """A client whose answers the test decides: `fail` raises a timeout that gave up, `hang`
+    blocks until `release` is set; each call is counted."""
+
+    def __init__(self) -> None:
+        self.limits = _Limits()
+        self.fail = False
+        self.hang = False
+        self.release = anyio.Event()
+        self.calls = 0
+
+    async def complete(self, stage: str, prompt: str, params: object = None) -> str:
+        self.calls += 1
+        if self.hang:
+            await self.release.wait()
+        if self.fail:
+            raise RetriesExhausted("timed out", last_kind="timeout")
+        return "answer"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_an_endpoint_taken_out_is_probed_by_one_request_alone() -> None:
+    """Out after HEALTH_FAILURES faults in a row; once due, one request probes it while the
+    others go elsewhere (a hung server is not sent a window to time out again); its answer puts
+    it back."""
+    now = [0.0]
+    clients = {"a": _Fake(), "b": _Fake()}
+    a, b = (Endpoint(name, client, ["m"], clock=lambda: now[0])
+            for name, client in clients.items())
+    pool = EndpointPool([a, b], model="m", clock=lambda: now[0])
+    clients["a"].fail = True
+    clients["b"].limits.in_flight = 4  # a has more room: it is chosen while in service
+    for _ in range(HEALTH_FAILURES):
+        assert await pool.complete("instructions", "p") == "answer"  # moved to b
+    assert a.out and a.taken_out == 1 and a.faults == HEALTH_FAILURES
+    calls = clients["a"].calls
+    await pool.complete("instructions", "p")
+    assert clients["a"].calls == calls  # out: not sent there
+    now[0] += PROBE_AFTER_S + 0.1
+    clients["a"].fail, clients["a"].hang = False, True
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.complete, "instructions", "probe")
+        await anyio.wait_all_tasks_blocked()
+        assert clients["a"].calls == calls + 1 and a.probing
+        with anyio.fail_after(5):  # sent to a, they would hang with the probe
+            for _ in range(5):  # the others while the probe hangs: b
+                await pool.complete("instructions", "p")
+        assert clients["a"].calls == calls + 1
+        clients["a"].release.set()
+    assert not a.out and not a.probing and a.failures_in_a_row == 0
+    await pool.complete("instructions", "p")
+    assert clients["a"].calls == calls + 2  # back in service
