@@ -118,7 +118,7 @@ async def open_pool(specs: Sequence[EndpointSpec], configs: Sequence[ProviderCon
 
 class Endpoint:
     """One endpoint in the pool: its client, the models it serves, its health and counters.
-    Written by the pool only."""
+    Written by the pool, and by its client through `Health` (`out`, `failed`, `answered`)."""
 
     __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "probing",
                  "routed", "rerouted", "taken_out", "faults", "_clock")
