@@ -154,7 +154,12 @@ class Endpoint:
                     self.taken_out += 1
                 self.out_until = now + PROBE_AFTER_S
                 self.probing = False
+                self.client.limits.turn_away(self._out_of_service)  # its queue: elsewhere now
         return self.out
+
+    def _out_of_service(self) -> EndpointOut:
+        return EndpointOut(f"endpoint {self.name!r} was taken out of service",
+                           last_kind="unreachable")
 
     def answered(self) -> None:
         """An attempt was answered (`Health`): in service again, if it was out."""

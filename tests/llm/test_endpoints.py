@@ -202,6 +202,9 @@ def test_each_openrouter_key_of_a_pool_is_checked(tmp_path: Path) -> None:
 class _Limits:
     concurrency, in_flight, queued = 8, 0, 0
 
+    def turn_away(self, error: object) -> int:
+        return 0
+
 
 class _Fake:
     """A client whose answers the test decides: `fail` raises a timeout that gave up, `hang`
