@@ -26,7 +26,8 @@ Scenarios:
   pool    three simulators (1,200 RPM / 300 ms, 3,000 RPM / 400 ms, 6,000 RPM / 500 ms, limits
           announced in headers) given only as `[[endpoints]]` in a TOML config: share of the sum
   pool-kill  the same three in a 6,000-task run; the 3,000 RPM one killed (SIGKILL) 30 s in:
-          share of the sum served before the kill (after the warm-up), whether the run reached
+          share of the sum served before the kill (after the warm-up) and of the other two's
+          sum after it (5 s to 35 s after the kill), whether the run reached
           its target, its exit code, tasks valid and unique, the killed endpoint's books in
           run.finished (defaults column only)
 """
@@ -59,6 +60,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 SCENARIOS["pool-kill"] = {**SCENARIOS["pool"], "kill": 1, "kill_at_s": 30.0, "tasks": 6000}
 KILL_RUN_BOUND_S = 600.0  # the killed-pool run's --max-duration (it ends at its target first)
+AFTER_KILL_S = (5.0, 30.0)  # after the kill: wait, then count what the other two serve
 COLUMNS: dict[str, tuple[str, ...]] = {
     "defaults": (),
     "old defaults": ("--instruction-workers", "16", "--classify-workers", "32",
@@ -278,6 +280,11 @@ def run_pool_kill(warmup: float) -> dict[str, Any]:
             sims[killed][0].kill()  # a real kill of the 3,000 RPM server, mid-run
             sims[killed][0].wait()
             killed_at = time.monotonic() - started
+            others = [url for n, url in enumerate(urls) if n != killed]
+            time.sleep(AFTER_KILL_S[0])  # then what the others serve, over AFTER_KILL_S[1]
+            after_from, after_at = stats_of(others), time.monotonic()
+            time.sleep(AFTER_KILL_S[1])
+            after_to, after_s = stats_of(others), time.monotonic() - after_at
             try:
                 process.wait(timeout=KILL_RUN_BOUND_S + 60)
             except subprocess.TimeoutExpired:
@@ -298,6 +305,9 @@ def run_pool_kill(warmup: float) -> dict[str, Any]:
                 sim.stdout.close()
     delta = {k: at_kill.get(k, 0) - before.get(k, 0) for k in at_kill}
     served = (delta["arrivals"] - sum(delta.get(k, 0) for k in REFUSED)) / counted * 60
+    after = {k: after_to.get(k, 0) - after_from.get(k, 0) for k in after_to}
+    served_after = (after["arrivals"] - sum(after.get(k, 0) for k in REFUSED)) / after_s * 60
+    others_rpm = sum(rpm for n, (rpm, _) in enumerate(spec["pool"]) if n != killed)
     tasks = [json.loads(line) for line in
              (out / "run" / "tasks.jsonl").read_text().splitlines()] if (
         out / "run" / "tasks.jsonl").exists() else []
@@ -310,6 +320,7 @@ def run_pool_kill(warmup: float) -> dict[str, Any]:
     pool = finished.get("limiter", {}).get("endpoints", {})
     return {
         "served_rpm_before_kill": served, "share_before_kill": served / spec["rpm"],
+        "served_rpm_after_kill": served_after, "share_after_kill": served_after / others_rpm,
         "killed_at_s": round(killed_at, 1), "run_s": round(took, 1),
         "reason": finished.get("reason"), "exit": process.returncode,
         "tasks": len(tasks), "target": spec["tasks"],
@@ -329,13 +340,15 @@ def print_pool_kill(r: dict[str, Any]) -> None:
           and r["tasks"] >= spec["tasks"] and r["unique"] and r["valid"])
     print(f"\n### Pool of three, the {spec['pool'][spec['kill']][0]:,} RPM server killed "
           f"{spec['kill_at_s']:g} s into a {spec['tasks']:,}-task run\n")
-    print("| served before the kill | % of the sum | killed at | run ends | reason | exit "
+    print("| served before the kill | % of the sum | after it, % of the other two | killed at "
+          "| run ends | reason | exit "
           "| tasks | unique | valid | killed endpoint (requests/faults/failures/rerouted/"
           "taken out) | loop_lag_max_ms | floors | load (1/5/15 min) |")
-    print("|---:|---:|---:|---:|---|---:|---:|---|---|---|---:|---|---|")
+    print("|---:|---:|---:|---:|---:|---|---:|---:|---|---|---|---:|---|---|")
     k = r["killed_endpoint"]
     print(f"| {r['served_rpm_before_kill']:,.0f} RPM | {r['share_before_kill']:.1%} | "
-          f"{r['killed_at_s']:g} s | {r['run_s']:g} s | {r['reason']} | {r['exit']} | "
+          f"{r['share_after_kill']:.1%} | {r['killed_at_s']:g} s | {r['run_s']:g} s | "
+          f"{r['reason']} | {r['exit']} | "
           f"{r['tasks']:,} | {r['unique']} | {r['valid']} | {k['requests']}/{k['faults']}/"
           f"{k['failures']}/{k['rerouted']}/{k['taken_out']} | {r['loop_lag_max_ms']} | "
           f"{'met' if ok else 'not met'} | {r['load']} |")
