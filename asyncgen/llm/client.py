@@ -20,7 +20,7 @@ import asyncio
 import random
 from collections import Counter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import orjson
@@ -41,6 +41,7 @@ from asyncgen.llm.clock import SYSTEM_CLOCK, Clock
 from asyncgen.llm.errors import (
     ConnectionFailed,
     DeadlineExceeded,
+    EndpointOut,
     EndpointUnreachable,
     ItemError,
     ProviderError,
@@ -83,6 +84,18 @@ UNREACHABLE_ATTEMPTS = 3
 """A request whose first this-many attempts were refused (or did not resolve), while the
 endpoint has never answered, ends the run: a wrong --base-url, not an outage to wait out."""
 USER_AGENT = "asyncgen/0.1"
+HEALTH_POLL_S = 0.1
+"""A retry's wait in a pool looks this often whether its endpoint was taken out."""
+
+
+class Health(Protocol):
+    """An endpoint pool's view of one endpoint (`asyncgen.llm.endpoints.Endpoint`): `out` of
+    service or not; told each attempt that `failed` (True: it is out now) or was `answered`."""
+
+    @property
+    def out(self) -> bool: ...
+    def failed(self, kind: str, *, refused: bool) -> bool: ...
+    def answered(self) -> None: ...
 
 
 class _Deadline:
@@ -131,6 +144,7 @@ class LLMClient(Accounting, Wire):
         "_prefix_cached",
         "_write_factor",
         "costs",
+        "health",
     )
 
     def __init__(
@@ -217,6 +231,10 @@ class LLMClient(Accounting, Wire):
         # has been serving from its cache (`_unknown_usd`)
         self._prefix_cached: dict[str, tuple[int, ...]] = {}
         self.costs = costs  # told every billed response (asyncgen.llm.costs), when given
+        # an endpoint pool's view of this endpoint (`Health`), set by the pool: told each
+        # attempt's fault and each answer; once it says the endpoint is out, nothing more is
+        # sent here (queued sends and retries end with `EndpointOut`, for another endpoint)
+        self.health: Health | None = None
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
 
     def __repr__(self) -> str:
@@ -377,6 +395,13 @@ class LLMClient(Accounting, Wire):
                 if not err.retryable:
                     self._fail(stage, err, attempt, err)
                     raise
+                health = self.health
+                if health is not None and health.failed(
+                        err.kind, refused=isinstance(err, ConnectionFailed) and err.refused):
+                    out = EndpointOut(f"{self.config.url} taken out of service: {err}",
+                                      status=err.status, attempt=attempt, last_kind=err.kind)
+                    self._fail(stage, out, attempt, err)
+                    raise out from err
                 if self._unreachable(err, attempt):
                     unreachable = EndpointUnreachable(
                         f"cannot reach {self.config.url}: {err} "
@@ -407,7 +432,18 @@ class LLMClient(Accounting, Wire):
                     wait_s=round(wait, 3),
                     **_billing(err),
                 )
-                await self._clock.sleep(wait)
+                await self._retry_wait(wait)
+
+    async def _retry_wait(self, wait: float) -> None:
+        """Sleep before a retry; in a pool, cut short when the endpoint is taken out (the
+        retry then goes to another endpoint at once)."""
+        health = self.health
+        if health is None:
+            await self._clock.sleep(wait)
+            return
+        until = self._clock.monotonic() + wait
+        while not health.out and (left := until - self._clock.monotonic()) > 0:
+            await self._clock.sleep(min(left, HEALTH_POLL_S))
 
     def _unreachable(self, err: ProviderError, attempt: int) -> bool:
         """This request's UNREACHABLE_ATTEMPTS-th attempt (or later) was refused or did not
@@ -474,6 +510,9 @@ class LLMClient(Accounting, Wire):
         try:
             if stage in self._held:
                 raise SendingStopped(f"{stage} requests are no longer sent")
+            if self.health is not None and self.health.out:  # queued while it was taken out
+                raise EndpointOut(f"{self.config.url} is out of service", attempt=attempt,
+                                  last_kind="unreachable")
             if self._budget is not None:
                 budget = self._budget
                 usd = self._worst_usd(worst)
@@ -531,6 +570,8 @@ class LLMClient(Accounting, Wire):
         body = check_response(
             status, headers, data, attempt=attempt, now=self._clock.wall(), secret=self._secret
         )
+        if self.health is not None:
+            self.health.answered()
         return body, status
 
     async def _exchange(self, content: bytes, limit_s: float) -> tuple[int, httpx.Headers, bytes]:

@@ -7,13 +7,17 @@ learnt headers, concurrency window, retries and counters; all of them share the 
 (one spend journal).
 
 `EndpointPool` routes each request to an endpoint that serves its stage's model and is in
-service, the one furthest from its limit (the largest free share of its window). An endpoint
-whose requests fail HEALTH_FAILURES times in a row for a reason that is the endpoint's own (no
-connection, timeouts, 5xx, after the client's retries) is taken out of service for
-PROBE_AFTER_S; then the next request probes it (one success puts it back). A request that
-failed so was never answered: it goes to another endpoint (a request answered is never sent
-again: the answer, or its item error, is the request's). When no endpoint in service serves
-the model, the last failure is the request's.
+service, the one furthest from its limit (the largest free share of its window). Each endpoint
+is its client's `Health`: every attempt's fault is counted as it happens, not after the
+client's retries. A connection refused takes the endpoint out of service at once, and so do
+HEALTH_FAILURES attempts in a row that failed for a reason that is the endpoint's own (no
+connection, timeouts, 5xx); it stays out for PROBE_AFTER_S, then the next request probes it,
+alone (one answer puts it back; a fault takes it out again). Once it is out, its client sends
+nothing more there: the attempt that failed, the sends queued for its window and the retries
+waiting end with `EndpointOut`, and the pool sends each to another endpoint at once. Such a
+request was never answered (a request answered is never sent again: the answer, or its item
+error, is the request's); a billed attempt's money stays on its endpoint's books and the run's
+one budget. When no endpoint in service serves the model, the last failure is the request's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
-from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
+from asyncgen.llm.errors import EndpointOut, EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
 from asyncgen.llm.wire import SplitPrompt, whole_prompt
@@ -106,26 +110,62 @@ async def open_pool(specs: Sequence[EndpointSpec], configs: Sequence[ProviderCon
         for spec, config in zip(specs, configs, strict=True):
             client = await stack.enter_async_context(
                 LLMClient(config, budget=budget, split=split, costs=costs))
-            endpoints.append(Endpoint(spec.name, client, spec.models or (model,)))
+            endpoint = Endpoint(spec.name, client, spec.models or (model,))
+            client.health = endpoint  # the client tells its endpoint each fault and answer
+            endpoints.append(endpoint)
         yield EndpointPool(endpoints, model=model)
 
 
 class Endpoint:
     """One endpoint in the pool: its client, the models it serves, its health and counters.
-    Written by the pool only."""
+    Written by the pool, and by its client through `Health` (`out`, `failed`, `answered`)."""
 
-    __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "routed",
-                 "rerouted", "taken_out")
+    __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "probing",
+                 "routed", "rerouted", "taken_out", "faults", "_clock")
 
-    def __init__(self, name: str, client: Any, models: Sequence[str]) -> None:
+    def __init__(self, name: str, client: Any, models: Sequence[str], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.client = client
         self.models = frozenset(models)
         self.failures_in_a_row = 0
-        self.out_until = 0.0  # out of service until then (monotonic seconds)
+        self.out_until = 0.0  # out of service until then (monotonic seconds); 0: in service
+        self.probing = False  # taken out, and one request now sent to see if it is back
         self.routed = 0  # requests sent here
         self.rerouted = 0  # requests that failed here and went to another endpoint
         self.taken_out = 0
+        self.faults = 0  # attempts that failed for a reason of the endpoint's own
+        self._clock = clock
+
+    @property
+    def out(self) -> bool:
+        """Out of service now (`Health`)."""
+        return self.out_until > self._clock()
+
+    def failed(self, kind: str, *, refused: bool = False) -> bool:
+        """An attempt failed (`Health`): a refused connection takes the endpoint out at once,
+        HEALTH_FAILURES faults of its own in a row do too. True: it is out."""
+        if kind in ENDPOINT_FAULTS:
+            self.faults += 1
+            self.failures_in_a_row += 1
+            if refused or self.failures_in_a_row >= HEALTH_FAILURES:
+                now = self._clock()
+                if self.out_until <= now:
+                    self.taken_out += 1
+                self.out_until = now + PROBE_AFTER_S
+                self.probing = False
+                self.client.limits.turn_away(self._out_of_service)  # its queue: elsewhere now
+        return self.out
+
+    def _out_of_service(self) -> EndpointOut:
+        return EndpointOut(f"endpoint {self.name!r} was taken out of service",
+                           last_kind="unreachable")
+
+    def answered(self) -> None:
+        """An attempt was answered (`Health`): in service again, if it was out."""
+        self.failures_in_a_row = 0
+        self.out_until = 0.0
+        self.probing = False
 
     def __repr__(self) -> str:
         return (f"<Endpoint {self.name} models={sorted(self.models)} "
@@ -161,9 +201,11 @@ class EndpointPool:
         return [e for e in self.endpoints if model in e.models]
 
     def _choose(self, model: str, tried: set[str]) -> Endpoint | None:
-        """In service (or due for a probe), serving `model`, not tried yet: most room first."""
+        """In service (or due for a probe nobody sends yet), serving `model`, not tried yet:
+        most room first."""
         now = self._clock()
-        ready = [e for e in self.serving(model) if e.name not in tried and e.out_until <= now]
+        ready = [e for e in self.serving(model)
+                 if e.name not in tried and e.out_until <= now and not e.probing]
         return max(ready, key=Endpoint.room, default=None)
 
     async def complete(self, stage: Stage, prompt: str,
@@ -175,29 +217,28 @@ class EndpointPool:
         while (endpoint := self._choose(model, tried)) is not None:
             tried.add(endpoint.name)
             endpoint.routed += 1
+            # taken out and due: this request alone probes it (a hung server is not sent a
+            # window of requests to time out again); the others wait for its answer
+            probe = endpoint.probing = endpoint.out_until > 0
             try:
                 completion = await endpoint.client.complete(stage, prompt, params)
             except (GaveUp, EndpointUnreachable) as exc:
                 kind = exc.last_kind if isinstance(exc, GaveUp) else exc.kind
                 if kind not in ENDPOINT_FAULTS:
                     raise
-                self._failed(endpoint)
+                if not isinstance(exc, EndpointOut):  # its attempts were told to it already
+                    endpoint.failed(kind)  # by a client that is not its (tests)
                 endpoint.rerouted += 1
                 last = exc
                 continue
-            endpoint.failures_in_a_row = 0
-            endpoint.out_until = 0.0
+            finally:
+                if probe and endpoint.probing:  # ended neither answered nor taken out again
+                    endpoint.probing = False
+            endpoint.answered()
             return completion
         if last is not None:
             raise last
         raise EndpointUnreachable(f"no endpoint in service serves model {model!r} ({stage})")
-
-    def _failed(self, endpoint: Endpoint) -> None:
-        endpoint.failures_in_a_row += 1
-        if endpoint.failures_in_a_row >= HEALTH_FAILURES:
-            if endpoint.out_until <= self._clock():
-                endpoint.taken_out += 1
-            endpoint.out_until = self._clock() + PROBE_AFTER_S
 
     async def room(self, stage: Stage) -> None:
         """Return once the endpoint with most room has no send of `stage` waiting."""
@@ -230,7 +271,7 @@ class EndpointPool:
                 "concurrency_why": stats.get("concurrency_why"),
                 "in_flight": stats.get("in_flight"), "routed": endpoint.routed,
                 "rerouted": endpoint.rerouted, "taken_out": endpoint.taken_out,
-                "in_service": endpoint.out_until <= now,
+                "faults": endpoint.faults, "in_service": endpoint.out_until <= now,
             }
             for key in ("concurrency", "in_flight", "attempts", "completed", "failed",
                         "cost_usd"):

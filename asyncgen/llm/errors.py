@@ -21,7 +21,8 @@ become them. Nothing above this module catches an httpx or aiohttp exception.
     │   ├── Unprocessable             422                                     unprocessable
     │   └── GaveUp                    retrying stopped; carries last_kind
     │       ├── RetriesExhausted      max attempts used                       retries_exhausted
-    │       └── DeadlineExceeded      per-request deadline passed             deadline
+    │       ├── DeadlineExceeded      per-request deadline passed             deadline
+    │       └── EndpointOut           its pool took the endpoint out          endpoint_out
     ├── FatalError                    stop the run, with this one message
     │   ├── AuthenticationFailed      401                                     auth
     │   ├── InsufficientCredits       402 (out of credit)                     credits
@@ -202,6 +203,14 @@ class DeadlineExceeded(GaveUp):
     """The per-request deadline passed (or the next wait would pass it)."""
 
     kind = "deadline"
+
+
+class EndpointOut(GaveUp):
+    """A request of an endpoint its pool took out of service (no connection, timeouts or 5xx
+    in a row): not sent there again; the pool sends it to another endpoint. It was never
+    answered. `last_kind` is why (its own last attempt's kind, or `unreachable`)."""
+
+    kind = "endpoint_out"
 
 
 class FatalError(ProviderError):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -396,12 +396,25 @@ class ProviderLimits:
         try:
             await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.release()  # granted as we were cancelled: pass the slot on
             elif waiter in queue:  # `_grant` may have dropped it already
                 queue.remove(waiter)
                 self._waiting -= 1
             raise
+
+    def turn_away(self, error: Callable[[], BaseException]) -> int:
+        """Fail every send waiting for a slot with `error()`, at once (its endpoint was taken
+        out of service: they go elsewhere, not after the sends in flight there); how many."""
+        turned = 0
+        for queue in self._waiters:
+            while queue:
+                waiter = queue.popleft()
+                self._waiting -= 1
+                if not waiter.done():
+                    waiter.set_exception(error())
+                    turned += 1
+        return turned
 
     def _grant(self) -> None:
         """Hand free slots to waiters, highest priority first, oldest first within one."""

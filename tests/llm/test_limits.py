@@ -444,3 +444,34 @@ def test_misuse_fails_fast() -> None:
         ProviderLimits(max_concurrency=0)
     with pytest.raises(ValueError, match="per_minute"):
         TokenBucket(0)
+
+
+async def test_sends_waiting_for_a_slot_are_turned_away_at_once() -> None:
+    """An endpoint taken out of service: its queued sends fail now with the error given (they
+    go to another endpoint), not after the sends in flight; the slots stay counted right."""
+    limits = ProviderLimits(max_concurrency=2)
+    await limits.acquire()
+    await limits.acquire()
+    outcomes: list[str] = []
+
+    async def queued(priority: int) -> None:
+        try:
+            await limits.acquire(priority=priority)
+        except LookupError as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append("sent")
+
+    async with anyio.create_task_group() as tg:
+        for priority in (0, 2, 1):
+            tg.start_soon(queued, priority)
+        await _settle()
+        assert limits.stats()["waiting"] == 3
+        assert limits.turn_away(lambda: LookupError("out")) == 3
+    assert outcomes == ["out", "out", "out"]
+    assert limits.in_flight == 2 and limits.stats()["waiting"] == 0 and limits.queued == 0
+    limits.release()
+    limits.release()
+    assert limits.in_flight == 0
+    await limits.acquire()  # the window works on
+    assert limits.in_flight == 1

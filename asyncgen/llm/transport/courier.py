@@ -67,7 +67,9 @@ from asyncgen.llm.transport import rescue
 
 DRAIN_GRACE_S = 1.0  # past the last in-flight request's own timeout, the courier is gone
 WAIT_POLL_S = 0.05
-READ_CHUNK = 1 << 18
+READ_CHUNK = 1 << 15
+"""Bytes read per loop turn: a few dozen answers (or posts), whose handling then runs before the
+next read; a larger read woke hundreds of requests in one turn (a stall of the loop)."""
 MAX_IOV = 512  # buffers per sendmsg (IOV_MAX is 1024 on Linux)
 KEPT_HEADERS = ("x-ratelimit", "retry-after")  # what the client reads off a response
 _HEAD = struct.Struct("<II")  # head length, body length
@@ -96,8 +98,9 @@ def kept_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 class Link:
     """One end of the run–courier socket: whole frames in and out, never blocking the loop.
 
-    A frame goes to the kernel at once; what the kernel does not take yet is queued and written
-    with one sendmsg per loop turn. Each frame may carry a tag.
+    Frames are queued and written with one sendmsg per loop turn (one system call and one
+    wake-up of the peer for all the frames of a turn, not one each); what the kernel does not
+    take yet stays queued until the socket is writable. Each frame may carry a tag.
     When the peer is gone (end of file, a broken pipe), `on_closed` gets the tags of the frames
     the kernel never accepted (not even in part would the peer have a whole frame of them)."""
 
@@ -125,20 +128,7 @@ class Link:
         """Queue a frame; False when the link is closed (the frame is not sent)."""
         if self.closed:
             return False
-        out = self._out
-        if not out:  # nothing queued: straight to the kernel, as an in-process client would
-            try:
-                sent = self._sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                out.append([data, tag])
-                self._closed()
-                return True
-            if sent == len(data):
-                return True
-            data = memoryview(data)[sent:]
-        out.append([data, tag])
+        self._out.append([data, tag])
         if not self._flushing and not self._writer:
             self._flushing = True
             self._loop.call_soon(self._flush)

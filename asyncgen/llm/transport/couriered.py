@@ -192,7 +192,7 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._pending[n] = future
         sent = link.send(courier.frame(
             ["post", n, route, timeouts.total, timeouts.sock_connect, stage, reservation, usd],
-            content))
+            content), n)  # tagged: if the link closes before the kernel takes it, never sent
         try:
             if not sent:  # the link closed under the route frame: nobody would answer
                 raise CourierFailed(self._failure or "the courier process exited",
@@ -248,13 +248,15 @@ class CourierTransport(WholeBodyAiohttpTransport):
             future.set_result(bool(head[2]))
 
     def _on_closed(self, undelivered: list[Any]) -> None:
-        """The courier is gone: every request waiting on it fails, typed."""
+        """The courier is gone: every request waiting on it fails, typed; one whose post frame
+        the kernel never took was never sent (not billed)."""
         self._failure = "the courier process exited" + self._last_words()
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(CourierFailed(self._failure, maybe_billed=False))
-        for future in self._pending.values():
+        unsent = set(undelivered)
+        for n, future in self._pending.items():
             if not future.done():
-                future.set_exception(CourierFailed(self._failure, maybe_billed=True))
+                future.set_exception(CourierFailed(self._failure, maybe_billed=n not in unsent))
 
     def _last_words(self) -> str:
         """The courier's last line on stderr, if it wrote one."""
