@@ -243,8 +243,7 @@ def _take_over_rescued(p: Prepared) -> Rescued:
 
 def data_settings(config: RunConfig, provider: ProviderConfig,
                   endpoints: Sequence[ProviderConfig] = ()) -> dict[str, Any]:
-    """The settings that change the data, as asyncgen.json records them; a pool's providers
-    (sorted, joined by +) and each endpoint's name, provider, base URL and models (no key)."""
+    """The settings that change the data, as asyncgen.json records them (a pool's: no key)."""
     hashes: dict[str, str] = {}
     for flag, path in (("seeds", config.seeds), ("demos", config.demos)):
         try:
@@ -305,11 +304,6 @@ async def execute(p: Prepared) -> int:
     # busy (similarity fields, index merges, checkpoints) each re-acquisition waited up to
     # the interpreter's 5 ms switch interval: a convoy of them was a stall of 50-150 ms
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    # what the imports and the preparation made (numba's compiled kernels and the garbage of
-    # their compilation, a resumed run's tasks) frozen now: the run's first full collection
-    # walked it all, a stall of 70-120 ms (numba's type disposals); freezing is O(1), where
-    # collecting first would walk a resumed million-task pool (the garbage kept is a one-off)
-    gc.freeze()
     try:
         # the record first: every journal file beside it is then provably this run's
         try:
@@ -522,13 +516,12 @@ def _finish_note(p: Prepared, control: Control, tally: Tally,
 
 
 async def _check_key(client: LLMClient, budget_usd: float, endpoint: str = "") -> None:
-    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it (an
-    endpoint of a pool: when it has no credit left; the budget is the pool's, not one key's)."""
+    """OpenRouter's key check, said once; refuse the run when the key cannot pay for it (a
+    pool's endpoint: when it has no credit left; the budget is the pool's, not one key's)."""
     info = await client.check_key()
     where = {"endpoint": endpoint} if endpoint else {}
     if info is None:
-        log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key",
-                    **where)
+        log.warning(events.RUN_KEY, message="OpenRouter: no answer from GET /key", **where)
         return
     log.warning(events.RUN_KEY, message=key.describe(info), limit_usd=info.limit_usd,
                 remaining_usd=info.remaining_usd, usage_usd=info.usage_usd, **where,
@@ -547,7 +540,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 async def _run_graph(graph: Graph, control: Control) -> None:
     """Run the graph, or only complete the fields earlier runs left when the target is met."""
     graph.fields.open()
-    gc.collect(1)  # what the start made, frozen: a full collection no longer walks it (77 ms)
+    gc.collect(1)  # the start's objects frozen: a full collection walked them (70-120 ms)
     gc.freeze()
     if control.committed >= control.target:
         control.stop("target")
