@@ -11,13 +11,15 @@ service, the one furthest from its limit (the largest free share of its window).
 is its client's `Health`: every attempt's fault is counted as it happens, not after the
 client's retries. A connection refused takes the endpoint out of service at once, and so do
 HEALTH_FAILURES attempts in a row that failed for a reason that is the endpoint's own (no
-connection, timeouts, 5xx); it stays out for PROBE_AFTER_S, then the next request probes it,
-alone (one answer puts it back; a fault takes it out again). Once it is out, its client sends
-nothing more there: the attempt that failed, the sends queued for its window and the retries
-waiting end with `EndpointOut`, and the pool sends each to another endpoint at once. Such a
-request was never answered (a request answered is never sent again: the answer, or its item
-error, is the request's); a billed attempt's money stays on its endpoint's books and the run's
-one budget. When no endpoint in service serves the model, the last failure is the request's.
+connection, timeouts, 5xx), unless it is the last in service for one of its models (its
+requests then retry there as a single endpoint's do); it stays out for PROBE_AFTER_S, then
+the next request probes it, alone (one answer puts it back; a fault takes it out again).
+Once it is out, its client sends nothing more there: the attempt that failed, the sends
+queued for its window and the retries waiting end with `EndpointOut`, and the pool sends
+each to another endpoint at once. Such a request was never answered (a request answered is
+never sent again: the answer, or its item error, is the request's); a billed attempt's
+money stays on its endpoint's books and the run's one budget. When no endpoint in service
+serves the model, the last failure is the request's.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class Endpoint:
     Written by the pool only."""
 
     __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "probing",
-                 "routed", "rerouted", "taken_out", "faults", "_clock")
+                 "routed", "rerouted", "taken_out", "faults", "peers", "_clock")
 
     def __init__(self, name: str, client: Any, models: Sequence[str], *,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -135,6 +137,7 @@ class Endpoint:
         self.rerouted = 0  # requests that failed here and went to another endpoint
         self.taken_out = 0
         self.faults = 0  # attempts that failed for a reason of the endpoint's own
+        self.peers: tuple[Endpoint, ...] = ()  # the pool's other endpoints (set by the pool)
         self._clock = clock
 
     @property
@@ -148,13 +151,20 @@ class Endpoint:
         if kind in ENDPOINT_FAULTS:
             self.faults += 1
             self.failures_in_a_row += 1
-            if refused or self.failures_in_a_row >= HEALTH_FAILURES:
+            if (refused or self.failures_in_a_row >= HEALTH_FAILURES) and self._replaceable():
                 now = self._clock()
                 if self.out_until <= now:
                     self.taken_out += 1
                 self.out_until = now + PROBE_AFTER_S
                 self.probing = False
         return self.out
+
+    def _replaceable(self) -> bool:
+        """Each model it serves has another endpoint in service (not out, not being probed).
+        The last one of a model stays in: its requests retry there as a single endpoint's do
+        (taken out, nothing would serve them: the run would end at a server's restart)."""
+        serving = [p for p in self.peers if not p.out and not p.probing]
+        return all(any(model in p.models for p in serving) for model in self.models)
 
     def answered(self) -> None:
         """An attempt was answered (`Health`): in service again, if it was out."""
@@ -186,6 +196,8 @@ class EndpointPool:
         if not endpoints:
             raise ValueError("an endpoint pool needs at least one endpoint")
         self.endpoints = tuple(endpoints)
+        for endpoint in self.endpoints:
+            endpoint.peers = tuple(e for e in self.endpoints if e is not endpoint)
         self.model = model  # the run's model: a stage without its own asks for it
         self._clock = clock
 

@@ -260,3 +260,64 @@ async def test_an_endpoint_taken_out_is_probed_by_one_request_alone() -> None:
     assert not a.out and not a.probing and a.failures_in_a_row == 0
     await pool.complete("instructions", "p")
     assert clients["a"].calls == calls + 2  # back in service
+
+
+def _restart_on(port: int, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """A simulator of our own on this port (a restarted server is back where it was)."""
+    deadline = time.monotonic() + 10
+    while True:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen.sim", "--host", "127.0.0.1", "--port", str(port),
+             *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on " in line or time.monotonic() > deadline:
+            assert "listening on " in line, line
+            return process, line.split("listening on ", 1)[1].strip()
+        process.wait()
+        process.stdout.close()
+        time.sleep(0.05)
+
+
+def test_a_pool_of_one_rides_out_a_restart_of_its_endpoint_as_the_single_endpoint_does(
+        tmp_path: Path) -> None:
+    """The last endpoint in service for its model is not taken out: a pool of one whose server
+    restarts (killed, back on its port half a second later) retries there as the single
+    endpoint does, drops no request, and ends at its target (taken out, nothing could serve
+    the run's model: it ended fatally at the first refused connection)."""
+    target = 40
+    sim, url = _simulator("--seed", "1", "--latency-ms", "100")
+    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    config.write_text(f'model = "ref-1"\n[[endpoints]]\nname = "a"\nbase_url = "{url}"\n')
+    back: subprocess.Popen[str] | None = None
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config", str(config),
+             "--target-instructions", str(target), "--log-format", "none"],
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while _lines(out / "tasks.jsonl") < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before its server was restarted"
+        sim.kill()  # a real kill, mid-run
+        sim.wait()
+        time.sleep(0.5)
+        back, _ = _restart_on(port, "--seed", "2", "--latency-ms", "100")
+        _, stderr = run.communicate(timeout=50)
+        assert run.returncode == 0, stderr
+    finally:
+        for process in (sim, back):
+            if process is not None:
+                process.kill()
+                process.wait()
+                assert process.stdout is not None
+                process.stdout.close()
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) >= target and all(task["instances"] for task in tasks)
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
+    moved = [e for e in lines if e["event"] == "request.failed"]
+    assert not moved, moved[:3]  # nowhere else to go: retried there, not dropped
