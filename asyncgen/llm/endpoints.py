@@ -160,10 +160,11 @@ class Endpoint:
         return self.out
 
     def _replaceable(self) -> bool:
-        """Each model it serves has another endpoint in service (not out, not being probed).
-        The last one of a model stays in: its requests retry there as a single endpoint's do
-        (taken out, nothing would serve them: the run would end at a server's restart)."""
-        serving = [p for p in self.peers if not p.out and not p.probing]
+        """Each model it serves has another endpoint in service (one taken out counts once an
+        answer put it back, not while it is due for a probe or probed). The last one of a model
+        stays in: its requests retry there as a single endpoint's do (taken out, nothing would
+        serve them: the run would end at a server's restart)."""
+        serving = [p for p in self.peers if p.out_until == 0.0]
         return all(any(model in p.models for p in serving) for model in self.models)
 
     def answered(self) -> None:

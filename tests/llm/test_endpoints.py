@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -321,3 +322,32 @@ def test_a_pool_of_one_rides_out_a_restart_of_its_endpoint_as_the_single_endpoin
     assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
     moved = [e for e in lines if e["event"] == "request.failed"]
     assert not moved, moved[:3]  # nowhere else to go: retried there, not dropped
+
+
+def test_a_pool_goes_on_when_an_openrouter_endpoint_is_down_at_the_start(
+        tmp_path: Path) -> None:
+    """An OpenRouter endpoint whose GET /key finds nothing listening is said once (no answer)
+    and the run goes on over the others, at its target: a traceback ended it."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    with sim_process("--seed", "1", "--latency-ms", "50") as a:
+        config.write_text(
+            'model = "sim-1"\n'
+            f'[[endpoints]]\nname = "a"\nbase_url = "{a}"\n'
+            f'[[endpoints]]\nname = "down"\nprovider = "openrouter"\n'
+            f'base_url = "http://127.0.0.1:{port}/v1"\napi_key_env = "OR_KEY_FOR_TEST"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config",
+             str(config), "--target-instructions", "20", "--log-format", "none"],
+            env={**os.environ, "OR_KEY_FOR_TEST": "sk-or-down-789"}, capture_output=True,
+            text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "sk-or-down-789" not in done.stderr
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    said = [e for e in lines if e["event"] == "run.key"]
+    assert len(said) == 1 and said[0]["endpoint"] == "down", said
+    assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
+    assert "sk-or-down-789" not in (out / "events.jsonl").read_text()
