@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
-from asyncgen.llm.errors import EndpointOut, EndpointUnreachable, GaveUp, ProviderError
+from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
 from asyncgen.llm.wire import SplitPrompt, whole_prompt
@@ -234,8 +234,8 @@ class EndpointPool:
                 kind = exc.last_kind if isinstance(exc, GaveUp) else exc.kind
                 if kind not in ENDPOINT_FAULTS:
                     raise
-                if not isinstance(exc, EndpointOut):  # its attempts were told to it already
-                    endpoint.failed(kind)  # by a client that is not its (tests)
+                if getattr(endpoint.client, "health", None) is not endpoint:
+                    endpoint.failed(kind)  # a client that does not tell it each attempt (tests)
                 endpoint.rerouted += 1
                 last = exc
                 continue

@@ -351,3 +351,24 @@ def test_a_pool_goes_on_when_an_openrouter_endpoint_is_down_at_the_start(
     assert len(said) == 1 and said[0]["endpoint"] == "down", said
     assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
     assert "sk-or-down-789" not in (out / "events.jsonl").read_text()
+
+
+@pytest.mark.anyio
+async def test_each_fault_of_an_endpoint_is_counted_once() -> None:
+    """A request that gave up on its endpoint's 5xx (real HTTP, a simulator that answers 5xx
+    to everything): its endpoint counted each attempt as it happened, and the pool does not
+    count the request's end once more (`faults` is attempts, `failures_in_a_row` too)."""
+    from asyncgen.llm.endpoints import open_pool
+    from asyncgen.sim.embedded import simulator
+
+    async with simulator(["--seed", "1", "--fail-5xx", "1"]) as url:
+        base = ProviderConfig(provider="openai-compatible", base_url=url, model="ref-1",
+                              max_attempts=2)
+        specs = [EndpointSpec(name="a", base_url=url)]
+        async with open_pool(specs, configs_for(specs, base, environ={}), budget=None) as pool:
+            with pytest.raises(RetriesExhausted):
+                await pool.complete("instructions", "p")
+            a = pool.endpoints[0]
+            attempts = a.client.stats()["attempt_errors"]["server"]
+            assert attempts == 2
+            assert (a.faults, a.failures_in_a_row) == (attempts, attempts)
