@@ -16,10 +16,11 @@ requests then retry there as a single endpoint's do); it stays out for PROBE_AFT
 the next request probes it, alone (one answer puts it back; a fault takes it out again).
 Once it is out, its client sends nothing more there: the attempt that failed, the sends
 queued for its window and the retries waiting end with `EndpointOut`, and the pool sends
-each to another endpoint at once. Such a request was never answered (a request answered is
-never sent again: the answer, or its item error, is the request's); a billed attempt's
-money stays on its endpoint's books and the run's one budget. When no endpoint in service
-serves the model, the last failure is the request's.
+each to another endpoint at once. Such a request was never answered with a completion (a
+request answered is never sent again: the answer, or its item error, is the request's); an
+attempt that reached the endpoint (billed, or maybe billed: a timeout or a reset after the
+body left) is settled on its endpoint's books and the run's one budget before it moves.
+When no endpoint in service serves the model, the last failure is the request's.
 """
 
 from __future__ import annotations

@@ -372,3 +372,32 @@ async def test_each_fault_of_an_endpoint_is_counted_once() -> None:
             attempts = a.client.stats()["attempt_errors"]["server"]
             assert attempts == 2
             assert (a.faults, a.failures_in_a_row) == (attempts, attempts)
+
+
+def test_attempts_that_reached_an_endpoint_taken_out_stay_spent_at_its_books(
+        tmp_path: Path) -> None:
+    """b holds every request (billed, never answered): its timeouts take it out and its
+    requests go to a. Each attempt b received was maybe billed: the run's spend stays at or
+    above what both simulators billed, by their own books (b's included), and no answered
+    request was sent twice (every task's instances, a's answers no more than the run read)."""
+    from asyncgen.sim.books import billed_usd
+
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    books_a, books_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with sim_process("--seed", "1", "--latency-ms", "50", "--books", str(books_a)) as a, \
+            sim_process("--seed", "2", "--fail-hang", "1", "--books", str(books_b)) as b:
+        config.write_text('model = "sim-1"\n' + "".join(
+            f'[[endpoints]]\nname = "{name}"\nbase_url = "{url}"\n'
+            for name, url in (("a", a), ("b", b))))
+        done = subprocess.run(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config",
+             str(config), "--target-instructions", "20", "--timeout", "1",
+             "--log-format", "none"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    finished = lines[-1]
+    assert finished["event"] == "run.finished" and finished["reason"] == "target"
+    held = billed_usd(books_b)
+    assert held > 0 and finished["limiter"]["endpoints"]["b"]["taken_out"] >= 1
+    assert finished["limiter"]["budget"]["spent_usd"] >= billed_usd(books_a) + held - 1e-9
