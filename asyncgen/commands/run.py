@@ -32,7 +32,7 @@ from asyncgen.llm.billing import billed_usd, provider_price
 from asyncgen.llm.budget import Budget, Plan
 from asyncgen.llm.costs import CostModel, prior_usd
 from asyncgen.llm.endpoints import configs_for, open_pool
-from asyncgen.llm.errors import FatalError, InsufficientCredits, RetryableError
+from asyncgen.llm.errors import FatalError, InsufficientCredits
 from asyncgen.llm.params import RequestParams, Stage
 from asyncgen.llm.pricing import DIGITS, price_for
 from asyncgen.llm.providers import KEY_VARIABLES, Endpoint, Provider, TransportName
@@ -518,10 +518,7 @@ def _finish_note(p: Prepared, control: Control, tally: Tally,
 async def _check_key(client: LLMClient, budget_usd: float, endpoint: str = "") -> None:
     """OpenRouter's key check, said once; refuse the run when the key cannot pay for it (an
     endpoint of a pool: when it has no credit left; the budget is the pool's, not one key's)."""
-    try:
-        info = await client.check_key()
-    except RetryableError:  # nothing listening, a timeout: its requests find out (a pool's
-        info = None  # others serve meanwhile), not a traceback
+    info = await client.check_key()
     where = {"endpoint": endpoint} if endpoint else {}
     if info is None:
         log.warning(events.RUN_KEY, message="OpenRouter key check: no answer from GET /key",
