@@ -295,8 +295,8 @@ class LLMClient(Accounting, Wire):
         self._held.add(stage)
 
     async def check_key(self) -> KeyInfo | None:
-        """OpenRouter's `GET /key` (None when the server does not answer one); a 401 raises.
-        Only its own errors are mapped: this is not a completion and is not retried."""
+        """OpenRouter's `GET /key` (None when the server, or nothing, answers one); a 401
+        raises. Only its own errors are mapped: this is not a completion and is not retried."""
         sender = self._sender
         if sender is None:
             raise RuntimeError("use LLMClient inside `async with`")
@@ -304,12 +304,15 @@ class LLMClient(Accounting, Wire):
         headers = {**self._headers, "Host": url.netloc.decode("ascii")}
         headers.pop("Content-Type", None)
         request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
-        with map_transport_errors(attempt=1, secret=self._secret):
-            response = await sender.handle_async_request(request)
-            try:
-                data = await response.aread()
-            finally:
-                await response.aclose()
+        try:
+            with map_transport_errors(attempt=1, secret=self._secret):
+                response = await sender.handle_async_request(request)
+                try:
+                    data = await response.aread()
+                finally:
+                    await response.aclose()
+        except ProviderError:  # refused, a timeout: no answer (its requests will find out)
+            return None
         self._reached = True
         if response.status_code == 401:
             raise error_for_status(401, response.headers, data, attempt=1,

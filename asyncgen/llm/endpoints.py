@@ -11,13 +11,16 @@ service, the one furthest from its limit (the largest free share of its window).
 is its client's `Health`: every attempt's fault is counted as it happens, not after the
 client's retries. A connection refused takes the endpoint out of service at once, and so do
 HEALTH_FAILURES attempts in a row that failed for a reason that is the endpoint's own (no
-connection, timeouts, 5xx); it stays out for PROBE_AFTER_S, then the next request probes it,
-alone (one answer puts it back; a fault takes it out again). Once it is out, its client sends
-nothing more there: the attempt that failed, the sends queued for its window and the retries
-waiting end with `EndpointOut`, and the pool sends each to another endpoint at once. Such a
-request was never answered (a request answered is never sent again: the answer, or its item
-error, is the request's); a billed attempt's money stays on its endpoint's books and the run's
-one budget. When no endpoint in service serves the model, the last failure is the request's.
+connection, timeouts, 5xx), unless it is the last in service for one of its models (its
+requests then retry there as a single endpoint's do); it stays out for PROBE_AFTER_S, then
+the next request probes it, alone (one answer puts it back; a fault takes it out again).
+Once it is out, its client sends nothing more there: the attempt that failed, the sends
+queued for its window and the retries waiting end with `EndpointOut`, and the pool sends
+each to another endpoint at once. Such a request was never answered with a completion (a
+request answered is never sent again: the answer, or its item error, is the request's); an
+attempt that reached the endpoint (billed, or maybe billed: a timeout or a reset after the
+body left) is settled on its endpoint's books and the run's one budget before it moves.
+When no endpoint in service serves the model, the last failure is the request's.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
-from asyncgen.llm.errors import EndpointOut, EndpointUnreachable, GaveUp, ProviderError
+from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
 from asyncgen.llm.wire import SplitPrompt, whole_prompt
@@ -121,7 +124,7 @@ class Endpoint:
     Written by the pool, and by its client through `Health` (`out`, `failed`, `answered`)."""
 
     __slots__ = ("name", "client", "models", "failures_in_a_row", "out_until", "probing",
-                 "routed", "rerouted", "taken_out", "faults", "_clock")
+                 "routed", "rerouted", "taken_out", "faults", "peers", "_clock")
 
     def __init__(self, name: str, client: Any, models: Sequence[str], *,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -135,6 +138,7 @@ class Endpoint:
         self.rerouted = 0  # requests that failed here and went to another endpoint
         self.taken_out = 0
         self.faults = 0  # attempts that failed for a reason of the endpoint's own
+        self.peers: tuple[Endpoint, ...] = ()  # the pool's other endpoints (set by the pool)
         self._clock = clock
 
     @property
@@ -148,7 +152,7 @@ class Endpoint:
         if kind in ENDPOINT_FAULTS:
             self.faults += 1
             self.failures_in_a_row += 1
-            if refused or self.failures_in_a_row >= HEALTH_FAILURES:
+            if (refused or self.failures_in_a_row >= HEALTH_FAILURES) and self._replaceable():
                 now = self._clock()
                 if self.out_until <= now:
                     self.taken_out += 1
@@ -160,6 +164,14 @@ class Endpoint:
     def _out_of_service(self) -> EndpointOut:
         return EndpointOut(f"endpoint {self.name!r} was taken out of service",
                            last_kind="unreachable")
+
+    def _replaceable(self) -> bool:
+        """Each model it serves has another endpoint in service (one taken out counts once an
+        answer put it back, not while it is due for a probe or probed). The last one of a model
+        stays in: its requests retry there as a single endpoint's do (taken out, nothing would
+        serve them: the run would end at a server's restart)."""
+        serving = [p for p in self.peers if p.out_until == 0.0]
+        return all(any(model in p.models for p in serving) for model in self.models)
 
     def answered(self) -> None:
         """An attempt was answered (`Health`): in service again, if it was out."""
@@ -191,6 +203,8 @@ class EndpointPool:
         if not endpoints:
             raise ValueError("an endpoint pool needs at least one endpoint")
         self.endpoints = tuple(endpoints)
+        for endpoint in self.endpoints:
+            endpoint.peers = tuple(e for e in self.endpoints if e is not endpoint)
         self.model = model  # the run's model: a stage without its own asks for it
         self._clock = clock
 
@@ -226,8 +240,8 @@ class EndpointPool:
                 kind = exc.last_kind if isinstance(exc, GaveUp) else exc.kind
                 if kind not in ENDPOINT_FAULTS:
                     raise
-                if not isinstance(exc, EndpointOut):  # its attempts were told to it already
-                    endpoint.failed(kind)  # by a client that is not its (tests)
+                if getattr(endpoint.client, "health", None) is not endpoint:
+                    endpoint.failed(kind)  # a client that does not tell it each attempt (tests)
                 endpoint.rerouted += 1
                 last = exc
                 continue

@@ -207,8 +207,10 @@ class DeadlineExceeded(GaveUp):
 
 class EndpointOut(GaveUp):
     """A request of an endpoint its pool took out of service (no connection, timeouts or 5xx
-    in a row): not sent there again; the pool sends it to another endpoint. It was never
-    answered. `last_kind` is why (its own last attempt's kind, or `unreachable`)."""
+    in a row): the pool sends it to another endpoint, as a retry. Never answered with a
+    completion; its last attempt may have reached the endpoint (a timeout, a reset after the
+    body left), and was settled there (maybe billed) first. `last_kind` is why (its last
+    attempt's kind, or `unreachable`: queued, never sent)."""
 
     kind = "endpoint_out"
 

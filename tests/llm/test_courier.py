@@ -404,6 +404,46 @@ def test_a_post_that_meets_a_dead_courier_fails_at_once(tmp_path: Path) -> None:
     assert isinstance(caught, CourierFailed) and not caught.maybe_billed
 
 
+def test_a_post_the_provider_received_before_the_courier_died_is_maybe_billed(
+        tmp_path: Path) -> None:
+    """The post frame went to the kernel (a loop turn after `post`), the courier sent it and the
+    simulator received it; then the courier is killed: the post fails as maybe billed (its
+    reservation is spent), not as never sent, though frames are written once per loop turn."""
+    from aiohttp import ClientTimeout
+
+    async def post(url: str) -> BaseException | None:
+        async with CourierTransport(run_id="r", lock=tmp_path / COURIER_LOCK_FILE) as transport:
+            assert transport.pid is not None
+            pid = transport.pid
+
+            def seen() -> int:
+                return sum(_arrivals(url).values())
+
+            async def kill_once_received() -> None:
+                with anyio.fail_after(10):
+                    while not await anyio.to_thread.run_sync(seen):  # noqa: ASYNC110
+                        await anyio.sleep(0.02)  # (polled: another process)
+                os.kill(pid, signal.SIGKILL)
+
+            config = ProviderConfig(transport="aiohttp", provider="sim", base_url=url)
+            body = LLMClient(config).body(PROMPT, config.params["classify"])
+            caught: list[BaseException] = []
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(kill_once_received)
+                    with anyio.fail_after(10):
+                        await transport.post(f"{url}/chat/completions",
+                                             {"Content-Type": "application/json"}, body,
+                                             ClientTimeout(total=8.0))
+            except* CourierFailed as group:
+                caught.extend(group.exceptions)
+        return caught[0] if caught else None
+
+    with sim_process("--seed", "1", "--latency-ms", "3000") as url:
+        caught = anyio.run(post, url)
+    assert isinstance(caught, CourierFailed) and caught.maybe_billed
+
+
 def test_a_new_holder_of_the_lock_clears_the_last_couriers_note(tmp_path: Path) -> None:
     """Between a run taking the lock and its courier writing its own note, the file still held
     the last courier's pid and past `until`: a resume then waited 1 s instead of its bound and

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -263,3 +264,143 @@ async def test_an_endpoint_taken_out_is_probed_by_one_request_alone() -> None:
     assert not a.out and not a.probing and a.failures_in_a_row == 0
     await pool.complete("instructions", "p")
     assert clients["a"].calls == calls + 2  # back in service
+
+
+def _restart_on(port: int, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """A simulator of our own on this port (a restarted server is back where it was)."""
+    deadline = time.monotonic() + 10
+    while True:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen.sim", "--host", "127.0.0.1", "--port", str(port),
+             *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on " in line or time.monotonic() > deadline:
+            assert "listening on " in line, line
+            return process, line.split("listening on ", 1)[1].strip()
+        process.wait()
+        process.stdout.close()
+        time.sleep(0.05)
+
+
+def test_a_pool_of_one_rides_out_a_restart_of_its_endpoint_as_the_single_endpoint_does(
+        tmp_path: Path) -> None:
+    """The last endpoint in service for its model is not taken out: a pool of one whose server
+    restarts (killed, back on its port half a second later) retries there as the single
+    endpoint does, drops no request, and ends at its target (taken out, nothing could serve
+    the run's model: it ended fatally at the first refused connection)."""
+    target = 40
+    sim, url = _simulator("--seed", "1", "--latency-ms", "100")
+    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    config.write_text(f'model = "ref-1"\n[[endpoints]]\nname = "a"\nbase_url = "{url}"\n')
+    back: subprocess.Popen[str] | None = None
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config", str(config),
+             "--target-instructions", str(target), "--log-format", "none"],
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while _lines(out / "tasks.jsonl") < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before its server was restarted"
+        sim.kill()  # a real kill, mid-run
+        sim.wait()
+        time.sleep(0.5)
+        back, _ = _restart_on(port, "--seed", "2", "--latency-ms", "100")
+        _, stderr = run.communicate(timeout=50)
+        assert run.returncode == 0, stderr
+    finally:
+        for process in (sim, back):
+            if process is not None:
+                process.kill()
+                process.wait()
+                assert process.stdout is not None
+                process.stdout.close()
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) >= target and all(task["instances"] for task in tasks)
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
+    moved = [e for e in lines if e["event"] == "request.failed"]
+    assert not moved, moved[:3]  # nowhere else to go: retried there, not dropped
+
+
+def test_a_pool_goes_on_when_an_openrouter_endpoint_is_down_at_the_start(
+        tmp_path: Path) -> None:
+    """An OpenRouter endpoint whose GET /key finds nothing listening is said once (no answer)
+    and the run goes on over the others, at its target: a traceback ended it."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    with sim_process("--seed", "1", "--latency-ms", "50") as a:
+        config.write_text(
+            'model = "sim-1"\n'
+            f'[[endpoints]]\nname = "a"\nbase_url = "{a}"\n'
+            f'[[endpoints]]\nname = "down"\nprovider = "openrouter"\n'
+            f'base_url = "http://127.0.0.1:{port}/v1"\napi_key_env = "OR_KEY_FOR_TEST"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config",
+             str(config), "--target-instructions", "20", "--log-format", "none"],
+            env={**os.environ, "OR_KEY_FOR_TEST": "sk-or-down-789"}, capture_output=True,
+            text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "sk-or-down-789" not in done.stderr
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    said = [e for e in lines if e["event"] == "run.key"]
+    assert len(said) == 1 and said[0]["endpoint"] == "down", said
+    assert lines[-1]["event"] == "run.finished" and lines[-1]["reason"] == "target"
+    assert "sk-or-down-789" not in (out / "events.jsonl").read_text()
+
+
+@pytest.mark.anyio
+async def test_each_fault_of_an_endpoint_is_counted_once() -> None:
+    """A request that gave up on its endpoint's 5xx (real HTTP, a simulator that answers 5xx
+    to everything): its endpoint counted each attempt as it happened, and the pool does not
+    count the request's end once more (`faults` is attempts, `failures_in_a_row` too)."""
+    from asyncgen.llm.endpoints import open_pool
+    from asyncgen.sim.embedded import simulator
+
+    async with simulator(["--seed", "1", "--fail-5xx", "1"]) as url:
+        base = ProviderConfig(provider="openai-compatible", base_url=url, model="ref-1",
+                              max_attempts=2)
+        specs = [EndpointSpec(name="a", base_url=url)]
+        async with open_pool(specs, configs_for(specs, base, environ={}), budget=None) as pool:
+            with pytest.raises(RetriesExhausted):
+                await pool.complete("instructions", "p")
+            a = pool.endpoints[0]
+            attempts = a.client.stats()["attempt_errors"]["server"]
+            assert attempts == 2
+            assert (a.faults, a.failures_in_a_row) == (attempts, attempts)
+
+
+def test_attempts_that_reached_an_endpoint_taken_out_stay_spent_at_its_books(
+        tmp_path: Path) -> None:
+    """b holds every request (billed, never answered): its timeouts take it out and its
+    requests go to a. Each attempt b received was maybe billed: the run's spend stays at or
+    above what both simulators billed, by their own books (b's included), and no answered
+    request was sent twice (every task's instances, a's answers no more than the run read)."""
+    from asyncgen.sim.books import billed_usd
+
+    out = tmp_path / "out"
+    config = tmp_path / "run.toml"
+    books_a, books_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with sim_process("--seed", "1", "--latency-ms", "50", "--books", str(books_a)) as a, \
+            sim_process("--seed", "2", "--fail-hang", "1", "--books", str(books_b)) as b:
+        config.write_text('model = "sim-1"\n' + "".join(
+            f'[[endpoints]]\nname = "{name}"\nbase_url = "{url}"\n'
+            for name, url in (("a", a), ("b", b))))
+        done = subprocess.run(
+            [sys.executable, "-m", "asyncgen", "run", "--out", str(out), "--config",
+             str(config), "--target-instructions", "20", "--timeout", "1",
+             "--log-format", "none"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    finished = lines[-1]
+    assert finished["event"] == "run.finished" and finished["reason"] == "target"
+    held = billed_usd(books_b)
+    assert held > 0 and finished["limiter"]["endpoints"]["b"]["taken_out"] >= 1
+    assert finished["limiter"]["budget"]["spent_usd"] >= billed_usd(books_a) + held - 1e-9
