@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
-from asyncgen.llm.errors import EndpointUnreachable, GaveUp, ProviderError
+from asyncgen.llm.errors import EndpointOut, EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
 from asyncgen.llm.wire import SplitPrompt, whole_prompt
