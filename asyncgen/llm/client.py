@@ -145,6 +145,7 @@ class LLMClient(Accounting, Wire):
         "_write_factor",
         "costs",
         "health",
+        "name",
     )
 
     def __init__(
@@ -159,6 +160,7 @@ class LLMClient(Accounting, Wire):
         courier: CourierFiles | None = None,
         split: SplitPrompt = whole_prompt,
         costs: CostModel | None = None,
+        name: str = "",
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -236,6 +238,7 @@ class LLMClient(Accounting, Wire):
         # sent here (queued sends and retries end with `EndpointOut`, for another endpoint)
         self.health: Health | None = None
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
+        self.name = name  # its endpoint's name in a pool: tags the answers its courier keeps
 
     def __repr__(self) -> str:
         return (
@@ -528,8 +531,8 @@ class LLMClient(Accounting, Wire):
             self._totals["attempts"] += 1
             sent = True
             try:
-                receipt: Receipt = (stage, None, 0.0) if reservation is None else (
-                    stage, reservation.number, reservation.amount_usd)
+                receipt: Receipt = (stage, None, 0.0, self.name) if reservation is None else (
+                    stage, reservation.number, reservation.amount_usd, self.name)
                 body, status = await self._send_once(content, attempt, limit_s, receipt)
             except ProviderError as err:
                 self._account_failure(err, reservation, worst)
