@@ -126,3 +126,35 @@ def test_a_pools_kill_9_is_rescued_per_endpoint_and_never_bought_again(tmp_path:
     tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
     assert len(tasks) >= TARGET
     assert len({task["instruction"] for task in tasks}) == len(tasks)
+
+
+PROMPT = "Given the task definition, say whether it is a classification task.\nTask: Sort words."
+
+
+def test_one_courier_serves_two_endpoints_until_its_last_user_exits(tmp_path: Path) -> None:
+    """The pool's transport is entered first and exited last: the clients' exits do not end
+    the courier; each cancelled request's answer is kept, tagged with its client's endpoint."""
+    import anyio
+
+    from asyncgen.llm import LLMClient, ProviderConfig
+    from asyncgen.llm.transport.couriered import CourierTransport
+
+    async def main(urls: dict[str, str]) -> tuple[int, bool]:
+        async with CourierTransport(run_id="pool", rescue=tmp_path / layout.RESCUE_FILE,
+                                    lock=tmp_path / COURIER_LOCK_FILE) as shared:
+            assert shared.pid is not None
+            for name, url in urls.items():
+                config = ProviderConfig(provider="sim", base_url=url, transport="courier")
+                async with LLMClient(config, transport=shared, name=name) as client:
+                    with anyio.move_on_after(0.4):
+                        await client.complete("classify", PROMPT)
+            return shared.pid, _alive(shared.pid)  # both clients out, the pool still in
+
+    with sim_process("--seed", "1", "--latency-ms", "800") as a, \
+            sim_process("--seed", "2", "--latency-ms", "800") as b:
+        pid, alive = anyio.run(main, {"a": a, "b": b})
+        _courier_gone(tmp_path)
+    assert alive and not _alive(pid)
+    kept = rescue.read(tmp_path / layout.RESCUE_FILE)
+    assert sorted((x.endpoint, x.stage, x.status, x.run) for x in kept) == [
+        ("a", "classify", 200, "pool"), ("b", "classify", 200, "pool")]
