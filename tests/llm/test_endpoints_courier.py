@@ -102,15 +102,18 @@ def test_a_pools_kill_9_is_rescued_per_endpoint_and_never_bought_again(tmp_path:
     digest_of = {(name, bill["id"]): bill["prompt_digest"]
                  for name, lines in bills.items() for bill in lines}
     rescued = {digest_of[(answer.endpoint, orjson.loads(answer.body)["id"])] for answer in kept}
-    # no prompt bought before the kill is bought again after it, at either simulator or across
-    # them: a rescued answer is used, not sent to its endpoint nor to the other one
+    # no answer the courier kept is bought again after the kill, at its simulator or at the
+    # other one: it is used instead. (An answer the killed run had read, and whose work it had
+    # not journaled yet, is not kept: that request is sent again, as with one endpoint. A
+    # prompt the pipeline itself asked twice before the kill, a duplicate classification seen
+    # with one endpoint too, may be asked twice again: left out.)
     before, after = Counter[str](), Counter[str]()
     for lines in bills.values():
         for bill in lines:
             if bill["kind"] in STAGES:
                 (before if bill["t"] < resumed_at else after)[bill["prompt_digest"]] += 1
-    assert not set(before) & set(after), set(before) & set(after)
-    assert after and not rescued & set(after)
+    once = {digest for digest in rescued if before[digest] == 1}
+    assert after and once and not once & set(after), once & set(after)
     events = _events(out)
     resumed = events[max(i for i, e in enumerate(events) if e["event"] == "run.started"):]
     used = {e["rescue_id"] for e in resumed if e["event"] == "request.rescued"}
@@ -118,7 +121,7 @@ def test_a_pools_kill_9_is_rescued_per_endpoint_and_never_bought_again(tmp_path:
     assert {answer.endpoint for answer in kept if answer.id in used} == {"a", "b"}
     started, finished = resumed[0], resumed[-1]
     # each settled at its endpoint's bill, once: all but those the killed run may have read
-    assert 0 < started["rescued"]["settled"] == sum(
+    assert started["rescued"]["settled"] == sum(
         not a.delivered and a.reservation is not None for a in everything)
     assert finished["event"] == "run.finished" and finished["reason"] == "target"
     figure = spend.recover(out / layout.SPEND_FILE).figure_usd
