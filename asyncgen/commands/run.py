@@ -230,10 +230,10 @@ def _take_over_rescued(p: Prepared) -> Rescued:
     answers = p.rescued
     if not answers:
         return Rescued([], 0, 0.0)
-    price = provider_price(p.provider)
-    fresh = [a for a in answers
-             if not a.settled and not a.delivered and a.reservation is not None]
-    change = sum(billed_usd(a, price) - a.reserved_usd for a in fresh)
+    named = zip(p.config.endpoints, p.endpoints, strict=True)  # a pool's: its endpoint's price
+    prices = {"": provider_price(p.provider)} | {s.name: provider_price(e) for s, e in named}
+    fresh = [a for a in answers if not a.settled and not a.delivered and a.reservation is not None]
+    change = sum(billed_usd(a, prices.get(a.endpoint, prices[""])) - a.reserved_usd for a in fresh)
     try:
         rescue.rewrite(p.config.out / layout.RESCUE_FILE, answers)
     except OSError:
@@ -369,9 +369,10 @@ async def _execute(p: Prepared, run_id: str) -> int:
         progress_of = partial(Progress, tally=tally, interval=c.progress_interval, status=status,
                               spend=budget, prior_cost_usd=prior_usd,
                               start_committed=len(p.committed))
+        files, store = _courier(p, p.provider, run_id, rescued)  # a pool's: its endpoints'
         if p.endpoints:
             async with open_pool(c.endpoints, p.endpoints, budget=budget, split=split_fixed,
-                                 costs=costs) as pool:
+                                 costs=costs, courier=files, rescue=store) as pool:
                 for one in pool.endpoints:  # each OpenRouter key of the pool, checked
                     if one.client.config.provider == "openrouter":
                         await _check_key(one.client, 0.0, one.name)
@@ -381,7 +382,6 @@ async def _execute(p: Prepared, run_id: str) -> int:
                 await _run_graph(graph, control)
         else:
             async with _connected(p) as provider:
-                files, store = _courier(p, provider, run_id, rescued)
                 async with LLMClient(provider, budget=budget, courier=files, split=split_fixed,
                                      rescue=store, costs=costs) as client, \
                         batching(c, provider, client, budget, run_id) as batcher:
@@ -465,8 +465,8 @@ def _summarise_tasks(p: Prepared) -> None:
 
 def _courier(p: Prepared, provider: ProviderConfig, run_id: str,
              rescued: Rescued) -> tuple[CourierFiles | None, rescue.Rescue | None]:
-    """Where the run's courier keeps answers in OUT, and the rescued answers it may use
-    (None, None for another transport: it keeps nothing and uses nothing)."""
+    """Where the run's courier (a pool's one) keeps answers in OUT, and the rescued answers it
+    may use (None, None for another transport: it keeps nothing and uses nothing)."""
     if provider.transport != "courier":
         return None, None
     files = CourierFiles(run_id=run_id, rescue=p.config.out / layout.RESCUE_FILE,

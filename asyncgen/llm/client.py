@@ -111,40 +111,11 @@ class LLMClient(Accounting, Wire):
     """Completions from one provider, shared by every worker of a run."""
 
     __slots__ = (
-        "config",
-        "price",
-        "_budget",
-        "_clock",
-        "_rng",
-        "_transport",
-        "_courier",
-        "_split",
-        "_sender",
-        "_fast",
-        "_fast_url",
-        "_fast_headers",
-        "_fast_timeout",
-        "_connect_s",
-        "_url",
-        "_headers",
-        "_extensions",
-        "_limits",
-        "_secret",
-        "_chat",
-        "_bodies",
-        "_log",
-        "_totals",
-        "_errors",
-        "_failures",
-        "_reached",
-        "_held",
-        "_rescue",
-        "_learns",
-        "_prefix_tokens",
-        "_prefix_cached",
-        "_write_factor",
-        "costs",
-        "health",
+        "config", "price", "_budget", "_clock", "_rng", "_transport", "_courier", "_split",
+        "_sender", "_fast", "_fast_url", "_fast_headers", "_fast_timeout", "_connect_s", "_url",
+        "_headers", "_extensions", "_limits", "_secret", "_chat", "_bodies", "_log", "_totals",
+        "_errors", "_failures", "_reached", "_held", "_rescue", "_learns", "_prefix_tokens",
+        "_prefix_cached", "_write_factor", "costs", "health", "name",
     )
 
     def __init__(
@@ -159,6 +130,7 @@ class LLMClient(Accounting, Wire):
         courier: CourierFiles | None = None,
         split: SplitPrompt = whole_prompt,
         costs: CostModel | None = None,
+        name: str = "",
     ) -> None:
         assert config.model is not None  # ProviderConfig fills or demands it
         self.config = config
@@ -236,6 +208,7 @@ class LLMClient(Accounting, Wire):
         # sent here (queued sends and retries end with `EndpointOut`, for another endpoint)
         self.health: Health | None = None
         self._write_factor = CACHE_WRITE_FACTOR if config.provider == "openrouter" else 1.0
+        self.name = name  # its endpoint's name in a pool: tags the answers its courier keeps
 
     def __repr__(self) -> str:
         return (
@@ -531,8 +504,8 @@ class LLMClient(Accounting, Wire):
             self._totals["attempts"] += 1
             sent = True
             try:
-                receipt: Receipt = (stage, None, 0.0) if reservation is None else (
-                    stage, reservation.number, reservation.amount_usd)
+                receipt: Receipt = (stage, None, 0.0, self.name) if reservation is None else (
+                    stage, reservation.number, reservation.amount_usd, self.name)
                 body, status = await self._send_once(content, attempt, limit_s, receipt)
             except ProviderError as err:
                 self._account_failure(err, reservation, worst)

@@ -21,6 +21,12 @@ request answered is never sent again: the answer, or its item error, is the requ
 attempt that reached the endpoint (billed, or maybe billed: a timeout or a reset after the
 body left) is settled on its endpoint's books and the run's one budget before it moves.
 When no endpoint in service serves the model, the last failure is the request's.
+
+Over the courier (the default transport) the pool's endpoints share one courier, which the pool
+starts and ends (`open_pool`): one rescue file and one lock for the run directory, each answer
+kept there tagged with its endpoint's name. After a kill -9, the next run settles each at its
+endpoint's price, and any endpoint serving its model answers a matching request with it instead
+of sending it (`asyncgen.llm.transport.rescue`).
 """
 
 from __future__ import annotations
@@ -32,15 +38,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
+import httpx
+
 from asyncgen.llm.client import LLMClient
 from asyncgen.llm.costs import CostModel
 from asyncgen.llm.errors import EndpointOut, EndpointUnreachable, GaveUp, ProviderError
 from asyncgen.llm.params import PRIORITY, RequestParams, Stage
 from asyncgen.llm.providers import Provider, ProviderConfig
+from asyncgen.llm.transport.couriered import CourierFiles, CourierTransport
 from asyncgen.llm.wire import SplitPrompt, whole_prompt
 
 if TYPE_CHECKING:
     from asyncgen.llm.budget import Budget
+    from asyncgen.llm.transport.rescue import Rescue
 
 HEALTH_FAILURES = 3
 """Failed requests in a row (the endpoint's own fault) that take an endpoint out of service."""
@@ -74,8 +84,8 @@ def configs_for(specs: Sequence[EndpointSpec], base: ProviderConfig, *,
                 environ: Mapping[str, str] | None = None) -> list[ProviderConfig]:
     """Each endpoint's client config: the run's (`base`: model, stage params, timeouts,
     prices) with the endpoint's provider, URL, key (from the variable it names), limits and
-    prices; over aiohttp (the courier keeps one endpoint's answers). ValueError names what is
-    wrong."""
+    prices, over the run's transport (`open_pool` shares one courier). ValueError names what
+    is wrong."""
     env = os.environ if environ is None else environ
     configs = []
     for spec in specs:
@@ -89,7 +99,7 @@ def configs_for(specs: Sequence[EndpointSpec], base: ProviderConfig, *,
         try:
             configs.append(replace(
                 base, provider=cast(Provider, spec.provider), base_url=spec.base_url,
-                api_key=key, transport="aiohttp", rpm=spec.rpm or None, tpm=spec.tpm or None,
+                api_key=key, rpm=spec.rpm or None, tpm=spec.tpm or None,
                 price_in=spec.price_in if priced else base.price_in,
                 price_out=spec.price_out if priced else base.price_out,
                 price_cached=spec.price_cached if spec.price_cached is not None
@@ -105,14 +115,26 @@ def configs_for(specs: Sequence[EndpointSpec], base: ProviderConfig, *,
 @asynccontextmanager
 async def open_pool(specs: Sequence[EndpointSpec], configs: Sequence[ProviderConfig], *,
                     budget: Budget | None, split: SplitPrompt = whole_prompt,
-                    costs: CostModel | None = None) -> AsyncIterator[EndpointPool]:
-    """The endpoints' clients, open, in a pool sharing the run's budget."""
+                    costs: CostModel | None = None, courier: CourierFiles | None = None,
+                    rescue: Rescue | None = None) -> AsyncIterator[EndpointPool]:
+    """The endpoints' clients, open, in a pool sharing the run's budget and, over the courier,
+    one courier (`courier`: where it keeps what the run never reads; `rescue`: the answers an
+    earlier run's courier kept, for any endpoint to use)."""
     model = configs[0].model or ""
     async with AsyncExitStack() as stack:
+        shared = None
+        if configs[0].transport == "courier":  # entered first, exited last: the pool's
+            size = sum(config.max_concurrency for config in configs)
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            shared = await stack.enter_async_context(
+                CourierTransport(limits=limits) if courier is None else CourierTransport(
+                    limits=limits, run_id=courier.run_id, rescue=courier.rescue,
+                    lock=courier.lock))
         endpoints = []
         for spec, config in zip(specs, configs, strict=True):
             client = await stack.enter_async_context(
-                LLMClient(config, budget=budget, split=split, costs=costs))
+                LLMClient(config, budget=budget, split=split, costs=costs, transport=shared,
+                          rescue=rescue if shared is not None else None, name=spec.name))
             endpoint = Endpoint(spec.name, client, spec.models or (model,))
             client.health = endpoint  # the client tells its endpoint each fault and answer
             endpoints.append(endpoint)

@@ -13,7 +13,7 @@ a hosted provider bills, and it is the figure asyncgen's own spend must never fa
 
     {"t": 1796083200.1, "id": "chatcmpl-sim7", "endpoint": "chat", "model": "sim-1",
      "prompt_tokens": 120, "cached_tokens": 0, "completion_tokens": 40, "cost_usd": 0.00012,
-     "status": 200, "outcome": "answered", "kind": "classify"}
+     "status": 200, "outcome": "answered", "kind": "classify", "prompt_digest": "9c1e…"}
 
 A Batch API line is billed when it is answered, at the batch price, with endpoint
 "batch:chat" (or "batch:completions") and its `batch_id`, `custom_id` and `body_digest`.
@@ -21,7 +21,9 @@ A Batch API line is billed when it is answered, at the batch price, with endpoin
 dropped the connection itself. `outcome` is "answered", "client_gone" or "fault:<kind>"
 (the injected fault, which wins over "client_gone": a hang's client always leaves).
 `kind` is the Self-Instruct prompt the simulator recognised ("instructions", "classify",
-"input_first", "output_first" or "other"): what a test counts stages by, independently.
+"input_first", "output_first" or "other"): what a test counts stages by, independently;
+`prompt_digest` (blake2b, 12 bytes, of the prompt's text): what a test finds a prompt billed
+twice by.
 `GET /sim/books` returns the running totals (`Books.totals`); `requests`, `billed_usd` and
 the token counts include requests billed but not yet ended (`pending`), so they equal the sum
 of the file's lines once `pending` is 0.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import random
 import socket
@@ -319,7 +320,10 @@ class SimServer:
             f"{prefix}-sim{next(self._ids)}", parsed.endpoint, parsed.model, prompt_tokens,
             completion_tokens,
             cost_usd(self.config, prompt_tokens, completion_tokens, cached_tokens),
-            cached_tokens=cached_tokens, extra={"kind": prompt_kind(parsed.prompt).value},
+            cached_tokens=cached_tokens, extra={
+                "kind": prompt_kind(parsed.prompt).value,
+                "prompt_digest": hashlib.blake2b(parsed.prompt.encode(),
+                                                 digest_size=12).hexdigest()},
         )
         if kind is FaultKind.ERROR_200:  # the upstream failed: an error, no usage, no charge
             return await self._deliver(request, parsed, generated, bill, kind, headers)

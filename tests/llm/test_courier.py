@@ -302,13 +302,16 @@ def test_only_answers_the_killed_run_never_read_are_settled_again(tmp_path: Path
                            reservation=n, reserved_usd=0.001, status=200, headers={},
                            answer=orjson.dumps(billed), delivered=n == 2)
         for n in (1, 2)))
-    p = SimpleNamespace(rescued=rescue.read(path), config=SimpleNamespace(out=tmp_path),
-                        provider=ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1"))
+    p = SimpleNamespace(rescued=rescue.read(path), config=SimpleNamespace(out=tmp_path,
+                                                                          endpoints=()),
+                        provider=ProviderConfig(transport="aiohttp", provider="sim", base_url="http://x/v1"),
+                        endpoints=())
     taken = _take_over_rescued(p)  # type: ignore[arg-type]
     assert (taken.settled, taken.settled_usd) == (1, pytest.approx(0.0001 - 0.001))
     assert all(a.settled for a in rescue.read(path))  # written before the spend line
     assert _take_over_rescued(SimpleNamespace(  # type: ignore[arg-type]
-        rescued=rescue.read(path), config=p.config, provider=p.provider)).settled == 0
+        rescued=rescue.read(path), config=p.config, provider=p.provider,
+        endpoints=())).settled == 0
 
 
 def test_a_torn_tail_of_the_rescue_file_is_cut_before_the_courier_appends(tmp_path: Path) -> None:

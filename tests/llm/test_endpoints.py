@@ -99,7 +99,8 @@ def test_endpoint_configs_take_the_key_from_the_variable_named() -> None:
     specs = [EndpointSpec(name="a", base_url="http://a.test/v1", api_key_env="KEY_A", rpm=60),
              EndpointSpec(name="b", provider="openai", api_key_env="KEY_B", models=("m",))]
     a, b = configs_for(specs, base, environ={"KEY_A": "ka", "KEY_B": "kb"})
-    assert (a.api_key, a.rpm, a.base_url, a.transport) == ("ka", 60, "http://a.test/v1", "aiohttp")
+    # the run's transport: over the courier, the pool shares one (open_pool)
+    assert (a.api_key, a.rpm, a.base_url, a.transport) == ("ka", 60, "http://a.test/v1", "courier")
     assert (b.api_key, b.provider, b.base_url) == ("kb", "openai", "https://api.openai.com/v1")
     try:
         configs_for(specs, base, environ={"KEY_A": "ka"})

@@ -24,9 +24,10 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 _HTTP11 = b"HTTP/1.1"
 TimeoutKey = tuple[float | None, float | None, float | None]
-Receipt = tuple[str, int | None, float]
-"""What a POST is for: its stage, its spend reservation's number and amount (a courier keeps
-them with an answer its run never reads; this transport has no use for them)."""
+Receipt = tuple[str, int | None, float, str]
+"""What a POST is for: its stage, its spend reservation's number and amount, its endpoint's name
+in a pool ("" otherwise) (a courier keeps them with an answer its run never reads; this
+transport has no use for them)."""
 
 
 class WholeBodyAiohttpTransport(AiohttpTransport):

@@ -13,7 +13,9 @@ way. It never sends a request on its own: only the frames the run wrote before i
          ◀─answer frames──          ◀───────
 
 The run side is `asyncgen.llm.transport.couriered.CourierTransport` (the same `post` contract as the
-in-process transport). The process belongs to its run and to nothing else:
+in-process transport). A pool of endpoints (`[[endpoints]]`) shares one courier: each endpoint
+is a route (its URL, its headers, its name), and each answer kept names the endpoint that gave
+it. The process belongs to its run and to nothing else:
 - the IPC is an inherited socketpair (`pass_fds`): length-prefixed frames, an orjson head and
   the raw body (`frame`), read and written whole and without blocking (`Link`);
 - it starts in its own session with SIGINT and SIGTERM ignored: a terminal's Ctrl-C to the
@@ -27,7 +29,7 @@ in-process transport). The process belongs to its run and to nothing else:
 
 Frames (the head is a JSON array; `body` is raw bytes after it):
 
-    run → courier   ["route", n, url, [[name, value], ...]]        once per distinct url/headers
+    run → courier   ["route", n, url, [[name, value], ...], endpoint]   once per url/headers
                     ["post", id, route, total_s, connect_s, stage, reservation, usd] + body
                     ["cancel", id]              the run gave up on it: keep its answer
                     ["used", seq, answer_id]    mark a rescued answer used; acknowledged
@@ -290,6 +292,7 @@ class _Exchange:
     stage: str
     reservation: int | None
     reserved_usd: float
+    endpoint: str  # its route's endpoint name ("": a run of one endpoint)
     keep: bool = False  # the run cancelled it: its answer goes to the rescue file
 
 
@@ -304,7 +307,7 @@ class Courier:
         self._rescued: LineAppender | None = None
         self._limit = limit
         self._lock_fd = lock_fd
-        self._routes: dict[int, tuple[str, Any]] = {}
+        self._routes: dict[int, tuple[str, Any, str]] = {}
         self._flight: dict[int, _Exchange] = {}
         self._delivered: dict[int, tuple[int, _Exchange, int, dict[str, str], bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -338,7 +341,7 @@ class Courier:
         op = head[0]
         if op == "post":
             _, n, route, total, connect, stage, reservation, usd = head
-            exchange = _Exchange(body, stage, reservation, usd or 0.0)
+            exchange = _Exchange(body, stage, reservation, usd or 0.0, self._routes[route][2])
             self._flight[n] = exchange
             self._deadlines[n] = time.monotonic() + (total or 0.0)
             task = asyncio.get_running_loop().create_task(
@@ -354,7 +357,7 @@ class Courier:
             for n in head[1]:
                 delivered.pop(n, None)
         elif op == "route":
-            self._routes[head[1]] = (head[2], _headers(head[3]))
+            self._routes[head[1]] = (head[2], _headers(head[3]), head[4])
         elif op == "used":
             written = self._keep(rescue.used_line(head[2]))
             assert self._link is not None
@@ -392,7 +395,7 @@ class Courier:
     async def _exchange(self, n: int, route: int, exchange: _Exchange, total: float | None,
                         connect: float | None) -> None:
         """One POST, its whole body read; the answer handed back or kept."""
-        url, headers = self._routes[route]
+        url, headers, _ = self._routes[route]
         try:
             async with self._client().request(
                 "POST", url, headers=headers, data=exchange.body, allow_redirects=False,
@@ -424,7 +427,8 @@ class Courier:
         self._keep(rescue.answer_line(
             id=f"{self._run}-{n}", run=self._run, stage=exchange.stage, body=exchange.body,
             reservation=exchange.reservation, reserved_usd=exchange.reserved_usd,
-            status=status, headers=headers, answer=data, delivered=delivered))
+            status=status, headers=headers, answer=data, delivered=delivered,
+            endpoint=exchange.endpoint))
 
     def _keep(self, line: bytes) -> bool:
         """Append one line (False: not written); the file's torn tail (a courier killed

@@ -11,6 +11,11 @@ in `OUT/rescued.jsonl`.
 
 A cancelled `post` tells the courier to keep the answer (the provider bills it anyway).
 Everything that is not a POST (OpenRouter's key check) stays in-process.
+
+One transport (one courier, one rescue file, one lock) may serve a pool's endpoints: each
+client's receipt names its endpoint, which tags the answers kept for it (a route per endpoint:
+its URL, its headers, its name). The courier starts at the first `async with` and ends when the
+last one exits (the pool's, which enters it first).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from asyncgen.llm.transport.aiohttp import Receipt, WholeBodyAiohttpTransport
 START_TIMEOUT_S = 10.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=DEFAULT_MAX_CONCURRENCY,
                               max_keepalive_connections=DEFAULT_MAX_CONCURRENCY)
-_NO_RECEIPT: Receipt = ("", None, 0.0)
+_NO_RECEIPT: Receipt = ("", None, 0.0, "")
 _KEYS = frozenset(name for names in KEY_VARIABLES.values() for name in names)
 
 def _environment() -> dict[str, str]:
@@ -79,12 +84,20 @@ class CourierTransport(WholeBodyAiohttpTransport):
         self._ready: asyncio.Future[Any] | None = None
         self.pid: int | None = None  # the courier's, once it is ready
         self._read: list[int] = []  # answers read, to tell the courier (once per loop turn)
+        self._users = 0  # `async with` entered and not exited: the last one ends the courier
 
     def __repr__(self) -> str:
         return (f"<CourierTransport run={self._run_id!r} in_flight={len(self._pending)} "
                 f"link={self._link!r}>")
 
     async def __aenter__(self) -> CourierTransport:
+        self._users += 1
+        if self._users > 1:
+            if self._link is None or self._link.closed:
+                self._users -= 1
+                raise CourierFailed(self._failure or "the courier is not running",
+                                    maybe_billed=False)
+            return self  # shared (a pool's endpoints): started by its first user
         await super().__aenter__()
         self._ready = asyncio.get_running_loop().create_future()
         self._start()
@@ -105,6 +118,9 @@ class CourierTransport(WholeBodyAiohttpTransport):
         exc_value: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
+        self._users -= 1
+        if self._users > 0:
+            return  # another user (the pool) still sends through it
         if self._link is not None:
             if self._read:
                 self._say_read()
@@ -153,8 +169,9 @@ class CourierTransport(WholeBodyAiohttpTransport):
             self._stderr.close()
             self._stderr = None
 
-    def _route(self, url: str, headers: Mapping[str, str]) -> int:
-        """The courier's number for this url and these headers (sent once, with the key)."""
+    def _route(self, url: str, headers: Mapping[str, str], endpoint: str) -> int:
+        """The courier's number for this url and these headers (sent once, with the key and
+        the name of the endpoint they are: one client's headers are one endpoint's)."""
         last_url, last_headers, number = self._route_of
         if headers is last_headers and url == last_url:
             return number
@@ -166,7 +183,8 @@ class CourierTransport(WholeBodyAiohttpTransport):
             number = len(self._routes) + 1
             self._routes[key] = (number, headers)  # held: its id is not reused
             assert self._link is not None
-            self._link.send(courier.frame(["route", number, url, list(headers.items())]))
+            self._link.send(courier.frame(["route", number, url, list(headers.items()),
+                                           endpoint]))
         self._route_of = (url, headers, number)
         return number
 
@@ -185,9 +203,9 @@ class CourierTransport(WholeBodyAiohttpTransport):
         if link is None or link.closed:
             raise CourierFailed(self._failure or "the courier is not running (use `async with`)",
                                 maybe_billed=False)
-        route = self._route(url, headers)
+        stage, reservation, usd, endpoint = receipt or _NO_RECEIPT
+        route = self._route(url, headers, endpoint)
         self._next = n = self._next + 1
-        stage, reservation, usd = receipt or _NO_RECEIPT
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[n] = future
         sent = link.send(courier.frame(

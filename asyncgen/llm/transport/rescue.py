@@ -8,7 +8,9 @@ whole line per answer (`asyncgen.jsonl.LineAppender`, one write(2)):
 
     {"v": 1, "id": "3f2a…-17", "run": "3f2a…", "stage": "classify", "key": sha256(body),
      "shape": "9.\\"}]}", "r": 42, "usd": 0.00093, "status": 200, "headers": {...},
-     "body": "{...}", "delivered": false}           an answer (r/usd: its spend reservation)
+     "body": "{...}", "delivered": false, "endpoint": "a"}
+                              an answer (r/usd: its spend reservation; endpoint: the pool's
+                              endpoint that answered it, absent for a run of one endpoint)
     {"used": "3f2a…-17"}                               the next run answered a request with it
 
 One writer at a time: the live courier (it holds `OUT/.courier.lock`), and between couriers the
@@ -79,6 +81,7 @@ class Answer:
     body: bytes
     settled: bool = False  # its money is already in the spend journal's figure
     delivered: bool = False  # it reached the run, which may have settled it itself
+    endpoint: str = ""  # the `[[endpoints]]` name that answered it ("": a run of one)
 
     @property
     def usable(self) -> bool:
@@ -88,16 +91,16 @@ class Answer:
 
 def answer_line(*, id: str, run: str, stage: str, body: bytes, reservation: int | None,
                 reserved_usd: float, status: int, headers: Mapping[str, str],
-                answer: bytes, delivered: bool = False) -> bytes:
+                answer: bytes, delivered: bool = False, endpoint: str = "") -> bytes:
     """The line the courier appends for one answer (`body`: the request's, `answer`: the
     response's)."""
-    return orjson.dumps(
-        {"v": VERSION, "id": id, "run": run, "stage": stage, "key": key(body),
-         "shape": shape(body) if stage == GENERATION else "", "r": reservation,
-         "usd": reserved_usd, "status": status, "headers": dict(headers),
-         "body": answer.decode("utf-8", "replace"), "delivered": delivered},
-        option=orjson.OPT_APPEND_NEWLINE,
-    )
+    record = {"v": VERSION, "id": id, "run": run, "stage": stage, "key": key(body),
+              "shape": shape(body) if stage == GENERATION else "", "r": reservation,
+              "usd": reserved_usd, "status": status, "headers": dict(headers),
+              "body": answer.decode("utf-8", "replace"), "delivered": delivered}
+    if endpoint:
+        record["endpoint"] = endpoint
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def used_line(answer_id: str) -> bytes:
@@ -106,7 +109,8 @@ def used_line(answer_id: str) -> bytes:
 
 
 def _record(answer: Answer) -> dict[str, Any]:
-    return {"v": VERSION, "id": answer.id, "run": answer.run, "stage": answer.stage,
+    endpoint = {"endpoint": answer.endpoint} if answer.endpoint else {}
+    return {**endpoint, "v": VERSION, "id": answer.id, "run": answer.run, "stage": answer.stage,
             "key": answer.key, "shape": answer.shape, "r": answer.reservation,
             "usd": answer.reserved_usd, "status": answer.status,
             "headers": dict(answer.headers), "body": answer.body.decode("utf-8", "replace"),
@@ -125,6 +129,7 @@ def _answer(record: Mapping[str, Any], where: str) -> Answer:
             headers={str(k): str(v) for k, v in headers.items()},
             body=str(record["body"]).encode(), settled=bool(record.get("settled", False)),
             delivered=bool(record.get("delivered", False)),
+            endpoint=str(record.get("endpoint", "")),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UsageError(f"{where}: not a rescued answer written by asyncgen") from None
