@@ -21,8 +21,6 @@ from asyncgen.workers.fanout import fan_out
 
 log = events.get_logger()
 
-CLASSIFY_TRIES = 2  # an unparseable answer is asked once more, then taken as "No"
-
 
 async def classify(
     receive: ObjectReceiveStream[Job],
@@ -55,17 +53,17 @@ async def classify(
 
 
 async def _label(ask: Asker, demos: Sequence[Demo], job: Job) -> bool | None:
-    """Yes/No for one job; None when the request itself failed."""
-    prompt = classify_prompt(demos, job.instruction)
-    answers: list[str] = []
-    for _ in range(CLASSIFY_TRIES):
-        completion = await ask("classify", prompt)
-        if completion is None:
-            return None
-        job.models["classify"] = completion.model
-        label = parse_classification(completion.text)
-        if label is not None:
-            return label
-        answers.append(completion.text)
-    log.info(events.CLASSIFY_UNPARSEABLE, instruction=job.instruction, answers=answers)
-    return False
+    """Yes/No for one job; None when the request itself failed. An unparseable answer is
+    taken as No and counted, not asked again: the request is deterministic (temperature 0;
+    the simulator answers a prompt the same way), so asking again bought the same answer
+    twice."""
+    completion = await ask("classify", classify_prompt(demos, job.instruction))
+    if completion is None:
+        return None
+    job.models["classify"] = completion.model
+    label = parse_classification(completion.text)
+    if label is None:
+        log.info(events.CLASSIFY_UNPARSEABLE, instruction=job.instruction,
+                 answers=[completion.text])
+        return False
+    return label
