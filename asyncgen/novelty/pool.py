@@ -420,8 +420,8 @@ class Pool:
         if self._restoring:
             raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
         index = self._index
-        if not index.is_novel(instruction, self.threshold):
-            reason = "duplicate" if index.holds(instruction) else "similar"
+        reason = index.refusal(instruction, self.threshold)
+        if reason is not None:
             if not nearest:
                 return Refused(reason=reason)
             key, score = index.similar(instruction, math.nextafter(self.threshold, 1.0))[0]

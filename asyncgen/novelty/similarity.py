@@ -252,18 +252,28 @@ class RougeLIndex:
 
     def is_novel(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
         """True when every pool instruction scores <= threshold against `text`."""
+        return self.refusal(text, threshold) is None
+
+    def refusal(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> str | None:
+        """None when `is_novel`; else why not: "duplicate" when `holds(text)`, else
+        "similar" (one tokenization for both answers)."""
         threshold = _check_threshold("threshold", threshold)
         seq = self._vocabulary.encode(tokenize(text))
         m = len(seq)
         if m and seq in self._keys and f_measure(m, m, m) > threshold:
-            return False  # a verbatim repeat (after tokenization) scores 1.0
-        return next(self._matches(seq, threshold, strict=True, first=True), None) is None
+            pass  # a verbatim repeat (after tokenization) scores 1.0
+        elif next(self._matches(seq, threshold, strict=True, first=True), None) is None:
+            return None
+        return "duplicate" if self._holds(text, seq) else "similar"
 
     def holds(self, text: str) -> bool:
         """True when `text` (surrounding whitespace aside) was added verbatim."""
-        keys = self._keys.get(self._vocabulary.encode(tokenize(text)), ())
+        return self._holds(text, self._vocabulary.encode(tokenize(text)))
+
+    def _holds(self, text: str, seq: str) -> bool:
+        """`holds`, given the text's token string."""
         stripped = text.strip()
-        return any(self._texts[key].strip() == stripped for key in keys)
+        return any(self._texts[key].strip() == stripped for key in self._keys.get(seq, ()))
 
     def similar(self, text: str, floor: float) -> list[tuple[int, float]]:
         """Every pool instruction scoring >= floor, as (key, score): best first, then by key."""
@@ -357,13 +367,17 @@ class RougeLIndex:
         those counted `least` times). Each segment has its own order, so the candidate's
         elements are taken once per order; a string is in one segment only."""
         if len(phase.positions):
+            ranges: dict[Order, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
             for segment in self._segments:
                 order = segment.order
-                ids = elements_by_order.get(order)
-                if ids is None:
-                    ids = elements_by_order[order] = elements(seq, order, plan.probe)
-                self._tally.add(segment, *lookup_keys(ids[phase.positions], phase.lengths,
-                                                      phase.bounds), least)
+                found = ranges.get(order)
+                if found is None:  # segments built under one order share their ranges
+                    ids = elements_by_order.get(order)
+                    if ids is None:
+                        ids = elements_by_order[order] = elements(seq, order, plan.probe)
+                    found = ranges[order] = lookup_keys(ids[phase.positions], phase.lengths,
+                                                        phase.bounds)
+                self._tally.add(segment, *found, least)
 
     def _survivors(self, phase: Phase, last: bool = True) -> npt.NDArray[np.int32]:
         """Live string ids counted (`_probe`) at least ℓ times, i.e. that share at least ℓ

@@ -499,3 +499,24 @@ def test_a_background_merge_takes_every_segment_made_while_the_last_one_ran(
     for query in [mutate(rng, rng.choice(pool)) for _ in range(60)] + pool[:20]:
         seq_scores = [rouge_l(query, text) for text in pool]
         assert index.is_novel(query) is all(score <= 0.7 for score in seq_scores), query
+
+
+def test_refusal_is_is_novel_and_holds_in_one_answer() -> None:
+    """`refusal`: None exactly when `is_novel`, else "duplicate" exactly when `holds`."""
+    rng = random.Random(5)
+    pool = zipf_stream(rng, 300, 200)
+    index = RougeLIndex(min_threshold=0.7)
+    index._fresh_limit, index._inline_limit = 8, 16
+    for text in pool:
+        index.add(text)
+    queries = [mutate(rng, rng.choice(pool)) for _ in range(80)] + pool[:40] + [
+        f"  {pool[0]} ", pool[1].upper(), "", "entirely unseen words here"]
+    reasons = set()
+    for query in queries:
+        for threshold in (0.7, 0.5, 1.0):
+            reason = index.refusal(query, threshold)
+            assert (reason is None) is index.is_novel(query, threshold), (query, threshold)
+            if reason is not None:
+                assert reason == ("duplicate" if index.holds(query) else "similar"), query
+            reasons.add(reason)
+    assert reasons == {None, "duplicate", "similar"}
