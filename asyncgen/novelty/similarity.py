@@ -162,7 +162,7 @@ class RougeLIndex:
     __slots__ = ("_build", "_by_length", "_fresh", "_fresh_limit",
                  "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
                  "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_strings", "_tally",
-                 "_texts", "_unindexed", "_vocabulary", "_width")
+                 "_texts", "_unindexed", "_unsegmented", "_vocabulary", "_width")
 
     def __init__(self, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> None:
         if not 0.0 < float(min_threshold) <= 1.0:
@@ -181,6 +181,8 @@ class RougeLIndex:
         self._segments: list[Segment] = []  # oldest (largest) first
         self._fresh: list[int] = []  # string ids in no segment yet, scored by scan
         self._unindexed: list[int] = []  # string ids too long to index, scored by scan
+        # both as one array, and their lengths: made by the first query after either changes
+        self._unsegmented: tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]] | None = None
         self._order = Order(np.zeros(0, dtype=np.int32))  # for segments built on the loop
         self._build: _Build | None = None  # the background merge, if one runs
         self._generation = 0  # add_many bumps it: a background merge begun before is void
@@ -315,9 +317,11 @@ class RougeLIndex:
         else:
             self._probe(seq, plan, near, near.least, elements_by_order)
         yield from self._score(seq, plan, self._survivors(near), threshold, strict, first=first)
-        unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
+        if self._unsegmented is None:
+            unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
+            self._unsegmented = unsegmented, self._lengths.data[unsegmented]
+        unsegmented, lengths = self._unsegmented
         if len(unsegmented):
-            lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[plan.need[lengths] > 0],
                                    threshold, strict, first=first)
         tally.start(len(self._sid_seqs))
@@ -411,6 +415,7 @@ class RougeLIndex:
         """Give new distinct token strings ids; the short enough ones join `_fresh`."""
         if not seqs:
             return
+        self._unsegmented = None
         first = len(self._sid_seqs)
         self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
         self._sid_seqs.extend(seqs)
@@ -451,7 +456,7 @@ class RougeLIndex:
     def _seal(self) -> None:
         """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
         sids = np.array(self._fresh, dtype=np.int32)
-        self._fresh = []
+        self._fresh, self._unsegmented = [], None
         if len(sids):
             self._segments.append(self._build_now(sids))
         self._rebalance()
@@ -521,7 +526,7 @@ class RougeLIndex:
         size = self._lengths.size
         lengths = self._lengths.data[:size]
         sids = np.flatnonzero((lengths > 0) & (lengths < MAX_INDEXED)).astype(np.int32)
-        self._fresh = []
+        self._fresh, self._unsegmented = [], None
         self._segments = [self._build_now(sids)] if len(sids) else []
 
     def _check_key(self, key: int) -> None:
