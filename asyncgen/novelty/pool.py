@@ -411,11 +411,11 @@ class Pool:
     def admit(self, instruction: str, *, nearest: bool = True) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
 
-        `is_novel` stops at the first pool instruction above the threshold, and most rejected
-        candidates are near-duplicates of one. A refusal names the best-scoring pool
-        instruction and its score only when `nearest` asks: a second query, as costly as the
-        first (the default event log writes neither). An admitted candidate's query for the
-        similarity fields is taken before it joins the pool.
+        `refusal` (as `is_novel`) stops at the first pool instruction above the threshold,
+        and most rejected candidates are near-duplicates of one. A refusal names the
+        best-scoring pool instruction and its score only when `nearest` asks: a second query,
+        as costly as the first (the default event log writes neither). An admitted
+        candidate's query for the similarity fields is taken before it joins the pool.
         """
         if self._restoring:
             raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
