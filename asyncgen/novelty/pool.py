@@ -411,17 +411,17 @@ class Pool:
     def admit(self, instruction: str, *, nearest: bool = True) -> Admitted | Refused:
         """Admit a candidate when no pool instruction scores above the threshold.
 
-        `is_novel` stops at the first pool instruction above the threshold, and most rejected
-        candidates are near-duplicates of one. A refusal names the best-scoring pool
-        instruction and its score only when `nearest` asks: a second query, as costly as the
-        first (the default event log writes neither). An admitted candidate's query for the
-        similarity fields is taken before it joins the pool.
+        `refusal` (as `is_novel`) stops at the first pool instruction above the threshold,
+        and most rejected candidates are near-duplicates of one. A refusal names the
+        best-scoring pool instruction and its score only when `nearest` asks: a second query,
+        as costly as the first (the default event log writes neither). An admitted
+        candidate's query for the similarity fields is taken before it joins the pool.
         """
         if self._restoring:
             raise RuntimeError("Pool.ready() first: the restored instructions are not indexed")
         index = self._index
-        if not index.is_novel(instruction, self.threshold):
-            reason = "duplicate" if index.holds(instruction) else "similar"
+        reason = index.refusal(instruction, self.threshold)
+        if reason is not None:
             if not nearest:
                 return Refused(reason=reason)
             key, score = index.similar(instruction, math.nextafter(self.threshold, 1.0))[0]

@@ -162,7 +162,7 @@ class RougeLIndex:
     __slots__ = ("_build", "_by_length", "_fresh", "_fresh_limit",
                  "_generation", "_inline_limit", "_keys", "_lengths", "_min_threshold",
                  "_order", "_segments", "_seqs", "_sid", "_sid_seqs", "_size", "_strings", "_tally",
-                 "_texts", "_unindexed", "_vocabulary", "_width")
+                 "_texts", "_unindexed", "_unsegmented", "_vocabulary", "_width")
 
     def __init__(self, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> None:
         if not 0.0 < float(min_threshold) <= 1.0:
@@ -181,6 +181,8 @@ class RougeLIndex:
         self._segments: list[Segment] = []  # oldest (largest) first
         self._fresh: list[int] = []  # string ids in no segment yet, scored by scan
         self._unindexed: list[int] = []  # string ids too long to index, scored by scan
+        # both as one array, and their lengths: made by the first query after either changes
+        self._unsegmented: tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]] | None = None
         self._order = Order(np.zeros(0, dtype=np.int32))  # for segments built on the loop
         self._build: _Build | None = None  # the background merge, if one runs
         self._generation = 0  # add_many bumps it: a background merge begun before is void
@@ -252,18 +254,28 @@ class RougeLIndex:
 
     def is_novel(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
         """True when every pool instruction scores <= threshold against `text`."""
+        return self.refusal(text, threshold) is None
+
+    def refusal(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> str | None:
+        """None when `is_novel`; else why not: "duplicate" when `holds(text)`, else
+        "similar" (one tokenization for both answers)."""
         threshold = _check_threshold("threshold", threshold)
         seq = self._vocabulary.encode(tokenize(text))
         m = len(seq)
         if m and seq in self._keys and f_measure(m, m, m) > threshold:
-            return False  # a verbatim repeat (after tokenization) scores 1.0
-        return next(self._matches(seq, threshold, strict=True, first=True), None) is None
+            pass  # a verbatim repeat (after tokenization) scores 1.0
+        elif next(self._matches(seq, threshold, strict=True, first=True), None) is None:
+            return None
+        return "duplicate" if self._holds(text, seq) else "similar"
 
     def holds(self, text: str) -> bool:
         """True when `text` (surrounding whitespace aside) was added verbatim."""
-        keys = self._keys.get(self._vocabulary.encode(tokenize(text)), ())
+        return self._holds(text, self._vocabulary.encode(tokenize(text)))
+
+    def _holds(self, text: str, seq: str) -> bool:
+        """`holds`, given the text's token string."""
         stripped = text.strip()
-        return any(self._texts[key].strip() == stripped for key in keys)
+        return any(self._texts[key].strip() == stripped for key in self._keys.get(seq, ()))
 
     def similar(self, text: str, floor: float) -> list[tuple[int, float]]:
         """Every pool instruction scoring >= floor, as (key, score): best first, then by key."""
@@ -305,9 +317,11 @@ class RougeLIndex:
         else:
             self._probe(seq, plan, near, near.least, elements_by_order)
         yield from self._score(seq, plan, self._survivors(near), threshold, strict, first=first)
-        unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
+        if self._unsegmented is None:
+            unsegmented = np.array(self._fresh + self._unindexed, dtype=np.intp)
+            self._unsegmented = unsegmented, self._lengths.data[unsegmented]
+        unsegmented, lengths = self._unsegmented
         if len(unsegmented):
-            lengths = self._lengths.data[unsegmented]
             yield from self._score(seq, plan, unsegmented[plan.need[lengths] > 0],
                                    threshold, strict, first=first)
         tally.start(len(self._sid_seqs))
@@ -357,13 +371,17 @@ class RougeLIndex:
         those counted `least` times). Each segment has its own order, so the candidate's
         elements are taken once per order; a string is in one segment only."""
         if len(phase.positions):
+            ranges: dict[Order, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
             for segment in self._segments:
                 order = segment.order
-                ids = elements_by_order.get(order)
-                if ids is None:
-                    ids = elements_by_order[order] = elements(seq, order, plan.probe)
-                self._tally.add(segment, *lookup_keys(ids[phase.positions], phase.lengths,
-                                                      phase.bounds), least)
+                found = ranges.get(order)
+                if found is None:  # segments built under one order share their ranges
+                    ids = elements_by_order.get(order)
+                    if ids is None:
+                        ids = elements_by_order[order] = elements(seq, order, plan.probe)
+                    found = ranges[order] = lookup_keys(ids[phase.positions], phase.lengths,
+                                                        phase.bounds)
+                self._tally.add(segment, *found, least)
 
     def _survivors(self, phase: Phase, last: bool = True) -> npt.NDArray[np.int32]:
         """Live string ids counted (`_probe`) at least ℓ times, i.e. that share at least ℓ
@@ -397,6 +415,7 @@ class RougeLIndex:
         """Give new distinct token strings ids; the short enough ones join `_fresh`."""
         if not seqs:
             return
+        self._unsegmented = None
         first = len(self._sid_seqs)
         self._sid.update(zip(seqs, range(first, first + len(seqs)), strict=True))
         self._sid_seqs.extend(seqs)
@@ -437,14 +456,15 @@ class RougeLIndex:
     def _seal(self) -> None:
         """Turn the fresh strings into a segment, then merge segments as `_rebalance` says."""
         sids = np.array(self._fresh, dtype=np.int32)
-        self._fresh = []
+        self._fresh, self._unsegmented = [], None
         if len(sids):
             self._segments.append(self._build_now(sids))
         self._rebalance()
 
     def _rebalance(self) -> None:
         """Merge the newest adjacent pair of segments where the older is at most `_GROWTH`
-        times the newer, until none is; small merges here, a large one in the background."""
+        times the newer, until none is; small merges here, a large one in the background
+        (with the segments piled up around the pair)."""
         segments = self._segments
         while True:
             busy = self._build.sources if self._build is not None else ()
@@ -459,7 +479,17 @@ class RougeLIndex:
             if len(sids) <= self._inline_limit:
                 segments[at:at + 2] = [self._build_now(sids)] if len(sids) else []
             elif self._build is None:
-                self._start_build((older, newer), sids)
+                # while a merge runs no merge past `_INLINE` starts, so small segments pile up
+                # behind it (16 segments at a fast-growing 100K pool, each probed by every
+                # query: 2.5x a query's CPU); the next merge takes every newer segment, and
+                # older ones while each is at most `_GROWTH` times what is merged after it
+                merged = sum(len(segment) for segment in segments[at:])
+                while (at and segments[at - 1] not in busy
+                       and len(segments[at - 1]) <= _GROWTH * merged):
+                    at -= 1
+                    merged += len(segments[at])
+                sources = tuple(segments[at:])
+                self._start_build(sources, np.concatenate([s.members for s in sources]))
             else:
                 return
 
@@ -496,7 +526,7 @@ class RougeLIndex:
         size = self._lengths.size
         lengths = self._lengths.data[:size]
         sids = np.flatnonzero((lengths > 0) & (lengths < MAX_INDEXED)).astype(np.int32)
-        self._fresh = []
+        self._fresh, self._unsegmented = [], None
         self._segments = [self._build_now(sids)] if len(sids) else []
 
     def _check_key(self, key: int) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rouge_tokenize
 
-from asyncgen.novelty import prefix, rouge, similarity
+from asyncgen.novelty import postings, prefix, rouge, similarity
 from asyncgen.novelty.similarity import RougeLIndex, VocabularyFull, f_measure, rouge_l, tokenize
 
 PAPER_SEEDS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "seed_tasks.jsonl"
@@ -460,3 +462,61 @@ def test_instructions_too_long_to_index_are_scored_by_scan() -> None:
         found = dict((index.text(key), score) for key, score in index.similar(near, 0.7))
         assert found[text] == SCORER.score(near, text)["rougeL"].fmeasure
     assert index.is_novel(" ".join(rng.choice(words) for _ in range(300)))
+
+
+def test_a_background_merge_takes_every_segment_made_while_the_last_one_ran(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a background merge runs, no other merge past the inline limit starts, so small
+    segments pile up behind it; the next merge takes them all at once (one segment more per
+    query each, else), and every answer stays that of a full scan."""
+    held = threading.Event()
+    real_build = postings.build_segment
+
+    def slow_build(*args: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            held.wait(30)
+        return real_build(*args)
+
+    monkeypatch.setattr(similarity, "build_segment", slow_build)
+    rng = random.Random(3)
+    pool = zipf_stream(rng, 400, 300)
+    index = RougeLIndex(min_threshold=0.7)
+    index._fresh_limit, index._inline_limit = 8, 16
+    for text in pool[:40]:
+        index.add(text)
+    assert index._build is not None, repr(index)  # the first background merge, held
+    for text in pool[40:]:
+        index.add(text)
+    piled = len(index._segments)
+    assert piled > 4, repr(index)  # small segments piled up behind the held merge
+    held.set()
+    index._collect(wait=True)  # in place; the next merge starts with the newer segments
+    assert index._build is not None and len(index._build.sources) > 2, repr(index)
+    while index._build is not None:
+        index._collect(wait=True)
+    assert len(index._segments) < piled / 2, repr(index)
+    for query in [mutate(rng, rng.choice(pool)) for _ in range(60)] + pool[:20]:
+        seq_scores = [rouge_l(query, text) for text in pool]
+        assert index.is_novel(query) is all(score <= 0.7 for score in seq_scores), query
+
+
+def test_refusal_is_is_novel_and_holds_in_one_answer() -> None:
+    """`refusal`: None exactly when `is_novel`, else "duplicate" exactly when `holds`."""
+    rng = random.Random(5)
+    pool = zipf_stream(rng, 300, 200)
+    index = RougeLIndex(min_threshold=0.7)
+    index._fresh_limit, index._inline_limit = 8, 16
+    for text in pool:
+        index.add(text)
+    queries = [mutate(rng, rng.choice(pool)) for _ in range(80)] + pool[:40] + [
+        f"  {pool[0]} ", pool[1].upper(), "", "entirely unseen words here"]
+    reasons = set()
+    for query in queries:
+        for threshold in (0.7, 0.5, 1.0):
+            reason = index.refusal(query, threshold)
+            assert (reason is None) is index.is_novel(query, threshold), (query, threshold)
+            if reason is not None:
+                assert reason == ("duplicate" if index.holds(query) else "similar"), query
+            reasons.add(reason)
+    assert reasons == {None, "duplicate", "similar"}
