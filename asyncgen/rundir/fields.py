@@ -233,9 +233,17 @@ def read_fields(path: Path, wanted: set[str],
         task_id = str(obj.get("id", ""))
         if task_id in wanted:
             where = f"{path}, line {lineno}"
-            found[task_id] = (_expanded(obj, texts, instructions, where) if "near" in obj
-                              else _neighbours(obj, where))
+            try:
+                found[task_id] = (_expanded(obj, texts, instructions, where) if "near" in obj
+                                  else _neighbours(obj, where))
+            except _NotYet:  # names a task committed after tasks.jsonl was read: missing now
+                continue
     return found
+
+
+class _NotYet(Exception):
+    """A compact line names a place past the tasks read: a task committed after them (a run
+    still writing the directory), not a corrupt line."""
 
 
 def _neighbours(obj: Mapping[str, Any], where: str) -> Neighbours:
@@ -251,7 +259,9 @@ def _expanded(obj: Mapping[str, Any], texts: Mapping[str, str], instructions: Se
               where: str) -> Neighbours:
     """A compact line's fields, its names resolved (`Names`)."""
     def text(ref: Any) -> str:
-        if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(instructions):
+        if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref:
+            if ref >= len(instructions):
+                raise _NotYet
             return instructions[ref]
         if isinstance(ref, str) and ref in texts:
             return texts[ref]
