@@ -197,10 +197,12 @@ class Lean:
 
     Candidates rejected for an `UNPAID_REASONS` reason are counted, not written one by one:
     their count per reason is held, across the other per-item events (`QUIET_ON_CONSOLE`),
-    for `HOLD_S` at most, and written then as one `task.rejected` per reason with `count` and
-    the timestamp of the last of them; an event of any other kind (run.progress, a stop, the
-    end) writes them first, and `flush` at the end of the file. A kill -9 loses the counts
-    held (at most `HOLD_S` of rejections), as it may tear the last line. The rest is `lean`."""
+    until the first event logged `HOLD_S` or more after the first of them, and written then as
+    one `task.rejected` per reason with `count` and the timestamp of the last of them; an event
+    of any other kind (run.progress, a stop, the end) writes them first, and `flush` at the end
+    of the file. A kill -9 loses the counts held (about `HOLD_S` of rejections in a busy run, up
+    to the next run.progress in a quiet one), as it may tear the last line. The rest is
+    `lean`."""
 
     __slots__ = ("_held", "_since", "_clock")
 
