@@ -53,6 +53,13 @@ def _shown(raw: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _string(raw: object) -> str:
+    """A TOML value that must be a string, as it is."""
+    if not isinstance(raw, str):
+        raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a string")
+    return raw
+
+
 def _toml_type(raw: object) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(type(raw), type(raw).__name__)
@@ -157,9 +164,7 @@ class Choice:
         return text
 
     def check(self, raw: object) -> str:
-        if not isinstance(raw, str):
-            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a string")
-        return self.parse(raw)
+        return self.parse(_string(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +184,7 @@ class Text:
         return text
 
     def check(self, raw: object) -> str:
-        if not isinstance(raw, str):
-            raise Invalid(f"{_shown(raw)} is {_toml_type(raw)}, not a string")
-        return self.parse(raw)
+        return self.parse(_string(raw))
 
 
 @dataclass(frozen=True, slots=True)
